@@ -1,0 +1,159 @@
+package actors
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// onUser delivers a user message to a local actor.
+func (n *Node) onUser(f wire.Frame) error {
+	h := f.Header()
+	e, err := wire.ParseEnvelope(f.Body())
+	if err != nil {
+		return &ProtocolError{Err: err}
+	}
+	dead := func(code wire.DeadCode, reason string) {
+		n.replyDead(h.Src(), wire.DeadReply{Target: e.Target, TargetCtx: n.id, HasSender: e.HasSender,
+			SenderCtx: e.SenderCtx, SenderID: e.SenderID, Code: code, Reason: reason})
+	}
+	msg, err := n.reg.Decode(e.Type, e.Payload)
+	if err != nil {
+		dead(wire.DeadRejected, err.Error())
+		return nil
+	}
+	proc, ok := n.sys.ProcessRegistry.GetLocal(e.Target)
+	if !ok {
+		dead(wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id))
+		return nil
+	}
+	var m any = msg
+	if e.HasSender || h.KVLen() > 0 {
+		env := &actor.MessageEnvelope{Message: msg}
+		if e.HasSender {
+			env.Sender = n.pidOf(e.SenderCtx, e.SenderID)
+		}
+		if h.KVLen() > 0 {
+			kv, err := wire.ParseKV(f.KV())
+			if err != nil {
+				return &ProtocolError{Err: err}
+			}
+			env.Header = kv
+		}
+		m = env
+	}
+	proc.SendUserMessage(n.pidOf(n.id, e.Target), m)
+	return nil
+}
+
+// System message operations carried in KindSystem frames.
+const (
+	opWatch uint8 = iota + 1
+	opUnwatch
+	opStop
+	opTerminated
+)
+
+// sysMsg is the body of a KindSystem frame.
+type sysMsg struct {
+	Op      uint8
+	Target  string // actor ID in the destination context
+	PeerCtx uint32 // watcher (watch, unwatch) or the terminated actor (terminated)
+	PeerID  string
+	Why     int32
+}
+
+func (n *Node) sendSystem(ctx uint32, m sysMsg) error {
+	body, err := wire.Marshal(&m)
+	if err != nil {
+		return err
+	}
+	return n.sendFrame(wire.FrameSpec{Kind: wire.KindSystem, Dst: ctx, Src: n.id, Auth: n.id}, nil, body)
+}
+
+func (n *Node) onSystem(f wire.Frame) error {
+	var m sysMsg
+	if err := wire.Unmarshal(f.Body(), &m); err != nil {
+		return &ProtocolError{Err: err}
+	}
+	src := f.Header().Src()
+	target := n.pidOf(n.id, m.Target)
+	proc, found := n.sys.ProcessRegistry.GetLocal(m.Target)
+	switch m.Op {
+	case opWatch:
+		watcher := n.pidOf(m.PeerCtx, m.PeerID)
+		if !found {
+			_ = n.sendSystem(src, sysMsg{Op: opTerminated, Target: m.PeerID, PeerCtx: n.id, PeerID: m.Target,
+				Why: int32(actor.TerminatedReason_NotFound)})
+			return nil
+		}
+		proc.SendSystemMessage(target, &actor.Watch{Watcher: watcher})
+	case opUnwatch:
+		if found {
+			proc.SendSystemMessage(target, &actor.Unwatch{Watcher: n.pidOf(m.PeerCtx, m.PeerID)})
+		}
+	case opStop:
+		if found {
+			proc.Stop(target)
+		}
+	case opTerminated:
+		who := n.pidOf(m.PeerCtx, m.PeerID)
+		n.track.dropWatch(m.PeerCtx, m.PeerID, target)
+		n.deliverTerminated(target, who, actor.TerminatedReason(m.Why))
+	default:
+		return &ProtocolError{Err: fmt.Errorf("unknown system operation %d", m.Op)}
+	}
+	return nil
+}
+
+// deliverTerminated posts Terminated to a local watcher as a user message,
+// so that it is processed after every message already queued from the dead
+// actor's context (protoactor would let a system message jump the queue).
+func (n *Node) deliverTerminated(watcher, who *actor.PID, why actor.TerminatedReason) {
+	proc, ok := n.sys.ProcessRegistry.GetLocal(watcher.Id)
+	if !ok || n.ctxOf(watcher) != n.id {
+		return
+	}
+	proc.SendUserMessage(watcher, &actor.Terminated{Who: who, Why: why})
+}
+
+// onDead handles an IS_DEAD reply addressed to this context.
+func (n *Node) onDead(f wire.Frame) error {
+	d, err := wire.ParseDeadReply(f.Body())
+	if err != nil {
+		return &ProtocolError{Err: err}
+	}
+	n.deliverDead(d)
+	return nil
+}
+
+// deliverDead fails the request waiting for the dead message, or publishes
+// the dead letter.
+func (n *Node) deliverDead(d wire.DeadReply) {
+	var target *actor.PID
+	if d.Target != "" {
+		target = n.pidOf(d.TargetCtx, d.Target)
+	}
+	err := &DeadError{Context: d.TargetCtx, PID: target, Code: d.Code, Reason: d.Reason}
+	if d.HasSender && d.SenderCtx == n.id {
+		if r, ok := n.track.reply(d.SenderID); ok {
+			r.fail(err)
+			return
+		}
+	}
+	var sender *actor.PID
+	if d.HasSender {
+		sender = n.pidOf(d.SenderCtx, d.SenderID)
+	}
+	n.sys.EventStream.Publish(&Undeliverable{PID: target, Sender: sender, Err: err})
+	n.log.Debug("dead reply", "target", target, "err", err)
+}
+
+func typeName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return reflect.TypeOf(v).String()
+}

@@ -1,0 +1,199 @@
+package actors
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/spindle-go/spindle/wire"
+)
+
+// defaultMaxQueue bounds the bytes waiting in one link's bulk queue. A sender
+// that finds the queue fuller than this blocks until the writer drains it
+// (backpressure); a single frame larger than the limit is accepted into an
+// empty queue.
+const defaultMaxQueue = 32 << 20
+
+// errLinkClosed is the reason of a link closed by its own side.
+var errLinkClosed = errors.New("link closed")
+
+// A link is one framed byte stream to a neighbouring context. It owns one
+// reader goroutine, which hands every frame to the node, and one writer
+// goroutine, which writes whatever has been queued since its last write in a
+// single batch. Control frames (heartbeats) are written before bulk frames.
+// A link is safe for concurrent use.
+type link struct {
+	node     *Node
+	peer     uint32 // context ID on the other side
+	peerName string
+	isParent bool // the other side is this context's parent
+	peerMax  int  // largest frame the peer accepts
+
+	r      *wire.Reader
+	w      io.Writer
+	closer io.Closer
+	// reason, when set, turns the read error that ended the link into the
+	// reason reported to watchers (spawn uses it to report the exit status).
+	reason func(error) error
+
+	mu       sync.Mutex
+	wake     *sync.Cond // writer waits for frames; senders wait for room
+	ctrl     []byte
+	bulk     []byte
+	maxQueue int
+	closed   bool
+	cause    error // why the link was closed from this side, if it was
+
+	done chan struct{} // closed when the reader has reported the link down
+	err  error         // final reason, valid after done
+	wg   sync.WaitGroup
+}
+
+func newLink(n *Node, t Transport, r *wire.Reader) *link {
+	l := &link{
+		node:     n,
+		r:        r,
+		w:        t.W,
+		closer:   t.C,
+		maxQueue: defaultMaxQueue,
+		done:     make(chan struct{}),
+		reason:   t.Reason,
+	}
+	l.wake = sync.NewCond(&l.mu)
+	return l
+}
+
+// maxFrame returns the largest frame the peer accepts.
+func (l *link) maxFrame() int {
+	if l.peerMax <= 0 {
+		return wire.DefaultMaxFrame
+	}
+	return l.peerMax
+}
+
+// start launches the reader and writer goroutines.
+func (l *link) start() {
+	l.wg.Add(2)
+	go l.readLoop()
+	go l.writeLoop()
+}
+
+// send queues one encoded frame. It copies frame, so the caller may reuse it.
+// It blocks while the bulk queue is over its limit, and returns
+// errLinkClosed (or the link's cause) once the link is closed.
+func (l *link) send(frame []byte, control bool) error {
+	l.mu.Lock()
+	for !control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+len(frame) > l.maxQueue {
+		l.wake.Wait()
+	}
+	if l.closed {
+		err := l.cause
+		l.mu.Unlock()
+		if err == nil {
+			err = errLinkClosed
+		}
+		return err
+	}
+	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
+	if control {
+		l.ctrl = append(l.ctrl, frame...)
+	} else {
+		l.bulk = append(l.bulk, frame...)
+	}
+	l.mu.Unlock()
+	if empty {
+		l.wake.Broadcast()
+	}
+	return nil
+}
+
+func (l *link) writeLoop() {
+	defer l.wg.Done()
+	var ctrl, bulk []byte // spare buffers, swapped with the queues
+	for {
+		l.mu.Lock()
+		for !l.closed && len(l.ctrl) == 0 && len(l.bulk) == 0 {
+			l.wake.Wait()
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return
+		}
+		ctrl, l.ctrl = l.ctrl, ctrl[:0]
+		bulk, l.bulk = l.bulk, bulk[:0]
+		l.mu.Unlock()
+		l.wake.Broadcast() // room for blocked senders
+
+		var err error
+		if len(ctrl) > 0 {
+			_, err = l.w.Write(ctrl)
+		}
+		if err == nil && len(bulk) > 0 {
+			_, err = l.w.Write(bulk)
+		}
+		if err != nil {
+			l.shutdown(err)
+			return
+		}
+		// Do not let one huge batch pin its memory.
+		if cap(bulk) > 4*l.maxQueue {
+			bulk = nil
+		}
+	}
+}
+
+func (l *link) readLoop() {
+	defer l.wg.Done()
+	var err error
+	for {
+		var f wire.Frame
+		f, err = l.r.ReadFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) {
+				err = &ProtocolError{Err: err}
+			}
+			break
+		}
+		if err = l.node.handleFrame(l, f); err != nil {
+			break
+		}
+	}
+	l.shutdown(err)
+	l.mu.Lock()
+	reason := l.cause // the first cause: a write error, a local close, or err
+	l.mu.Unlock()
+	if l.reason != nil {
+		reason = l.reason(reason)
+	}
+	l.err = reason
+	l.node.linkDown(l, reason)
+	close(l.done)
+}
+
+// shutdown closes the link from this side with the given cause. The first
+// cause wins. It is safe to call more than once and from any goroutine.
+func (l *link) shutdown(cause error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.cause = cause
+	l.ctrl, l.bulk = nil, nil
+	l.mu.Unlock()
+	l.wake.Broadcast()
+	_ = l.closer.Close()
+}
+
+// close shuts the link down and waits for both goroutines.
+func (l *link) close() {
+	l.shutdown(errLinkClosed)
+	l.wg.Wait()
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
+}

@@ -1,0 +1,336 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// Config configures a Node. The zero value is usable: every field has a
+// documented default.
+type Config struct {
+	// Name is the human name of the context ("root", "web-3"). A child takes
+	// the name its parent gave it in the handshake. Default "root".
+	Name string
+	// Logger receives the node's logs and, in the root, the logs forwarded
+	// by every descendant. Default slog.Default().
+	Logger *slog.Logger
+	// Setup registers message types, actor kinds and the like. It runs in
+	// every context (root and children) before any frame is handled, so a
+	// child can decode what its parent sends. Optional.
+	Setup func(*Node) error
+	// MaxFrame is the largest frame this context accepts. Default
+	// wire.DefaultMaxFrame (128 MiB).
+	MaxFrame int
+	// HandshakeTimeout bounds the handshake of a new link when the caller's
+	// context has no deadline. Default 10s.
+	HandshakeTimeout time.Duration
+	// ActorLogLevel is the minimum level of protoactor's own log records,
+	// which are routed into Logger. Default slog.LevelWarn.
+	ActorLogLevel *slog.Level
+}
+
+func (c *Config) setDefaults() {
+	if c.Name == "" {
+		c.Name = "root"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = wire.DefaultMaxFrame
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+}
+
+func (c *Config) validate() error {
+	if c.MaxFrame < wire.MinMaxFrame {
+		return fmt.Errorf("actors: MaxFrame %d is below the minimum %d", c.MaxFrame, wire.MinMaxFrame)
+	}
+	if len(c.Name) > 255 {
+		return fmt.Errorf("actors: context name longer than 255 bytes")
+	}
+	return nil
+}
+
+// Node is one context: a protoactor ActorSystem whose address names the
+// context, the links to its parent and children, and the routing table
+// between them. A Node is safe for concurrent use.
+type Node struct {
+	cfg         Config
+	log         *slog.Logger
+	sys         *actor.ActorSystem
+	reg         *wire.Registry
+	id          uint32
+	parents     []uint32 // ancestors, root first, ending with the parent
+	incarnation uuid.UUID
+	name        string
+	address     string
+
+	kindsMu sync.RWMutex
+	kinds   map[string]*actor.Props
+
+	mu       sync.RWMutex
+	parent   *link
+	routes   map[uint32]*link  // descendants -> the child link they live behind
+	children map[uint32]*link  // direct children
+	names    map[uint32]string // names of known contexts
+	dead     map[uint32]deadInfo
+	closed   bool
+
+	remotes sync.Map // context ID -> *remoteProcess
+	addrs   sync.Map // context ID -> address string
+
+	track tracker // pending requests and remote watches, by context
+	ids   idAllocator
+
+	closersMu sync.Mutex
+	closers   map[int]func(context.Context) error
+	closerSeq int
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed when the node was asked to stop
+	stopWhy  error
+	wg       sync.WaitGroup
+}
+
+type deadInfo struct {
+	code   wire.DeadCode
+	reason string
+}
+
+// NewNode starts the root context of a tree (context ID 0).
+func NewNode(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := newNode(cfg, 0, nil, cfg.Name)
+	n.ids.next = 1
+	if err := n.runSetup(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
+	n := &Node{
+		cfg:         cfg,
+		id:          id,
+		parents:     parents,
+		incarnation: uuid.New(),
+		name:        name,
+		address:     Address(id),
+		reg:         wire.NewRegistry(),
+		kinds:       make(map[string]*actor.Props),
+		routes:      make(map[uint32]*link),
+		children:    make(map[uint32]*link),
+		names:       make(map[uint32]string),
+		dead:        make(map[uint32]deadInfo),
+		stopping:    make(chan struct{}),
+		closers:     make(map[int]func(context.Context) error),
+	}
+	n.log = cfg.Logger.With("ctx", name, "ctx_id", id)
+	n.track.init()
+	n.ids.node = n
+	n.names[id] = name
+	actorLevel := slog.LevelWarn
+	if cfg.ActorLogLevel != nil {
+		actorLevel = *cfg.ActorLogLevel
+	}
+	actorLog := slog.New(&minLevel{h: n.log.Handler(), min: actorLevel}).With("component", "protoactor")
+	n.sys = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	n.sys.ProcessRegistry.Address = n.address
+	n.sys.ProcessRegistry.RegisterAddressResolver(n.resolve)
+	registerInternalTypes(n.reg)
+	return n
+}
+
+func (n *Node) runSetup() error {
+	if n.cfg.Setup == nil {
+		return nil
+	}
+	if err := n.cfg.Setup(n); err != nil {
+		return fmt.Errorf("actors: setup: %w", err)
+	}
+	return nil
+}
+
+// ID returns the context ID. The root is 0; IDs are never reused in a tree.
+func (n *Node) ID() uint32 { return n.id }
+
+// Name returns the context's human name.
+func (n *Node) Name() string { return n.name }
+
+// Incarnation returns the UUID of this run of the context.
+func (n *Node) Incarnation() uuid.UUID { return n.incarnation }
+
+// Parents returns the ancestors of this context, root first.
+func (n *Node) Parents() []uint32 { return append([]uint32(nil), n.parents...) }
+
+// System returns the protoactor ActorSystem of this context. Spawn actors
+// with System().Root as usual; their PIDs carry this context's address.
+func (n *Node) System() *actor.ActorSystem { return n.sys }
+
+// Logger returns the node's logger (with ctx and ctx_id attached).
+func (n *Node) Logger() *slog.Logger { return n.log }
+
+// Registry returns the message type registry. Register types in
+// Config.Setup so that every context knows them.
+func (n *Node) Registry() *wire.Registry { return n.reg }
+
+// Address returns this context's protoactor address ("ctx-7").
+func (n *Node) Address() string { return n.address }
+
+// RegisterType registers message type T under a stable name on n. Types must
+// be registered in every context that sends or receives them (do it in
+// Config.Setup).
+func RegisterType[T any](n *Node, name string) error { return wire.Register[T](n.reg, name) }
+
+// RegisterKind makes props spawnable by name from a parent context (see
+// SpawnRemote). Nothing from the wire runs unless it was registered.
+func (n *Node) RegisterKind(kind string, props *actor.Props) {
+	n.kindsMu.Lock()
+	n.kinds[kind] = props
+	n.kindsMu.Unlock()
+}
+
+// Stopping is closed when the node has been asked to stop: by Shutdown, by a
+// SHUTDOWN frame from its parent, or because its parent link broke.
+func (n *Node) Stopping() <-chan struct{} { return n.stopping }
+
+// StopReason returns why Stopping was closed.
+func (n *Node) StopReason() error {
+	select {
+	case <-n.stopping:
+		return n.stopWhy
+	default:
+		return nil
+	}
+}
+
+func (n *Node) requestStop(why error) {
+	n.stopOnce.Do(func() {
+		n.stopWhy = why
+		close(n.stopping)
+	})
+}
+
+// OnShutdown registers f to run at the start of Shutdown, before the links
+// close; the spawn package uses it to stop child processes gracefully. The
+// returned function unregisters f.
+func (n *Node) OnShutdown(f func(context.Context) error) (remove func()) {
+	n.closersMu.Lock()
+	n.closerSeq++
+	key := n.closerSeq
+	n.closers[key] = f
+	n.closersMu.Unlock()
+	return func() {
+		n.closersMu.Lock()
+		delete(n.closers, key)
+		n.closersMu.Unlock()
+	}
+}
+
+func (n *Node) runClosers(ctx context.Context) {
+	n.closersMu.Lock()
+	fs := make([]func(context.Context) error, 0, len(n.closers))
+	for _, f := range n.closers {
+		fs = append(fs, f)
+	}
+	n.closers = map[int]func(context.Context) error{}
+	n.closersMu.Unlock()
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Add(1)
+		go func(f func(context.Context) error) {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				n.log.Debug("shutdown hook", "err", err)
+			}
+		}(f)
+	}
+	wg.Wait()
+}
+
+// Shutdown stops the child contexts spawned from this node (through the
+// OnShutdown hooks), closes every link, stops the actor system and waits for
+// the node's goroutines. It is idempotent.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.requestStop(ErrNodeClosed)
+	n.runClosers(ctx)
+	n.mu.Lock()
+	already := n.closed
+	n.closed = true
+	links := make([]*link, 0, len(n.children)+1)
+	for _, l := range n.children {
+		links = append(links, l)
+	}
+	if n.parent != nil {
+		links = append(links, n.parent)
+	}
+	n.mu.Unlock()
+	if already {
+		return nil
+	}
+	for _, l := range links {
+		l.shutdown(errLinkClosed)
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, l := range links {
+			l.wg.Wait()
+			<-l.done
+		}
+		n.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	n.track.failAll(&DeadError{Context: n.id, Code: wire.DeadUnreachable, Reason: "node shut down"})
+	n.sys.Shutdown()
+	return err
+}
+
+// minLevel filters records below min before passing them on.
+type minLevel struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (m *minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.h.Enabled(ctx, l)
+}
+func (m *minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m *minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return &minLevel{h: m.h.WithAttrs(a), min: m.min}
+}
+func (m *minLevel) WithGroup(g string) slog.Handler { return &minLevel{h: m.h.WithGroup(g), min: m.min} }
+
+// Transport is the byte stream of a link: pipes, a socketpair, the stdin and
+// stdout of an SSH session. C must close both directions and unblock R and W.
+type Transport struct {
+	R io.Reader
+	W io.Writer
+	C io.Closer
+	// Reason optionally rewrites the error that ended the link (for example
+	// EOF) into the reason reported to watchers (for example the exit status
+	// of the child process).
+	Reason func(error) error
+}

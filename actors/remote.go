@@ -1,0 +1,185 @@
+package actors
+
+import (
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// resolve is the protoactor address resolver: one long-lived remoteProcess
+// per context address. protoactor caches it in every PID forever, so the
+// process checks the context's liveness on every call.
+func (n *Node) resolve(pid *actor.PID) (actor.Process, bool) {
+	id, ok := parseAddress(pid.Address)
+	if !ok || id == n.id {
+		return nil, false
+	}
+	if p, ok := n.remotes.Load(id); ok {
+		return p.(*remoteProcess), true
+	}
+	p, _ := n.remotes.LoadOrStore(id, &remoteProcess{n: n, ctx: id})
+	return p.(*remoteProcess), true
+}
+
+// pidOf returns a PID in context id.
+func (n *Node) pidOf(id uint32, actorID string) *actor.PID {
+	if id == n.id {
+		return actor.NewPID(n.address, actorID)
+	}
+	if a, ok := n.addrs.Load(id); ok {
+		return actor.NewPID(a.(string), actorID)
+	}
+	a, _ := n.addrs.LoadOrStore(id, Address(id))
+	return actor.NewPID(a.(string), actorID)
+}
+
+// remoteProcess stands for every actor of one other context.
+type remoteProcess struct {
+	n   *Node
+	ctx uint32
+}
+
+var _ actor.Process = (*remoteProcess)(nil)
+
+func (p *remoteProcess) SendUserMessage(pid *actor.PID, m any) {
+	if err := p.n.sendUser(p.ctx, pid, m); err != nil {
+		p.n.undeliverable(pid, m, err)
+	}
+}
+
+func (p *remoteProcess) SendSystemMessage(pid *actor.PID, m any) {
+	n := p.n
+	switch m := m.(type) {
+	case *actor.Watch:
+		if err := n.track.addWatch(p.ctx, pid.Id, m.Watcher); err != nil {
+			n.deliverTerminated(m.Watcher, pid, actor.TerminatedReason_AddressTerminated)
+			return
+		}
+		if err := n.sendSystem(p.ctx, sysMsg{Op: opWatch, Target: pid.Id, PeerCtx: n.ctxOf(m.Watcher), PeerID: m.Watcher.Id}); err != nil {
+			n.track.dropWatch(p.ctx, pid.Id, m.Watcher)
+			n.deliverTerminated(m.Watcher, pid, actor.TerminatedReason_AddressTerminated)
+		}
+	case *actor.Unwatch:
+		n.track.dropWatch(p.ctx, pid.Id, m.Watcher)
+		_ = n.sendSystem(p.ctx, sysMsg{Op: opUnwatch, Target: pid.Id, PeerCtx: n.ctxOf(m.Watcher), PeerID: m.Watcher.Id})
+	case *actor.Stop:
+		_ = n.sendSystem(p.ctx, sysMsg{Op: opStop, Target: pid.Id})
+	case *actor.Terminated:
+		// A local actor that a remote watcher watched has stopped.
+		_ = n.sendSystem(p.ctx, sysMsg{Op: opTerminated, Target: pid.Id, PeerCtx: n.ctxOf(m.Who), PeerID: m.Who.Id, Why: int32(m.Why)})
+	default:
+		n.log.Debug("system message not carried across contexts", "type", typeName(m), "pid", pid)
+	}
+}
+
+func (p *remoteProcess) Stop(pid *actor.PID) { p.SendSystemMessage(pid, &actor.Stop{}) }
+
+// ctxOf returns the context of a PID; PIDs without a context address are
+// taken as local.
+func (n *Node) ctxOf(pid *actor.PID) uint32 {
+	if pid.Address == n.address {
+		return n.id
+	}
+	if id, ok := parseAddress(pid.Address); ok {
+		return id
+	}
+	return n.id
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 1<<20 {
+		return // let big buffers go
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// sendUser encodes one user message for an actor in context ctx and queues
+// it on the link toward it. This is the hot path: one pooled buffer, the
+// envelope and the msgpack payload appended straight into it.
+func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any) error {
+	hdr, msg, sender := actor.UnwrapEnvelope(m)
+	if _, ok := msg.(*actor.DeadLetterResponse); ok {
+		// protoactor answers a message to a missing actor with this; across
+		// contexts it becomes an IS_DEAD reply.
+		n.replyDead(ctx, wire.DeadReply{TargetCtx: n.id, HasSender: true, SenderCtx: ctx, SenderID: pid.Id,
+			Code: wire.DeadNoActor, Reason: "no such actor"})
+		return nil
+	}
+	l, err := n.linkTo(ctx)
+	if err != nil {
+		return err
+	}
+	name, err := n.reg.TypeName(msg)
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	b, start := wire.BeginFrame((*buf)[:0], wire.FrameSpec{Kind: wire.KindUser, Dst: ctx, Src: n.id, Auth: n.id})
+	kvLen := 0
+	if hdr != nil && hdr.Length() > 0 {
+		before := len(b)
+		if b, err = wire.AppendKV(b, hdr.ToMap()); err != nil {
+			return err
+		}
+		kvLen = len(b) - before
+	}
+	e := wire.Envelope{Target: pid.Id, Type: name}
+	if sender != nil {
+		e.HasSender, e.SenderCtx, e.SenderID = true, n.ctxOf(sender), sender.Id
+	}
+	b = wire.AppendEnvelopeHead(b, e)
+	if _, b, err = n.reg.AppendEncode(b, msg); err != nil {
+		return err
+	}
+	if err = wire.FinishFrame(b, start, kvLen); err != nil {
+		return err
+	}
+	if len(b)-start > l.maxFrame() {
+		return &DeadError{Context: ctx, PID: pid, Code: wire.DeadRejected,
+			Reason: "message larger than the link's frame limit"}
+	}
+	*buf = b
+	return l.send(b[start:], false)
+}
+
+// undeliverable handles a message that could not be sent: a waiting request
+// fails with err, anything else is published as an Undeliverable event.
+func (n *Node) undeliverable(pid *actor.PID, m any, err error) {
+	_, msg, sender := actor.UnwrapEnvelope(m)
+	if sender != nil && n.ctxOf(sender) == n.id {
+		if r, ok := n.track.reply(sender.Id); ok {
+			r.fail(err)
+			return
+		}
+	}
+	n.sys.EventStream.Publish(&Undeliverable{PID: pid, Message: msg, Sender: sender, Err: err})
+	n.log.Debug("undeliverable message", "pid", pid, "type", typeName(msg), "err", err)
+}
+
+// Undeliverable is published on the event stream for a message that could
+// not be delivered and had no waiting request to fail: the IS_DEAD reason of
+// a dead-letter.
+type Undeliverable struct {
+	PID     *actor.PID
+	Message any
+	Sender  *actor.PID
+	Err     error
+}
+
+// Send sends msg to pid, like System().Root.Send, but reports at once when
+// the message cannot leave this context (unregistered type, dead context).
+func (n *Node) Send(pid *actor.PID, msg any) error {
+	id, ok := ContextOf(pid)
+	if !ok || id == n.id {
+		n.sys.Root.Send(pid, msg)
+		return nil
+	}
+	return n.sendUser(id, pid, msg)
+}

@@ -1,0 +1,157 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// reply is a one-shot Process that receives the answer to one request. It is
+// registered in the node's ProcessRegistry, so its PID can travel as the
+// sender of a message to any context.
+type reply struct {
+	id   string
+	pid  *actor.PID
+	ctx  uint32 // the context the answer must come from
+	ch   chan replyResult
+	once sync.Once
+}
+
+type replyResult struct {
+	msg any
+	err error
+}
+
+var _ actor.Process = (*reply)(nil)
+
+func (r *reply) SendUserMessage(_ *actor.PID, m any) {
+	_, msg, _ := actor.UnwrapEnvelope(m)
+	if _, ok := msg.(*actor.DeadLetterResponse); ok {
+		r.fail(&DeadError{Context: r.ctx, Code: wire.DeadNoActor, Reason: "no such actor"})
+		return
+	}
+	r.resolve(replyResult{msg: msg})
+}
+
+func (r *reply) SendSystemMessage(_ *actor.PID, m any) {
+	if t, ok := m.(*actor.Terminated); ok {
+		r.resolve(replyResult{msg: t})
+	}
+}
+
+func (r *reply) Stop(*actor.PID) {}
+
+func (r *reply) fail(err error) { r.resolve(replyResult{err: err}) }
+
+func (r *reply) resolve(res replyResult) {
+	r.once.Do(func() { r.ch <- res })
+}
+
+// newReply registers a reply process that waits for an answer from context
+// ctx. It fails at once with a *DeadError when ctx is already known dead.
+func (n *Node) newReply(ctx uint32) (*reply, error) {
+	r := &reply{ctx: ctx, ch: make(chan replyResult, 1)}
+	r.id = "$r" + n.sys.ProcessRegistry.NextId()[1:]
+	pid, ok := n.sys.ProcessRegistry.Add(r, r.id)
+	if !ok {
+		return nil, fmt.Errorf("actors: reply ID %s in use", r.id)
+	}
+	r.pid = pid
+	if err := n.track.addReply(r, ctx != n.id); err != nil {
+		n.sys.ProcessRegistry.Remove(pid)
+		return nil, err
+	}
+	return r, nil
+}
+
+func (n *Node) dropReply(r *reply) {
+	n.track.dropReply(r)
+	n.sys.ProcessRegistry.Remove(r.pid)
+}
+
+func (r *reply) wait(ctx context.Context) (any, error) {
+	select {
+	case res := <-r.ch:
+		return res.msg, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Request sends msg to pid and waits for the answer (the receiving actor
+// calls ctx.Respond). It returns as soon as the answer arrives, ctx is done,
+// or the target's context dies, whichever is first; in the last case the
+// error satisfies errors.Is(err, ErrContextDead) and carries the reason.
+// To send headers, pass an *actor.MessageEnvelope as msg (its Sender is
+// replaced). An answer that is not an R is an error.
+func Request[R any](ctx context.Context, n *Node, pid *actor.PID, msg any) (R, error) {
+	var zero R
+	v, err := n.Request(ctx, pid, msg)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := v.(R)
+	if !ok {
+		return zero, fmt.Errorf("actors: reply from %s is %T, want %T", pid, v, zero)
+	}
+	return r, nil
+}
+
+// Request is the untyped form of the generic Request function.
+func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error) {
+	if pid == nil {
+		return nil, fmt.Errorf("actors: request to nil PID")
+	}
+	target := n.ctxOf(pid)
+	r, err := n.newReply(target)
+	if err != nil {
+		if de, ok := err.(*DeadError); ok && de.PID == nil {
+			cp := *de
+			cp.PID = pid
+			err = &cp
+		}
+		return nil, err
+	}
+	defer n.dropReply(r)
+	env := &actor.MessageEnvelope{Message: msg, Sender: r.pid}
+	if e, ok := msg.(*actor.MessageEnvelope); ok {
+		env.Message, env.Header = e.Message, e.Header
+	}
+	if target == n.id {
+		n.sys.Root.Send(pid, env)
+	} else if err := n.sendUser(target, pid, env); err != nil {
+		return nil, withPID(err, pid)
+	}
+	v, err := r.wait(ctx)
+	return v, withPID(err, pid)
+}
+
+func withPID(err error, pid *actor.PID) error {
+	if de, ok := err.(*DeadError); ok && de.PID == nil {
+		cp := *de
+		cp.PID = pid
+		return &cp
+	}
+	return err
+}
+
+// call sends a node-level request frame to context dst and waits for the
+// answer, which arrives as a user message to the reply process.
+func (n *Node) call(ctx context.Context, dst uint32, kind wire.Kind, body func(replyID string) any) (any, error) {
+	r, err := n.newReply(dst)
+	if err != nil {
+		return nil, err
+	}
+	defer n.dropReply(r)
+	b, err := wire.Marshal(body(r.id))
+	if err != nil {
+		return nil, err
+	}
+	if err := n.sendFrame(wire.FrameSpec{Kind: kind, Dst: dst, Src: n.id, Auth: n.id}, nil, b); err != nil {
+		return nil, err
+	}
+	return r.wait(ctx)
+}

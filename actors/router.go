@@ -1,0 +1,354 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spindle-go/spindle/wire"
+)
+
+// routeLocked returns the link that leads to context id: a child link for a
+// descendant, the parent link otherwise (the default route). It returns nil
+// for this context itself and, in the root, for unknown contexts.
+// n.mu must be held.
+func (n *Node) routeLocked(id uint32) *link {
+	if id == n.id {
+		return nil
+	}
+	if l, ok := n.routes[id]; ok {
+		return l
+	}
+	if _, ok := n.dead[id]; ok {
+		return nil
+	}
+	return n.parent
+}
+
+// linkTo returns the link toward context id, or a *DeadError.
+func (n *Node) linkTo(id uint32) (*link, error) {
+	n.mu.RLock()
+	l := n.routeLocked(id)
+	d, isDead := n.dead[id]
+	closed := n.closed
+	n.mu.RUnlock()
+	if l != nil && !closed {
+		return l, nil
+	}
+	if isDead {
+		return nil, &DeadError{Context: id, Code: d.code, Reason: d.reason}
+	}
+	if closed {
+		return nil, &DeadError{Context: id, Code: wire.DeadUnreachable, Reason: "node shut down"}
+	}
+	return nil, &DeadError{Context: id, Code: wire.DeadUnreachable, Reason: fmt.Sprintf("no route to context %d", id)}
+}
+
+// arrivedOnRoute is the reverse-path check: a frame claiming to come from
+// context id must arrive on the link that leads to id.
+func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
+	n.mu.RLock()
+	ok := n.routeLocked(id) == l
+	n.mu.RUnlock()
+	return ok
+}
+
+// handleFrame is called by a link's reader for every frame. A non-nil error
+// closes the link with that reason.
+func (n *Node) handleFrame(l *link, f wire.Frame) error {
+	h := f.Header()
+	kind := h.Kind()
+	switch kind {
+	case wire.KindPing, wire.KindPong:
+		return nil // heartbeats: hop by hop, handled by the link (issue: supervision)
+	case wire.KindAddRoute:
+		return n.onAddRoute(l, f)
+	case wire.KindDelRoute:
+		return n.onDelRoute(l, f)
+	case wire.KindHello:
+		return &ProtocolError{Err: errors.New("unexpected hello after the handshake")}
+	}
+	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
+		n.log.Warn("dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
+			"dst", h.Dst(), "link", l.peer)
+		return nil
+	}
+	if h.Dst() != n.id {
+		n.forward(l, f)
+		return nil
+	}
+	switch kind {
+	case wire.KindUser:
+		return n.onUser(f)
+	case wire.KindSystem:
+		return n.onSystem(f)
+	case wire.KindDead:
+		return n.onDead(f)
+	case wire.KindSpawnActor:
+		return n.onSpawnActor(f)
+	case wire.KindAllocateID:
+		return n.onAllocateID(f)
+	case wire.KindShutdown:
+		return n.onShutdown(f)
+	case wire.KindForwardLog:
+		return n.onForwardLog(l, f)
+	default:
+		n.replyDead(h.Src(), wire.DeadReply{
+			TargetCtx: n.id,
+			Code:      wire.DeadRejected,
+			Reason:    fmt.Sprintf("unknown kind %s", kind),
+		})
+		return nil
+	}
+}
+
+// forward passes a frame that is not for this context to the next hop
+// without decoding its body.
+func (n *Node) forward(in *link, f wire.Frame) {
+	h := f.Header()
+	out, err := n.linkTo(h.Dst())
+	if err == nil && out == in {
+		err = &DeadError{Context: h.Dst(), Code: wire.DeadUnreachable,
+			Reason: fmt.Sprintf("no route to context %d", h.Dst())}
+	}
+	if err == nil {
+		err = out.send(f.Raw, false)
+	}
+	if err != nil {
+		n.bounce(f, err)
+	}
+}
+
+// bounce answers an undeliverable frame with an IS_DEAD reply to its source.
+// Dead replies themselves are never bounced, so they cannot loop.
+func (n *Node) bounce(f wire.Frame, cause error) {
+	h := f.Header()
+	d := wire.DeadReply{TargetCtx: h.Dst(), Code: wire.DeadUnreachable, Reason: cause.Error()}
+	var de *DeadError
+	if errors.As(cause, &de) {
+		d.Code, d.Reason = de.Code, de.Reason
+	}
+	switch h.Kind() {
+	case wire.KindDead, wire.KindForwardLog, wire.KindSystem:
+		return
+	case wire.KindUser:
+		e, err := wire.ParseEnvelope(f.Body())
+		if err != nil {
+			return
+		}
+		d.Target, d.HasSender, d.SenderCtx, d.SenderID = e.Target, e.HasSender, e.SenderCtx, e.SenderID
+	case wire.KindSpawnActor, wire.KindAllocateID:
+		var req spawnRequest // both carry ReplyID first
+		if wire.Unmarshal(f.Body(), &req) != nil {
+			return
+		}
+		d.HasSender, d.SenderCtx, d.SenderID = true, h.Src(), req.ReplyID
+	}
+	n.replyDead(h.Src(), d)
+}
+
+// replyDead sends an IS_DEAD reply to context dst (or handles it here).
+func (n *Node) replyDead(dst uint32, d wire.DeadReply) {
+	if dst == n.id {
+		n.deliverDead(d)
+		return
+	}
+	body := wire.AppendDeadReply(nil, d)
+	_ = n.sendFrame(wire.FrameSpec{Kind: wire.KindDead, Dst: dst, Src: n.id, Auth: n.id}, nil, body)
+}
+
+// sendFrame routes one frame built from parts.
+func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
+	l, err := n.linkTo(s.Dst)
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	*buf = wire.AppendFrame((*buf)[:0], s, kv, body)
+	err = l.send(*buf, false)
+	putBuf(buf)
+	return err
+}
+
+// routeUpdate is the body of ADD_ROUTE and DEL_ROUTE.
+type routeUpdate struct {
+	IDs    []uint32
+	Names  []string
+	Reason string
+	Code   uint8
+}
+
+func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
+	body, err := wire.Marshal(&u)
+	if err != nil {
+		return
+	}
+	buf := getBuf()
+	*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
+	_ = l.send(*buf, false)
+	putBuf(buf)
+}
+
+// onAddRoute learns contexts that live behind a child link.
+func (n *Node) onAddRoute(l *link, f wire.Frame) error {
+	if l.isParent {
+		return &ProtocolError{Err: errors.New("ADD_ROUTE from the parent")}
+	}
+	var u routeUpdate
+	if err := wire.Unmarshal(f.Body(), &u); err != nil {
+		return &ProtocolError{Err: err}
+	}
+	n.mu.Lock()
+	parent := n.parent
+	accepted := routeUpdate{}
+	for i, id := range u.IDs {
+		if old, ok := n.routes[id]; (ok && old != l) || id == n.id || n.isAncestor(id) {
+			n.log.Warn("refused ADD_ROUTE for a context routed elsewhere", "id", id, "link", l.peer)
+			continue
+		}
+		if _, ok := n.dead[id]; ok {
+			continue
+		}
+		n.routes[id] = l
+		name := ""
+		if i < len(u.Names) {
+			name = u.Names[i]
+			n.names[id] = name
+		}
+		accepted.IDs = append(accepted.IDs, id)
+		accepted.Names = append(accepted.Names, name)
+	}
+	n.mu.Unlock()
+	if parent != nil && len(accepted.IDs) > 0 {
+		n.sendRouteUpdate(parent, wire.KindAddRoute, accepted)
+	}
+	return nil
+}
+
+func (n *Node) isAncestor(id uint32) bool {
+	for _, p := range n.parents {
+		if p == id {
+			return true
+		}
+	}
+	return false
+}
+
+// onDelRoute learns that contexts died somewhere else in the tree.
+func (n *Node) onDelRoute(l *link, f wire.Frame) error {
+	var u routeUpdate
+	if err := wire.Unmarshal(f.Body(), &u); err != nil {
+		return &ProtocolError{Err: err}
+	}
+	var ids []uint32
+	n.mu.Lock()
+	for _, id := range u.IDs {
+		// Only the link a context lives behind may declare it dead.
+		if n.routeLocked(id) != l {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	n.contextsDown(l, ids, wire.DeadCode(u.Code), u.Reason)
+	return nil
+}
+
+// linkDown is called once by a link's reader when the link is gone.
+func (n *Node) linkDown(l *link, reason error) {
+	why := "link closed"
+	if reason != nil {
+		why = reason.Error()
+	}
+	n.mu.Lock()
+	var ids []uint32
+	if l.isParent {
+		n.parent = nil
+	} else {
+		for id, via := range n.routes {
+			if via == l {
+				ids = append(ids, id)
+			}
+		}
+		delete(n.children, l.peer)
+	}
+	n.mu.Unlock()
+	if l.isParent {
+		n.log.Debug("parent link down", "reason", why)
+		n.requestStop(fmt.Errorf("parent link down: %s", why))
+		return
+	}
+	n.log.Debug("child link down", "child", l.peerName, "child_id", l.peer, "reason", why)
+	n.contextsDown(l, ids, wire.DeadUnreachable, why)
+}
+
+// contextsDown marks contexts dead, raises IS_DEAD for everything waiting on
+// them here, and tells the rest of the tree (DEL_ROUTE up to the parent and
+// down to the other children).
+func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason string) {
+	if len(ids) == 0 {
+		return
+	}
+	if code == 0 {
+		code = wire.DeadUnreachable
+	}
+	n.mu.Lock()
+	fresh := ids[:0:0]
+	for _, id := range ids {
+		if _, already := n.dead[id]; already {
+			continue
+		}
+		n.dead[id] = deadInfo{code: code, reason: reason}
+		delete(n.routes, id)
+		delete(n.children, id)
+		fresh = append(fresh, id)
+	}
+	targets := make([]*link, 0, len(n.children)+1)
+	if n.parent != nil && n.parent != from {
+		targets = append(targets, n.parent)
+	}
+	for _, c := range n.children {
+		if c != from {
+			targets = append(targets, c)
+		}
+	}
+	n.mu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code)}
+	for _, t := range targets {
+		n.sendRouteUpdate(t, wire.KindDelRoute, u)
+	}
+	for _, id := range fresh {
+		err := &DeadError{Context: id, Code: code, Reason: reason}
+		n.track.contextDown(n, id, err)
+		n.sys.EventStream.Publish(&ContextDown{ID: id, Name: n.contextName(id), Reason: err})
+		n.log.Info("context down", "id", id, "name", n.contextName(id), "reason", reason)
+	}
+}
+
+func (n *Node) contextName(id uint32) string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.names[id]
+}
+
+// ContextDown is published on the actor system's event stream when a
+// context becomes unreachable (IS_DEAD).
+type ContextDown struct {
+	ID     uint32
+	Name   string
+	Reason *DeadError
+}
+
+// Routes returns the IDs of the contexts this node routes to through its
+// child links (its descendants), for diagnostics.
+func (n *Node) Routes() map[uint32]string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make(map[uint32]string, len(n.routes))
+	for id := range n.routes {
+		out[id] = n.names[id]
+	}
+	return out
+}

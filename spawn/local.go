@@ -1,0 +1,352 @@
+package spawn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors"
+)
+
+// LinkKind selects the byte stream between a parent and a local child.
+type LinkKind int
+
+const (
+	// Pipes joins parent and child with two pipes (the fastest here).
+	Pipes LinkKind = iota
+	// SocketPair joins them with an AF_UNIX socketpair, which can also
+	// carry file descriptors.
+	SocketPair
+)
+
+func (k LinkKind) String() string {
+	if k == SocketPair {
+		return "socketpair"
+	}
+	return "pipes"
+}
+
+// Options configures a local child context. The zero value is usable.
+type Options struct {
+	// Name is the child's human name. Default "local-<pid>".
+	Name string
+	// Link selects pipes (default) or a socketpair.
+	Link LinkKind
+	// Executable is the binary to run. Default: this program
+	// (os.Executable), which must call Main first thing in main.
+	Executable string
+	// Env is added to the child's environment.
+	Env []string
+	// Dir is the child's working directory. Default: the parent's.
+	Dir string
+	// Grace is how long Shutdown waits after asking the child to stop before
+	// SIGTERM, and after SIGTERM before SIGKILL. Default 2s.
+	Grace time.Duration
+	// LogLevel is the minimum level of the child's slog records forwarded to
+	// the parent. Default slog.LevelInfo.
+	LogLevel slog.Level
+}
+
+func (o *Options) setDefaults() error {
+	if o.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("spawn: find own executable: %w", err)
+		}
+		o.Executable = exe
+	}
+	if o.Grace <= 0 {
+		o.Grace = 2 * time.Second
+	}
+	return nil
+}
+
+// Context is a child context running in a local process. Its methods are
+// safe for concurrent use.
+type Context struct {
+	node   *actors.Node
+	link   *actors.ChildLink
+	cmd    *exec.Cmd
+	name   string
+	grace  time.Duration
+	stderr *stderrForwarder
+
+	exited  chan struct{} // closed when the process has been reaped
+	waitErr error         // from cmd.Wait, valid after exited
+
+	unhook       func()
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Local starts a child context in a new process running opts.Executable,
+// joins it to node and returns once the handshake is done.
+func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	parentEnds, childEnds, spec, err := makeLink(opts.Link)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       opts.Executable,
+		Args:       []string{filepath.Base(opts.Executable)},
+		Dir:        opts.Dir,
+		Env:        append(append(os.Environ(), opts.Env...), envChild+"=1", envLink+"="+spec, envLogLevel+"="+opts.LogLevel.String()),
+		ExtraFiles: childEnds,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:   true,            // own process group: signals reach it and only it
+			Pdeathsig: syscall.SIGKILL, // no orphan when the parent is killed
+		},
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		closeAll(parentEnds.closer, childEnds)
+		return nil, fmt.Errorf("spawn: stderr pipe: %w", err)
+	}
+	cmd.Stderr = stderrW
+	startErr := cmd.Start()
+	closeAll(nil, childEnds)
+	_ = stderrW.Close()
+	if startErr != nil {
+		_ = stderrR.Close()
+		_ = parentEnds.closer.Close()
+		return nil, fmt.Errorf("spawn: start %s: %w", opts.Executable, startErr)
+	}
+	name := opts.Name
+	if name == "" {
+		name = fmt.Sprintf("local-%d", cmd.Process.Pid)
+	}
+	c := &Context{node: node, cmd: cmd, name: name, grace: opts.Grace, exited: make(chan struct{})}
+	c.stderr = forwardStderr(stderrR, node.Logger().With("child", name, "pid", cmd.Process.Pid))
+	go c.reap()
+	t := actors.Transport{R: parentEnds.r, W: parentEnds.w, C: parentEnds.closer, Reason: c.exitReason}
+	c.link, err = node.AttachChild(ctx, name, t)
+	if err != nil {
+		c.kill()
+		<-c.exited
+		c.stderr.wait()
+		if tail := c.stderr.tail(); tail != "" {
+			err = fmt.Errorf("%w; child stderr:\n%s", err, tail)
+		}
+		return nil, fmt.Errorf("spawn: %s: %w", name, err)
+	}
+	c.stderr.setLogger(node.Logger().With("child", name, "child_id", c.link.ID, "pid", cmd.Process.Pid))
+	c.unhook = node.OnShutdown(c.Shutdown)
+	return c, nil
+}
+
+type linkEnds struct {
+	r      interface{ Read([]byte) (int, error) }
+	w      interface{ Write([]byte) (int, error) }
+	closer interface{ Close() error }
+}
+
+// makeLink creates the parent's and the child's ends of a link.
+func makeLink(kind LinkKind) (parent linkEnds, child []*os.File, spec string, err error) {
+	switch kind {
+	case SocketPair:
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return parent, nil, "", fmt.Errorf("spawn: socketpair: %w", err)
+		}
+		pf := os.NewFile(uintptr(fds[0]), "spindle-link")
+		conn, err := net.FileConn(pf)
+		_ = pf.Close()
+		cf := os.NewFile(uintptr(fds[1]), "spindle-link-child")
+		if err != nil {
+			_ = cf.Close()
+			return parent, nil, "", fmt.Errorf("spawn: socketpair: %w", err)
+		}
+		return linkEnds{conn, conn, conn}, []*os.File{cf}, "sock:3", nil
+	default:
+		toChildR, toChildW, err := os.Pipe()
+		if err != nil {
+			return parent, nil, "", fmt.Errorf("spawn: pipe: %w", err)
+		}
+		fromChildR, fromChildW, err := os.Pipe()
+		if err != nil {
+			_, _ = toChildR.Close(), toChildW.Close()
+			return parent, nil, "", fmt.Errorf("spawn: pipe: %w", err)
+		}
+		return linkEnds{fromChildR, toChildW, closers{fromChildR, toChildW}},
+			[]*os.File{toChildR, fromChildW}, "pipe:3,4", nil
+	}
+}
+
+func closeAll(c interface{ Close() error }, files []*os.File) {
+	if c != nil {
+		_ = c.Close()
+	}
+	for _, f := range files {
+		_ = f.Close()
+	}
+}
+
+func (c *Context) reap() {
+	c.waitErr = c.cmd.Wait()
+	close(c.exited)
+}
+
+// exitReason turns the error that ended the link into the child's exit
+// status when the process is gone (it usually is, when its end of the link
+// reached EOF).
+func (c *Context) exitReason(linkErr error) error {
+	select {
+	case <-c.exited:
+	case <-time.After(250 * time.Millisecond):
+		return linkErr
+	}
+	return &ExitError{Name: c.name, Pid: c.cmd.Process.Pid, State: c.cmd.ProcessState}
+}
+
+// ExitError is the IS_DEAD reason of a local child whose process ended.
+type ExitError struct {
+	Name  string
+	Pid   int
+	State *os.ProcessState
+}
+
+func (e *ExitError) Error() string {
+	ws, ok := e.State.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return fmt.Sprintf("process %d killed by signal %s (exit status %d)", e.Pid, signalName(ws.Signal()), 128+int(ws.Signal()))
+	}
+	return fmt.Sprintf("process %d exited: exit status %d", e.Pid, e.State.ExitCode())
+}
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGSEGV:
+		return "SIGSEGV"
+	case syscall.SIGABRT:
+		return "SIGABRT"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
+}
+
+// ID returns the child's context ID.
+func (c *Context) ID() uint32 { return c.link.ID }
+
+// Name returns the child's name.
+func (c *Context) Name() string { return c.name }
+
+// Pid returns the child's operating-system process ID.
+func (c *Context) Pid() int { return c.cmd.Process.Pid }
+
+// Address returns the child's protoactor address.
+func (c *Context) Address() string { return actors.Address(c.link.ID) }
+
+// Spawn starts an actor of a kind registered in the child (Node.RegisterKind)
+// and returns its PID. An empty name lets the child choose one.
+func (c *Context) Spawn(ctx context.Context, kind, name string) (*actor.PID, error) {
+	return c.node.SpawnRemote(ctx, c.link.ID, kind, name)
+}
+
+// Dead is closed when the child's link is gone and IS_DEAD has been raised
+// for everything behind it.
+func (c *Context) Dead() <-chan struct{} { return c.link.Done() }
+
+// DeadReason returns why the link ended (for example an *ExitError);
+// nil while it is up.
+func (c *Context) DeadReason() error { return c.link.Err() }
+
+// Wait waits for the process to exit and returns its *exec.ExitError, or nil
+// for exit status 0.
+func (c *Context) Wait(ctx context.Context) error {
+	select {
+	case <-c.exited:
+		return c.waitErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Signal sends sig to the child's process group.
+func (c *Context) Signal(sig syscall.Signal) error {
+	select {
+	case <-c.exited:
+		return os.ErrProcessDone
+	default:
+	}
+	return syscall.Kill(-c.cmd.Process.Pid, sig)
+}
+
+func (c *Context) kill() { _ = c.Signal(syscall.SIGKILL) }
+
+// Shutdown stops the child: it asks the context to stop (it shuts down its
+// own children first), then sends SIGTERM and finally SIGKILL, each after
+// the grace period, and waits for the process and its link to go. It is
+// safe to call more than once; later calls return the first result.
+func (c *Context) Shutdown(ctx context.Context) error {
+	c.shutdownOnce.Do(func() { c.shutdownErr = c.shutdown(ctx) })
+	return c.shutdownErr
+}
+
+func (c *Context) shutdown(ctx context.Context) error {
+	if c.unhook != nil {
+		c.unhook()
+	}
+	steps := []func(){
+		func() { _ = c.node.RequestShutdown(c.link.ID) },
+		func() { _ = c.Signal(syscall.SIGTERM) },
+		func() { c.kill() },
+	}
+	var err error
+	for i, step := range steps {
+		step()
+		if i == len(steps)-1 {
+			<-c.exited // SIGKILL cannot be refused
+			break
+		}
+		t := time.NewTimer(c.grace)
+		select {
+		case <-c.exited:
+		case <-t.C:
+		case <-ctx.Done():
+			err = ctx.Err()
+			c.kill()
+			<-c.exited
+		}
+		t.Stop()
+		if isDone(c.exited) {
+			break
+		}
+	}
+	<-c.link.Done()
+	c.link.Close()
+	c.stderr.wait()
+	if err != nil {
+		return err
+	}
+	var ee *exec.ExitError
+	if errors.As(c.waitErr, &ee) && !ee.Exited() {
+		return nil // stopped by our own signal
+	}
+	return c.waitErr
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,144 @@
+package wire
+
+import (
+	"io"
+	"strconv"
+	"testing"
+)
+
+type benchMsg struct {
+	ID    int64
+	Name  string
+	Value float64
+}
+
+func BenchmarkAppendFrame(b *testing.B) {
+	body := make([]byte, 64)
+	spec := FrameSpec{Kind: KindUser, Dst: 2, Src: 1, Auth: 1}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	b.SetBytes(int64(HeaderSize + len(body)))
+	for i := 0; i < b.N; i++ {
+		buf = AppendFrame(buf[:0], spec, nil, body)
+	}
+}
+
+// repeatReader serves the same bytes forever.
+type repeatReader struct {
+	data []byte
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.data[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.data)
+	}
+	return n, nil
+}
+
+func BenchmarkReadFrame(b *testing.B) {
+	for _, size := range []int{64, 4096, 256 << 10} {
+		b.Run(byteSize(size), func(b *testing.B) {
+			frame := AppendFrame(nil, FrameSpec{Kind: KindUser, Dst: 2, Src: 1, Auth: 1}, nil, make([]byte, size))
+			r := NewReader(&repeatReader{data: frame}, 0)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := r.ReadFrame(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func byteSize(n int) string {
+	if n >= 1<<10 {
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n) + "B"
+}
+
+func BenchmarkRegistryEncode(b *testing.B) {
+	r := NewRegistry()
+	MustRegister[benchMsg](r, "bench.Msg")
+	msg := &benchMsg{ID: 42, Name: "forty-two", Value: 4.2}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if _, buf, err = r.AppendEncode(buf[:0], msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRegistryDecode(b *testing.B) {
+	r := NewRegistry()
+	MustRegister[benchMsg](r, "bench.Msg")
+	name, payload, err := r.AppendEncode(nil, &benchMsg{ID: 42, Name: "forty-two", Value: 4.2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Decode(name, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUserMessage measures a whole user frame: encode with
+// BeginFrame/AppendEnvelopeHead/AppendEncode/FinishFrame, then read and
+// decode it.
+func BenchmarkUserMessage(b *testing.B) {
+	r := NewRegistry()
+	MustRegister[benchMsg](r, "bench.Msg")
+	msg := &benchMsg{ID: 42, Name: "forty-two", Value: 4.2}
+	var out []byte
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	rd := NewReader(pr, 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < b.N; i++ {
+			f, err := rd.ReadFrame()
+			if err != nil {
+				return
+			}
+			e, err := ParseEnvelope(f.Body())
+			if err != nil {
+				return
+			}
+			if _, err := r.Decode(e.Type, e.Payload); err != nil {
+				return
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		name, err := r.TypeName(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf, start := BeginFrame(out[:0], FrameSpec{Kind: KindUser, Dst: 2, Src: 1, Auth: 1})
+		buf = AppendEnvelopeHead(buf, Envelope{Target: "$2/worker", Type: name})
+		if _, buf, err = r.AppendEncode(buf, msg); err != nil {
+			b.Fatal(err)
+		}
+		if err := FinishFrame(buf, start, 0); err != nil {
+			b.Fatal(err)
+		}
+		out = buf
+		if _, err := pw.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+	pw.Close()
+}

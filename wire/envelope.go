@@ -1,0 +1,200 @@
+package wire
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// Envelope flag bits.
+const envHasSender = 1 << 0
+
+// Envelope is the body of a [KindUser] frame: an actor message addressed to
+// an actor in the destination context.
+//
+// Layout (str = uvarint length, then bytes; at most [MaxNameLen] bytes):
+//
+//	flags u8 (bit 0: has sender) | target str |
+//	[sender ctx u32 | sender id str] | type str | payload (rest of body)
+type Envelope struct {
+	Target    string // actor ID in the destination context
+	HasSender bool
+	SenderCtx uint32 // context ID of the sender PID
+	SenderID  string // actor ID of the sender PID
+	Type      string // registered wire type name (from Registry.AppendEncode)
+	Payload   []byte // msgpack payload; aliases the input in ParseEnvelope
+}
+
+// Validate reports, as an error wrapping [ErrMalformed], a string in e that
+// is longer than [MaxNameLen] bytes and would be cut by
+// [AppendEnvelopeHead].
+func (e Envelope) Validate() error {
+	for _, f := range [...]struct{ name, s string }{
+		{"target", e.Target}, {"sender id", e.SenderID}, {"type", e.Type},
+	} {
+		if len(f.s) > MaxNameLen {
+			return malformed("envelope: %s of %d bytes, limit %d", f.name, len(f.s), MaxNameLen)
+		}
+	}
+	return nil
+}
+
+// AppendEnvelopeHead appends everything of e except the payload to dst; the
+// caller appends the payload bytes right after it (the payload is the rest
+// of the body), for instance with [Registry.AppendEncode]. e.Payload is
+// ignored. Strings longer than [MaxNameLen] are cut (see
+// [Envelope.Validate]), so the output always parses.
+func AppendEnvelopeHead(dst []byte, e Envelope) []byte {
+	var flags byte
+	if e.HasSender {
+		flags |= envHasSender
+	}
+	dst = append(dst, flags)
+	dst = appendString(dst, e.Target)
+	if e.HasSender {
+		dst = binary.BigEndian.AppendUint32(dst, e.SenderCtx)
+		dst = appendString(dst, e.SenderID)
+	}
+	return appendString(dst, e.Type)
+}
+
+// ParseEnvelope decodes a [KindUser] body. Strings are copied; Payload
+// aliases b. Errors wrap [ErrMalformed]: a truncated field, a string longer
+// than [MaxNameLen], or unknown flag bits.
+func ParseEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	flags, b, ok := parseU8(b)
+	if !ok {
+		return Envelope{}, malformed("envelope: empty body")
+	}
+	if flags&^envHasSender != 0 {
+		return Envelope{}, malformed("envelope: unknown flags %#x", flags)
+	}
+	if e.Target, b, ok = parseString(b); !ok {
+		return Envelope{}, malformed("envelope: bad target")
+	}
+	if flags&envHasSender != 0 {
+		e.HasSender = true
+		if e.SenderCtx, b, ok = parseU32(b); !ok {
+			return Envelope{}, malformed("envelope: truncated sender context")
+		}
+		if e.SenderID, b, ok = parseString(b); !ok {
+			return Envelope{}, malformed("envelope: bad sender id")
+		}
+	}
+	if e.Type, b, ok = parseString(b); !ok {
+		return Envelope{}, malformed("envelope: bad type name")
+	}
+	e.Payload = b
+	return e, nil
+}
+
+// DeadCode classifies a [DeadReply]: why the message was not delivered.
+type DeadCode uint8
+
+// Dead reply codes. The zero value is Mitogen's plain IS_DEAD.
+const (
+	// DeadUnreachable: the target context is dead or unreachable (its link
+	// broke, its process exited, no route leads to it).
+	DeadUnreachable DeadCode = 0
+	// DeadNoActor: the target context is alive but has no such actor.
+	DeadNoActor DeadCode = 1
+	// DeadRejected: the target context refused the message (unknown kind or
+	// type name, undecodable payload, policy).
+	DeadRejected DeadCode = 2
+
+	maxDeadCode = DeadRejected
+)
+
+// String returns "unreachable", "no actor", "rejected" or "DeadCode(n)".
+func (c DeadCode) String() string {
+	switch c {
+	case DeadUnreachable:
+		return "unreachable"
+	case DeadNoActor:
+		return "no actor"
+	case DeadRejected:
+		return "rejected"
+	}
+	return "DeadCode(" + strconv.Itoa(int(c)) + ")"
+}
+
+// DeadReply is the body of a [KindDead] (IS_DEAD) frame: a message could
+// not be delivered, or its destination is gone. It is sent back to the
+// source context of the frame that failed.
+//
+// Layout (str as in [Envelope]):
+//
+//	flags u8 (bit 0: has sender) | code u8 | target ctx u32 | target str |
+//	[sender ctx u32 | sender id str] | reason str
+type DeadReply struct {
+	Target    string // actor ID the undeliverable message was for
+	TargetCtx uint32 // context ID the undeliverable message was for
+	HasSender bool
+	SenderCtx uint32 // the sender PID of the undeliverable message, if any
+	SenderID  string
+	Code      DeadCode // why, as a class
+	// Reason says why, e.g. "no route to context 7", "exit status 137",
+	// "unregistered type \"x\"".
+	Reason string
+}
+
+// AppendDeadReply appends the encoding of d to dst. Strings longer than
+// [MaxNameLen] bytes are cut, so a dead reply can always be sent and
+// parsed.
+func AppendDeadReply(dst []byte, d DeadReply) []byte {
+	var flags byte
+	if d.HasSender {
+		flags |= envHasSender
+	}
+	dst = append(dst, flags, byte(d.Code))
+	dst = binary.BigEndian.AppendUint32(dst, d.TargetCtx)
+	dst = appendString(dst, d.Target)
+	if d.HasSender {
+		dst = binary.BigEndian.AppendUint32(dst, d.SenderCtx)
+		dst = appendString(dst, d.SenderID)
+	}
+	return appendString(dst, d.Reason)
+}
+
+// ParseDeadReply decodes a [KindDead] body. Errors wrap [ErrMalformed]: a
+// truncated field, a string longer than [MaxNameLen], unknown flag bits, an
+// unknown code or trailing bytes.
+func ParseDeadReply(b []byte) (DeadReply, error) {
+	var d DeadReply
+	flags, b, ok := parseU8(b)
+	if !ok {
+		return DeadReply{}, malformed("dead reply: empty body")
+	}
+	if flags&^envHasSender != 0 {
+		return DeadReply{}, malformed("dead reply: unknown flags %#x", flags)
+	}
+	code, b, ok := parseU8(b)
+	if !ok {
+		return DeadReply{}, malformed("dead reply: truncated code")
+	}
+	if d.Code = DeadCode(code); d.Code > maxDeadCode {
+		return DeadReply{}, malformed("dead reply: unknown code %d", code)
+	}
+	if d.TargetCtx, b, ok = parseU32(b); !ok {
+		return DeadReply{}, malformed("dead reply: truncated target context")
+	}
+	if d.Target, b, ok = parseString(b); !ok {
+		return DeadReply{}, malformed("dead reply: bad target")
+	}
+	if flags&envHasSender != 0 {
+		d.HasSender = true
+		if d.SenderCtx, b, ok = parseU32(b); !ok {
+			return DeadReply{}, malformed("dead reply: truncated sender context")
+		}
+		if d.SenderID, b, ok = parseString(b); !ok {
+			return DeadReply{}, malformed("dead reply: bad sender id")
+		}
+	}
+	if d.Reason, b, ok = parseString(b); !ok {
+		return DeadReply{}, malformed("dead reply: bad reason")
+	}
+	if len(b) != 0 {
+		return DeadReply{}, malformed("dead reply: %d trailing bytes", len(b))
+	}
+	return d, nil
+}

@@ -1,0 +1,222 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// maxPayloadDepth bounds the nesting of arrays and maps in a payload, so a
+// hostile payload cannot exhaust the decoder's stack.
+const maxPayloadDepth = 256
+
+// msgpackNil is the msgpack encoding of nil.
+const msgpackNil = 0xc0
+
+// Marshal returns the plain msgpack encoding of v (for bodies that are not
+// registered user messages, such as system messages).
+func Marshal(v any) ([]byte, error) {
+	return msgpack.Marshal(v)
+}
+
+// Unmarshal decodes the msgpack document b into v, which must be a non-nil
+// pointer. Any failure, including trailing bytes, wraps [ErrBadPayload];
+// Unmarshal never panics on hostile input.
+func Unmarshal(b []byte, v any) error {
+	return decodeInto(b, v, "")
+}
+
+type payloadDecoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var decoderPool = sync.Pool{New: func() any {
+	d := &payloadDecoder{}
+	d.dec = msgpack.NewDecoder(&d.r)
+	return d
+}}
+
+// badPayload builds an error wrapping ErrBadPayload; typeName is the wire
+// type being decoded, if any.
+func badPayload(typeName, format string, args ...any) error {
+	if typeName != "" {
+		format = fmt.Sprintf("type %q: ", typeName) + format
+	}
+	return fmt.Errorf("%w: "+format, append([]any{ErrBadPayload}, args...)...)
+}
+
+// decodeInto checks the structure of b, then decodes it into v. Errors wrap
+// ErrBadPayload and name the wire type typeName, if given.
+func decodeInto(b []byte, v any, typeName string) (err error) {
+	if err := checkMsgpack(b); err != nil {
+		return badPayload(typeName, "%v", err)
+	}
+	d := decoderPool.Get().(*payloadDecoder)
+	d.r.Reset(b)
+	d.dec.Reset(&d.r)
+	defer func() {
+		// Last-resort safety net: checkMsgpack already rejects what could
+		// exhaust memory or stack, this keeps any decoder bug from taking
+		// the context down. The decoder may be in a bad state: drop it.
+		if p := recover(); p != nil {
+			err = badPayload(typeName, "decoder panic: %v", p)
+			return
+		}
+		d.r.Reset(nil)
+		d.dec.Reset(&d.r)
+		decoderPool.Put(d)
+	}()
+	if err := d.dec.Decode(v); err != nil {
+		return badPayload(typeName, "%v", err)
+	}
+	if d.r.Len() != 0 {
+		return badPayload(typeName, "%d trailing bytes", d.r.Len())
+	}
+	return nil
+}
+
+// checkMsgpack walks b without recursion and checks that it is exactly one
+// well-formed msgpack object: every length fits in the remaining bytes
+// (so no declared length can make the decoder allocate more than the input
+// justifies), containers nest at most maxPayloadDepth deep, and nothing
+// trails.
+func checkMsgpack(b []byte) error {
+	// pending[i] is the number of objects still to read at depth i.
+	pending := make([]uint64, 1, 8)
+	pending[0] = 1
+	pos := 0
+	for len(pending) > 0 {
+		top := len(pending) - 1
+		if pending[top] == 0 {
+			pending = pending[:top]
+			continue
+		}
+		pending[top]--
+		skip, children, err := msgpackHead(b[pos:])
+		if err != nil {
+			return fmt.Errorf("at offset %d: %v", pos, err)
+		}
+		pos += skip
+		if children == 0 {
+			continue
+		}
+		if children > uint64(len(b)-pos) {
+			return fmt.Errorf("at offset %d: %d elements in %d bytes", pos, children, len(b)-pos)
+		}
+		if len(pending) > maxPayloadDepth {
+			return fmt.Errorf("nested deeper than %d", maxPayloadDepth)
+		}
+		pending = append(pending, children)
+	}
+	if pos != len(b) {
+		return fmt.Errorf("%d trailing bytes", len(b)-pos)
+	}
+	return nil
+}
+
+type msgpackError string
+
+func (e msgpackError) Error() string { return string(e) }
+
+const (
+	errMsgpackTruncated = msgpackError("truncated")
+	errMsgpackReserved  = msgpackError("reserved code 0xc1")
+)
+
+// msgpackHead reads the object starting at b[0]. It returns the bytes the
+// object takes itself (everything for scalars, strings, binaries and
+// extensions; only the head for arrays and maps) and, for a container, the
+// number of objects inside it.
+func msgpackHead(b []byte) (skip int, children uint64, err error) {
+	if len(b) == 0 {
+		return 0, 0, errMsgpackTruncated
+	}
+	c := b[0]
+	switch {
+	case c <= 0x7f || c >= 0xe0: // positive and negative fixint
+		return 1, 0, nil
+	case c <= 0x8f: // fixmap
+		return 1, 2 * uint64(c&0x0f), nil
+	case c <= 0x9f: // fixarray
+		return 1, uint64(c & 0x0f), nil
+	case c <= 0xbf: // fixstr
+		return sized(b, 1, uint64(c&0x1f))
+	}
+	switch c {
+	case 0xc0, 0xc2, 0xc3: // nil, false, true
+		return 1, 0, nil
+	case 0xc1:
+		return 0, 0, errMsgpackReserved
+	case 0xc4, 0xd9: // bin8, str8
+		return lenPrefixed(b, 1, 0)
+	case 0xc5, 0xda: // bin16, str16
+		return lenPrefixed(b, 2, 0)
+	case 0xc6, 0xdb: // bin32, str32
+		return lenPrefixed(b, 4, 0)
+	case 0xc7: // ext8: len, type, data
+		return lenPrefixed(b, 1, 1)
+	case 0xc8: // ext16
+		return lenPrefixed(b, 2, 1)
+	case 0xc9: // ext32
+		return lenPrefixed(b, 4, 1)
+	case 0xcc, 0xd0: // uint8, int8
+		return sized(b, 1, 1)
+	case 0xcd, 0xd1: // uint16, int16
+		return sized(b, 1, 2)
+	case 0xca, 0xce, 0xd2: // float32, uint32, int32
+		return sized(b, 1, 4)
+	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
+		return sized(b, 1, 8)
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16: type, data
+		return sized(b, 1, 1+uint64(1)<<(c-0xd4))
+	case 0xdc: // array16
+		n, err := count(b, 2)
+		return 3, n, err
+	case 0xdd: // array32
+		n, err := count(b, 4)
+		return 5, n, err
+	case 0xde: // map16
+		n, err := count(b, 2)
+		return 3, 2 * n, err
+	default: // 0xdf map32
+		n, err := count(b, 4)
+		return 5, 2 * n, err
+	}
+}
+
+// sized accounts for an object of a head-byte prefix and n more bytes.
+func sized(b []byte, head int, n uint64) (int, uint64, error) {
+	if len(b) < head || n > uint64(len(b)-head) {
+		return 0, 0, errMsgpackTruncated
+	}
+	return head + int(n), 0, nil
+}
+
+// lenPrefixed accounts for a code byte, a big-endian length of width bytes,
+// extra bytes (the ext type) and the data.
+func lenPrefixed(b []byte, width, extra int) (int, uint64, error) {
+	n, err := count(b, width)
+	if err != nil {
+		return 0, 0, err
+	}
+	return sized(b, 1+width+extra, n)
+}
+
+// count reads the big-endian length of width bytes after the code byte.
+func count(b []byte, width int) (uint64, error) {
+	if len(b) < 1+width {
+		return 0, errMsgpackTruncated
+	}
+	switch width {
+	case 1:
+		return uint64(b[1]), nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b[1:])), nil
+	default:
+		return uint64(binary.BigEndian.Uint32(b[1:])), nil
+	}
+}

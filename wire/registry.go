@@ -1,0 +1,194 @@
+package wire
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ptrPrefix marks, in a wire type name, a message that was sent as *T.
+const ptrPrefix = "*"
+
+// Registry maps Go types to stable wire names and back, so user messages
+// can cross process boundaries as msgpack payloads. Nothing from the wire is
+// decoded unless its type was registered.
+//
+// Register all types during setup, before the Registry is used. Encode,
+// Decode and Names are safe for concurrent use, also with Register.
+type Registry struct {
+	mu     sync.RWMutex
+	byType map[reflect.Type]string   // T -> "name", *T -> "*name"
+	byName map[string]registeredType // "name" -> T, "*name" -> *T
+	names  map[string]reflect.Type   // registered names only, for Names
+}
+
+// registeredType is what a wire name decodes to: a T, or a *T if ptr.
+type registeredType struct {
+	t   reflect.Type // never a pointer type
+	ptr bool
+}
+
+// NewRegistry returns an empty Registry.
+func NewRegistry() *Registry {
+	return &Registry{
+		byType: make(map[reflect.Type]string),
+		byName: make(map[string]registeredType),
+		names:  make(map[string]reflect.Type),
+	}
+}
+
+// Register registers T under name. Values of both T and *T can then be
+// encoded; a *T decodes as *T and a T as T (on the wire a *T travels under
+// the name "*"+name).
+//
+// T must be a concrete non-pointer type and name must be non-empty, shorter
+// than [MaxNameLen] bytes and not start with "*". Registering a name already used
+// by another type, or a type already registered under another name, is an
+// error wrapping [ErrDuplicateType]; registering the same (T, name) again
+// does nothing.
+func Register[T any](r *Registry, name string) error {
+	return r.register(reflect.TypeOf((*T)(nil)).Elem(), name)
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for
+// setup code.
+func MustRegister[T any](r *Registry, name string) {
+	if err := Register[T](r, name); err != nil {
+		panic(err)
+	}
+}
+
+func (r *Registry) register(t reflect.Type, name string) error {
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return fmt.Errorf("wire: cannot register pointer type %v as %q: register %v", t, name, t.Elem())
+	case t.Kind() == reflect.Interface:
+		return fmt.Errorf("wire: cannot register interface type %v as %q", t, name)
+	case name == "" || strings.HasPrefix(name, ptrPrefix) || len(name) >= MaxNameLen:
+		return fmt.Errorf("wire: cannot register %v: invalid name %q", t, name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.names[name]; ok {
+		if old == t {
+			return nil
+		}
+		return fmt.Errorf("%w: name %q is taken by %v, cannot register %v",
+			ErrDuplicateType, name, old, t)
+	}
+	if old, ok := r.byType[t]; ok {
+		return fmt.Errorf("%w: %v is already registered as %q, cannot register it as %q",
+			ErrDuplicateType, t, old, name)
+	}
+	r.names[name] = t
+	r.byType[t] = name
+	r.byType[reflect.PointerTo(t)] = ptrPrefix + name
+	r.byName[name] = registeredType{t: t}
+	r.byName[ptrPrefix+name] = registeredType{t: t, ptr: true}
+	return nil
+}
+
+// TypeName returns the wire type name under which msg would be encoded,
+// without encoding it; callers use it to write an [Envelope] head before
+// the payload. An unregistered type gives an error wrapping
+// [ErrUnregistered] that names the Go type.
+func (r *Registry) TypeName(msg any) (string, error) {
+	t := reflect.TypeOf(msg)
+	r.mu.RLock()
+	name, ok := r.byType[t]
+	r.mu.RUnlock()
+	if !ok {
+		if t == nil {
+			return "", fmt.Errorf("%w <nil>", ErrUnregistered)
+		}
+		return "", fmt.Errorf("%w %v", ErrUnregistered, t)
+	}
+	return name, nil
+}
+
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+type payloadEncoder struct {
+	w   appendWriter
+	enc *msgpack.Encoder
+}
+
+var encoderPool = sync.Pool{New: func() any {
+	e := &payloadEncoder{}
+	e.enc = msgpack.NewEncoder(&e.w)
+	return e
+}}
+
+// AppendEncode appends the msgpack encoding of msg to dst and returns the
+// wire type name with the extended slice. msg must be a value of a
+// registered type T or a *T. For an unregistered type it returns dst
+// unchanged and an error wrapping [ErrUnregistered] that names the Go type
+// ("wire: unregistered message type main.Foo").
+func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, err error) {
+	name, err = r.TypeName(msg)
+	if err != nil {
+		return "", dst, err
+	}
+	e := encoderPool.Get().(*payloadEncoder)
+	e.enc.Reset(&e.w) // clear options a custom encoder may have set
+	e.w.b = dst
+	err = e.enc.Encode(msg)
+	out = e.w.b
+	e.w.b = nil
+	encoderPool.Put(e)
+	if err != nil {
+		return "", dst, fmt.Errorf("wire: encode %s: %w", name, err)
+	}
+	return name, out, nil
+}
+
+// Decode returns a new value of the type registered under the wire name,
+// decoded from payload: a T for "name", a *T for "*name". An unknown name
+// gives an error wrapping [ErrUnknownType]; a payload that is not exactly
+// one msgpack document fitting the type gives one wrapping [ErrBadPayload].
+// Decode never panics on hostile payloads.
+func (r *Registry) Decode(name string, payload []byte) (any, error) {
+	r.mu.RLock()
+	rt, ok := r.byName[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
+	}
+	if rt.ptr && len(payload) == 1 && payload[0] == msgpackNil {
+		return reflect.Zero(reflect.PointerTo(rt.t)).Interface(), nil // a nil *T
+	}
+	v := reflect.New(rt.t)
+	if err := decodeInto(payload, v.Interface(), name); err != nil {
+		return nil, err
+	}
+	if rt.ptr {
+		return v.Interface(), nil
+	}
+	return v.Elem().Interface(), nil
+}
+
+// Names returns the registered names, sorted (without the "*" variants).
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	names := make([]string, 0, len(r.names))
+	for n := range r.names {
+		names = append(names, n)
+	}
+	r.mu.RUnlock()
+	sort.Strings(names)
+	return names
+}

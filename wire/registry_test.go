@@ -1,0 +1,288 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type testMsg struct {
+	ID   int
+	Name string
+	Tags []string
+}
+
+type testOther struct{ X float64 }
+
+type testAny struct {
+	V any
+	M map[string]any
+}
+
+func newTestRegistry(t testing.TB) *Registry {
+	t.Helper()
+	r := NewRegistry()
+	MustRegister[testMsg](r, "test.Msg")
+	MustRegister[testOther](r, "test.Other")
+	MustRegister[testAny](r, "test.Any")
+	MustRegister[string](r, "string")
+	MustRegister[[]int](r, "ints")
+	MustRegister[time.Duration](r, "duration")
+	return r
+}
+
+func TestRegistry_RoundTrip(t *testing.T) {
+	r := newTestRegistry(t)
+	tests := []struct {
+		name     string
+		msg      any
+		wireName string
+	}{
+		{"value", testMsg{ID: 7, Name: "seven", Tags: []string{"a", "b"}}, "test.Msg"},
+		{"pointer", &testMsg{ID: 8, Name: "eight"}, "*test.Msg"},
+		{"nil pointer", (*testMsg)(nil), "*test.Msg"},
+		{"zero", testMsg{}, "test.Msg"},
+		{"other", testOther{X: 1.5}, "test.Other"},
+		{"string", "hello", "string"},
+		{"slice", []int{1, 2, 3}, "ints"},
+		{"named int", 3 * time.Second, "duration"},
+		{"any fields", testAny{V: "s", M: map[string]any{"k": int8(1)}}, "test.Any"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name, b, err := r.AppendEncode([]byte("head"), tt.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != tt.wireName || !bytes.HasPrefix(b, []byte("head")) {
+				t.Fatalf("name %q, out %q", name, b)
+			}
+			if n, err := r.TypeName(tt.msg); n != name || err != nil {
+				t.Fatalf("Name = %q, %v", n, err)
+			}
+			got, err := r.Decode(name, b[4:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reflect.TypeOf(got) != reflect.TypeOf(tt.msg) {
+				t.Fatalf("decoded a %T, want %T", got, tt.msg)
+			}
+			if !reflect.DeepEqual(got, tt.msg) {
+				t.Fatalf("got %#v, want %#v", got, tt.msg)
+			}
+		})
+	}
+}
+
+func TestRegistry_UnregisteredNamesGoType(t *testing.T) {
+	r := newTestRegistry(t)
+	type unknownMsg struct{}
+	tests := []struct {
+		msg  any
+		want string
+	}{
+		{unknownMsg{}, "wire: unregistered message type wire.unknownMsg"},
+		{&unknownMsg{}, "wire: unregistered message type *wire.unknownMsg"},
+		{42, "wire: unregistered message type int"},
+		{nil, "wire: unregistered message type <nil>"},
+	}
+	for _, tt := range tests {
+		name, out, err := r.AppendEncode([]byte("dst"), tt.msg)
+		if !errors.Is(err, ErrUnregistered) || err.Error() != tt.want {
+			t.Errorf("AppendEncode(%T) error %q, want %q", tt.msg, err, tt.want)
+		}
+		if name != "" || string(out) != "dst" {
+			t.Errorf("AppendEncode(%T) = %q, %q", tt.msg, name, out)
+		}
+	}
+}
+
+func TestRegistry_Register(t *testing.T) {
+	r := NewRegistry()
+	if err := Register[testMsg](r, "test.Msg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Register[testMsg](r, "test.Msg"); err != nil {
+		t.Fatalf("same registration twice: %v", err)
+	}
+	dup := []struct {
+		name string
+		reg  func() error
+	}{
+		{"name taken", func() error { return Register[testOther](r, "test.Msg") }},
+		{"type under another name", func() error { return Register[testMsg](r, "test.Msg2") }},
+	}
+	for _, d := range dup {
+		if err := d.reg(); !errors.Is(err, ErrDuplicateType) {
+			t.Errorf("%s: %v", d.name, err)
+		}
+	}
+	invalid := []struct {
+		name string
+		reg  func() error
+	}{
+		{"pointer", func() error { return Register[*testOther](r, "p") }},
+		{"interface", func() error { return Register[error](r, "e") }},
+		{"empty name", func() error { return Register[testOther](r, "") }},
+		{"star name", func() error { return Register[testOther](r, "*x") }},
+		{"long name", func() error { return Register[testOther](r, strings.Repeat("n", MaxNameLen)) }},
+	}
+	for _, d := range invalid {
+		if err := d.reg(); err == nil || errors.Is(err, ErrDuplicateType) {
+			t.Errorf("%s: %v", d.name, err)
+		}
+	}
+	if got := r.Names(); !reflect.DeepEqual(got, []string{"test.Msg"}) {
+		t.Errorf("Names = %v", got)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("MustRegister did not panic")
+			}
+		}()
+		MustRegister[testOther](r, "test.Msg")
+	}()
+}
+
+func TestRegistry_Names(t *testing.T) {
+	r := newTestRegistry(t)
+	want := []string{"duration", "ints", "string", "test.Any", "test.Msg", "test.Other"}
+	if got := r.Names(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Names = %v", got)
+	}
+}
+
+func TestRegistry_DecodeErrors(t *testing.T) {
+	r := newTestRegistry(t)
+	_, good, _ := r.AppendEncode(nil, testMsg{ID: 1, Name: "x"})
+	tests := []struct {
+		name    string
+		typ     string
+		payload []byte
+		want    error
+	}{
+		{"unknown name", "nope", good, ErrUnknownType},
+		{"empty name", "", good, ErrUnknownType},
+		{"star only", "*", good, ErrUnknownType},
+		{"empty payload", "test.Msg", nil, ErrBadPayload},
+		{"truncated", "test.Msg", good[:len(good)-1], ErrBadPayload},
+		{"trailing", "test.Msg", append(append([]byte(nil), good...), 0xc0), ErrBadPayload},
+		{"wrong shape", "test.Msg", []byte{0xa1, 'x'}, ErrBadPayload},
+		{"reserved code", "string", []byte{0xc1}, ErrBadPayload},
+		{"huge array", "ints", []byte{0xdd, 0xff, 0xff, 0xff, 0xff}, ErrBadPayload},
+		{"huge string", "string", []byte{0xdb, 0xff, 0xff, 0xff, 0xff, 'a'}, ErrBadPayload},
+		{"huge map", "test.Any", []byte{0xdf, 0x7f, 0xff, 0xff, 0xff}, ErrBadPayload},
+		// msgpack v5.4.1 panics on a duplicate key whose first value went
+		// into an interface field (upstream vmihailenco/msgpack#373):
+		// Decode's recover turns that into an error.
+		{"msgpack panic", "test.Any", []byte("\x82\xa1V0\xa1V0"), ErrBadPayload},
+		{"deep nesting", "test.Any", append([]byte{0x81, 0xa1, 'V'}, bytes.Repeat([]byte{0x91}, 100000)...), ErrBadPayload},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := r.Decode(tt.typ, tt.payload)
+			if !errors.Is(err, tt.want) || v != nil {
+				t.Fatalf("Decode = %v, %v; want %v", v, err, tt.want)
+			}
+		})
+	}
+	_, err := r.Decode("nope", good)
+	if err.Error() != `wire: unknown message type "nope"` {
+		t.Fatalf("error %q", err)
+	}
+}
+
+func TestRegistry_Concurrent(t *testing.T) {
+	r := newTestRegistry(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				msg := &testMsg{ID: g*1000 + i}
+				name, b, err := r.AppendEncode(nil, msg)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				v, err := r.Decode(name, b)
+				if err != nil || v.(*testMsg).ID != msg.ID {
+					t.Errorf("round trip %d: %v %v", msg.ID, v, err)
+					return
+				}
+				if i == 100 {
+					_ = r.Names()
+					_ = Register[testMsg](r, "test.Msg")
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func TestMarshalUnmarshal(t *testing.T) {
+	in := map[string]any{"op": "watch", "n": int8(3)}
+	b, err := Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("got %#v", out)
+	}
+	for _, bad := range [][]byte{nil, {0xc1}, append(b, 0), b[:len(b)-1]} {
+		if err := Unmarshal(bad, &out); !errors.Is(err, ErrBadPayload) {
+			t.Errorf("Unmarshal(% x) = %v", bad, err)
+		}
+	}
+	if err := Unmarshal(b, nil); !errors.Is(err, ErrBadPayload) {
+		t.Errorf("Unmarshal into nil = %v", err)
+	}
+}
+
+func TestCheckMsgpack(t *testing.T) {
+	valid := []any{nil, true, 1, -1, 300, -300, 1 << 40, 1.5, float32(2.5), "s", strings.Repeat("x", 300),
+		[]byte{1, 2}, []any{1, "a", nil}, map[string]any{"a": []any{map[string]any{}}},
+		time.Unix(1, 2), make([]byte, 70000), strings.Repeat("y", 70000)}
+	for _, v := range valid {
+		b, err := Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkMsgpack(b); err != nil {
+			t.Errorf("checkMsgpack(%T % x...) = %v", v, b[:min(len(b), 8)], err)
+		}
+		for n := 0; n < len(b); n++ {
+			if checkMsgpack(b[:n]) == nil {
+				t.Errorf("checkMsgpack accepted a %d-byte prefix of %T", n, v)
+			}
+		}
+	}
+	nested := func(depth int) []byte {
+		return append(bytes.Repeat([]byte{0x91}, depth), 0xc0)
+	}
+	if err := checkMsgpack(nested(maxPayloadDepth)); err != nil {
+		t.Errorf("depth %d: %v", maxPayloadDepth, err)
+	}
+	if err := checkMsgpack(nested(maxPayloadDepth + 1)); err == nil || !strings.Contains(err.Error(), "nested") {
+		t.Errorf("depth %d: %v", maxPayloadDepth+1, err)
+	}
+	var v any
+	if err := Unmarshal(nested(maxPayloadDepth), &v); err != nil {
+		t.Errorf("decode at max depth: %v", err)
+	}
+	// Every single-byte code: either valid alone or an error, never a panic.
+	for c := 0; c < 256; c++ {
+		_ = checkMsgpack([]byte{byte(c)})
+		_ = checkMsgpack([]byte{byte(c), 0xff, 0xff, 0xff, 0xff, 0xff})
+	}
+}
