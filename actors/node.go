@@ -321,7 +321,9 @@ func (m *minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h
 func (m *minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return &minLevel{h: m.h.WithAttrs(a), min: m.min}
 }
-func (m *minLevel) WithGroup(g string) slog.Handler { return &minLevel{h: m.h.WithGroup(g), min: m.min} }
+func (m *minLevel) WithGroup(g string) slog.Handler {
+	return &minLevel{h: m.h.WithGroup(g), min: m.min}
+}
 
 // Transport is the byte stream of a link: pipes, a socketpair, the stdin and
 // stdout of an SSH session. C must close both directions and unblock R and W.

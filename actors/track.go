@@ -11,7 +11,7 @@ import (
 // on, so that a context's death fails them all at once.
 type tracker struct {
 	mu      sync.Mutex
-	replies map[string]*reply             // by reply actor ID
+	replies map[string]*reply              // by reply actor ID
 	byCtx   map[uint32]map[*reply]struct{} // replies awaited from each context
 	watches map[uint32]map[watchKey]*actor.PID
 	dead    map[uint32]*DeadError
