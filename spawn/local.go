@@ -200,8 +200,12 @@ func (c *Context) reap() {
 
 // exitReason turns the error that ended the link into the child's exit
 // status when the process is gone (it usually is, when its end of the link
-// reached EOF).
+// reached EOF). A protocol error stays the reason: it is the cause.
 func (c *Context) exitReason(linkErr error) error {
+	var pe *actors.ProtocolError
+	if errors.As(linkErr, &pe) {
+		return linkErr
+	}
 	select {
 	case <-c.exited:
 	case <-time.After(250 * time.Millisecond):
