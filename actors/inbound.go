@@ -8,32 +8,34 @@ import (
 	"github.com/spindle-go/spindle/wire"
 )
 
-// onUser delivers a user message to a local actor.
-func (n *Node) onUser(f wire.Frame) error {
+// onUser delivers a user message to a local actor. It runs on the link's
+// reader goroutine and uses the link's PID caches, which only that
+// goroutine touches.
+func (n *Node) onUser(l *link, f wire.Frame) error {
 	h := f.Header()
-	e, err := wire.ParseEnvelope(f.Body())
+	e, err := wire.ParseEnvelopeView(f.Body())
 	if err != nil {
 		return &ProtocolError{Err: err}
 	}
-	dead := func(code wire.DeadCode, reason string) {
-		n.replyDead(h.Src(), wire.DeadReply{Target: e.Target, TargetCtx: n.id, HasSender: e.HasSender,
-			SenderCtx: e.SenderCtx, SenderID: e.SenderID, Code: code, Reason: reason})
-	}
-	msg, err := n.reg.Decode(e.Type, e.Payload)
+	msg, err := n.reg.DecodeName(e.Type, e.Payload)
 	if err != nil {
-		dead(wire.DeadRejected, err.Error())
+		n.deadUser(h.Src(), e, wire.DeadRejected, err.Error())
 		return nil
 	}
-	proc, ok := n.sys.ProcessRegistry.GetLocal(e.Target)
+	target, ok := l.targets[string(e.Target)]
 	if !ok {
-		dead(wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id))
-		return nil
+		if _, found := n.sys.ProcessRegistry.GetLocal(string(e.Target)); !found {
+			n.deadUser(h.Src(), e, wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id))
+			return nil
+		}
+		target = n.pidOf(n.id, string(e.Target))
+		l.targets = cachePut(l.targets, target.Id, target)
 	}
 	var m any = msg
 	if e.HasSender || h.KVLen() > 0 {
 		env := &actor.MessageEnvelope{Message: msg}
 		if e.HasSender {
-			env.Sender = n.pidOf(e.SenderCtx, e.SenderID)
+			env.Sender = l.senderPID(n, e.SenderCtx, e.SenderID)
 		}
 		if h.KVLen() > 0 {
 			kv, err := wire.ParseKV(f.KV())
@@ -44,8 +46,40 @@ func (n *Node) onUser(f wire.Frame) error {
 		}
 		m = env
 	}
-	proc.SendUserMessage(n.pidOf(n.id, e.Target), m)
+	n.sys.Root.Send(target, m)
 	return nil
+}
+
+// deadUser answers an undeliverable user message with IS_DEAD.
+func (n *Node) deadUser(src uint32, e wire.EnvelopeView, code wire.DeadCode, reason string) {
+	n.replyDead(src, wire.DeadReply{Target: string(e.Target), TargetCtx: n.id, HasSender: e.HasSender,
+		SenderCtx: e.SenderCtx, SenderID: string(e.SenderID), Code: code, Reason: reason})
+}
+
+// pidCacheMax bounds each of a link's PID caches; a full cache is dropped.
+const pidCacheMax = 4096
+
+func cachePut(m map[string]*actor.PID, k string, pid *actor.PID) map[string]*actor.PID {
+	if m == nil || len(m) >= pidCacheMax {
+		m = make(map[string]*actor.PID)
+	}
+	m[k] = pid
+	return m
+}
+
+// senderPID returns the PID of a message's sender, reusing PIDs (and the
+// Process protoactor caches in them) across messages.
+func (l *link) senderPID(n *Node, ctx uint32, id []byte) *actor.PID {
+	if ctx == l.lastSenderCtx {
+		if pid, ok := l.senders[string(id)]; ok {
+			return pid
+		}
+	} else {
+		l.lastSenderCtx, l.senders = ctx, nil
+	}
+	pid := n.pidOf(ctx, string(id))
+	l.senders = cachePut(l.senders, pid.Id, pid)
+	return pid
 }
 
 // System message operations carried in KindSystem frames.

@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -43,8 +45,17 @@ type link struct {
 	ctrl     []byte
 	bulk     []byte
 	maxQueue int
+	writing  bool  // a write is in progress (writer goroutine or inline)
+	lastSend int64 // nanoseconds since epoch of the last send, for the idle test
+	epoch    time.Time
 	closed   bool
 	cause    error // why the link was closed from this side, if it was
+
+	// Owned by the reader goroutine: PIDs of local targets and of senders
+	// (for one sender context at a time), reused across messages.
+	targets       map[string]*actor.PID
+	senders       map[string]*actor.PID
+	lastSenderCtx uint32
 
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done
@@ -58,6 +69,7 @@ func newLink(n *Node, t Transport, r *wire.Reader) *link {
 		w:        t.W,
 		closer:   t.C,
 		maxQueue: defaultMaxQueue,
+		epoch:    time.Now(),
 		done:     make(chan struct{}),
 		reason:   t.Reason,
 	}
@@ -80,9 +92,17 @@ func (l *link) start() {
 	go l.writeLoop()
 }
 
-// send queues one encoded frame. It copies frame, so the caller may reuse it.
-// It blocks while the bulk queue is over its limit, and returns
-// errLinkClosed (or the link's cause) once the link is closed.
+// inlineIdle is how long a link must have been quiet for a sender to write
+// its frame itself instead of handing it to the writer goroutine. A quiet
+// link is in request/response mode, where the hand-off costs latency; a
+// busy one is in streaming mode, where the writer batches frames into few
+// writes.
+const inlineIdle = 20 * time.Microsecond
+
+// send queues one encoded frame, or writes it at once when the link is idle.
+// It does not keep frame, so the caller may reuse it. It blocks while the
+// bulk queue is over its limit, and returns errLinkClosed (or the link's
+// cause) once the link is closed.
 func (l *link) send(frame []byte, control bool) error {
 	l.mu.Lock()
 	for !control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+len(frame) > l.maxQueue {
@@ -96,7 +116,13 @@ func (l *link) send(frame []byte, control bool) error {
 		}
 		return err
 	}
+	now := int64(time.Since(l.epoch))
+	idle := now-l.lastSend > int64(inlineIdle)
+	l.lastSend = now
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
+	if idle && empty && !l.writing {
+		return l.writeInline(frame)
+	}
 	if control {
 		l.ctrl = append(l.ctrl, frame...)
 	} else {
@@ -109,12 +135,33 @@ func (l *link) send(frame []byte, control bool) error {
 	return nil
 }
 
+// writeInline writes frame from the sender's goroutine. l.mu is held on
+// entry and released on return. Frames queued meanwhile are left to the
+// writer goroutine, which waits while a write is in progress.
+func (l *link) writeInline(frame []byte) error {
+	l.writing = true
+	l.mu.Unlock()
+	_, err := l.w.Write(frame)
+	l.mu.Lock()
+	l.writing = false
+	pending := len(l.ctrl) > 0 || len(l.bulk) > 0
+	l.mu.Unlock()
+	if err != nil {
+		l.shutdown(err)
+		return err
+	}
+	if pending {
+		l.wake.Broadcast()
+	}
+	return nil
+}
+
 func (l *link) writeLoop() {
 	defer l.wg.Done()
 	var ctrl, bulk []byte // spare buffers, swapped with the queues
 	for {
 		l.mu.Lock()
-		for !l.closed && len(l.ctrl) == 0 && len(l.bulk) == 0 {
+		for !l.closed && (l.writing || (len(l.ctrl) == 0 && len(l.bulk) == 0)) {
 			l.wake.Wait()
 		}
 		if l.closed {
@@ -123,6 +170,7 @@ func (l *link) writeLoop() {
 		}
 		ctrl, l.ctrl = l.ctrl, ctrl[:0]
 		bulk, l.bulk = l.bulk, bulk[:0]
+		l.writing = true
 		l.mu.Unlock()
 		l.wake.Broadcast() // room for blocked senders
 
@@ -133,6 +181,9 @@ func (l *link) writeLoop() {
 		if err == nil && len(bulk) > 0 {
 			_, err = l.w.Write(bulk)
 		}
+		l.mu.Lock()
+		l.writing = false
+		l.mu.Unlock()
 		if err != nil {
 			l.shutdown(err)
 			return

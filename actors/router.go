@@ -78,7 +78,7 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	}
 	switch kind {
 	case wire.KindUser:
-		return n.onUser(f)
+		return n.onUser(l, f)
 	case wire.KindSystem:
 		return n.onSystem(f)
 	case wire.KindDead:

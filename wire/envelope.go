@@ -61,28 +61,56 @@ func AppendEnvelopeHead(dst []byte, e Envelope) []byte {
 // aliases b. Errors wrap [ErrMalformed]: a truncated field, a string longer
 // than [MaxNameLen], or unknown flag bits.
 func ParseEnvelope(b []byte) (Envelope, error) {
-	var e Envelope
+	v, err := ParseEnvelopeView(b)
+	if err != nil {
+		return Envelope{}, err
+	}
+	return Envelope{
+		Target:    string(v.Target),
+		HasSender: v.HasSender,
+		SenderCtx: v.SenderCtx,
+		SenderID:  string(v.SenderID),
+		Type:      string(v.Type),
+		Payload:   v.Payload,
+	}, nil
+}
+
+// EnvelopeView is an [Envelope] whose fields alias the parsed body, for
+// receivers that look names up without allocating.
+type EnvelopeView struct {
+	Target    []byte
+	HasSender bool
+	SenderCtx uint32
+	SenderID  []byte
+	Type      []byte
+	Payload   []byte
+}
+
+// ParseEnvelopeView is [ParseEnvelope] without copies: every field aliases
+// b and is valid only as long as b is.
+func ParseEnvelopeView(b []byte) (EnvelopeView, error) {
+	var e EnvelopeView
 	flags, b, ok := parseU8(b)
 	if !ok {
-		return Envelope{}, malformed("envelope: empty body")
+		return EnvelopeView{}, malformed("envelope: empty body")
 	}
 	if flags&^envHasSender != 0 {
-		return Envelope{}, malformed("envelope: unknown flags %#x", flags)
+		return EnvelopeView{}, malformed("envelope: unknown flags %#x", flags)
 	}
-	if e.Target, b, ok = parseString(b); !ok {
-		return Envelope{}, malformed("envelope: bad target")
+	if e.Target, b, ok = parseName(b); !ok {
+		return EnvelopeView{}, malformed("envelope: bad target")
 	}
 	if flags&envHasSender != 0 {
 		e.HasSender = true
 		if e.SenderCtx, b, ok = parseU32(b); !ok {
-			return Envelope{}, malformed("envelope: truncated sender context")
+			return EnvelopeView{}, malformed("envelope: truncated sender context")
 		}
-		if e.SenderID, b, ok = parseString(b); !ok {
-			return Envelope{}, malformed("envelope: bad sender id")
+		if e.SenderID, b, ok = parseName(b); !ok {
+			return EnvelopeView{}, malformed("envelope: bad sender id")
 		}
 	}
-	if e.Type, b, ok = parseString(b); !ok {
-		return Envelope{}, malformed("envelope: bad type name")
+	if e.Type, b, ok = parseName(b); !ok {
+		return EnvelopeView{}, malformed("envelope: bad type name")
 	}
 	e.Payload = b
 	return e, nil

@@ -43,6 +43,16 @@ func parseBytes(in []byte, n int) (v, rest []byte, ok bool) {
 	return in[:n:n], in[n:], true
 }
 
+// parseName reads a uvarint length of at most MaxNameLen followed by that
+// many bytes, and returns them aliased.
+func parseName(in []byte) (v, rest []byte, ok bool) {
+	n, k := binary.Uvarint(in)
+	if k <= 0 || n > MaxNameLen {
+		return nil, nil, false
+	}
+	return parseBytes(in[k:], int(n))
+}
+
 // parseString reads a uvarint length of at most MaxNameLen followed by that
 // many bytes, and returns them as a new string.
 func parseString(in []byte) (s string, rest []byte, ok bool) {

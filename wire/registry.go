@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -20,7 +21,13 @@ const ptrPrefix = "*"
 // Register all types during setup, before the Registry is used. Encode,
 // Decode and Names are safe for concurrent use, also with Register.
 type Registry struct {
-	mu     sync.RWMutex
+	mu   sync.Mutex // serializes Register
+	maps atomic.Pointer[registryMaps]
+}
+
+// registryMaps is an immutable snapshot: Register copies and swaps it, so
+// the hot paths (TypeName, Decode) read it without locking.
+type registryMaps struct {
 	byType map[reflect.Type]string   // T -> "name", *T -> "*name"
 	byName map[string]registeredType // "name" -> T, "*name" -> *T
 	names  map[string]reflect.Type   // registered names only, for Names
@@ -34,11 +41,13 @@ type registeredType struct {
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
-	return &Registry{
+	r := &Registry{}
+	r.maps.Store(&registryMaps{
 		byType: make(map[reflect.Type]string),
 		byName: make(map[string]registeredType),
 		names:  make(map[string]reflect.Type),
-	}
+	})
+	return r
 }
 
 // Register registers T under name. Values of both T and *T can then be
@@ -73,22 +82,38 @@ func (r *Registry) register(t reflect.Type, name string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.names[name]; ok {
+	m := r.maps.Load()
+	if old, ok := m.names[name]; ok {
 		if old == t {
 			return nil
 		}
 		return fmt.Errorf("%w: name %q is taken by %v, cannot register %v",
 			ErrDuplicateType, name, old, t)
 	}
-	if old, ok := r.byType[t]; ok {
+	if old, ok := m.byType[t]; ok {
 		return fmt.Errorf("%w: %v is already registered as %q, cannot register it as %q",
 			ErrDuplicateType, t, old, name)
 	}
-	r.names[name] = t
-	r.byType[t] = name
-	r.byType[reflect.PointerTo(t)] = ptrPrefix + name
-	r.byName[name] = registeredType{t: t}
-	r.byName[ptrPrefix+name] = registeredType{t: t, ptr: true}
+	next := &registryMaps{
+		byType: make(map[reflect.Type]string, len(m.byType)+2),
+		byName: make(map[string]registeredType, len(m.byName)+2),
+		names:  make(map[string]reflect.Type, len(m.names)+1),
+	}
+	for k, v := range m.byType {
+		next.byType[k] = v
+	}
+	for k, v := range m.byName {
+		next.byName[k] = v
+	}
+	for k, v := range m.names {
+		next.names[k] = v
+	}
+	next.names[name] = t
+	next.byType[t] = name
+	next.byType[reflect.PointerTo(t)] = ptrPrefix + name
+	next.byName[name] = registeredType{t: t}
+	next.byName[ptrPrefix+name] = registeredType{t: t, ptr: true}
+	r.maps.Store(next)
 	return nil
 }
 
@@ -98,9 +123,7 @@ func (r *Registry) register(t reflect.Type, name string) error {
 // [ErrUnregistered] that names the Go type.
 func (r *Registry) TypeName(msg any) (string, error) {
 	t := reflect.TypeOf(msg)
-	r.mu.RLock()
-	name, ok := r.byType[t]
-	r.mu.RUnlock()
+	name, ok := r.maps.Load().byType[t]
 	if !ok {
 		if t == nil {
 			return "", fmt.Errorf("%w <nil>", ErrUnregistered)
@@ -162,12 +185,24 @@ func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, e
 // one msgpack document fitting the type gives one wrapping [ErrBadPayload].
 // Decode never panics on hostile payloads.
 func (r *Registry) Decode(name string, payload []byte) (any, error) {
-	r.mu.RLock()
-	rt, ok := r.byName[name]
-	r.mu.RUnlock()
+	rt, ok := r.maps.Load().byName[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
+	return r.decode(rt, name, payload)
+}
+
+// DecodeName is Decode with the name as bytes (an [EnvelopeView] field); it
+// does not allocate for the name.
+func (r *Registry) DecodeName(name []byte, payload []byte) (any, error) {
+	rt, ok := r.maps.Load().byName[string(name)]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
+	}
+	return r.decode(rt, "", payload)
+}
+
+func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, error) {
 	if rt.ptr && len(payload) == 1 && payload[0] == msgpackNil {
 		return reflect.Zero(reflect.PointerTo(rt.t)).Interface(), nil // a nil *T
 	}
@@ -183,12 +218,11 @@ func (r *Registry) Decode(name string, payload []byte) (any, error) {
 
 // Names returns the registered names, sorted (without the "*" variants).
 func (r *Registry) Names() []string {
-	r.mu.RLock()
-	names := make([]string, 0, len(r.names))
-	for n := range r.names {
+	m := r.maps.Load()
+	names := make([]string, 0, len(m.names))
+	for n := range m.names {
 		names = append(names, n)
 	}
-	r.mu.RUnlock()
 	sort.Strings(names)
 	return names
 }
