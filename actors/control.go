@@ -107,28 +107,86 @@ func (n *Node) answer(ctx uint32, replyID string, msg any) error {
 		n.sys.Root.Send(pid, msg)
 		return nil
 	}
-	if err := n.sendUser(ctx, pid, msg); err != nil {
+	if err := n.sendUser(ctx, pid, msg, queued); err != nil {
 		n.log.Debug("answer undeliverable", "to", pid, "err", err)
 	}
 	return nil
 }
 
-func (n *Node) onAllocateID(f wire.Frame) error {
+// onAllocateID grants a block of context IDs to a direct child, which asks
+// its parent (never the root directly), so every context knows which IDs
+// live behind each of its child links. The root counts; other contexts ask
+// their own parent for a fresh block, off the reader goroutine.
+func (n *Node) onAllocateID(l *link, f wire.Frame) error {
 	h := f.Header()
 	var req allocRequest
 	if err := wire.Unmarshal(f.Body(), &req); err != nil {
 		return &ProtocolError{Err: err}
 	}
-	if n.id != 0 || req.Count == 0 || req.Count > 1024 {
+	refuse := func(why string) {
 		n.replyDead(h.Src(), wire.DeadReply{TargetCtx: n.id, HasSender: true, SenderCtx: h.Src(),
-			SenderID: req.ReplyID, Code: wire.DeadRejected, Reason: "bad ALLOCATE_ID request"})
+			SenderID: req.ReplyID, Code: wire.DeadRejected, Reason: why})
+	}
+	if l.isParent || h.Src() != l.peer || req.Count == 0 || req.Count > 1024 {
+		refuse("bad ALLOCATE_ID request")
 		return nil
 	}
-	first, err := n.ids.take(req.Count)
-	if err != nil {
+	grant := func(first uint32) {
+		n.mu.Lock()
+		n.grants = append(n.grants, idGrant{first: first, end: first + req.Count, via: l})
+		n.mu.Unlock()
+		_ = n.answer(h.Src(), req.ReplyID, &idBlock{First: first, Count: req.Count})
+	}
+	if n.id == 0 {
+		first, err := n.ids.take(req.Count)
+		if err != nil {
+			refuse(err.Error())
+			return nil
+		}
+		grant(first)
 		return nil
 	}
-	return n.answer(h.Src(), req.ReplyID, &idBlock{First: first, Count: req.Count})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandshakeTimeout)
+		defer cancel()
+		b, err := n.ids.block(ctx, req.Count)
+		if err != nil {
+			refuse(err.Error())
+			return
+		}
+		grant(b)
+	}()
+	return nil
+}
+
+// idGrant records a block of context IDs handed to the subtree behind a
+// child link; only that link may announce routes for them.
+type idGrant struct {
+	first, end uint32
+	via        *link
+}
+
+// grantedVia reports whether id was granted through l. n.mu must be held.
+func (n *Node) grantedVia(id uint32, l *link) bool {
+	for _, g := range n.grants {
+		if id >= g.first && id < g.end {
+			return g.via == l
+		}
+	}
+	return false
+}
+
+// dropGrants forgets the blocks granted through l. n.mu must be held.
+func (n *Node) dropGrants(l *link) {
+	kept := n.grants[:0]
+	for _, g := range n.grants {
+		if g.via != l {
+			kept = append(kept, g)
+		}
+	}
+	n.grants = kept
 }
 
 func (n *Node) onShutdown(f wire.Frame) error {
@@ -170,9 +228,9 @@ func (a *idAllocator) take(count uint32) (uint32, error) {
 	return first, nil
 }
 
+// allocate returns an ID for a new direct child of this context.
 func (a *idAllocator) allocate(ctx context.Context) (uint32, error) {
-	n := a.node
-	if n.id == 0 {
+	if a.node.id == 0 {
 		return a.take(1)
 	}
 	a.mu.Lock()
@@ -183,18 +241,29 @@ func (a *idAllocator) allocate(ctx context.Context) (uint32, error) {
 		return id, nil
 	}
 	a.mu.Unlock()
-	v, err := n.call(ctx, 0, wire.KindAllocateID, func(id string) any {
-		return &allocRequest{ReplyID: id, Count: idBlockSize}
-	})
+	first, err := a.block(ctx, idBlockSize)
 	if err != nil {
-		return 0, fmt.Errorf("actors: allocate context ID: %w", err)
-	}
-	b, ok := v.(*idBlock)
-	if !ok || b.Count == 0 {
-		return 0, fmt.Errorf("actors: allocate context ID: unexpected reply %T", v)
+		return 0, err
 	}
 	a.mu.Lock()
-	a.next, a.end = b.First+1, b.First+b.Count
+	a.next, a.end = first+1, first+idBlockSize
 	a.mu.Unlock()
+	return first, nil
+}
+
+// block asks the parent for count fresh IDs (non-root contexts).
+func (a *idAllocator) block(ctx context.Context, count uint32) (uint32, error) {
+	n := a.node
+	parent := n.parents[len(n.parents)-1]
+	v, err := n.call(ctx, parent, wire.KindAllocateID, func(id string) any {
+		return &allocRequest{ReplyID: id, Count: count}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("actors: allocate context IDs: %w", err)
+	}
+	b, ok := v.(*idBlock)
+	if !ok || b.Count != count {
+		return 0, fmt.Errorf("actors: allocate context IDs: unexpected reply %T", v)
+	}
 	return b.First, nil
 }

@@ -58,11 +58,8 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 	}
 	frame := wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindHello, Dst: id, Src: n.id, Auth: n.id}, nil,
 		wire.AppendHello(nil, hello))
-	if _, err := t.W.Write(frame); err != nil {
-		return nil, fmt.Errorf("actors: handshake with %q: %w", name, n.linkErr(t, err))
-	}
 	r := wire.NewReader(t.R, n.cfg.MaxFrame)
-	peer, err := readHello(ctx, r, t)
+	peer, err := exchangeHello(ctx, r, t, frame)
 	if err != nil {
 		return nil, fmt.Errorf("actors: handshake with %q: %w", name, n.linkErr(t, err))
 	}
@@ -115,7 +112,7 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
 	r := wire.NewReader(t.R, cfg.MaxFrame)
-	hello, err := readHello(hctx, r, t)
+	hello, err := exchangeHello(hctx, r, t, nil)
 	if err != nil {
 		return nil, fmt.Errorf("actors: handshake with parent: %w", err)
 	}
@@ -137,8 +134,8 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	}
 	frame := wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindHello, Dst: hello.ContextID, Src: n.id, Auth: n.id},
 		nil, wire.AppendHello(nil, mine))
-	if _, err := t.W.Write(frame); err != nil {
-		_ = t.C.Close()
+	if _, err := exchangeHello(hctx, nil, t, frame); err != nil {
+		n.sys.Shutdown()
 		return nil, fmt.Errorf("actors: handshake with parent: %w", err)
 	}
 	l := newLink(n, t, r)
@@ -158,16 +155,28 @@ func (n *Node) handshakeContext(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(ctx, n.cfg.HandshakeTimeout)
 }
 
-// readHello reads the peer's hello, honouring ctx by closing the transport.
-// A peer speaking another protocol version gets a reject frame naming ours,
-// and both sides report a *wire.VersionError.
-func readHello(ctx context.Context, r *wire.Reader, t Transport) (wire.Hello, error) {
+// exchangeHello writes out (when not nil) and then reads the peer's hello
+// (when r is not nil), honouring ctx by closing the transport: a peer that
+// neither reads nor writes cannot hold the caller past its deadline. A peer
+// speaking another protocol version gets a reject frame naming ours, and
+// both sides report a *wire.VersionError.
+func exchangeHello(ctx context.Context, r *wire.Reader, t Transport, out []byte) (wire.Hello, error) {
 	type result struct {
 		h   wire.Hello
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
+		if out != nil {
+			if _, err := t.W.Write(out); err != nil {
+				ch <- result{err: err}
+				return
+			}
+		}
+		if r == nil {
+			ch <- result{}
+			return
+		}
 		h, err := parseHelloFrame(r, t.W)
 		ch <- result{h, err}
 	}()

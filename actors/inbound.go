@@ -113,6 +113,13 @@ func (n *Node) onSystem(f wire.Frame) error {
 		return &ProtocolError{Err: err}
 	}
 	src := f.Header().Src()
+	// The watcher of a watch and the actor of a Terminated live in the
+	// frame's source context, which passed the reverse-path check; a body
+	// that names another context is forged.
+	if (m.Op == opWatch || m.Op == opUnwatch || m.Op == opTerminated) && m.PeerCtx != src {
+		n.log.Warn("dropped system message naming another context", "op", m.Op, "src", src, "peer_ctx", m.PeerCtx)
+		return nil
+	}
 	target := n.pidOf(n.id, m.Target)
 	proc, found := n.sys.ProcessRegistry.GetLocal(m.Target)
 	switch m.Op {
@@ -159,13 +166,15 @@ func (n *Node) onDead(f wire.Frame) error {
 	if err != nil {
 		return &ProtocolError{Err: err}
 	}
-	n.deliverDead(d)
+	n.deliverDead(d, f.Header().Src())
 	return nil
 }
 
 // deliverDead fails the request waiting for the dead message, or publishes
-// the dead letter.
-func (n *Node) deliverDead(d wire.DeadReply) {
+// the dead letter. A request fails only on a dead reply from the direction
+// of the context it waits for (from must be routed like it), so a context
+// cannot fail requests it has nothing to do with.
+func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 	var target *actor.PID
 	if d.Target != "" {
 		target = n.pidOf(d.TargetCtx, d.Target)
@@ -173,7 +182,11 @@ func (n *Node) deliverDead(d wire.DeadReply) {
 	err := &DeadError{Context: d.TargetCtx, PID: target, Code: d.Code, Reason: d.Reason}
 	if d.HasSender && d.SenderCtx == n.id {
 		if r, ok := n.track.reply(d.SenderID); ok {
-			r.fail(err)
+			if from == n.id || n.sameRoute(from, r.ctx) {
+				r.fail(err)
+			} else {
+				n.log.Warn("dropped dead reply from outside the request's route", "from", from, "awaits", r.ctx)
+			}
 			return
 		}
 	}

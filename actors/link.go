@@ -99,13 +99,28 @@ func (l *link) start() {
 // writes.
 const inlineIdle = 20 * time.Microsecond
 
-// send queues one encoded frame, or writes it at once when the link is idle.
-// It does not keep frame, so the caller may reuse it. It blocks while the
-// bulk queue is over its limit, and returns errLinkClosed (or the link's
-// cause) once the link is closed.
-func (l *link) send(frame []byte, control bool) error {
+// sendMode says how send may treat its caller.
+type sendMode uint8
+
+const (
+	// queued only appends to the queue. Every send made on a link's reader
+	// goroutine must be queued: a reader that writes can deadlock with a
+	// peer whose reader is writing too.
+	queued sendMode = iota
+	// inline may write the frame from the caller's goroutine when the link
+	// is idle (user and actor sends).
+	inline
+	// control jumps ahead of queued bulk frames (heartbeats).
+	control
+)
+
+// send queues one encoded frame, or writes it at once when the link is idle
+// and mode allows it. It does not keep frame, so the caller may reuse it.
+// It blocks while the bulk queue is over its limit (backpressure), and
+// returns errLinkClosed (or the link's cause) once the link is closed.
+func (l *link) send(frame []byte, mode sendMode) error {
 	l.mu.Lock()
-	for !control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+len(frame) > l.maxQueue {
+	for mode != control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+len(frame) > l.maxQueue {
 		l.wake.Wait()
 	}
 	if l.closed {
@@ -120,10 +135,10 @@ func (l *link) send(frame []byte, control bool) error {
 	idle := now-l.lastSend > int64(inlineIdle)
 	l.lastSend = now
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
-	if idle && empty && !l.writing {
+	if mode == inline && idle && empty && !l.writing {
 		return l.writeInline(frame)
 	}
-	if control {
+	if mode == control {
 		l.ctrl = append(l.ctrl, frame...)
 	} else {
 		l.bulk = append(l.bulk, frame...)

@@ -16,9 +16,10 @@ type logRecord struct {
 }
 
 // ForwardHandler is a slog.Handler for child contexts: records at or above
-// its level travel to the parent as FORWARD_LOG frames and are logged there
-// with the child's ctx and ctx_id attached (Mitogen's log forwarding). Before
-// Attach, or when the parent link is gone, records go to the fallback.
+// its level travel to the root as FORWARD_LOG frames and are logged there
+// with the originating context's ctx and ctx_id attached (Mitogen's log
+// forwarding), taken from the frame's verified source, not from the record.
+// Before Attach, or when the link is gone, records go to the fallback.
 // ForwardHandler is safe for concurrent use.
 type ForwardHandler struct {
 	st     *forwardState
@@ -62,8 +63,9 @@ func (h *ForwardHandler) Handle(ctx context.Context, r slog.Record) error {
 	if err != nil {
 		return err
 	}
-	parent := n.parents[len(n.parents)-1]
-	if err := n.sendFrame(wire.FrameSpec{Kind: wire.KindForwardLog, Dst: parent, Src: n.id, Auth: n.id}, nil, body); err != nil {
+	// Records go to the root, forwarded by header through intermediate
+	// contexts, so the root can name their origin from the frame's source.
+	if err := n.sendFrame(wire.FrameSpec{Kind: wire.KindForwardLog, Dst: 0, Src: n.id, Auth: n.id}, nil, body); err != nil {
 		return h.fallback().Handle(ctx, r)
 	}
 	return nil
@@ -114,20 +116,21 @@ func appendAttr(dst []string, prefix string, a slog.Attr) []string {
 	return append(dst, prefix+a.Key, a.Value.String())
 }
 
-// onForwardLog re-logs a record forwarded by a child. It goes through the
-// configured logger (not the node's, which would add this context's ctx
-// attributes over the origin's), so in an intermediate context it travels
-// on up.
-func (n *Node) onForwardLog(l *link, f wire.Frame) error {
-	if l.isParent {
-		return nil
-	}
+// onForwardLog logs a record forwarded by a descendant through the
+// configured logger, with ctx and ctx_id naming the frame's source (which
+// passed the reverse-path check); ctx attributes in the body are dropped.
+func (n *Node) onForwardLog(f wire.Frame) error {
 	var rec logRecord
 	if err := wire.Unmarshal(f.Body(), &rec); err != nil {
 		return &ProtocolError{Err: err}
 	}
-	attrs := make([]slog.Attr, 0, len(rec.Attrs)/2)
+	src := f.Header().Src()
+	attrs := make([]slog.Attr, 0, len(rec.Attrs)/2+2)
+	attrs = append(attrs, slog.String("ctx", n.contextName(src)), slog.Uint64("ctx_id", uint64(src)))
 	for i := 0; i+1 < len(rec.Attrs); i += 2 {
+		if k := rec.Attrs[i]; k == "ctx" || k == "ctx_id" {
+			continue
+		}
 		attrs = append(attrs, slog.String(rec.Attrs[i], rec.Attrs[i+1]))
 	}
 	n.cfg.Logger.LogAttrs(context.Background(), slog.Level(rec.Level), rec.Msg, attrs...)

@@ -85,6 +85,7 @@ type Node struct {
 	children map[uint32]*link  // direct children
 	names    map[uint32]string // names of known contexts
 	dead     map[uint32]deadInfo
+	grants   []idGrant // ID blocks handed to the subtrees behind child links
 	closed   bool
 
 	remotes sync.Map // context ID -> *remoteProcess

@@ -43,7 +43,7 @@ type remoteProcess struct {
 var _ actor.Process = (*remoteProcess)(nil)
 
 func (p *remoteProcess) SendUserMessage(pid *actor.PID, m any) {
-	if err := p.n.sendUser(p.ctx, pid, m); err != nil {
+	if err := p.n.sendUser(p.ctx, pid, m, inline); err != nil {
 		p.n.undeliverable(pid, m, err)
 	}
 }
@@ -100,9 +100,11 @@ func putBuf(b *[]byte) {
 }
 
 // sendUser encodes one user message for an actor in context ctx and queues
-// it on the link toward it. This is the hot path: one pooled buffer, the
-// envelope and the msgpack payload appended straight into it.
-func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any) error {
+// it on the link toward it (mode inline lets an idle link write it at once;
+// reader goroutines pass queued). This is the hot path: one pooled buffer,
+// the envelope and the msgpack payload appended straight into it. Failures
+// to reach the context are *DeadError.
+func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error {
 	hdr, msg, sender := actor.UnwrapEnvelope(m)
 	if _, ok := msg.(*actor.DeadLetterResponse); ok {
 		// protoactor answers a message to a missing actor with this; across
@@ -146,7 +148,7 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any) error {
 			Reason: "message larger than the link's frame limit"}
 	}
 	*buf = b
-	return l.send(b[start:], false)
+	return n.sendErr(ctx, pid, l.send(b[start:], mode))
 }
 
 // undeliverable handles a message that could not be sent: a waiting request
@@ -181,5 +183,5 @@ func (n *Node) Send(pid *actor.PID, msg any) error {
 		n.sys.Root.Send(pid, msg)
 		return nil
 	}
-	return n.sendUser(id, pid, msg)
+	return n.sendUser(id, pid, msg, inline)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -52,6 +54,15 @@ func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
 	return ok
 }
 
+// sameRoute reports whether contexts a and b are reached through the same
+// link (a non-root context reaches both through its parent by default).
+func (n *Node) sameRoute(a, b uint32) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	la, lb := n.routeLocked(a), n.routeLocked(b)
+	return la != nil && la == lb
+}
+
 // handleFrame is called by a link's reader for every frame. A non-nil error
 // closes the link with that reason.
 func (n *Node) handleFrame(l *link, f wire.Frame) error {
@@ -86,11 +97,11 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	case wire.KindSpawnActor:
 		return n.onSpawnActor(f)
 	case wire.KindAllocateID:
-		return n.onAllocateID(f)
+		return n.onAllocateID(l, f)
 	case wire.KindShutdown:
 		return n.onShutdown(f)
 	case wire.KindForwardLog:
-		return n.onForwardLog(l, f)
+		return n.onForwardLog(f)
 	default:
 		n.replyDead(h.Src(), wire.DeadReply{
 			TargetCtx: n.id,
@@ -111,7 +122,7 @@ func (n *Node) forward(in *link, f wire.Frame) {
 			Reason: fmt.Sprintf("no route to context %d", h.Dst())}
 	}
 	if err == nil {
-		err = out.send(f.Raw, false)
+		err = n.sendErr(h.Dst(), nil, out.send(f.Raw, queued))
 	}
 	if err != nil {
 		n.bounce(f, err)
@@ -149,14 +160,15 @@ func (n *Node) bounce(f wire.Frame, cause error) {
 // replyDead sends an IS_DEAD reply to context dst (or handles it here).
 func (n *Node) replyDead(dst uint32, d wire.DeadReply) {
 	if dst == n.id {
-		n.deliverDead(d)
+		n.deliverDead(d, n.id)
 		return
 	}
 	body := wire.AppendDeadReply(nil, d)
 	_ = n.sendFrame(wire.FrameSpec{Kind: wire.KindDead, Dst: dst, Src: n.id, Auth: n.id}, nil, body)
 }
 
-// sendFrame routes one frame built from parts.
+// sendFrame routes one frame built from parts. It only queues (it is safe
+// on a reader goroutine); a failure is a *DeadError.
 func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
 	l, err := n.linkTo(s.Dst)
 	if err != nil {
@@ -164,9 +176,24 @@ func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
 	}
 	buf := getBuf()
 	*buf = wire.AppendFrame((*buf)[:0], s, kv, body)
-	err = l.send(*buf, false)
+	err = l.send(*buf, queued)
 	putBuf(buf)
-	return err
+	return n.sendErr(s.Dst, nil, err)
+}
+
+// sendErr turns the error of a link send into a *DeadError for context id,
+// with the context's death reason when it is already known.
+func (n *Node) sendErr(id uint32, pid *actor.PID, err error) error {
+	if err == nil {
+		return nil
+	}
+	n.mu.RLock()
+	d, known := n.dead[id]
+	n.mu.RUnlock()
+	if known {
+		return &DeadError{Context: id, PID: pid, Code: d.code, Reason: d.reason}
+	}
+	return &DeadError{Context: id, PID: pid, Code: wire.DeadUnreachable, Reason: err.Error()}
 }
 
 // routeUpdate is the body of ADD_ROUTE and DEL_ROUTE.
@@ -184,7 +211,7 @@ func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
 	}
 	buf := getBuf()
 	*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
-	_ = l.send(*buf, false)
+	_ = l.send(*buf, queued)
 	putBuf(buf)
 }
 
@@ -201,8 +228,8 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	parent := n.parent
 	accepted := routeUpdate{}
 	for i, id := range u.IDs {
-		if old, ok := n.routes[id]; (ok && old != l) || id == n.id || n.isAncestor(id) {
-			n.log.Warn("refused ADD_ROUTE for a context routed elsewhere", "id", id, "link", l.peer)
+		if old, ok := n.routes[id]; (ok && old != l) || !n.grantedVia(id, l) {
+			n.log.Warn("refused ADD_ROUTE for an ID not granted through this link", "id", id, "link", l.peer)
 			continue
 		}
 		if _, ok := n.dead[id]; ok {
@@ -270,6 +297,7 @@ func (n *Node) linkDown(l *link, reason error) {
 			}
 		}
 		delete(n.children, l.peer)
+		n.dropGrants(l)
 	}
 	n.mu.Unlock()
 	if l.isParent {

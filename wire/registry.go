@@ -199,7 +199,11 @@ func (r *Registry) DecodeName(name []byte, payload []byte) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
-	return r.decode(rt, "", payload)
+	v, err := r.decode(rt, "", payload)
+	if err != nil {
+		return nil, fmt.Errorf("type %q: %w", name, err)
+	}
+	return v, nil
 }
 
 func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, error) {
