@@ -91,9 +91,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
+// maxPooledBuf is the largest send buffer kept for reuse: enough for the
+// frame of a 1 MiB payload.
+const maxPooledBuf = 2 << 20
+
 func putBuf(b *[]byte) {
-	if cap(*b) > 1<<20 {
-		return // let big buffers go
+	if cap(*b) > maxPooledBuf {
+		return // let bigger buffers go
 	}
 	*b = (*b)[:0]
 	bufPool.Put(b)

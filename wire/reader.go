@@ -15,7 +15,7 @@ const (
 	// frames; a bigger one is dropped on the next ReadFrame, and frames
 	// bigger than this are read in growing steps so a peer that announces a
 	// large frame and sends little makes us allocate little.
-	keepFrameBuf = 1 << 20
+	keepFrameBuf = 2 << 20
 )
 
 // Frame is one whole frame: header, kv block and body. Its accessors never
