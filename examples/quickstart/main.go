@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -85,13 +86,13 @@ func (w *watcher) Receive(c actor.Context) {
 
 func main() {
 	spawn.Main(setup) // in a worker process this runs the context and never returns
-	if err := run(); err != nil {
+	if err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -101,34 +102,34 @@ func run() error {
 	}
 	defer node.Shutdown(context.Background())
 
-	fmt.Println("Spindle quickstart: 4 worker contexts on this machine")
-	workers, pids, err := startWorkers(ctx, node, 4)
+	fmt.Fprintln(out, "Spindle quickstart: 4 worker contexts on this machine")
+	workers, pids, err := startWorkers(ctx, out, node, 4)
 	if err != nil {
 		return err
 	}
 
-	fmt.Println("\nJobs (request/response across processes):")
+	fmt.Fprintln(out, "\nJobs (request/response across processes):")
 	for i := 0; i < 8; i++ {
 		start := time.Now()
 		res, err := actors.Request[*Result](ctx, node, pids[i%4], &Job{ID: i + 1, N: 100 * (i + 1)})
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  job %d -> %-9d by %s (pid %d) in %v\n", res.JobID, res.Sum, res.Worker, res.Pid, time.Since(start).Round(time.Microsecond))
+		fmt.Fprintf(out, "  job %d -> %-9d by %s (pid %d) in %v\n", res.JobID, res.Sum, res.Worker, res.Pid, time.Since(start).Round(time.Microsecond))
 	}
 
-	fmt.Println("\nContext tree:")
-	fmt.Printf("  %s (ctx-%d, pid %d)\n", node.Name(), node.ID(), os.Getpid())
+	fmt.Fprintln(out, "\nContext tree:")
+	fmt.Fprintf(out, "  %s (ctx-%d, pid %d)\n", node.Name(), node.ID(), os.Getpid())
 	for i, w := range workers {
 		branch := "├─"
 		if i == len(workers)-1 {
 			branch = "└─"
 		}
-		fmt.Printf("  %s %s (%s, pid %d) runs %s\n", branch, w.Name(), w.Address(), w.Pid(), actors.FormatPID(pids[i]))
+		fmt.Fprintf(out, "  %s %s (%s, pid %d) runs %s\n", branch, w.Name(), w.Address(), w.Pid(), actors.FormatPID(pids[i]))
 	}
 
 	victim := workers[2]
-	fmt.Printf("\nFailure: SIGKILL %s (pid %d) while a request to it is in flight\n", victim.Name(), victim.Pid())
+	fmt.Fprintf(out, "\nFailure: SIGKILL %s (pid %d) while a request to it is in flight\n", victim.Name(), victim.Pid())
 	got := make(chan *actor.Terminated, 1)
 	node.System().Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &watcher{target: pids[2], got: got} }))
 
@@ -150,16 +151,16 @@ func run() error {
 	if o.err == nil {
 		return errors.New("request to the killed worker succeeded")
 	}
-	fmt.Printf("  request failed %v after the kill: %v\n", o.at.Sub(killedAt).Round(time.Microsecond), o.err)
-	fmt.Printf("  errors.Is(err, actors.ErrContextDead) = %v\n", errors.Is(o.err, actors.ErrContextDead))
+	fmt.Fprintf(out, "  request failed %v after the kill: %v\n", o.at.Sub(killedAt).Round(time.Microsecond), o.err)
+	fmt.Fprintf(out, "  errors.Is(err, actors.ErrContextDead) = %v\n", errors.Is(o.err, actors.ErrContextDead))
 	select {
 	case t := <-got:
-		fmt.Printf("  watcher got Terminated{Who: %s, Why: %s}\n", actors.FormatPID(t.Who), t.Why)
+		fmt.Fprintf(out, "  watcher got Terminated{Who: %s, Why: %s}\n", actors.FormatPID(t.Who), t.Why)
 	case <-time.After(5 * time.Second):
 		return errors.New("watcher did not receive Terminated")
 	}
 
-	fmt.Println("\nShutdown:")
+	fmt.Fprintln(out, "\nShutdown:")
 	for _, w := range workers {
 		if err := w.Shutdown(ctx); err != nil && w != victim {
 			return fmt.Errorf("shutdown %s: %w", w.Name(), err)
@@ -168,14 +169,15 @@ func run() error {
 			return fmt.Errorf("%s (pid %d) is still alive", w.Name(), w.Pid())
 		}
 	}
-	fmt.Println("  all workers stopped; no child process left")
+	fmt.Fprintln(out, "  all workers stopped; no child process left")
 	return nil
 }
 
-func startWorkers(ctx context.Context, node *actors.Node, count int) ([]*spawn.Context, []*actor.PID, error) {
+func startWorkers(ctx context.Context, out io.Writer, node *actors.Node, count int) ([]*spawn.Context, []*actor.PID, error) {
 	workers := make([]*spawn.Context, count)
 	pids := make([]*actor.PID, count)
 	errs := make([]error, count)
+	lines := make([]string, count)
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Add(1)
@@ -190,10 +192,16 @@ func startWorkers(ctx context.Context, node *actors.Node, count int) ([]*spawn.C
 			workers[i] = w
 			pids[i], errs[i] = w.Spawn(ctx, "worker", "worker")
 			if errs[i] == nil {
-				fmt.Printf("  started %s (%s, pid %d): first reply after %v\n", w.Name(), w.Address(), w.Pid(), time.Since(start).Round(time.Microsecond))
+				lines[i] = fmt.Sprintf("  started %s (%s, pid %d): spawned and first actor ready in %v",
+					w.Name(), w.Address(), w.Pid(), time.Since(start).Round(time.Microsecond))
 			}
 		}(i)
 	}
 	wg.Wait()
+	for _, l := range lines {
+		if l != "" {
+			fmt.Fprintln(out, l)
+		}
+	}
 	return workers, pids, errors.Join(errs...)
 }

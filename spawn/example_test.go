@@ -1,0 +1,43 @@
+package spawn_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/spawn"
+)
+
+// ExampleLocal starts a child context (this test binary, re-executed: its
+// TestMain calls spawn.Main first), spawns an actor in it and asks it a
+// question.
+func ExampleLocal() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	node, err := actors.NewNode(actors.Config{Setup: setup, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Shutdown(ctx)
+
+	child, err := spawn.Local(ctx, node, spawn.Options{Name: "worker-1"})
+	if err != nil {
+		panic(err)
+	}
+	pid, err := child.Spawn(ctx, "echo", "echo")
+	if err != nil {
+		panic(err)
+	}
+	pong, err := actors.Request[*Pong](ctx, node, pid, &Ping{N: 42})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(actors.FormatPID(pid), "answered", pong.N, "from", pong.Context)
+	fmt.Println("other process:", pong.Pid == child.Pid() && pong.Pid != os.Getpid())
+	// Output:
+	// ctx-1/echo answered 42 from worker-1
+	// other process: true
+}
