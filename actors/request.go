@@ -108,12 +108,7 @@ func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error
 	target := n.ctxOf(pid)
 	r, err := n.newReply(target)
 	if err != nil {
-		if de, ok := err.(*DeadError); ok && de.PID == nil {
-			cp := *de
-			cp.PID = pid
-			err = &cp
-		}
-		return nil, err
+		return nil, withPID(err, pid)
 	}
 	defer n.dropReply(r)
 	env := &actor.MessageEnvelope{Message: msg, Sender: r.pid}
@@ -129,6 +124,7 @@ func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error
 	return v, withPID(err, pid)
 }
 
+// withPID names pid in a *DeadError that does not name its target yet.
 func withPID(err error, pid *actor.PID) error {
 	if de, ok := err.(*DeadError); ok && de.PID == nil {
 		cp := *de
