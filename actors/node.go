@@ -289,6 +289,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	for _, l := range links {
 		l.shutdown(errLinkClosed)
 	}
+	// Fail what still waits before waiting for goroutines: a node-level
+	// call (ALLOCATE_ID on behalf of a child) may be one of them.
+	n.track.failAll(&DeadError{Context: n.id, Code: wire.DeadUnreachable, Reason: "node shut down"})
 	done := make(chan struct{})
 	go func() {
 		for _, l := range links {
@@ -304,7 +307,6 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	n.track.failAll(&DeadError{Context: n.id, Code: wire.DeadUnreachable, Reason: "node shut down"})
 	n.sys.Shutdown()
 	return err
 }

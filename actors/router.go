@@ -302,6 +302,17 @@ func (n *Node) linkDown(l *link, reason error) {
 	n.mu.Unlock()
 	if l.isParent {
 		n.log.Debug("parent link down", "reason", why)
+		// Everything not behind a child link was reached through the parent:
+		// what we wait on there is dead now, as for a child link.
+		var beyond []uint32
+		n.mu.RLock()
+		for _, id := range n.track.awaited() {
+			if _, below := n.routes[id]; !below && id != n.id {
+				beyond = append(beyond, id)
+			}
+		}
+		n.mu.RUnlock()
+		n.contextsDown(l, beyond, wire.DeadUnreachable, why)
 		n.requestStop(fmt.Errorf("parent link down: %s", why))
 		return
 	}

@@ -110,6 +110,22 @@ func (t *tracker) contextDown(n *Node, ctx uint32, err *DeadError) {
 	}
 }
 
+// awaited returns the contexts that replies or watches wait on.
+func (t *tracker) awaited() []uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]uint32, 0, len(t.byCtx)+len(t.watches))
+	for id := range t.byCtx {
+		ids = append(ids, id)
+	}
+	for id := range t.watches {
+		if _, dup := t.byCtx[id]; !dup {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // failAll fails every pending reply (the node is shutting down).
 func (t *tracker) failAll(err error) {
 	t.mu.Lock()
