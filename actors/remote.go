@@ -141,7 +141,7 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 		e.HasSender, e.SenderCtx, e.SenderID = true, n.ctxOf(sender), sender.Id
 	}
 	b = wire.AppendEnvelopeHead(b, e)
-	if _, b, err = n.reg.AppendEncode(b, msg); err != nil {
+	if b, err = n.reg.AppendPayload(b, msg); err != nil {
 		return err
 	}
 	if err = wire.FinishFrame(b, start, kvLen); err != nil {

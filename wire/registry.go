@@ -166,6 +166,25 @@ func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, e
 	if err != nil {
 		return "", dst, err
 	}
+	out, err = appendPayload(dst, msg)
+	if err != nil {
+		return "", dst, fmt.Errorf("wire: encode %s: %w", name, err)
+	}
+	return name, out, nil
+}
+
+// AppendPayload appends the msgpack encoding of msg to dst, for callers
+// that already have its name from [Registry.TypeName] (which is what
+// checks that the type is registered).
+func (r *Registry) AppendPayload(dst []byte, msg any) ([]byte, error) {
+	out, err := appendPayload(dst, msg)
+	if err != nil {
+		return dst, fmt.Errorf("wire: encode %T: %w", msg, err)
+	}
+	return out, nil
+}
+
+func appendPayload(dst []byte, msg any) (out []byte, err error) {
 	e := encoderPool.Get().(*payloadEncoder)
 	e.enc.Reset(&e.w) // clear options a custom encoder may have set
 	e.w.b = dst
@@ -174,9 +193,9 @@ func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, e
 	e.w.b = nil
 	encoderPool.Put(e)
 	if err != nil {
-		return "", dst, fmt.Errorf("wire: encode %s: %w", name, err)
+		return dst, err
 	}
-	return name, out, nil
+	return out, nil
 }
 
 // Decode returns a new value of the type registered under the wire name,
