@@ -312,6 +312,15 @@ func (c *Context) Signal(sig syscall.Signal) error {
 
 func (c *Context) kill() { _ = c.Signal(syscall.SIGKILL) }
 
+// Kill sends SIGKILL to the child's process group. It is safe to call more
+// than once; after the process is gone it returns nil.
+func (c *Context) Kill() error {
+	if err := c.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("spawn: kill %s: %w", c.name, err)
+	}
+	return nil
+}
+
 // Shutdown stops the child: it asks the context to stop (it shuts down its
 // own children first), then sends SIGTERM and finally SIGKILL, each after
 // the grace period, and waits for the process and its link to go. It is

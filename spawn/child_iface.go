@@ -1,0 +1,35 @@
+package spawn
+
+import (
+	"context"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Child is a started child context, whatever started it (a local process,
+// an SSH session, a container). Supervisors hold children through this
+// interface. Implementations are safe for concurrent use.
+type Child interface {
+	// ID returns the child's context ID (never reused within a tree).
+	ID() uint32
+	// Name returns the child's human name.
+	Name() string
+	// Address returns the child's protoactor address ("ctx-7").
+	Address() string
+	// Spawn starts an actor of a kind registered in the child and returns
+	// its PID. An empty name lets the child choose one.
+	Spawn(ctx context.Context, kind, name string) (*actor.PID, error)
+	// Dead is closed when the child's link is gone and IS_DEAD has been
+	// raised for everything behind it.
+	Dead() <-chan struct{}
+	// DeadReason returns why the link ended; nil while it is up.
+	DeadReason() error
+	// Kill ends the child at once (SIGKILL for a local process). It is safe
+	// to call more than once and after the child is gone.
+	Kill() error
+	// Shutdown stops the child gracefully, then forcefully, and waits for
+	// it to go. It is safe to call more than once.
+	Shutdown(ctx context.Context) error
+}
+
+var _ Child = (*Context)(nil)
