@@ -94,9 +94,9 @@ type platformDigest struct {
 
 // bootReply is one parsed line of a bootstrap script.
 type bootReply struct {
-	Verb     string   // exec, miss, err (stage 1); ok, err (upload)
+	Verb     string   // pid, exec, miss, err (stage 1); ok, err (upload)
 	Platform string   // exec, miss: GOOS/GOARCH of the remote host
-	Pid      int      // exec: process ID of the child context
+	Pid      int      // pid, exec: process ID of the script, then the child
 	Dir      string   // exec, miss: cache directory; ok: installed path
 	Codecs   []string // miss: encodings the host can decode, best first
 	Tool     string   // miss: digest tool ("none" if there is none)
@@ -125,6 +125,12 @@ func parseReply(marker string, line []byte) (r bootReply, ours bool, err error) 
 	verb, rest, _ := strings.Cut(rest, " ")
 	r.Verb = verb
 	switch {
+	case verb == "pid" && marker == bootMarker:
+		pid, err := strconv.Atoi(rest)
+		if err != nil || pid <= 0 {
+			return bad("bad process ID")
+		}
+		r.Pid = pid
 	case verb == "exec" && marker == bootMarker:
 		f := strings.SplitN(rest, " ", 3)
 		if len(f) != 3 || !validPlatform(f[0]) || f[2] == "" {

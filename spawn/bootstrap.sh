@@ -5,6 +5,7 @@
 # TABLE  space-separated GOOS/GOARCH=SHA256 pairs, one per binary on offer
 # DIRS   colon-separated cache directories; empty for the defaults below
 # It answers on stdout with lines "SPINDLE-BOOT/1 VERB ...":
+#   pid PID                            first: the process group to kill on failure
 #   exec PLATFORM PID DIR              the cached binary runs now, as PID
 #   miss PLATFORM CODECS TOOL KIB DIR  not cached: send it, then a line "go"
 #   err CODE DETAIL...                 cannot go on
@@ -14,6 +15,7 @@
 set -f;
 umask 077;
 m=SPINDLE-BOOT/1;
+printf "%s\n" "$m pid $$";
 sh=$0; lvl=$1; tab=$2; dirs=$3; shift 3;
 o=$IFS;
 un=$(uname -sm 2>/dev/null </dev/null);

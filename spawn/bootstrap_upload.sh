@@ -5,6 +5,8 @@
 # TOOL   the digest tool the stage-1 script found; WANT is its expected
 #        output (a SHA-256 in hex, or "CRC SIZE" for cksum)
 # TOKEN  random, so that concurrent uploads never share a temporary file
+# A failed write reports the free space with the partial file still in
+# place (near zero when the disk filled up).
 # It writes DIR/.spindle-SHA256.TOKEN.tmp, checks it, and renames it to
 # DIR/spindle-SHA256 (atomic: a concurrent bootstrap sees the whole file
 # or none). It answers with one line "SPINDLE-UP/1 ok PATH" or
@@ -15,12 +17,12 @@ m=SPINDLE-UP/1;
 d=$1; s=$2; c=$3; h=$4; want=$5;
 t="$d/.spindle-$s.$6.tmp"; f="$d/spindle-$s";
 case $c in
-  zstd) zstd -dcq >"$t";; gzip) gzip -dc >"$t";; raw) cat >"$t";; *) false;;
+  zstd) zstd -dc >"$t";; gzip) gzip -dc >"$t";; raw) cat >"$t";; *) false;;
 esac;
 r=$?;
 if [ $r -ne 0 ]; then
-  rm -f "$t";
   set -- $(df -Pk "$d" 2>/dev/null </dev/null | tail -n 1);
+  rm -f "$t";
   printf "%s\n" "$m err write ${4:--} $c exit status $r";
   exit 4;
 fi;

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,6 +23,8 @@ const (
 	defaultBootstrapTimeout = 60 * time.Second
 	defaultKeepAlive        = 15 * time.Second
 	defaultShell            = "/bin/sh"
+	// abortKillTimeout bounds the clean-up of a failed bootstrap.
+	abortKillTimeout = 3 * time.Second
 )
 
 // SSHOptions configures an SSH context. Only Host is required; every other
@@ -192,10 +195,11 @@ type SSHContext struct {
 	log   *slog.Logger
 	info  BootstrapInfo
 
-	sess   *ssh.Session
-	stdin  io.WriteCloser
-	linkR  io.Reader
-	stderr *stderrForwarder
+	sess    *ssh.Session
+	bootPid atomic.Int64 // process group of the bootstrap on the host
+	stdin   io.WriteCloser
+	linkR   io.Reader
+	stderr  *stderrForwarder
 
 	exited   chan struct{} // the remote process's fate is known
 	exitErr  error         // from sess.Wait, valid after exited
@@ -270,15 +274,30 @@ func SSH(ctx context.Context, node *actors.Node, opts SSHOptions) (*SSHContext, 
 	return c, nil
 }
 
-// start runs the bootstrap and the handshake; on failure it leaves nothing
-// behind.
+// start runs the bootstrap and the handshake. On failure, or when ctx
+// expires, it kills what the bootstrap started on the host, closes the
+// connection and waits for its goroutines.
 func (c *SSHContext) start(ctx context.Context, opts *SSHOptions, bins []*Binary) error {
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.Close() })
-	defer stop()
+	expired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(expired)
+		c.abort()
+	})
+	fail := func(err error) error {
+		if stop() {
+			c.abort()
+		} else {
+			<-expired
+		}
+		c.wg.Wait()
+		if c.stderr != nil {
+			c.stderr.wait()
+		}
+		return err
+	}
 	begin := time.Now()
 	if err := c.bootstrap(ctx, opts, bins); err != nil {
-		c.abort()
-		return err
+		return fail(err)
 	}
 	c.info.Bootstrap = time.Since(begin)
 	begin = time.Now()
@@ -286,12 +305,12 @@ func (c *SSHContext) start(ctx context.Context, opts *SSHOptions, bins []*Binary
 	t := actors.Transport{R: r, W: c.stdin, C: &linkCloser{c: c, r: r}, Reason: c.deathReason}
 	link, err := c.node.AttachChild(ctx, c.name, t)
 	if err != nil {
-		c.abort()
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return &BootstrapError{Host: c.host, Stage: "handshake", Err: err, Stderr: c.stderr.tail()}
+		return fail(&BootstrapError{Host: c.host, Stage: "handshake", Err: err, Stderr: c.stderr.tail()})
 	}
+	stop()
 	c.link = link
 	c.info.Handshake = time.Since(begin)
 	disableQuickAck(c.conn.tcp)
@@ -303,17 +322,14 @@ func (c *SSHContext) start(ctx context.Context, opts *SSHOptions, bins []*Binary
 	return nil
 }
 
-// abort kills whatever the bootstrap started remotely, closes the
-// connection and waits for the goroutines.
+// abort kills the bootstrap's process group on the host if it may still
+// run (sshd does not end a session's processes when the connection
+// closes), then closes the connection.
 func (c *SSHContext) abort() {
-	if c.sess != nil {
-		_ = c.sess.Signal(ssh.SIGKILL) // killpg of the session on OpenSSH
+	if pid := int(c.bootPid.Load()); pid > 0 && !isDone(c.exited) {
+		_ = c.killGroup(pid, ssh.SIGKILL, abortKillTimeout)
 	}
 	_ = c.conn.Close()
-	c.wg.Wait()
-	if c.stderr != nil {
-		c.stderr.wait()
-	}
 }
 
 // applyOverrides applies the options that win over the configuration.

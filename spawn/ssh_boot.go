@@ -69,6 +69,8 @@ func (c *SSHContext) bootstrap(ctx context.Context, opts *SSHOptions, bins []*Bi
 			return c.noReply(ctx, err)
 		}
 		switch {
+		case rep.Verb == "pid":
+			c.bootPid.Store(int64(rep.Pid))
 		case rep.Verb == "exec":
 			c.info.Platform, c.info.Pid, c.info.Dir, c.info.CacheHit = rep.Platform, rep.Pid, rep.Dir, !uploaded
 			rest, _ := lines.Peek(lines.Buffered())

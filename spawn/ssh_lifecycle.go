@@ -76,7 +76,8 @@ func (c *SSHContext) Wait(ctx context.Context) error {
 // Signal sends sig to the remote process group and waits for the server's
 // answer. OpenSSH (7.9 and later) delivers signal requests except for root
 // logins, which run without privilege separation; when the server refuses,
-// Signal runs kill(1) on the host through a second session instead.
+// Signal runs kill(1) on the host through a second session instead (and
+// closes the connection if that gets no answer within 5s).
 func (c *SSHContext) Signal(sig ssh.Signal) error {
 	if isDone(c.exited) {
 		return os.ErrProcessDone
@@ -88,31 +89,40 @@ func (c *SSHContext) Signal(sig ssh.Signal) error {
 	if isDone(c.exited) {
 		return os.ErrProcessDone
 	}
-	return c.remoteKill(sig)
+	if err := c.killGroup(c.info.Pid, sig, 5*time.Second); err != nil && !isDone(c.exited) {
+		return err
+	}
+	return nil
 }
 
-// remoteKill signals the child's process group (it leads one: sshd starts
-// sessions with setsid) with kill(1) in a new session.
-func (c *SSHContext) remoteKill(sig ssh.Signal) error {
-	sess, err := c.conn.client.NewSession()
-	if err != nil {
-		return fmt.Errorf("spawn: signal %s on %s: %w", sig, c.host, err)
-	}
-	defer sess.Close()
-	pid := strconv.Itoa(c.info.Pid)
-	script := "kill -s " + string(sig) + " -- -" + pid + " 2>/dev/null || kill -s " + string(sig) + " " + pid
+// killGroup sends sig to the remote process group pid (sshd starts each
+// session with setsid, so the child leads one) with kill(1) in a new
+// session. After d it gives up and closes the connection.
+func (c *SSHContext) killGroup(pid int, sig ssh.Signal, d time.Duration) error {
+	p := strconv.Itoa(pid)
+	script := "kill -s " + string(sig) + " -- -" + p + " 2>/dev/null || kill -s " + string(sig) + " " + p
 	done := make(chan error, 1)
-	go func() { done <- sess.Run(shellCommand(c.shell, script)) }()
-	t := time.NewTimer(5 * time.Second)
+	go func() {
+		sess, err := c.conn.client.NewSession()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer sess.Close()
+		done <- sess.Run(shellCommand(c.shell, script))
+	}()
+	t := time.NewTimer(d)
 	defer t.Stop()
+	var err error
 	select {
 	case err = <-done:
 	case <-t.C:
-		_ = sess.Close()
-		err = <-done
+		_ = c.conn.Close()
+		<-done
+		err = fmt.Errorf("no answer within %v", d)
 	}
-	if err != nil && !isDone(c.exited) {
-		return fmt.Errorf("spawn: signal %s on %s: %w", sig, c.host, err)
+	if err != nil {
+		return fmt.Errorf("spawn: signal %s to process group %d on %s: %w", sig, pid, c.host, err)
 	}
 	return nil
 }
