@@ -117,6 +117,7 @@ type Node struct {
 	addrs   sync.Map // context ID -> address string
 
 	track tracker // pending requests and remote watches, by context
+	fam   family  // actors supervised across contexts
 	ids   idAllocator
 
 	closersMu sync.Mutex
@@ -167,6 +168,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	}
 	n.log = cfg.Logger.With("ctx", name, "ctx_id", id)
 	n.track.init()
+	n.fam.init()
 	n.ids.node = n
 	n.names[id] = name
 	actorLevel := slog.LevelWarn

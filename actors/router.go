@@ -393,6 +393,7 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	for _, id := range fresh {
 		err := &DeadError{Context: id, Code: code, Reason: reason}
 		n.track.contextDown(n, id, err)
+		n.kidsDown(id)
 		n.sys.EventStream.Publish(&ContextDown{ID: id, Name: n.contextName(id), Reason: err})
 		n.log.Info("context down", "id", id, "name", n.contextName(id), "reason", reason)
 	}
