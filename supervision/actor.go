@@ -106,6 +106,9 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 			"id", ev.ID, "old_id", ev.OldID, "restarts", restarts)
 	}
 	a.lastID[m.name] = m.child.ID()
+	if a.spec(m.name).Standby {
+		a.s.prepareSpare(a.spec(m.name))
+	}
 	a.apply(c, a.core.Handle(Started{Name: m.name, Inc: m.inc}, now))
 }
 
@@ -164,7 +167,9 @@ func (a *supervisorActor) start(c actor.Context, d StartChild) {
 		ctx, cancel := context.WithTimeout(context.Background(), spec.StartTimeout)
 		defer cancel()
 		res := startResult{name: d.Name, inc: d.Inc}
-		res.child, res.err = spec.Start(ctx, s.node, d.Name)
+		if res.child = s.takeSpare(d.Name); res.child == nil {
+			res.child, res.err = spec.Start(ctx, s.node, d.Name)
+		}
 		if res.err == nil {
 			res.pids = make(map[string]*actor.PID, len(spec.Actors))
 			for _, as := range spec.Actors {
@@ -228,6 +233,7 @@ func (a *supervisorActor) finish(c actor.Context) {
 	}
 	sys := c.ActorSystem()
 	go func() {
+		s.dropSpares()
 		s.wg.Wait()
 		s.err = err
 		close(s.done)
@@ -259,4 +265,73 @@ func reasonText(err error) string {
 		return "link closed"
 	}
 	return err.Error()
+}
+
+// takeSpare returns the standby context of a child, if one is ready and
+// alive.
+func (s *Supervisor) takeSpare(name string) spawn.Child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	spare := s.spares[name]
+	delete(s.spares, name)
+	if spare == nil {
+		return nil
+	}
+	select {
+	case <-spare.Dead():
+		return nil
+	default:
+		return spare
+	}
+}
+
+// prepareSpare starts a standby context for spec on a goroutine, unless
+// one is ready or on its way.
+func (s *Supervisor) prepareSpare(spec ContextSpec) {
+	s.mu.Lock()
+	if s.closing || s.sparing[spec.Name] || s.spares[spec.Name] != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.sparing[spec.Name] = true
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), spec.StartTimeout)
+		defer cancel()
+		spare, err := spec.Start(ctx, s.node, spec.Name)
+		s.mu.Lock()
+		delete(s.sparing, spec.Name)
+		keep := err == nil && !s.closing
+		if keep {
+			s.spares[spec.Name] = spare
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.cfg.Logger.Warn("standby context not started", "supervisor", s.cfg.Name, "ctx", spec.Name, "err", err)
+			return
+		}
+		if !keep {
+			s.shutdown(spare)
+		}
+	}()
+}
+
+// dropSpares shuts the standby contexts down; no new ones are kept.
+func (s *Supervisor) dropSpares() {
+	s.mu.Lock()
+	s.closing = true
+	spares := s.spares
+	s.spares = nil
+	s.mu.Unlock()
+	for _, spare := range spares {
+		s.shutdown(spare)
+	}
+}
+
+func (s *Supervisor) shutdown(c spawn.Child) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+	defer cancel()
+	_ = c.Shutdown(ctx)
 }

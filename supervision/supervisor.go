@@ -33,6 +33,11 @@ type ContextSpec struct {
 	Actors  []ActorSpec
 	// StartTimeout bounds one start, actors included. Default 30s.
 	StartTimeout time.Duration
+	// Standby keeps one spare context of this child started and idle (one
+	// more process), so that a restart only has to spawn the actors in it:
+	// the restart then costs about the detection time and a round trip
+	// instead of a process start. A new spare is started after each use.
+	Standby bool
 }
 
 // Config configures a Supervisor. Zero values mean documented defaults.
@@ -140,8 +145,11 @@ type Supervisor struct {
 	node *actors.Node
 	pid  *actor.PID
 
-	mu    sync.Mutex
-	infos map[string]*ChildInfo
+	mu      sync.Mutex
+	infos   map[string]*ChildInfo
+	spares  map[string]spawn.Child // Standby contexts, ready to take over
+	sparing map[string]bool        // a spare is being started
+	closing bool                   // no more spares: the supervisor is ending
 
 	wg   sync.WaitGroup // start, stop and watch goroutines
 	done chan struct{}
@@ -152,7 +160,8 @@ type Supervisor struct {
 // returns without waiting for them; Child and Children tell what is up.
 func Start(node *actors.Node, cfg Config) (*Supervisor, error) {
 	cfg.setDefaults(node)
-	s := &Supervisor{cfg: cfg, node: node, infos: make(map[string]*ChildInfo), done: make(chan struct{})}
+	s := &Supervisor{cfg: cfg, node: node, infos: make(map[string]*ChildInfo), done: make(chan struct{}),
+		spares: make(map[string]spawn.Child), sparing: make(map[string]bool)}
 	specs := make([]ChildSpec, len(cfg.Children))
 	for i, c := range cfg.Children {
 		if c.Start == nil {

@@ -252,3 +252,66 @@ func openFDs(t testing.TB) int {
 	}
 	return len(ents)
 }
+
+// With Standby, a spare context is started and idle; a restart promotes it
+// (the restarted child has the spare's context ID) and a new spare follows.
+func TestSupervisor_StandbyTakesOver(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	evs := events(t, root)
+	spec := workers(1, supervision.Permanent)
+	spec[0].Standby = true
+	s, err := supervision.Start(root, supervision.Config{Children: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(testCtx(t, 30*time.Second))
+	child := waitUp(t, s, 20*time.Second)[0]
+	spare := waitSpare(t, root, child.ID)
+	_ = child.Context.Kill()
+	restarted := next[*supervision.ChildRestarted](t, evs, 20*time.Second)
+	if restarted.ID != spare {
+		t.Fatalf("restarted as ctx %d, the spare was ctx %d", restarted.ID, spare)
+	}
+	now, _ := s.Child(child.Name)
+	if _, err := ask(t, root, now.PIDs["w"], 1); err != nil {
+		t.Fatal(err)
+	}
+	next := waitSpare(t, root, now.ID)
+	if next == spare || next == child.ID {
+		t.Fatalf("no new spare: %d", next)
+	}
+	if err := s.Stop(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "spare shut down with the supervisor", func() bool {
+		_, ok := root.Routes()[next]
+		return !ok
+	})
+}
+
+// waitSpare returns the ID of the one context other than active.
+func waitSpare(t *testing.T, root *actors.Node, active uint32) uint32 {
+	t.Helper()
+	var spare uint32
+	waitFor(t, 20*time.Second, "a standby context", func() bool {
+		for id := range root.Routes() {
+			if id != active {
+				spare = id
+				return true
+			}
+		}
+		return false
+	})
+	return spare
+}
+
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
