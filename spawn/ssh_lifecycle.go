@@ -34,26 +34,36 @@ func (e *eofReader) Read(p []byte) (int, error) {
 
 // linkCloser closes an SSH context's link. When the remote process closed
 // it (it is exiting), the connection stays open a moment so that its exit
-// status arrives; otherwise (a heartbeat timeout, a protocol error, our
-// own close) the connection is closed at once: on a dead network anything
-// gentler could block.
+// status arrives. Otherwise (a heartbeat timeout, a protocol error, our own
+// close) the process, if it still runs, is killed first, as a local child
+// declared dead is: a stopped or hung process must not outlive its link.
+// That attempt is bounded (deadKillTimeout): on a cut network it cannot
+// succeed, and the remote context ends by its own heartbeat instead.
 type linkCloser struct {
 	c    *SSHContext
 	r    *eofReader
 	once sync.Once
 }
 
+// deadKillTimeout bounds the kill of a context whose link was declared
+// dead, which delays IS_DEAD by as much on a cut network.
+const deadKillTimeout = 300 * time.Millisecond
+
 func (l *linkCloser) Close() error {
 	l.once.Do(func() {
-		if l.r.eof.Load() {
-			t := time.NewTimer(exitGrace)
+		c := l.c
+		t := time.NewTimer(exitGrace)
+		defer t.Stop()
+		switch {
+		case l.r.eof.Load():
 			select {
-			case <-l.c.exited:
+			case <-c.exited:
 			case <-t.C:
 			}
-			t.Stop()
+		case !isDone(c.exited) && !isDone(c.connDone):
+			_ = c.killGroup(c.info.Pid, ssh.SIGKILL, deadKillTimeout)
 		}
-		_ = l.c.conn.Close()
+		_ = c.conn.Close()
 	})
 	return nil
 }

@@ -179,6 +179,9 @@ func (s *Server) config(cfg Config, hostKey, authorized string) string {
 		"MaxSessions 50",
 		"LogLevel VERBOSE",
 		"PrintMotd no",
+		// Drop connections whose client went silent (a cut network).
+		"ClientAliveInterval 2",
+		"ClientAliveCountMax 2",
 	}
 	if cfg.Password {
 		lines = append(lines, "PasswordAuthentication yes")
@@ -205,6 +208,9 @@ func (s *Server) run(cfg Config, conf string) error {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Connection processes inherit the log pipe and may outlive the
+	// listener (a cut connection lingers until ClientAlive gives up).
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return err
 	}
