@@ -348,6 +348,7 @@ func mountTmpfs(t testing.TB, options string) string {
 // only the named programs.
 func restrictedShell(t testing.TB, programs ...string) string {
 	t.Helper()
+	sshtest.Require(t, programs...)
 	bin := filepath.Join(t.TempDir(), "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)

@@ -64,9 +64,16 @@ func sshServer(t testing.TB, cfg sshtest.Config) (*sshtest.Server, string) {
 }
 
 // sshOpts returns options that trust srv and authenticate with its user
-// key, reading no ssh configuration and no agent.
+// key, reading no ssh configuration and no agent. The remote environment
+// comes from sshd, not from us: GORACE is passed on so that race-built
+// children do not sleep at exit.
 func sshOpts(srv *sshtest.Server, name string) spawn.SSHOptions {
+	var env []string
+	if v := os.Getenv("GORACE"); v != "" {
+		env = append(env, "GORACE="+v)
+	}
 	return spawn.SSHOptions{
+		Env:             env,
 		Host:            srv.User + "@" + srv.Addr,
 		ConfigFile:      "none",
 		Agent:           "none",
