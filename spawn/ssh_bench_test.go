@@ -3,6 +3,8 @@ package spawn_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
+	"golang.org/x/crypto/ssh"
 )
 
 // BenchmarkSSHSpawnWarm measures starting an SSH context whose binary is
@@ -112,6 +115,59 @@ func BenchmarkSSHRoundTrip(b *testing.B) {
 		if _, err := actors.Request[*Pong](ctx, root, pid, &Ping{N: i}); err != nil {
 			b.Fatal(err)
 		}
+		samples = append(samples, time.Since(start))
+	}
+	b.StopTimer()
+	reportLatencies(b, samples, "us", time.Microsecond)
+}
+
+// BenchmarkSSHFloorCat is the floor under BenchmarkSSHRoundTrip: 64 bytes
+// written to an SSH session running cat(1) on this host and read back,
+// with x/crypto/ssh alone (no Spindle). It measures the client, sshd's
+// relaying and the process wake-ups that every SSH round trip pays.
+func BenchmarkSSHFloorCat(b *testing.B) {
+	srv, _ := sshServer(b, sshtest.Config{})
+	key, err := os.ReadFile(srv.UserKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ssh.Dial("tcp", srv.Addr, &ssh.ClientConfig{User: srv.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Close()
+	in, _ := sess.StdinPipe()
+	out, _ := sess.StdoutPipe()
+	if err := sess.Start("exec cat"); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	pingPong := func() {
+		if _, err := in.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(out, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		pingPong()
+	}
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		pingPong()
 		samples = append(samples, time.Since(start))
 	}
 	b.StopTimer()
