@@ -230,3 +230,13 @@ func TestPickCodec(t *testing.T) {
 		}
 	}
 }
+
+func TestOnePerPlatform_CallersBinaryWins(t *testing.T) {
+	mine := &Binary{path: "/mine", platform: "linux/amd64"}
+	arm := &Binary{path: "/arm", platform: "linux/arm64"}
+	self := &Binary{path: "/self", platform: "linux/amd64"}
+	got := onePerPlatform([]*Binary{mine, arm, self})
+	if len(got) != 2 || got[0] != mine || got[1] != arm {
+		t.Fatalf("onePerPlatform kept %v", got)
+	}
+}

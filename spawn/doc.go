@@ -27,6 +27,10 @@
 // and kinds in every context (pass the same setup function), and Shutdown
 // the node (or each Context) before exiting.
 //
+// SSH starts a context on an SSH host in the same way: the host needs a
+// POSIX shell, and the program ships its own binary there on first use
+// (see SSHOptions, docs/ssh.md and docs/bootstrap.md). Both return a Child.
+//
 // Local children run in their own process group with Pdeathsig set, so a
 // parent that is killed leaves no orphan; they also exit when their parent
 // link reaches EOF. Shutdown asks the child to stop, then sends SIGTERM,

@@ -247,6 +247,9 @@ func SSH(ctx context.Context, node *actors.Node, opts SSHOptions) (*SSHContext, 
 		name = "ssh-" + t.Alias
 	}
 	log := node.Logger().With("child", name, "host", t.String())
+	for _, err := range cfg.skipped {
+		log.Warn("ssh: configuration file skipped", "err", err)
+	}
 	prepared := make(chan error, 1)
 	go func() { prepared <- prepareAll(bins) }() // hash while we connect
 	start := time.Now()
@@ -259,6 +262,7 @@ func SSH(ctx context.Context, node *actors.Node, opts SSHOptions) (*SSHContext, 
 		_ = conn.Close()
 		return nil, prepErr
 	}
+	bins = onePerPlatform(bins)
 	c := &SSHContext{node: node, conn: conn, name: name, host: t.String(), grace: opts.Grace,
 		shell: opts.Shell, log: log, exited: make(chan struct{}), connDone: make(chan struct{})}
 	c.info.Host, c.info.Connect = t.String(), time.Since(start)
@@ -360,6 +364,20 @@ func offeredBinaries(extra []*Binary) ([]*Binary, error) {
 		return nil, err
 	}
 	return append(append([]*Binary(nil), extra...), me), nil
+}
+
+// onePerPlatform keeps the first binary of each platform: the caller's
+// win over the running program.
+func onePerPlatform(bins []*Binary) []*Binary {
+	seen := map[string]bool{}
+	var out []*Binary
+	for _, b := range bins {
+		if !seen[b.platform] {
+			seen[b.platform] = true
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // prepareAll computes each binary's digest (once per Binary).

@@ -17,13 +17,16 @@ import (
 // sshConfigFiles is the parsed OpenSSH client configuration: the user's
 // file, then the system's, first value wins (as in ssh_config(5)).
 type sshConfigFiles struct {
-	files []*sshconfig.Config
-	names []string
+	files   []*sshconfig.Config
+	names   []string
+	skipped []error // default files that could not be parsed (logged)
 }
 
 // loadSSHConfig reads the configuration. path "" means ~/.ssh/config and
-// /etc/ssh/ssh_config (either may be missing); "none" means no
-// configuration; anything else is the only file read, like ssh -F.
+// /etc/ssh/ssh_config (either may be missing, and one the parser cannot
+// read, for example for a "Match exec", is skipped and reported in
+// skipped); "none" means no configuration; anything else is the only file
+// read, like ssh -F, and must parse.
 func loadSSHConfig(path string) (*sshConfigFiles, error) {
 	c := &sshConfigFiles{}
 	var paths []string
@@ -48,7 +51,12 @@ func loadSSHConfig(path string) (*sshConfigFiles, error) {
 		}
 		cfg, err := sshconfig.DecodeBytes(data)
 		if err != nil {
-			return nil, fmt.Errorf("spawn: ssh config %s: %w", p, err)
+			err = fmt.Errorf("spawn: ssh config %s: %w", p, err)
+			if path == "" { // a default file OpenSSH could read and we cannot
+				c.skipped = append(c.skipped, err)
+				continue
+			}
+			return nil, err
 		}
 		c.files = append(c.files, cfg)
 		c.names = append(c.names, p)

@@ -153,3 +153,25 @@ func TestExpandTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSSHConfig_DefaultFileTheParserRejectsIsSkipped(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bad := "Match exec \"true\"\n  User x\n"
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadSSHConfig("")
+	if err != nil {
+		t.Fatalf("default files: %v, want the bad one skipped", err)
+	}
+	if len(cfg.skipped) != 1 || !strings.Contains(cfg.skipped[0].Error(), ".ssh/config") {
+		t.Fatalf("skipped %v, want ~/.ssh/config", cfg.skipped)
+	}
+	if _, err := loadSSHConfig(filepath.Join(home, ".ssh", "config")); err == nil {
+		t.Fatal("the same file named explicitly parsed without error")
+	}
+}

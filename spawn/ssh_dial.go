@@ -136,9 +136,6 @@ func dialHop(ctx context.Context, t sshTarget, via *ssh.Client, viaName string, 
 		return nil, nil, classifyHandshake(err, ctx, t, viaName, timeout, authStarted.Load(), lastAuth.Load())
 	}
 	_ = nc.SetDeadline(time.Time{})
-	if opts.HostKeyPolicy == HostKeyInsecureIgnore {
-		log.Warn("ssh: connected without host key verification", "host", t.String())
-	}
 	return ssh.NewClient(c, chans, reqs), nc, nil
 }
 

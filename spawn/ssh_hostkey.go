@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -56,7 +55,6 @@ type hostKeyChecker struct {
 	hash     bool     // hash host names written to userFile
 	db       ssh.HostKeyCallback
 	log      *slog.Logger
-	verified atomic.Bool // the last key presented was accepted
 }
 
 // newHostKeyChecker reads the known_hosts files. files (from the options)
@@ -102,9 +100,7 @@ func newHostKeyChecker(policy HostKeyPolicy, t sshTarget, files []string, log *s
 // callback returns the HostKeyCallback for a host looked up as name.
 func (h *hostKeyChecker) callback(name string) ssh.HostKeyCallback {
 	return func(_ string, remote net.Addr, key ssh.PublicKey) error {
-		err := h.check(name, remote, key)
-		h.verified.Store(err == nil)
-		return err
+		return h.check(name, remote, key)
 	}
 }
 
