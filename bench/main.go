@@ -1,0 +1,203 @@
+// Command bench measures Spindle side by side with the systems a user would
+// use instead (Mitogen, protoactor-go's gRPC remote) and with the raw floor
+// of the machine, in one run, and prints a markdown table; -json writes the
+// figures for machines.
+//
+//	cd bench && go run . -quick -json /tmp/bench.json   # about 30 s
+//	cd bench && go run . -json results.json             # the full run
+//
+// Peers that are not installed are reported as skipped; bench/setup.sh
+// installs them. The binary is also every child process of the run: Spindle
+// contexts, floor echo processes and protoactor peers re-execute it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spindle-go/spindle/spawn"
+)
+
+func main() {
+	spawn.Main(setup) // a Spindle child context never returns from here
+	if code, ok := runRole(os.Getenv(roleEnv)); ok {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runRole plays the part of a child process other than a Spindle context.
+func runRole(role string) (code int, ok bool) {
+	switch role {
+	case "":
+		return 0, false
+	case roleFirstByte:
+		_, _ = os.Stdout.Write([]byte{1})
+		return 0, true
+	case roleFloorEcho:
+		return floorEcho(), true
+	case roleFloorSink:
+		return floorSink(), true
+	case roleProtoactor:
+		return protoactorPeer(), true
+	}
+	fmt.Fprintf(os.Stderr, "bench: unknown %s=%q\n", roleEnv, role)
+	return 2, true
+}
+
+type options struct {
+	quick    bool
+	jsonPath string
+	mdPath   string
+	only     string
+	python   string
+	ssh      bool
+	limit    time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.quick, "quick", false, "a short run (well under a minute); figures are indicative")
+	fs.StringVar(&o.jsonPath, "json", "", "write the figures as JSON to this file")
+	fs.StringVar(&o.mdPath, "md", "", "also write the markdown report to this file")
+	fs.StringVar(&o.only, "systems", "", "comma-separated systems to run (default all): "+systemNames())
+	fs.StringVar(&o.python, "python", "/usr/bin/python3", "the Python that has python3-mitogen")
+	fs.BoolVar(&o.ssh, "ssh", true, "run the SSH systems against a private sshd on 127.0.0.1 when sshd is installed")
+	fs.DurationVar(&o.limit, "limit", 0, "time limit per system (default 45s quick, 4m full)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.limit <= 0 {
+		o.limit = 4 * time.Minute
+		if o.quick {
+			o.limit = 45 * time.Second
+		}
+	}
+	return o, nil
+}
+
+func systemNames() string {
+	var names []string
+	for _, s := range systems {
+		names = append(names, strings.ReplaceAll(s.name, " ", ""))
+	}
+	return strings.Join(names, ", ")
+}
+
+// selectSystems returns the systems named in a -systems list ("" is all).
+// Names are compared without spaces: "spindle(socketpair)".
+func selectSystems(list string) ([]*system, error) {
+	if list == "" {
+		return systems, nil
+	}
+	var out []*system
+	for _, want := range strings.Split(list, ",") {
+		want = strings.ReplaceAll(strings.TrimSpace(want), " ", "")
+		found := false
+		for _, s := range systems {
+			if strings.ReplaceAll(s.name, " ", "") == want {
+				out = append(out, s)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown system %q (have %s)", want, systemNames())
+		}
+	}
+	return out, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return 2
+	}
+	chosen, err := selectSystems(o.only)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	plan := fullPlan
+	if o.quick {
+		plan = quickPlan
+	}
+	t0 := time.Now()
+	e := &env{plan: plan, exe: exe, python: o.python, noSSH: !o.ssh}
+	e.log = func(name, format string, args ...any) {
+		fmt.Fprintf(stderr, "[%6.1fs] %s: %s\n", time.Since(t0).Seconds(), name, fmt.Sprintf(format, args...))
+	}
+	rep := &Report{Meta: Meta{Date: t0, Mode: plan.Mode, Rounds: plan.Rounds, Load: loadAverage()}}
+	for _, s := range chosen {
+		e.log(s.name, "start")
+		r := measure(context.Background(), e, s, o.limit)
+		switch {
+		case r.Skipped != "":
+			e.log(s.name, "skipped: %s", r.Skipped)
+		case r.Failed != "":
+			e.log(s.name, "FAILED: %s", r.Failed)
+		default:
+			e.log(s.name, "done in %.1fs", r.Elapsed.Seconds())
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	e.close()
+	rep.Meta.Elapsed = time.Since(t0)
+	rep.Meta.Machine, rep.Meta.Software = describeMachine(e)
+	rep.Meta.Command = reproduceCommand(o)
+	return writeOutputs(rep, o, stdout, stderr)
+}
+
+func writeOutputs(rep *Report, o options, stdout, stderr io.Writer) int {
+	code := 0
+	if err := rep.Markdown(stdout); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		code = 1
+	}
+	write := func(path string, render func(io.Writer) error) {
+		if path == "" {
+			return
+		}
+		f, err := os.Create(path)
+		if err == nil {
+			err = render(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			code = 1
+		}
+	}
+	write(o.mdPath, rep.Markdown)
+	write(o.jsonPath, rep.JSON)
+	for _, r := range rep.Results {
+		if r.Failed != "" {
+			code = 1
+		}
+	}
+	return code
+}
+
+func reproduceCommand(o options) string {
+	cmd := "bench/setup.sh && (cd bench && go run ."
+	if o.quick {
+		cmd += " -quick"
+	}
+	return cmd + " -json results.json)"
+}
