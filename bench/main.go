@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.only, "systems", "", "comma-separated systems to run (default all): "+systemNames())
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "the Python that has python3-mitogen")
 	fs.BoolVar(&o.ssh, "ssh", true, "run the SSH systems against a private sshd on 127.0.0.1 when sshd is installed")
-	fs.DurationVar(&o.limit, "limit", 0, "time limit per system (default 45s quick, 4m full)")
+	fs.DurationVar(&o.limit, "limit", 0, "time limit for one warm-up or round of one system (default 30s quick, 2m full)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -78,9 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if o.limit <= 0 {
-		o.limit = 4 * time.Minute
+		o.limit = 2 * time.Minute
 		if o.quick {
-			o.limit = 45 * time.Second
+			o.limit = 30 * time.Second
 		}
 	}
 	return o, nil
@@ -142,19 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "[%6.1fs] %s: %s\n", time.Since(t0).Seconds(), name, fmt.Sprintf(format, args...))
 	}
 	rep := &Report{Meta: Meta{Date: t0, Mode: plan.Mode, Rounds: plan.Rounds, Load: loadAverage()}}
-	for _, s := range chosen {
-		e.log(s.name, "start")
-		r := measure(context.Background(), e, s, o.limit)
-		switch {
-		case r.Skipped != "":
-			e.log(s.name, "skipped: %s", r.Skipped)
-		case r.Failed != "":
-			e.log(s.name, "FAILED: %s", r.Failed)
-		default:
-			e.log(s.name, "done in %.1fs", r.Elapsed.Seconds())
-		}
-		rep.Results = append(rep.Results, r)
-	}
+	rep.Results = runAll(context.Background(), e, chosen, o.limit)
 	e.close()
 	rep.Meta.Elapsed = time.Since(t0)
 	rep.Meta.Machine, rep.Meta.Software = describeMachine(e)

@@ -151,10 +151,10 @@ func TestSelectSystems(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	o, err := parseFlags([]string{"-quick", "-json", "x.json"}, &stderr)
-	if err != nil || !o.quick || o.jsonPath != "x.json" || o.limit != 45*time.Second || !o.ssh {
+	if err != nil || !o.quick || o.jsonPath != "x.json" || o.limit != 30*time.Second || !o.ssh {
 		t.Errorf("parseFlags = %+v, %v", o, err)
 	}
-	if o, _ := parseFlags(nil, &stderr); o.limit != 4*time.Minute {
+	if o, _ := parseFlags(nil, &stderr); o.limit != 2*time.Minute {
 		t.Errorf("full-run limit = %v", o.limit)
 	}
 	if _, err := parseFlags([]string{"stray"}, &stderr); err == nil {

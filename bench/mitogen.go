@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -14,12 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
-// The Mitogen peer runs in Python: Go cannot drive Mitogen's API, and a
-// call per measurement across a pipe would measure the pipe. The harness
-// hands the plan to mitogen/mitobench.py, which does the same warm-up and
-// rounds as the Go runner and returns raw times; the statistics are the
+// The Mitogen peer runs in Python, since Mitogen is a Python library. The
+// harness starts mitogen/mitobench.py once per Mitogen system and drives it
+// a round at a time over a line protocol on its stdin and stdout (described
+// in the script); the script times each operation itself, so the protocol
+// costs nothing in the figures. The plan and the statistics are the
 // harness's, as for every system.
 
 //go:embed mitogen/*.py
@@ -35,14 +36,8 @@ type mitogenTarget struct {
 	Identity string `json:"identity,omitempty"`
 }
 
-type mitogenRequest struct {
-	Plan      Plan            `json:"plan"`
-	Target    mitogenTarget   `json:"target"`
-	Workloads map[string]bool `json:"workloads"`
-}
-
-// probeMitogen returns the Mitogen version, or a skip error when the
-// interpreter or the package is missing.
+// probeMitogen returns the Python and Mitogen versions, or a skip error
+// when the interpreter or the package is missing.
 func probeMitogen(ctx context.Context, python string) (string, error) {
 	if _, err := os.Stat(python); err != nil {
 		return "", skipf("%s not found (bench/setup.sh installs python3-mitogen)", python)
@@ -55,81 +50,166 @@ func probeMitogen(ctx context.Context, python string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// runMitogen runs the Python driver for one target.
-func runMitogen(ctx context.Context, python string, target mitogenTarget, w Workloads, p Plan, log func(string, ...any)) (Raw, error) {
+// mitogenContender is a running mitobench.py.
+type mitogenContender struct {
+	dir    string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	tail   func() string // the script's last stderr lines, once it has exited
+
+	mu     sync.Mutex
+	closed bool
+}
+
+var _ contender = (*mitogenContender)(nil)
+
+// startMitogen writes the embedded scripts to a temporary directory and
+// starts the driver for target.
+func startMitogen(python string, target mitogenTarget) (*mitogenContender, error) {
 	dir, err := os.MkdirTemp("", "spindle-bench-mitogen-")
 	if err != nil {
-		return Raw{}, err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	for _, name := range []string{"mitobench.py", "mitochild.py"} {
 		src, err := mitogenScripts.ReadFile("mitogen/" + name)
-		if err != nil {
-			return Raw{}, err
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), src, 0o644)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
-			return Raw{}, err
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
 		}
 	}
 	target.Python = python
-	req, err := json.Marshal(mitogenRequest{Plan: p, Target: target, Workloads: map[string]bool{
-		"spawn": w.Spawn, "spawn10": w.Spawn10, "rtt": w.RTT, "oneway": w.OneWay, "bulk": w.Bulk,
-	}})
+	arg, _ := json.Marshal(target)
+	m := &mitogenContender{dir: dir, cmd: exec.Command(python, filepath.Join(dir, "mitobench.py"), string(arg))}
+	m.cmd.Dir = dir
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if m.stdin, err = m.cmd.StdinPipe(); err == nil {
+		var out io.ReadCloser
+		if out, err = m.cmd.StdoutPipe(); err == nil {
+			m.stdout = bufio.NewReaderSize(out, 1<<20)
+			var errPipe io.ReadCloser
+			if errPipe, err = m.cmd.StderrPipe(); err == nil {
+				m.tail = keepTail(errPipe, 20)
+				err = m.cmd.Start()
+			}
+		}
+	}
 	if err != nil {
-		return Raw{}, err
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start mitobench.py: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, python, filepath.Join(dir, "mitobench.py"))
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(req)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return Raw{}, err
-	}
-	if err := cmd.Start(); err != nil {
-		return Raw{}, err
-	}
-	tail := relayLines(stderr, log)()
-	if err := cmd.Wait(); err != nil {
-		return Raw{}, fmt.Errorf("mitobench.py: %w%s", err, tail)
-	}
-	var raw Raw
-	if err := json.Unmarshal(stdout.Bytes(), &raw); err != nil {
-		return Raw{}, fmt.Errorf("mitobench.py output: %w", err)
-	}
-	return raw, nil
+	return m, nil
 }
 
-// relayLines passes the script's progress lines ("mitogen: ...") to log and
-// keeps the last other lines for an error message; the returned function
-// waits for the end of the stream.
-func relayLines(r io.Reader, log func(string, ...any)) func() string {
-	var (
-		mu   sync.Mutex
-		last []string
-		done = make(chan struct{})
-	)
+type mitogenAnswer struct {
+	Samples []float64 `json:"samples"`
+	Seconds float64   `json:"seconds"`
+	Error   string    `json:"error"`
+}
+
+// do sends one request and reads its answer. The script times the work
+// itself; ctx only bounds the wait (on expiry the script is killed).
+func (m *mitogenContender) do(ctx context.Context, op string, n int) (mitogenAnswer, error) {
+	var a mitogenAnswer
+	req, _ := json.Marshal(map[string]any{"op": op, "n": n})
+	stop := context.AfterFunc(ctx, func() { _ = m.cmd.Process.Kill() })
+	defer stop()
+	if _, err := m.stdin.Write(append(req, '\n')); err != nil {
+		return a, m.died(err)
+	}
+	line, err := m.stdout.ReadBytes('\n')
+	if err != nil {
+		return a, m.died(err)
+	}
+	if err := json.Unmarshal(line, &a); err != nil {
+		return a, fmt.Errorf("mitobench.py answered %q: %w", line, err)
+	}
+	if a.Error != "" {
+		return a, fmt.Errorf("mitogen %s: %s", op, a.Error)
+	}
+	return a, nil
+}
+
+// died explains a broken pipe to the script with its exit status and the
+// last lines it wrote to stderr.
+func (m *mitogenContender) died(err error) error {
+	_ = m.cmd.Process.Kill()
+	tail := m.tail()
+	werr := m.cmd.Wait()
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	return fmt.Errorf("mitobench.py: %v (%v)%s", err, werr, tail)
+}
+
+func (m *mitogenContender) spawnRound(ctx context.Context, n int) ([]float64, error) {
+	a, err := m.do(ctx, "spawn", n)
+	return a.Samples, err
+}
+
+func (m *mitogenContender) spawnBatchRound(ctx context.Context, n int) (float64, error) {
+	a, err := m.do(ctx, "spawn_batch", n)
+	return a.Seconds, err
+}
+
+func (m *mitogenContender) open(ctx context.Context) error {
+	_, err := m.do(ctx, "open", 0)
+	return err
+}
+
+func (m *mitogenContender) rttRound(ctx context.Context, n int) ([]float64, error) {
+	a, err := m.do(ctx, "rtt", n)
+	return a.Samples, err
+}
+
+func (m *mitogenContender) oneWayRound(ctx context.Context, n int) (Rate, error) {
+	a, err := m.do(ctx, "oneway", n)
+	return Rate{N: n, Seconds: a.Seconds}, err
+}
+
+func (m *mitogenContender) bulkRound(ctx context.Context, n int) ([]float64, error) {
+	a, err := m.do(ctx, "bulk", n)
+	return a.Samples, err
+}
+
+// close asks the script to stop its contexts and exit.
+func (m *mitogenContender) close() error {
+	m.mu.Lock()
+	closed := m.closed
+	m.closed = true
+	m.mu.Unlock()
+	defer os.RemoveAll(m.dir)
+	if closed {
+		return nil
+	}
+	_, _ = m.stdin.Write([]byte(`{"op": "close"}` + "\n"))
+	_ = m.stdin.Close()
+	tail := m.tail()
+	if err := m.cmd.Wait(); err != nil {
+		return fmt.Errorf("mitobench.py: %w%s", err, tail)
+	}
+	return nil
+}
+
+// keepTail keeps the last n lines of r; the returned function waits for
+// the end of r and returns them (formatted for an error message).
+func keepTail(r io.Reader, n int) func() string {
+	var last []string
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
-			line := sc.Text()
-			if msg, ok := strings.CutPrefix(line, "mitogen: "); ok {
-				log("%s", msg)
-				continue
-			}
-			mu.Lock()
-			if last = append(last, line); len(last) > 20 {
+			if last = append(last, sc.Text()); len(last) > n {
 				last = last[1:]
 			}
-			mu.Unlock()
 		}
 	}()
 	return func() string {
 		<-done
-		mu.Lock()
-		defer mu.Unlock()
 		if len(last) == 0 {
 			return ""
 		}

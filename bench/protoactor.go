@@ -106,9 +106,10 @@ type paPeer struct {
 	small, big any
 }
 
-// startPeer starts a peer process and returns once it listens.
+// startPeer starts a peer process and returns once it listens. The peer
+// outlives ctx, which only bounds the wait for its address.
 func (d *protoactorDriver) startPeer(ctx context.Context) (*paPeer, error) {
-	cmd := exec.CommandContext(ctx, d.exe)
+	cmd := exec.Command(d.exe)
 	cmd.Env = append(os.Environ(), roleEnv+"="+roleProtoactor)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -124,7 +125,9 @@ func (d *protoactorDriver) startPeer(ctx context.Context) (*paPeer, error) {
 		return nil, err
 	}
 	p := &paPeer{d: d, cmd: cmd, stdin: stdin, tick: &wrapperspb.UInt32Value{}}
+	stopWait := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
+	stopWait()
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
 	if err != nil || !ok {
 		_ = p.stop()

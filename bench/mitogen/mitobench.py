@@ -1,19 +1,28 @@
 """Mitogen side of the Spindle benchmark harness.
 
-Run by the Go harness as `/usr/bin/python3 mitobench.py` with a plan (JSON)
-on stdin; writes the raw measurements (JSON, times in seconds, grouped by
-round, the shape of the harness's Raw type) on stdout. The workloads match
-the Go systems':
+The Go harness runs `/usr/bin/python3 mitobench.py TARGET` (TARGET is JSON:
+{"via": "local"} or {"via": "ssh", "host": ..., "port": ..., "user": ...,
+"identity": ...}) and drives it one round at a time: one JSON request per
+line on stdin, one JSON answer per line on stdout, times in seconds. The
+harness owns the plan (warm-up, rounds, sizes) and the statistics; this
+script only does what it is asked and times it with perf_counter.
 
-- spawn: router.local() (or router.ssh()) and the first call of a function
-  of this package in the new context (Mitogen ships the module on that
-  first call, which is part of what a user waits for);
-- spawn10: ten contexts created at once from ten threads, until the last
-  has answered;
-- rtt: context.call(echo, small int);
-- oneway: context.call_no_reply(tick) n times, then a call that returns the
-  count, so the time covers every message being processed;
-- bulk: context.call(echo, 1 MiB of bytes), which returns the same bytes.
+Requests and answers:
+  {"op": "spawn", "n": N}        -> {"samples": [...]}  N contexts one after
+                                    the other, each until its first reply
+  {"op": "spawn_batch", "n": N}  -> {"seconds": s}      N contexts at once
+                                    (one thread each) until the last reply
+  {"op": "open"}                 -> {}                  the steady context
+  {"op": "rtt", "n": N}          -> {"samples": [...]}  call(echo, 1)
+  {"op": "oneway", "n": N}       -> {"seconds": s}      N call_no_reply(tick),
+                                    then a call that returns the count
+  {"op": "bulk", "n": N}         -> {"samples": [...]}  call(echo, 1 MiB)
+  {"op": "close"}                   stops the contexts and exits
+A failure answers {"error": "..."}.
+
+"Until its first reply" means the first call of a function of this package
+in the new context: Mitogen ships the module on that call, which is part of
+what a user waits for.
 """
 
 import json
@@ -21,7 +30,6 @@ import sys
 import threading
 import time
 
-import mitogen.master
 import mitogen.utils
 
 import mitochild
@@ -30,6 +38,7 @@ BULK = 1 << 20
 
 
 def connect(router, target):
+    python = target.get("python") or "/usr/bin/python3"
     if target["via"] == "ssh":
         return router.ssh(
             hostname=target["host"],
@@ -38,10 +47,10 @@ def connect(router, target):
             identity_file=target["identity"],
             identities_only=True,
             check_host_keys="ignore",
-            python_path=target.get("python", "/usr/bin/python3"),
+            python_path=python,
             connect_timeout=30,
         )
-    return router.local(python_path=target.get("python", "/usr/bin/python3"))
+    return router.local(python_path=python)
 
 
 def start(router, target):
@@ -54,130 +63,109 @@ def stop(ctx):
     ctx.shutdown(wait=True)
 
 
-def run_spawn(router, target, plan):
-    for _ in range(plan["spawn_warmup"]):
-        stop(start(router, target))
-    rounds = []
-    for _ in range(plan["rounds"]):
-        samples = []
-        for _ in range(plan["spawn_per_round"]):
-            t0 = time.perf_counter()
-            ctx = start(router, target)
-            samples.append(time.perf_counter() - t0)
-            stop(ctx)
-        rounds.append(samples)
-    return rounds
-
-
-def run_spawn_batch(router, target, plan):
-    out = []
-    for _ in range(plan["spawn10_rounds"]):
-        n = plan["spawn_batch"]
-        ctxs = [None] * n
-        errors = []
-
-        def one(i):
-            try:
-                ctxs[i] = start(router, target)
-            except Exception as e:  # reported after the round
-                errors.append(e)
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+def spawn_round(router, target, n):
+    samples = []
+    for _ in range(n):
         t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        dt = time.perf_counter() - t0
-        for c in ctxs:
-            if c is not None:
-                stop(c)
-        if errors:
-            raise errors[0]
-        out.append(dt)
-    return out
+        ctx = start(router, target)
+        samples.append(time.perf_counter() - t0)
+        stop(ctx)
+    return samples
 
 
-def time_each(op, warmup, rounds, per_round):
-    for _ in range(warmup):
+def spawn_batch(router, target, n):
+    ctxs = [None] * n
+    errors = []
+
+    def one(i):
+        try:
+            ctxs[i] = start(router, target)
+        except Exception as e:  # reported once every thread is done
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt = time.perf_counter() - t0
+    for c in ctxs:
+        if c is not None:
+            stop(c)
+    if errors:
+        raise errors[0]
+    return dt
+
+
+def time_each(op, n):
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
         op()
-    out = []
-    for _ in range(rounds):
-        samples = []
-        for _ in range(per_round):
-            t0 = time.perf_counter()
-            op()
-            samples.append(time.perf_counter() - t0)
-        out.append(samples)
-    return out
+        samples.append(time.perf_counter() - t0)
+    return samples
 
 
 def one_way(ctx, n):
+    t0 = time.perf_counter()
     for _ in range(n):
         ctx.call_no_reply(mitochild.tick)
     got = ctx.call(mitochild.how_many)
+    dt = time.perf_counter() - t0
     if got != n:
         raise RuntimeError("counter saw %d of %d messages" % (got, n))
+    return dt
 
 
-def run_one_way(ctx, plan, log):
-    cal = plan["oneway_calibrate"]
-    t0 = time.perf_counter()
-    one_way(ctx, cal)
-    dt = time.perf_counter() - t0
-    n = int(cal / dt * plan["oneway_round_s"]) if dt > 0 else plan["oneway_max"]
-    n = max(cal, min(n, plan["oneway_max"]))
-    log("one-way %d x%d" % (n, plan["rounds"]))
-    out = []
-    for _ in range(plan["rounds"]):
-        t0 = time.perf_counter()
-        one_way(ctx, n)
-        out.append({"n": n, "seconds": time.perf_counter() - t0})
-    return out
+class Server:
+    def __init__(self, router, target):
+        self.router = router
+        self.target = target
+        self.ctx = None
+        self.payload = bytes(i % 251 for i in range(BULK))
 
+    def bulk(self):
+        back = self.ctx.call(mitochild.echo, self.payload)
+        if len(back) != BULK:
+            raise RuntimeError("bulk reply carried %d bytes" % len(back))
 
-def bench(router, req):
-    plan, target, work = req["plan"], req["target"], req["workloads"]
+    def handle(self, op, n):
+        if op == "spawn":
+            return {"samples": spawn_round(self.router, self.target, n)}
+        if op == "spawn_batch":
+            return {"seconds": spawn_batch(self.router, self.target, n)}
+        if op == "open":
+            self.ctx = start(self.router, self.target)
+            return {}
+        if self.ctx is None:
+            raise RuntimeError("%s before open" % op)
+        if op == "rtt":
+            return {"samples": time_each(lambda: self.ctx.call(mitochild.echo, 1), n)}
+        if op == "oneway":
+            return {"seconds": one_way(self.ctx, n)}
+        if op == "bulk":
+            return {"samples": time_each(self.bulk, n)}
+        raise ValueError("unknown op %r" % op)
 
-    def log(msg):
-        print("mitogen: " + msg, file=sys.stderr, flush=True)
-
-    raw = {"spawn": None, "spawn10": None, "rtt": None, "oneway": None, "bulk": None}
-    if work.get("spawn"):
-        log("spawn x%d" % (plan["spawn_warmup"] + plan["rounds"] * plan["spawn_per_round"]))
-        raw["spawn"] = run_spawn(router, target, plan)
-    if work.get("spawn10"):
-        log("spawn %d at once x%d" % (plan["spawn_batch"], plan["spawn10_rounds"]))
-        raw["spawn10"] = run_spawn_batch(router, target, plan)
-    if work.get("rtt") or work.get("oneway") or work.get("bulk"):
-        ctx = start(router, target)
-        try:
-            if work.get("rtt"):
-                log("round trips %d x%d" % (plan["rtt_per_round"], plan["rounds"]))
-                raw["rtt"] = time_each(lambda: ctx.call(mitochild.echo, 1),
-                                       plan["rtt_warmup"], plan["rounds"], plan["rtt_per_round"])
-            if work.get("oneway"):
-                raw["oneway"] = run_one_way(ctx, plan, log)
-            if work.get("bulk"):
-                payload = bytes(i % 251 for i in range(BULK))
-
-                def bulk():
-                    back = ctx.call(mitochild.echo, payload)
-                    if len(back) != BULK:
-                        raise RuntimeError("bulk reply carried %d bytes" % len(back))
-
-                log("1 MiB round trips %d x%d" % (plan["bulk_per_round"], plan["rounds"]))
-                raw["bulk"] = time_each(bulk, plan["bulk_warmup"], plan["rounds"], plan["bulk_per_round"])
-        finally:
-            stop(ctx)
-    return raw
+    def serve(self, inp, out):
+        for line in inp:
+            req = json.loads(line)
+            if req["op"] == "close":
+                break
+            try:
+                res = self.handle(req["op"], req.get("n", 0))
+            except Exception as e:
+                res = {"error": "%s: %s" % (type(e).__name__, e)}
+            out.write(json.dumps(res) + "\n")
+            out.flush()
+        if self.ctx is not None:
+            stop(self.ctx)
 
 
 def main():
-    req = json.load(sys.stdin)
-    raw = mitogen.utils.run_with_router(bench, req)
-    json.dump(raw, sys.stdout)
-    sys.stdout.write("\n")
+    target = json.loads(sys.argv[1])
+    mitogen.utils.run_with_router(lambda router: Server(router, target).serve(sys.stdin, sys.stdout))
 
 
 if __name__ == "__main__":
