@@ -173,5 +173,12 @@ func (ch *spindleChild) stop() error {
 	return ch.c.Shutdown(ctx)
 }
 
-// bulkPayload is the 1 MiB every bulk workload of the Go systems carries.
-var bulkPayload = make([]byte, bulkBytes)
+// bulkPayload is the 1 MiB every bulk workload of the Go systems carries
+// (not zeros, though nothing on these paths compresses).
+var bulkPayload = func() []byte {
+	b := make([]byte, bulkBytes)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}()

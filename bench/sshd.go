@@ -15,10 +15,11 @@ import (
 
 // sshTarget is an SSH account the SSH systems log into.
 type sshTarget struct {
-	Host     string
-	Port     int
-	User     string
-	Identity string // private key file
+	Host       string
+	Port       int
+	User       string
+	Identity   string // private key file (no passphrase)
+	KnownHosts string // a known_hosts file that holds the server's host key
 }
 
 // sshd is a private OpenSSH server on 127.0.0.1 with throwaway host and
@@ -85,6 +86,14 @@ func (s *sshd) start(ctx context.Context, keygen, username string) error {
 	if err != nil {
 		return err
 	}
+	hostPub, err := os.ReadFile(hostKey + ".pub")
+	if err != nil {
+		return err
+	}
+	knownHosts := filepath.Join(s.dir, "known_hosts")
+	if err := os.WriteFile(knownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600); err != nil {
+		return err
+	}
 	config := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
@@ -111,7 +120,7 @@ LogLevel ERROR
 		return skipf("start sshd: %v", err)
 	}
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	s.target = sshTarget{Host: "127.0.0.1", Port: port, User: username, Identity: userKey}
+	s.target = sshTarget{Host: "127.0.0.1", Port: port, User: username, Identity: userKey, KnownHosts: knownHosts}
 	return s.waitListening(ctx)
 }
 

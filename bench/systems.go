@@ -153,7 +153,18 @@ func makeMitogenSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 // adapts spawn.SSH sets it from an init function, and the spindle_ssh
 // column then runs the same workloads as mitogen_ssh, against the same
 // private sshd. "Warm" spawn means the binary is already cached on the
-// host: the spawn warm-up uploads it.
+// host: the spawn warm-up uploads it. The adapter is a few lines, along
+// these lines (the option names are whatever issue 4 settles on):
+//
+//	func init() {
+//		spindleSSHLauncher = func(node *actors.Node, t sshTarget) func(context.Context, string) (spawn.Child, error) {
+//			return func(ctx context.Context, name string) (spawn.Child, error) {
+//				return spawn.SSH(ctx, node, spawn.SSHOptions{Name: name,
+//					Host: t.Host, Port: t.Port, User: t.User,
+//					IdentityFiles: []string{t.Identity}, KnownHostsFile: t.KnownHosts})
+//			}
+//		}
+//	}
 var spindleSSHLauncher func(node *actors.Node, t sshTarget) func(ctx context.Context, name string) (spawn.Child, error)
 
 func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
