@@ -29,9 +29,10 @@ type (
 // Bodies of node-level requests. ReplyID comes first in each.
 type (
 	spawnRequest struct {
-		ReplyID string
+		ReplyID string // empty: no answer wanted (a child of a remote parent)
 		Kind    string
 		Name    string
+		Parent  string `msgpack:",omitempty"` // the parent actor's ID in the sender's context
 	}
 	allocRequest struct {
 		ReplyID string
@@ -87,10 +88,22 @@ func (n *Node) onSpawnActor(f wire.Frame) error {
 	switch {
 	case !ok:
 		err = fmt.Errorf("unknown actor kind %q", req.Kind)
+	case req.Parent != "":
+		pid, err = n.spawnAdopted(props, req.Name, n.pidOf(h.Src(), req.Parent))
 	case req.Name == "":
 		pid = n.sys.Root.Spawn(props)
 	default:
 		pid, err = n.sys.Root.SpawnNamed(props, req.Name)
+	}
+	if req.Parent != "" && req.ReplyID == "" {
+		if err != nil {
+			// The parent already holds the child's PID: it learns the
+			// failure as the child's termination.
+			n.log.Warn("remote child not started", "kind", req.Kind, "name", req.Name, "parent_ctx", h.Src(), "err", err)
+			_ = n.sendSystem(h.Src(), sysMsg{Op: opTerminated, Target: req.Parent, PeerCtx: n.id, PeerID: req.Name,
+				Why: int32(actor.TerminatedReason_NotFound)})
+		}
+		return nil
 	}
 	if err != nil {
 		rep.Err = err.Error()

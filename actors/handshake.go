@@ -56,9 +56,11 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 		Name:        name,
 		MaxFrame:    uint32(n.cfg.MaxFrame),
 	}
+	hb := n.cfg.heartbeat()
+	hello.HeartbeatMS, hello.TimeoutMS = hb.hello()
 	frame := wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindHello, Dst: id, Src: n.id, Auth: n.id}, nil,
 		wire.AppendHello(nil, hello))
-	r := wire.NewReader(t.R, n.cfg.MaxFrame)
+	r, live := linkReader(t, n.cfg.MaxFrame)
 	peer, err := exchangeHello(ctx, r, t, frame)
 	if err != nil {
 		return nil, fmt.Errorf("actors: handshake with %q: %w", name, n.linkErr(t, err))
@@ -67,7 +69,7 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 		_ = t.C.Close()
 		return nil, fmt.Errorf("actors: handshake with %q: child claims context %d, assigned %d", name, peer.ContextID, id)
 	}
-	l := newLink(n, t, r)
+	l := newLink(n, t, r, live, hb)
 	l.peer, l.peerName, l.peerMax = id, name, int(peer.MaxFrame)
 	n.mu.Lock()
 	if n.closed {
@@ -111,7 +113,7 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
-	r := wire.NewReader(t.R, cfg.MaxFrame)
+	r, live := linkReader(t, cfg.MaxFrame)
 	hello, err := exchangeHello(hctx, r, t, nil)
 	if err != nil {
 		return nil, fmt.Errorf("actors: handshake with parent: %w", err)
@@ -119,6 +121,15 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	if len(hello.ParentIDs) == 0 || hello.ParentIDs[len(hello.ParentIDs)-1] != hello.ContextID {
 		_ = t.C.Close()
 		return nil, fmt.Errorf("actors: handshake with parent: parent %d not last of parent IDs %v", hello.ContextID, hello.ParentIDs)
+	}
+	// The parent's heartbeat governs the link to it, and is this
+	// context's default for its own children.
+	hb := heartbeatFromHello(hello)
+	if cfg.HeartbeatInterval == DefaultHeartbeatInterval && cfg.HeartbeatTimeout == DefaultHeartbeatTimeout {
+		cfg.HeartbeatInterval, cfg.HeartbeatTimeout = hb.interval, hb.timeout
+		if !hb.on() {
+			cfg.HeartbeatInterval, cfg.HeartbeatTimeout = -1, -1
+		}
 	}
 	n := newNode(cfg, hello.AssignedID, hello.ParentIDs, hello.Name)
 	if err := n.runSetup(); err != nil {
@@ -132,13 +143,14 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 		Name:        n.name,
 		MaxFrame:    uint32(cfg.MaxFrame),
 	}
+	mine.HeartbeatMS, mine.TimeoutMS = hb.hello()
 	frame := wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindHello, Dst: hello.ContextID, Src: n.id, Auth: n.id},
 		nil, wire.AppendHello(nil, mine))
 	if _, err := exchangeHello(hctx, nil, t, frame); err != nil {
 		n.sys.Shutdown()
 		return nil, fmt.Errorf("actors: handshake with parent: %w", err)
 	}
-	l := newLink(n, t, r)
+	l := newLink(n, t, r, live, hb)
 	l.peer, l.peerName, l.isParent, l.peerMax = hello.ContextID, "parent", true, int(hello.MaxFrame)
 	n.mu.Lock()
 	n.parent = l

@@ -88,6 +88,9 @@ const (
 	opUnwatch
 	opStop
 	opTerminated
+	opFailure // a child actor failed; to its parent's context
+	opRestart // supervisor directive; to the child's context
+	opResume  // supervisor directive; to the child's context
 )
 
 // sysMsg is the body of a KindSystem frame.
@@ -97,6 +100,10 @@ type sysMsg struct {
 	PeerCtx uint32 // watcher (watch, unwatch) or the terminated actor (terminated)
 	PeerID  string
 	Why     int32
+	// Failure only: the panic value, stack and message type.
+	Reason  string `msgpack:",omitempty"`
+	Stack   string `msgpack:",omitempty"`
+	Message string `msgpack:",omitempty"`
 }
 
 func (n *Node) sendSystem(ctx uint32, m sysMsg) error {
@@ -116,7 +123,7 @@ func (n *Node) onSystem(f wire.Frame) error {
 	// The watcher of a watch and the actor of a Terminated live in the
 	// frame's source context, which passed the reverse-path check; a body
 	// that names another context is forged.
-	if (m.Op == opWatch || m.Op == opUnwatch || m.Op == opTerminated) && m.PeerCtx != src {
+	if (m.Op == opWatch || m.Op == opUnwatch || m.Op == opTerminated || m.Op == opFailure) && m.PeerCtx != src {
 		n.log.Warn("dropped system message naming another context", "op", m.Op, "src", src, "peer_ctx", m.PeerCtx)
 		return nil
 	}
@@ -140,9 +147,26 @@ func (n *Node) onSystem(f wire.Frame) error {
 			proc.Stop(target)
 		}
 	case opTerminated:
+		if n.kidGone(src, m.PeerID, actor.TerminatedReason(m.Why)) {
+			return nil // a remote child told its parent: a system Terminated
+		}
 		who := n.pidOf(m.PeerCtx, m.PeerID)
 		n.track.dropWatch(m.PeerCtx, m.PeerID, target)
 		n.deliverTerminated(target, who, actor.TerminatedReason(m.Why))
+	case opFailure:
+		n.onChildFailure(src, &m)
+	case opRestart, opResume:
+		// Directives come from the child's parent, and from nobody else.
+		if !found || !n.parentOf(m.Target, src) {
+			n.log.Warn("dropped supervisor directive from a context that is not the parent's", "op", m.Op,
+				"target", m.Target, "src", src)
+			return nil
+		}
+		if m.Op == opRestart {
+			proc.SendSystemMessage(target, &actor.Restart{})
+		} else {
+			proc.SendSystemMessage(target, &actor.ResumeMailbox{})
+		}
 	default:
 		return &ProtocolError{Err: fmt.Errorf("unknown system operation %d", m.Op)}
 	}

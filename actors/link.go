@@ -34,6 +34,8 @@ type link struct {
 	peerMax  int  // largest frame the peer accepts
 
 	r      *wire.Reader
+	live   *liveReader // under r: tells the heartbeat how long the reader waits
+	hb     heartbeat
 	w      io.Writer
 	closer io.Closer
 	// reason, when set, turns the read error that ended the link into the
@@ -49,29 +51,42 @@ type link struct {
 	lastSend int64 // nanoseconds since epoch of the last send, for the idle test
 	epoch    time.Time
 	closed   bool
-	cause    error // why the link was closed from this side, if it was
+	cause    error         // why the link was closed from this side, if it was
+	quit     chan struct{} // closed with closed, for the heartbeat goroutine
 
 	// Owned by the reader goroutine: PIDs of local targets and of senders
 	// (for one sender context at a time), reused across messages.
 	targets       map[string]*actor.PID
 	senders       map[string]*actor.PID
 	lastSenderCtx uint32
+	chunks        *wire.Assembler // chunked frames addressed to this context
 
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done
 	wg   sync.WaitGroup
 }
 
-func newLink(n *Node, t Transport, r *wire.Reader) *link {
+// linkReader returns the frame reader of a new link over t and the
+// liveReader under it.
+func linkReader(t Transport, maxFrame int) (*wire.Reader, *liveReader) {
+	live := newLiveReader(t.R)
+	return wire.NewReader(live, maxFrame), live
+}
+
+func newLink(n *Node, t Transport, r *wire.Reader, live *liveReader, hb heartbeat) *link {
 	l := &link{
 		node:     n,
 		r:        r,
+		live:     live,
+		hb:       hb,
 		w:        t.W,
 		closer:   t.C,
 		maxQueue: defaultMaxQueue,
-		epoch:    time.Now(),
+		epoch:    live.epoch,
+		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 		reason:   t.Reason,
+		chunks:   wire.NewAssembler(n.cfg.MaxFrame),
 	}
 	l.wake = sync.NewCond(&l.mu)
 	return l
@@ -90,6 +105,18 @@ func (l *link) start() {
 	l.wg.Add(2)
 	go l.readLoop()
 	go l.writeLoop()
+	if l.hb.on() {
+		l.wg.Add(1)
+		go l.heartLoop()
+	}
+}
+
+// lastSent returns when a frame was last handed to send, in nanoseconds
+// since the link's epoch.
+func (l *link) lastSent() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastSend
 }
 
 // inlineIdle is how long a link must have been quiet for a sender to write
@@ -115,12 +142,23 @@ const (
 )
 
 // send queues one encoded frame, or writes it at once when the link is idle
-// and mode allows it. It does not keep frame, so the caller may reuse it.
-// It blocks while the bulk queue is over its limit (backpressure), and
-// returns errLinkClosed (or the link's cause) once the link is closed.
+// and mode allows it. A frame longer than wire.DefaultChunkSize is queued as
+// CHUNK frames, so control frames can pass it. send does not keep frame, so
+// the caller may reuse it. It blocks while the bulk queue is over its limit
+// (backpressure), and returns errLinkClosed (or the link's cause) once the
+// link is closed.
 func (l *link) send(frame []byte, mode sendMode) error {
+	size := len(frame)
+	// Chunks in transit are forwarded as they are.
+	chunked := size > wire.DefaultChunkSize+wire.HeaderSize && wire.Header(frame).Kind() != wire.KindChunk
+	if chunked {
+		size = wire.ChunkedLen(size, wire.DefaultChunkSize)
+		if mode == inline {
+			mode = queued
+		}
+	}
 	l.mu.Lock()
-	for mode != control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+len(frame) > l.maxQueue {
+	for mode != control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+size > l.maxQueue {
 		l.wake.Wait()
 	}
 	if l.closed {
@@ -138,9 +176,12 @@ func (l *link) send(frame []byte, mode sendMode) error {
 	if mode == inline && idle && empty && !l.writing {
 		return l.writeInline(frame)
 	}
-	if mode == control {
+	switch {
+	case mode == control:
 		l.ctrl = append(l.ctrl, frame...)
-	} else {
+	case chunked:
+		l.bulk = wire.AppendChunks(l.bulk, frame, wire.DefaultChunkSize)
+	default:
 		l.bulk = append(l.bulk, frame...)
 	}
 	l.mu.Unlock()
@@ -163,6 +204,9 @@ func (l *link) writeInline(frame []byte) error {
 	l.mu.Unlock()
 	if err != nil {
 		l.shutdown(err)
+		l.mu.Lock()
+		err = l.cause // the first cause: a heartbeat timeout closes the stream under us
+		l.mu.Unlock()
 		return err
 	}
 	if pending {
@@ -189,13 +233,7 @@ func (l *link) writeLoop() {
 		l.mu.Unlock()
 		l.wake.Broadcast() // room for blocked senders
 
-		var err error
-		if len(ctrl) > 0 {
-			_, err = l.w.Write(ctrl)
-		}
-		if err == nil && len(bulk) > 0 {
-			_, err = l.w.Write(bulk)
-		}
+		err := l.writeBatch(ctrl, bulk)
 		l.mu.Lock()
 		l.writing = false
 		l.mu.Unlock()
@@ -208,6 +246,54 @@ func (l *link) writeLoop() {
 			bulk = nil
 		}
 	}
+}
+
+// writePiece is the most bulk data the writer writes between two looks at
+// the control queue.
+const writePiece = 256 << 10
+
+// writeBatch writes the control frames, then the bulk frames in pieces of
+// about writePiece bytes cut at frame boundaries, writing whatever control
+// frames were queued meanwhile between two pieces.
+func (l *link) writeBatch(ctrl, bulk []byte) error {
+	if len(ctrl) > 0 {
+		if _, err := l.w.Write(ctrl); err != nil {
+			return err
+		}
+	}
+	var more []byte
+	for len(bulk) > 0 {
+		n := len(bulk)
+		if n > writePiece {
+			n = pieceEnd(bulk)
+		}
+		if _, err := l.w.Write(bulk[:n]); err != nil {
+			return err
+		}
+		bulk = bulk[n:]
+		if len(bulk) == 0 {
+			break
+		}
+		l.mu.Lock()
+		more, l.ctrl = l.ctrl, more[:0]
+		l.mu.Unlock()
+		if len(more) > 0 {
+			if _, err := l.w.Write(more); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pieceEnd returns the length of the first whole frames of b that add up to
+// about writePiece bytes (at least one frame). b holds whole frames.
+func pieceEnd(b []byte) int {
+	n := 0
+	for n < writePiece && n < len(b) {
+		n += wire.Header(b[n:]).FrameLen()
+	}
+	return min(n, len(b))
 }
 
 func (l *link) readLoop() {
@@ -249,6 +335,7 @@ func (l *link) shutdown(cause error) {
 	l.closed = true
 	l.cause = cause
 	l.ctrl, l.bulk = nil, nil
+	close(l.quit)
 	l.mu.Unlock()
 	l.wake.Broadcast()
 	_ = l.closer.Close()

@@ -35,6 +35,14 @@ type Config struct {
 	// ActorLogLevel is the minimum level of protoactor's own log records,
 	// which are routed into Logger. Default slog.LevelWarn.
 	ActorLogLevel *slog.Level
+	// HeartbeatInterval is how long a link may be quiet before this side
+	// sends a PING; HeartbeatTimeout is how long a link's reader may wait
+	// for bytes before the link is declared dead with a *HeartbeatError.
+	// Defaults 1s and 5s; a negative value turns heartbeats off. They apply
+	// to the links to this context's children, which adopt them (for their
+	// parent link, and as their own defaults) from the handshake.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -50,11 +58,28 @@ func (c *Config) setDefaults() {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 10 * time.Second
 	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+}
+
+// heartbeat returns the heartbeat settings of the links to children.
+func (c *Config) heartbeat() heartbeat {
+	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 {
+		return heartbeat{}
+	}
+	return heartbeat{c.HeartbeatInterval, c.HeartbeatTimeout}
 }
 
 func (c *Config) validate() error {
 	if c.MaxFrame < wire.MinMaxFrame {
 		return fmt.Errorf("actors: MaxFrame %d is below the minimum %d", c.MaxFrame, wire.MinMaxFrame)
+	}
+	if hb := c.heartbeat(); hb.on() && (hb.timeout <= hb.interval || hb.interval < time.Millisecond) {
+		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.timeout, hb.interval)
 	}
 	if len(c.Name) > 255 {
 		return fmt.Errorf("actors: context name longer than 255 bytes")
@@ -92,6 +117,7 @@ type Node struct {
 	addrs   sync.Map // context ID -> address string
 
 	track tracker // pending requests and remote watches, by context
+	fam   family  // actors supervised across contexts
 	ids   idAllocator
 
 	closersMu sync.Mutex
@@ -142,6 +168,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	}
 	n.log = cfg.Logger.With("ctx", name, "ctx_id", id)
 	n.track.init()
+	n.fam.init()
 	n.ids.node = n
 	n.names[id] = name
 	actorLevel := slog.LevelWarn

@@ -66,8 +66,19 @@ func (p *remoteProcess) SendSystemMessage(pid *actor.PID, m any) {
 	case *actor.Stop:
 		_ = n.sendSystem(p.ctx, sysMsg{Op: opStop, Target: pid.Id})
 	case *actor.Terminated:
-		// A local actor that a remote watcher watched has stopped.
+		// A local actor that a remote watcher watched, or whose remote
+		// parent this is, has stopped.
+		if n.parentOf(m.Who.Id, p.ctx) {
+			n.orphaned(m.Who.Id)
+		}
 		_ = n.sendSystem(p.ctx, sysMsg{Op: opTerminated, Target: pid.Id, PeerCtx: n.ctxOf(m.Who), PeerID: m.Who.Id, Why: int32(m.Why)})
+	case *actor.Failure:
+		// A local child of a remote parent failed (we run inside its recover).
+		n.sendFailure(p.ctx, pid, m)
+	case *actor.Restart:
+		_ = n.sendSystem(p.ctx, sysMsg{Op: opRestart, Target: pid.Id})
+	case *actor.ResumeMailbox:
+		_ = n.sendSystem(p.ctx, sysMsg{Op: opResume, Target: pid.Id})
 	default:
 		n.log.Debug("system message not carried across contexts", "type", typeName(m), "pid", pid)
 	}

@@ -69,8 +69,11 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	h := f.Header()
 	kind := h.Kind()
 	switch kind {
-	case wire.KindPing, wire.KindPong:
-		return nil // heartbeats: hop by hop, handled by the link (issue: supervision)
+	case wire.KindPing:
+		l.ping(wire.KindPong) // link-local: any bytes prove liveness, PONG answers at once
+		return nil
+	case wire.KindPong:
+		return nil
 	case wire.KindAddRoute:
 		return n.onAddRoute(l, f)
 	case wire.KindDelRoute:
@@ -87,6 +90,32 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 		n.forward(l, f)
 		return nil
 	}
+	if kind == wire.KindChunk {
+		return n.onChunk(l, f)
+	}
+	return n.deliver(l, f)
+}
+
+// onChunk adds a chunk to the link's assembler and delivers the frame it
+// completes. A broken stream is the sender's fault, not the link's: it is
+// logged and answered with a dead reply, and the link stays up.
+func (n *Node) onChunk(l *link, f wire.Frame) error {
+	whole, done, err := l.chunks.Add(f)
+	if err != nil {
+		n.log.Warn("dropped chunked frame", "src", f.Header().Src(), "err", err)
+		n.replyDead(f.Header().Src(), wire.DeadReply{TargetCtx: n.id, Code: wire.DeadRejected, Reason: err.Error()})
+		return nil
+	}
+	if !done {
+		return nil
+	}
+	return n.deliver(l, whole)
+}
+
+// deliver handles a frame addressed to this context.
+func (n *Node) deliver(l *link, f wire.Frame) error {
+	h := f.Header()
+	kind := h.Kind()
 	switch kind {
 	case wire.KindUser:
 		return n.onUser(l, f)
@@ -276,6 +305,9 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 		ids = append(ids, id)
 	}
 	n.mu.Unlock()
+	for _, id := range ids {
+		l.chunks.Drop(id) // the reader owns the assembler, and runs this
+	}
 	n.contextsDown(l, ids, wire.DeadCode(u.Code), u.Reason)
 	return nil
 }
@@ -361,6 +393,7 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	for _, id := range fresh {
 		err := &DeadError{Context: id, Code: code, Reason: reason}
 		n.track.contextDown(n, id, err)
+		n.kidsDown(id)
 		n.sys.EventStream.Publish(&ContextDown{ID: id, Name: n.contextName(id), Reason: err})
 		n.log.Info("context down", "id", id, "name", n.contextName(id), "reason", reason)
 	}

@@ -218,15 +218,35 @@ func (c *Context) reap() {
 
 // exitReason turns the error that ended the link into the child's exit
 // status when the process is gone (it usually is, when its end of the link
-// reached EOF). A protocol error stays the reason: it is the cause.
+// reached EOF). A protocol error or a heartbeat timeout stays the reason: it
+// is the cause. A child whose link is gone is declared dead, so a process
+// still running is killed: at once when it is silent (stopped, hung), after
+// the grace period when it broke the protocol (it exits by itself on EOF).
+// A dead context never comes back.
 func (c *Context) exitReason(linkErr error) error {
-	var pe *actors.ProtocolError
-	if errors.As(linkErr, &pe) {
+	if errors.Is(linkErr, actors.ErrHeartbeatTimeout) {
+		c.kill()
 		return linkErr
 	}
+	var pe *actors.ProtocolError
+	if errors.As(linkErr, &pe) {
+		go func() {
+			t := time.NewTimer(c.grace)
+			defer t.Stop()
+			select {
+			case <-c.exited:
+			case <-t.C:
+				c.kill()
+			}
+		}()
+		return linkErr
+	}
+	t := time.NewTimer(250 * time.Millisecond)
+	defer t.Stop()
 	select {
 	case <-c.exited:
-	case <-time.After(250 * time.Millisecond):
+	case <-t.C:
+		c.kill()
 		return linkErr
 	}
 	return &ExitError{Name: c.name, Pid: c.cmd.Process.Pid, State: c.cmd.ProcessState}

@@ -108,9 +108,10 @@ func TestHello_RoundTrip(t *testing.T) {
 	}{
 		{"child", Hello{ContextID: 5, Incarnation: uuid.New(), MaxFrame: MinMaxFrame}},
 		{"parent", Hello{ContextID: 1, AssignedID: 5, Incarnation: uuid.New(), ParentIDs: []uint32{0, 1},
-			Name: "web-3", MaxFrame: DefaultMaxFrame, Features: FeatureFDPassing}},
+			Name: "web-3", MaxFrame: DefaultMaxFrame, Features: FeatureFDPassing, HeartbeatMS: 1000, TimeoutMS: 5000}},
 		{"limits", Hello{ContextID: ^uint32(0), AssignedID: ^uint32(0), ParentIDs: parents,
-			Name: strings.Repeat("n", MaxHelloNameLen), MaxFrame: ^uint32(0), Features: ^uint32(0)}},
+			Name: strings.Repeat("n", MaxHelloNameLen), MaxFrame: ^uint32(0), Features: ^uint32(0),
+			HeartbeatMS: ^uint32(0), TimeoutMS: ^uint32(0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

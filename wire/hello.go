@@ -12,7 +12,7 @@ import (
 const (
 	MaxParentIDs    = 1024          // most ancestors a Hello may list
 	MaxHelloNameLen = math.MaxUint8 // longest context name in a Hello
-	helloFixedLen   = 4 + 4 + 16 + 4 + 4 + 2
+	helloFixedLen   = 4 + 4 + 16 + 4 + 4 + 4 + 4 + 2
 	helloMaxLen     = helloFixedLen + 4*MaxParentIDs + 1 + MaxHelloNameLen
 )
 
@@ -29,7 +29,8 @@ const (
 // Layout, big-endian:
 //
 //	ctx u32 | assigned u32 | incarnation [16] | maxframe u32 | features u32 |
-//	nparents u16 | parents u32*nparents | namelen u8 | name
+//	heartbeat u32 | timeout u32 | nparents u16 | parents u32*nparents |
+//	namelen u8 | name
 type Hello struct {
 	ContextID   uint32    // the sender's context ID
 	AssignedID  uint32    // parent->child: the ID the child must take; 0 from a child
@@ -43,6 +44,11 @@ type Hello struct {
 	Name     string
 	MaxFrame uint32 // largest frame the sender accepts, at least MinMaxFrame
 	Features uint32 // Feature* bits
+	// HeartbeatMS and TimeoutMS are the sender's link heartbeat interval
+	// and silence timeout in milliseconds; 0 means heartbeats are off. A
+	// child adopts its parent's values for the link to it.
+	HeartbeatMS uint32
+	TimeoutMS   uint32
 }
 
 // Validate reports, as an error wrapping [ErrMalformed], what [ParseHello]
@@ -75,6 +81,8 @@ func AppendHello(dst []byte, h Hello) []byte {
 	dst = append(dst, h.Incarnation[:]...)
 	dst = binary.BigEndian.AppendUint32(dst, h.MaxFrame)
 	dst = binary.BigEndian.AppendUint32(dst, h.Features)
+	dst = binary.BigEndian.AppendUint32(dst, h.HeartbeatMS)
+	dst = binary.BigEndian.AppendUint32(dst, h.TimeoutMS)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(parents)))
 	for _, id := range parents {
 		dst = binary.BigEndian.AppendUint32(dst, id)
@@ -100,7 +108,9 @@ func ParseHello(b []byte) (Hello, error) {
 	copy(h.Incarnation[:], fixed[8:24])
 	h.MaxFrame = binary.BigEndian.Uint32(fixed[24:])
 	h.Features = binary.BigEndian.Uint32(fixed[28:])
-	n := int(binary.BigEndian.Uint16(fixed[32:]))
+	h.HeartbeatMS = binary.BigEndian.Uint32(fixed[32:])
+	h.TimeoutMS = binary.BigEndian.Uint32(fixed[36:])
+	n := int(binary.BigEndian.Uint16(fixed[40:]))
 	if h.MaxFrame < MinMaxFrame {
 		return Hello{}, malformed("hello: max frame %d below the minimum %d", h.MaxFrame, MinMaxFrame)
 	}

@@ -17,6 +17,7 @@ const (
 	KindPong   Kind = 3  // heartbeat answer
 	KindUser   Kind = 10 // actor user message, body = Envelope
 	KindSystem Kind = 11 // actor system message (watch/unwatch/terminated/stop), body = msgpack
+	KindChunk  Kind = 12 // one piece of a frame too big to send whole; see AppendChunks
 
 	KindGetBinary     Kind = 100 // Mitogen GET_MODULE: ask the parent for the binary
 	KindCallFunction  Kind = 101 // Mitogen CALL_FUNCTION: call a registered function
@@ -40,6 +41,7 @@ var kindNames = map[Kind]string{
 	KindPong:          "PONG",
 	KindUser:          "USER",
 	KindSystem:        "SYSTEM",
+	KindChunk:         "CHUNK",
 	KindGetBinary:     "GET_BINARY",
 	KindCallFunction:  "CALL_FUNCTION",
 	KindForwardLog:    "FORWARD_LOG",
@@ -70,11 +72,10 @@ func (k Kind) Known() bool {
 	return ok
 }
 
-// Control reports whether frames of kind k are control traffic. Everything
-// except [KindUser] is control; writers send control frames ahead of queued
-// bulk user frames so heartbeats and dead replies are never stuck behind
-// data.
-func (k Kind) Control() bool { return k != KindUser }
+// Control reports whether frames of kind k are control traffic: everything
+// except [KindUser] and [KindChunk]. Writers never hold a control frame
+// behind more than one piece of bulk data.
+func (k Kind) Control() bool { return k != KindUser && k != KindChunk }
 
 // Flags modify a frame's meaning.
 type Flags uint8

@@ -1,0 +1,337 @@
+package supervision
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/spawn"
+)
+
+// Messages the supervisor actor sends itself from its goroutines.
+type (
+	startResult struct {
+		name  string
+		inc   uint64
+		child spawn.Child
+		pids  map[string]*actor.PID
+		err   error
+	}
+	childDead struct {
+		name   string
+		inc    uint64
+		reason error
+	}
+	tickMsg     struct{ at time.Time }
+	shutdownMsg struct{}
+)
+
+// incarnation is one start of a child, as the actor knows it.
+type incarnation struct {
+	inc      uint64
+	child    spawn.Child // nil until started
+	stopWant bool        // Stop arrived while starting
+}
+
+// supervisorActor applies a Core's directives. It owns the core and the
+// incarnations; every blocking step runs on a goroutine of s.wg and comes
+// back as a message.
+type supervisorActor struct {
+	s       *Supervisor
+	core    *Core
+	first   []Directive
+	running map[string]*incarnation
+	timer   *time.Timer
+	timerAt time.Time
+	gaveUp  *GaveUpError
+	lastID  map[string]uint32
+}
+
+func (a *supervisorActor) Receive(c actor.Context) {
+	now := a.s.cfg.Now()
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.lastID = make(map[string]uint32)
+		a.apply(c, a.first)
+		a.first = nil
+	case startResult:
+		a.onStarted(c, m, now)
+	case childDead:
+		a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reasonText(m.reason)}, now))
+	case tickMsg:
+		if m.at.Equal(a.timerAt) {
+			a.timerAt = time.Time{}
+			a.apply(c, a.core.Handle(Tick{}, now))
+		}
+	case shutdownMsg:
+		a.apply(c, a.core.Handle(Shutdown{}, now))
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+}
+
+func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Time) {
+	in := a.running[m.name]
+	if in == nil || in.inc != m.inc {
+		return
+	}
+	if m.err != nil {
+		if in.stopWant {
+			delete(a.running, m.name)
+			a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Reason: "stopped while starting"}, now))
+			return
+		}
+		delete(a.running, m.name)
+		a.apply(c, a.core.Handle(StartFailed{Name: m.name, Inc: m.inc, Reason: m.err.Error()}, now))
+		return
+	}
+	in.child = m.child
+	a.watch(c, m.name, m.inc, m.child)
+	if in.stopWant {
+		a.stop(m.name, in)
+		return
+	}
+	a.s.mu.Lock()
+	info := a.s.infos[m.name]
+	info.Up, info.Context, info.ID, info.Incarnation, info.PIDs = true, m.child, m.child.ID(), m.inc, m.pids
+	restarts := info.Restarts
+	a.s.mu.Unlock()
+	if m.inc > 1 {
+		ev := &ChildRestarted{Supervisor: a.s.cfg.Name, Child: m.name, ID: m.child.ID(), OldID: a.lastID[m.name], Restarts: restarts}
+		a.s.node.System().EventStream.Publish(ev)
+		a.s.cfg.Logger.Info("child context restarted", "supervisor", a.s.cfg.Name, "ctx", m.name,
+			"id", ev.ID, "old_id", ev.OldID, "restarts", restarts)
+	}
+	a.lastID[m.name] = m.child.ID()
+	if a.spec(m.name).Standby {
+		a.s.prepareSpare(a.spec(m.name))
+	}
+	a.apply(c, a.core.Handle(Started{Name: m.name, Inc: m.inc}, now))
+}
+
+// apply carries out directives.
+func (a *supervisorActor) apply(c actor.Context, ds []Directive) {
+	for _, d := range ds {
+		switch d := d.(type) {
+		case StartChild:
+			a.start(c, d)
+		case StopChild:
+			if in := a.running[d.Name]; in != nil && in.inc == d.Inc {
+				if in.child == nil {
+					in.stopWant = true
+				} else {
+					a.stop(d.Name, in)
+				}
+			}
+		case Timer:
+			a.arm(c, d.At)
+		case Failed:
+			a.failed(d)
+		case GaveUp:
+			a.gaveUp = &GaveUpError{Supervisor: a.s.cfg.Name, Child: d.Name, Reason: d.Reason, Restarts: d.Restarts, Period: d.Period}
+			a.s.node.System().EventStream.Publish(&SupervisorGaveUp{Supervisor: a.s.cfg.Name, Err: a.gaveUp})
+			a.s.cfg.Logger.Error("supervisor gave up", "supervisor", a.s.cfg.Name, "ctx", d.Name,
+				"restarts", d.Restarts, "period", d.Period, "reason", d.Reason)
+		case Done:
+			a.finish(c)
+		}
+	}
+}
+
+func (a *supervisorActor) failed(d Failed) {
+	a.s.mu.Lock()
+	info := a.s.infos[d.Name]
+	id := info.ID
+	info.Up, info.Context = false, nil
+	if d.Restart {
+		info.Restarts++
+	}
+	a.s.mu.Unlock()
+	a.s.node.System().EventStream.Publish(&ChildFailed{Supervisor: a.s.cfg.Name, Child: d.Name, ID: id,
+		Reason: d.Reason, Restarts: d.Restarts, Delay: d.Delay, Restart: d.Restart})
+	a.s.cfg.Logger.Warn("child context failed", "supervisor", a.s.cfg.Name, "ctx", d.Name, "id", id,
+		"reason", d.Reason, "restarts", d.Restarts, "restart", d.Restart, "delay", d.Delay)
+}
+
+// start runs one start on a goroutine: the context, then its actors.
+func (a *supervisorActor) start(c actor.Context, d StartChild) {
+	spec := a.spec(d.Name)
+	a.running[d.Name] = &incarnation{inc: d.Inc}
+	s, self, root := a.s, c.Self(), c.ActorSystem().Root
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), spec.StartTimeout)
+		defer cancel()
+		res := startResult{name: d.Name, inc: d.Inc}
+		if res.child = s.takeSpare(d.Name); res.child == nil {
+			res.child, res.err = spec.Start(ctx, s.node, d.Name)
+		}
+		if res.err == nil {
+			res.pids = make(map[string]*actor.PID, len(spec.Actors))
+			for _, as := range spec.Actors {
+				pid, err := res.child.Spawn(ctx, as.Kind, as.Name)
+				if err != nil {
+					res.err = err
+					_ = res.child.Kill()
+					<-res.child.Dead()
+					res.child = nil
+					break
+				}
+				res.pids[as.Name] = pid
+			}
+		}
+		root.Send(self, res)
+	}()
+}
+
+// watch turns the child's death into a childDead message.
+func (a *supervisorActor) watch(c actor.Context, name string, inc uint64, child spawn.Child) {
+	s, self, root := a.s, c.Self(), c.ActorSystem().Root
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		<-child.Dead()
+		root.Send(self, childDead{name: name, inc: inc, reason: child.DeadReason()})
+	}()
+}
+
+func (a *supervisorActor) stop(name string, in *incarnation) {
+	s, child := a.s, in.child
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+		defer cancel()
+		if err := child.Shutdown(ctx); err != nil {
+			s.cfg.Logger.Debug("child shutdown", "ctx", name, "err", err)
+		}
+	}()
+}
+
+func (a *supervisorActor) arm(c actor.Context, at time.Time) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.timerAt = at
+	self, root := c.Self(), c.ActorSystem().Root
+	a.timer = time.AfterFunc(at.Sub(a.s.cfg.Now()), func() { root.Send(self, tickMsg{at: at}) })
+}
+
+// finish ends the supervisor once every child has stopped.
+func (a *supervisorActor) finish(c actor.Context) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	s, self := a.s, c.Self()
+	var err error
+	if a.gaveUp != nil {
+		err = a.gaveUp
+	}
+	sys := c.ActorSystem()
+	go func() {
+		s.dropSpares()
+		s.wg.Wait()
+		s.err = err
+		close(s.done)
+		sys.Root.Stop(self)
+	}()
+}
+
+func (a *supervisorActor) spec(name string) ContextSpec {
+	for _, c := range a.s.cfg.Children {
+		if c.Name == name {
+			return c
+		}
+	}
+	panic("supervision: core named an unknown child " + name)
+}
+
+// abnormal reports whether a context's death reason is a failure: anything
+// but a process that exited with status 0.
+func abnormal(reason error) bool {
+	var ee *spawn.ExitError
+	if errors.As(reason, &ee) && ee.State != nil && ee.State.Exited() && ee.State.ExitCode() == 0 {
+		return false
+	}
+	return true
+}
+
+func reasonText(err error) string {
+	if err == nil {
+		return "link closed"
+	}
+	return err.Error()
+}
+
+// takeSpare returns the standby context of a child, if one is ready and
+// alive.
+func (s *Supervisor) takeSpare(name string) spawn.Child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	spare := s.spares[name]
+	delete(s.spares, name)
+	if spare == nil {
+		return nil
+	}
+	select {
+	case <-spare.Dead():
+		return nil
+	default:
+		return spare
+	}
+}
+
+// prepareSpare starts a standby context for spec on a goroutine, unless
+// one is ready or on its way.
+func (s *Supervisor) prepareSpare(spec ContextSpec) {
+	s.mu.Lock()
+	if s.closing || s.sparing[spec.Name] || s.spares[spec.Name] != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.sparing[spec.Name] = true
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), spec.StartTimeout)
+		defer cancel()
+		spare, err := spec.Start(ctx, s.node, spec.Name)
+		s.mu.Lock()
+		delete(s.sparing, spec.Name)
+		keep := err == nil && !s.closing
+		if keep {
+			s.spares[spec.Name] = spare
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.cfg.Logger.Warn("standby context not started", "supervisor", s.cfg.Name, "ctx", spec.Name, "err", err)
+			return
+		}
+		if !keep {
+			s.shutdown(spare)
+		}
+	}()
+}
+
+// dropSpares shuts the standby contexts down; no new ones are kept.
+func (s *Supervisor) dropSpares() {
+	s.mu.Lock()
+	s.closing = true
+	spares := s.spares
+	s.spares = nil
+	s.mu.Unlock()
+	for _, spare := range spares {
+		s.shutdown(spare)
+	}
+}
+
+func (s *Supervisor) shutdown(c spawn.Child) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+	defer cancel()
+	_ = c.Shutdown(ctx)
+}

@@ -1,0 +1,462 @@
+package supervision
+
+import (
+	"fmt"
+	"time"
+)
+
+// Strategy says which children restart when one fails (Erlang/OTP names).
+type Strategy int
+
+const (
+	// OneForOne restarts only the child that failed.
+	OneForOne Strategy = iota
+	// OneForAll stops every other child and restarts them all.
+	OneForAll
+	// RestForOne stops the children started after the failed one and
+	// restarts it and them, in order.
+	RestForOne
+)
+
+func (s Strategy) String() string {
+	switch s {
+	case OneForAll:
+		return "one_for_all"
+	case RestForOne:
+		return "rest_for_one"
+	}
+	return "one_for_one"
+}
+
+// Restart says when a child is restarted (Erlang/OTP restart types).
+type Restart int
+
+const (
+	// Permanent children are always restarted.
+	Permanent Restart = iota
+	// Transient children are restarted only after an abnormal exit.
+	Transient
+	// Temporary children are never restarted.
+	Temporary
+)
+
+func (r Restart) String() string {
+	switch r {
+	case Transient:
+		return "transient"
+	case Temporary:
+		return "temporary"
+	}
+	return "permanent"
+}
+
+// Backoff spaces restarts of a child that keeps failing: the n-th
+// consecutive failure waits Min·2^(n-1), at most Max, stretched by a random
+// factor in [0, Jitter). A child that ran for ResetAfter before failing
+// starts again from Min.
+type Backoff struct {
+	Min, Max   time.Duration
+	Jitter     float64
+	ResetAfter time.Duration
+}
+
+// Policy is the part of a supervisor's configuration the decision core
+// needs. Zero values mean the documented defaults.
+type Policy struct {
+	Strategy Strategy
+	// MaxRestarts restarts within Period are allowed; one more and the
+	// supervisor gives up (Erlang's intensity and period). Defaults 3 in 5s;
+	// a negative MaxRestarts means no restart is allowed.
+	MaxRestarts int
+	Period      time.Duration
+	// Backoff defaults: Min 10ms, Max 5s, Jitter 0.2, ResetAfter Period.
+	Backoff Backoff
+}
+
+func (p *Policy) setDefaults() {
+	if p.MaxRestarts == 0 {
+		p.MaxRestarts = 3
+	}
+	if p.Period <= 0 {
+		p.Period = 5 * time.Second
+	}
+	b := &p.Backoff
+	if b.Min <= 0 {
+		b.Min = 10 * time.Millisecond
+	}
+	if b.Max <= 0 {
+		b.Max = 5 * time.Second
+	}
+	if b.Max < b.Min {
+		b.Max = b.Min
+	}
+	if b.Jitter < 0 {
+		b.Jitter = 0
+	}
+	if b.Jitter == 0 {
+		b.Jitter = 0.2
+	}
+	if b.ResetAfter <= 0 {
+		b.ResetAfter = p.Period
+	}
+}
+
+// Event is an input of the decision core.
+type Event interface{ event() }
+
+// Started reports that incarnation Inc of child Name is up.
+type Started struct {
+	Name string
+	Inc  uint64
+}
+
+// Exited reports that incarnation Inc of child Name is gone: it failed
+// (Abnormal), finished normally, or stopped because it was told to.
+type Exited struct {
+	Name     string
+	Inc      uint64
+	Abnormal bool
+	Reason   string
+}
+
+// StartFailed reports that starting incarnation Inc of child Name failed.
+type StartFailed struct {
+	Name   string
+	Inc    uint64
+	Reason string
+}
+
+// Tick reports that a timer asked for with [Timer] fired.
+type Tick struct{}
+
+// Shutdown asks the supervisor to stop all its children and itself.
+type Shutdown struct{}
+
+func (Started) event()     {}
+func (Exited) event()      {}
+func (StartFailed) event() {}
+func (Tick) event()        {}
+func (Shutdown) event()    {}
+
+// Directive is an output of the decision core: something for the actor
+// around it to do, or to report.
+type Directive interface{ directive() }
+
+// StartChild asks for incarnation Inc of child Name to be started. The
+// actor answers with [Started] or [StartFailed].
+type StartChild struct {
+	Name string
+	Inc  uint64
+}
+
+// StopChild asks for incarnation Inc of child Name to be stopped. The
+// actor answers with [Exited] once it is gone.
+type StopChild struct {
+	Name string
+	Inc  uint64
+}
+
+// Timer asks for a [Tick] at At (replacing any earlier request).
+type Timer struct{ At time.Time }
+
+// Failed reports a child's failure and what the supervisor does about it.
+type Failed struct {
+	Name     string
+	Reason   string
+	Restarts int           // restarts within the current period, this one included
+	Delay    time.Duration // backoff before the restart
+	Restart  bool          // false: the child is not restarted (its restart type)
+}
+
+// GaveUp reports that the restart intensity was exceeded: every child is
+// being stopped and the supervisor fails upward.
+type GaveUp struct {
+	Name     string // the child whose failure was one too many
+	Reason   string
+	Restarts int
+	Period   time.Duration
+}
+
+// Done reports that every child is stopped after GaveUp or Shutdown: the
+// supervisor may terminate.
+type Done struct{}
+
+func (StartChild) directive() {}
+func (StopChild) directive()  {}
+func (Timer) directive()      {}
+func (Failed) directive()     {}
+func (GaveUp) directive()     {}
+func (Done) directive()       {}
+
+// Child states in the core.
+type status uint8
+
+const (
+	idle     status = iota // not running, not queued (transient exited normally)
+	queued                 // waiting to be started
+	starting               // Start sent, no answer yet
+	running
+	stopping // Stop sent, waiting for Exited
+)
+
+type child struct {
+	name      string
+	restart   Restart
+	st        status
+	inc       uint64
+	startedAt time.Time
+	failures  int // consecutive, for backoff
+}
+
+// Core is the decision logic of one supervisor: a pure state machine with
+// no goroutines, timers or IO. Time comes in with each event, randomness
+// (for jitter) from the function given to NewCore. Core is not safe for
+// concurrent use; the supervisor actor owns it.
+type Core struct {
+	p         Policy
+	rand      func() float64
+	children  []*child
+	restarts  []time.Time // restarts within the period
+	notBefore time.Time   // backoff: no start before this
+	timerAt   time.Time   // the pending Timer, zero when none
+	ending    bool        // gave up or shutting down
+	done      bool
+}
+
+// ChildSpec names a child and its restart type, for the core.
+type ChildSpec struct {
+	Name    string
+	Restart Restart
+}
+
+// NewCore returns the core of a supervisor with these children, in start
+// order, and the directives that start the first of them. rand returns
+// values in [0, 1) (math/rand's Float64; tests pass a fixed function).
+func NewCore(p Policy, specs []ChildSpec, rand func() float64, now time.Time) (*Core, []Directive, error) {
+	p.setDefaults()
+	seen := make(map[string]bool, len(specs))
+	c := &Core{p: p, rand: rand}
+	for _, s := range specs {
+		if s.Name == "" || seen[s.Name] {
+			return nil, nil, fmt.Errorf("supervision: child name %q empty or used twice", s.Name)
+		}
+		seen[s.Name] = true
+		c.children = append(c.children, &child{name: s.Name, restart: s.Restart, st: queued})
+	}
+	return c, c.pump(now, nil), nil
+}
+
+// Handle feeds one event at time now and returns what to do.
+func (c *Core) Handle(ev Event, now time.Time) []Directive {
+	var out []Directive
+	switch ev := ev.(type) {
+	case Started:
+		if ch := c.current(ev.Name, ev.Inc); ch != nil && ch.st == starting {
+			ch.st, ch.startedAt = running, now
+			if c.ending {
+				ch.st = stopping
+				out = append(out, StopChild{ch.name, ch.inc})
+			}
+		}
+	case StartFailed:
+		if ch := c.current(ev.Name, ev.Inc); ch != nil && ch.st == starting {
+			ch.startedAt = now
+			out = c.failed(ch, true, "start failed: "+ev.Reason, now, out)
+		}
+	case Exited:
+		ch := c.current(ev.Name, ev.Inc)
+		switch {
+		case ch == nil:
+		case ch.st == stopping:
+			ch.st = idle
+			switch {
+			case c.ending:
+			case ch.restart == Temporary:
+				c.remove(ch) // stopped for a sibling's restart: not restarted
+			case c.isQueuedGroup(ch):
+				ch.st = queued
+			}
+		case ch.st == running || ch.st == starting:
+			out = c.failed(ch, ev.Abnormal, ev.Reason, now, out)
+		}
+	case Tick:
+		c.timerAt = time.Time{}
+	case Shutdown:
+		if !c.ending {
+			c.ending = true
+			out = c.stopAll(out)
+		}
+	}
+	return c.pump(now, out)
+}
+
+// Children returns the children's names in start order with whether each
+// is running, for reports.
+func (c *Core) Children() []ChildSpec {
+	out := make([]ChildSpec, len(c.children))
+	for i, ch := range c.children {
+		out[i] = ChildSpec{ch.name, ch.restart}
+	}
+	return out
+}
+
+// Done reports whether the supervisor has finished (gave up or shut down,
+// and every child stopped).
+func (c *Core) Done() bool { return c.done }
+
+func (c *Core) current(name string, inc uint64) *child {
+	for _, ch := range c.children {
+		if ch.name == name && ch.inc == inc {
+			return ch
+		}
+	}
+	return nil
+}
+
+// failed handles the end of a child that was not asked to stop.
+func (c *Core) failed(ch *child, abnormal bool, reason string, now time.Time, out []Directive) []Directive {
+	ch.st = idle
+	if c.ending {
+		return out
+	}
+	restart := ch.restart == Permanent || (ch.restart == Transient && abnormal)
+	if !restart {
+		if ch.restart == Temporary {
+			c.remove(ch)
+		}
+		return append(out, Failed{Name: ch.name, Reason: reason, Restart: false})
+	}
+	if now.Sub(ch.startedAt) >= c.p.Backoff.ResetAfter {
+		ch.failures = 0
+	}
+	ch.failures++
+	c.restarts = append(c.restarts, now)
+	cut := 0
+	for cut < len(c.restarts) && now.Sub(c.restarts[cut]) > c.p.Period {
+		cut++
+	}
+	c.restarts = c.restarts[cut:]
+	if c.p.MaxRestarts < 0 || len(c.restarts) > c.p.MaxRestarts {
+		c.ending = true
+		out = append(out, GaveUp{Name: ch.name, Reason: reason, Restarts: len(c.restarts), Period: c.p.Period})
+		return c.stopAll(out)
+	}
+	delay := c.backoff(ch.failures)
+	if at := now.Add(delay); at.After(c.notBefore) {
+		c.notBefore = at
+	}
+	out = append(out, Failed{Name: ch.name, Reason: reason, Restarts: len(c.restarts), Delay: delay, Restart: true})
+	ch.st = queued
+	group := c.group(ch)
+	for i := len(group) - 1; i >= 0; i-- { // stop in reverse start order, as OTP does
+		sib := group[i]
+		switch sib.st {
+		case running, starting:
+			sib.st = stopping
+			out = append(out, StopChild{sib.name, sib.inc})
+		case idle:
+			if sib.restart != Temporary {
+				sib.st = queued
+			}
+		}
+	}
+	return out
+}
+
+// group returns the siblings that restart with ch under the strategy.
+func (c *Core) group(ch *child) []*child {
+	var out []*child
+	after := false
+	for _, sib := range c.children {
+		if sib == ch {
+			after = true
+			continue
+		}
+		if c.p.Strategy == OneForAll || (c.p.Strategy == RestForOne && after) {
+			out = append(out, sib)
+		}
+	}
+	return out
+}
+
+// isQueuedGroup reports whether a stopped sibling belongs to a restart in
+// progress (some child is queued), so it is restarted too.
+func (c *Core) isQueuedGroup(ch *child) bool {
+	for _, sib := range c.children {
+		if sib != ch && sib.st == queued {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Core) remove(ch *child) {
+	for i, sib := range c.children {
+		if sib == ch {
+			c.children = append(c.children[:i], c.children[i+1:]...)
+			return
+		}
+	}
+}
+
+func (c *Core) backoff(n int) time.Duration {
+	b := c.p.Backoff
+	d := b.Min
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	return d + time.Duration(float64(d)*b.Jitter*c.rand())
+}
+
+// stopAll stops every running child, last started first.
+func (c *Core) stopAll(out []Directive) []Directive {
+	for i := len(c.children) - 1; i >= 0; i-- {
+		ch := c.children[i]
+		switch ch.st {
+		case running, starting:
+			ch.st = stopping
+			out = append(out, StopChild{ch.name, ch.inc})
+		case queued:
+			ch.st = idle
+		}
+	}
+	return out
+}
+
+// pump starts the next queued child when nothing is stopping and the
+// backoff has passed, one start at a time, in order.
+func (c *Core) pump(now time.Time, out []Directive) []Directive {
+	busy := false
+	for _, ch := range c.children {
+		if ch.st == stopping || ch.st == starting {
+			busy = true
+		}
+	}
+	if c.ending {
+		if !busy && !c.done {
+			c.done = true
+			out = append(out, Done{})
+		}
+		return out
+	}
+	if busy {
+		return out
+	}
+	for _, ch := range c.children {
+		if ch.st != queued {
+			continue
+		}
+		if now.Before(c.notBefore) {
+			if !c.timerAt.Equal(c.notBefore) {
+				c.timerAt = c.notBefore
+				out = append(out, Timer{At: c.notBefore})
+			}
+			return out
+		}
+		ch.inc++
+		ch.st = starting
+		return append(out, StartChild{ch.name, ch.inc})
+	}
+	return out
+}

@@ -1,0 +1,342 @@
+package supervision
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// clock is a fake time source for the core.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time                { return c.t }
+func (c *clock) add(d time.Duration) time.Time { c.t = c.t.Add(d); return c.t }
+
+func noJitter() float64 { return 0 }
+
+func specs(names ...string) []ChildSpec {
+	out := make([]ChildSpec, len(names))
+	for i, n := range names {
+		out[i] = ChildSpec{Name: n}
+	}
+	return out
+}
+
+// harness drives a Core the way the supervisor actor does: every Start is
+// answered with Started at once, every Stop with Exited, and Timers fire
+// when the clock reaches them.
+type harness struct {
+	t     *testing.T
+	c     *Core
+	clk   *clock
+	inc   map[string]uint64
+	log   []Directive // everything the core said, in order
+	timer time.Time
+}
+
+func newHarness(t *testing.T, p Policy, sp []ChildSpec) *harness {
+	t.Helper()
+	clk := &clock{t: time.Unix(1000, 0)}
+	c, out, err := NewCore(p, sp, noJitter, clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, c: c, clk: clk, inc: map[string]uint64{}}
+	h.apply(out)
+	return h
+}
+
+// apply carries out directives, answering Start and Stop at once.
+func (h *harness) apply(out []Directive) {
+	for len(out) > 0 {
+		d := out[0]
+		out = out[1:]
+		h.log = append(h.log, d)
+		switch d := d.(type) {
+		case StartChild:
+			h.inc[d.Name] = d.Inc
+			out = append(out, h.c.Handle(Started{d.Name, d.Inc}, h.clk.now())...)
+		case StopChild:
+			out = append(out, h.c.Handle(Exited{Name: d.Name, Inc: d.Inc, Reason: "stopped"}, h.clk.now())...)
+		case Timer:
+			h.timer = d.At
+		}
+	}
+}
+
+func (h *harness) fail(name string) {
+	h.apply(h.c.Handle(Exited{Name: name, Inc: h.inc[name], Abnormal: true, Reason: "boom"}, h.clk.now()))
+}
+
+// advance moves the clock and fires a due timer.
+func (h *harness) advance(d time.Duration) {
+	h.clk.add(d)
+	if !h.timer.IsZero() && !h.clk.now().Before(h.timer) {
+		h.timer = time.Time{}
+		h.apply(h.c.Handle(Tick{}, h.clk.now()))
+	}
+}
+
+// since returns the directives logged from index i, without reports.
+func (h *harness) actions(i int) []Directive {
+	var out []Directive
+	for _, d := range h.log[i:] {
+		switch d.(type) {
+		case StartChild, StopChild:
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestCore_StartsChildrenInOrder(t *testing.T) {
+	h := newHarness(t, Policy{}, specs("a", "b", "c"))
+	want := []Directive{StartChild{"a", 1}, StartChild{"b", 1}, StartChild{"c", 1}}
+	if got := h.actions(0); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestCore_Strategies(t *testing.T) {
+	tests := []struct {
+		strategy Strategy
+		want     []Directive
+	}{
+		{OneForOne, []Directive{StartChild{"b", 2}}},
+		{OneForAll, []Directive{StopChild{"c", 1}, StopChild{"a", 1}, StartChild{"a", 2}, StartChild{"b", 2}, StartChild{"c", 2}}},
+		{RestForOne, []Directive{StopChild{"c", 1}, StartChild{"b", 2}, StartChild{"c", 2}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy.String(), func(t *testing.T) {
+			h := newHarness(t, Policy{Strategy: tt.strategy}, specs("a", "b", "c"))
+			mark := len(h.log)
+			h.fail("b")
+			if got := h.actions(mark); len(got) != 0 && tt.strategy == OneForOne {
+				t.Fatalf("restart before the backoff: %v", got)
+			}
+			h.advance(time.Second)
+			if got := h.actions(mark); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCore_RestartTypes(t *testing.T) {
+	tests := []struct {
+		restart  Restart
+		abnormal bool
+		restarts bool
+	}{
+		{Permanent, true, true},
+		{Permanent, false, true},
+		{Transient, true, true},
+		{Transient, false, false},
+		{Temporary, true, false},
+		{Temporary, false, false},
+	}
+	for _, tt := range tests {
+		name := tt.restart.String()
+		if tt.abnormal {
+			name += "/abnormal"
+		} else {
+			name += "/normal"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, Policy{}, []ChildSpec{{Name: "w", Restart: tt.restart}})
+			mark := len(h.log)
+			h.apply(h.c.Handle(Exited{Name: "w", Inc: 1, Abnormal: tt.abnormal, Reason: "x"}, h.clk.now()))
+			h.advance(time.Minute)
+			got := len(h.actions(mark)) > 0
+			if got != tt.restarts {
+				t.Fatalf("restarted %v, want %v", got, tt.restarts)
+			}
+			f, ok := h.log[mark].(Failed)
+			if !ok || f.Restart != tt.restarts {
+				t.Fatalf("report %#v", h.log[mark])
+			}
+			if tt.restart == Temporary && len(h.c.Children()) != 0 {
+				t.Fatal("temporary child kept after it ended")
+			}
+		})
+	}
+}
+
+// More than MaxRestarts restarts within Period: the supervisor stops every
+// child and gives up; restarts spread wider than Period are fine.
+func TestCore_Intensity(t *testing.T) {
+	p := Policy{MaxRestarts: 2, Period: time.Second, Backoff: Backoff{Min: time.Millisecond, Max: time.Millisecond}}
+	h := newHarness(t, p, specs("a", "b"))
+	for i := 0; i < 2; i++ {
+		h.fail("a")
+		h.advance(10 * time.Millisecond)
+	}
+	mark := len(h.log)
+	h.fail("a")
+	var gave *GaveUp
+	for _, d := range h.log[mark:] {
+		if g, ok := d.(GaveUp); ok {
+			gave = &g
+		}
+	}
+	if gave == nil || gave.Restarts != 3 || gave.Name != "a" {
+		t.Fatalf("no GaveUp after 3 restarts in 1s: %v", h.log[mark:])
+	}
+	if got, want := h.actions(mark), []Directive{StopChild{"b", 1}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after giving up: %v, want %v", got, want)
+	}
+	if _, ok := h.log[len(h.log)-1].(Done); !ok || !h.c.Done() {
+		t.Fatalf("no Done after every child stopped: %v", h.log[len(h.log)-1])
+	}
+	// Nothing restarts after giving up.
+	mark = len(h.log)
+	h.advance(time.Minute)
+	if got := h.actions(mark); len(got) != 0 {
+		t.Fatalf("actions after giving up: %v", got)
+	}
+
+	// The same three failures spread over more than the period are fine.
+	h = newHarness(t, p, specs("a"))
+	for i := 0; i < 5; i++ {
+		h.fail("a")
+		h.advance(600 * time.Millisecond)
+	}
+	for _, d := range h.log {
+		if _, ok := d.(GaveUp); ok {
+			t.Fatal("gave up on failures spread over the period")
+		}
+	}
+}
+
+func TestCore_BackoffGrowsAndResets(t *testing.T) {
+	p := Policy{MaxRestarts: 100, Period: time.Hour,
+		Backoff: Backoff{Min: 10 * time.Millisecond, Max: 80 * time.Millisecond, ResetAfter: time.Second}}
+	h := newHarness(t, p, specs("a"))
+	var delays []time.Duration
+	for i := 0; i < 6; i++ {
+		h.fail("a")
+		delays = append(delays, h.log[len(h.log)-2].(Failed).Delay) // Failed, then Timer
+		h.advance(h.timer.Sub(h.clk.now()))
+	}
+	want := []time.Duration{10, 20, 40, 80, 80, 80}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if !reflect.DeepEqual(delays, want) {
+		t.Fatalf("delays %v, want %v", delays, want)
+	}
+	// A child that ran longer than ResetAfter starts over from Min.
+	h.advance(2 * time.Second)
+	h.fail("a")
+	if d := h.log[len(h.log)-2].(Failed).Delay; d != 10*time.Millisecond {
+		t.Fatalf("delay after a long run %v, want 10ms", d)
+	}
+}
+
+func TestCore_Jitter(t *testing.T) {
+	p := Policy{Backoff: Backoff{Min: 100 * time.Millisecond, Jitter: 0.5}}
+	c, _, err := NewCore(p, specs("a"), func() float64 { return 0.5 }, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Handle(Started{"a", 1}, time.Unix(0, 0))
+	out := c.Handle(Exited{Name: "a", Inc: 1, Abnormal: true}, time.Unix(0, 0))
+	if f := out[0].(Failed); f.Delay != 125*time.Millisecond {
+		t.Fatalf("delay %v, want 100ms + 0.5·0.5·100ms", f.Delay)
+	}
+}
+
+// Answers for an older incarnation are ignored: they cannot stop or
+// restart the current one.
+func TestCore_StaleEventsIgnored(t *testing.T) {
+	h := newHarness(t, Policy{}, specs("a"))
+	h.fail("a")
+	h.advance(time.Second) // incarnation 2 running
+	mark := len(h.log)
+	for _, ev := range []Event{Exited{Name: "a", Inc: 1, Abnormal: true}, StartFailed{Name: "a", Inc: 1}, Started{Name: "a", Inc: 1}} {
+		h.apply(h.c.Handle(ev, h.clk.now()))
+	}
+	h.advance(time.Minute)
+	if len(h.log) != mark {
+		t.Fatalf("stale events caused %v", h.log[mark:])
+	}
+}
+
+// A failed start counts as a failure: it is retried with backoff and
+// counts towards the intensity.
+func TestCore_StartFailure(t *testing.T) {
+	p := Policy{MaxRestarts: 1, Period: time.Minute}
+	clk := &clock{t: time.Unix(0, 0)}
+	c, out, _ := NewCore(p, specs("a"), noJitter, clk.now())
+	if !reflect.DeepEqual(out, []Directive{StartChild{"a", 1}}) {
+		t.Fatalf("first: %v", out)
+	}
+	out = c.Handle(StartFailed{Name: "a", Inc: 1, Reason: "no binary"}, clk.now())
+	if f, ok := out[0].(Failed); !ok || !f.Restart || f.Reason != "start failed: no binary" {
+		t.Fatalf("after a failed start: %v", out)
+	}
+	out = c.Handle(Tick{}, clk.add(time.Second))
+	if !reflect.DeepEqual(out, []Directive{StartChild{"a", 2}}) {
+		t.Fatalf("retry: %v", out)
+	}
+	out = c.Handle(StartFailed{Name: "a", Inc: 2, Reason: "no binary"}, clk.now())
+	if _, ok := out[0].(GaveUp); !ok {
+		t.Fatalf("second failed start within the period: %v", out)
+	}
+	if _, ok := out[len(out)-1].(Done); !ok {
+		t.Fatalf("nothing running, so Done at once: %v", out)
+	}
+}
+
+// Shutdown stops children last-started first, waits for them, then Done.
+func TestCore_Shutdown(t *testing.T) {
+	clk := &clock{t: time.Unix(0, 0)}
+	c, _, _ := NewCore(Policy{}, specs("a", "b"), noJitter, clk.now())
+	c.Handle(Started{"a", 1}, clk.now())
+	c.Handle(Started{"b", 1}, clk.now())
+	out := c.Handle(Shutdown{}, clk.now())
+	if !reflect.DeepEqual(out, []Directive{StopChild{"b", 1}, StopChild{"a", 1}}) {
+		t.Fatalf("shutdown: %v", out)
+	}
+	if out := c.Handle(Exited{Name: "b", Inc: 1}, clk.now()); len(out) != 0 {
+		t.Fatalf("after b: %v", out)
+	}
+	if out := c.Handle(Exited{Name: "a", Inc: 1}, clk.now()); !reflect.DeepEqual(out, []Directive{Done{}}) {
+		t.Fatalf("after a: %v", out)
+	}
+}
+
+// A child that is starting when a sibling fails under one_for_all is
+// stopped once its start completes.
+func TestCore_FailureWhileStarting(t *testing.T) {
+	clk := &clock{t: time.Unix(0, 0)}
+	c, _, _ := NewCore(Policy{Strategy: OneForAll}, specs("a", "b"), noJitter, clk.now())
+	c.Handle(Started{"a", 1}, clk.now()) // -> Start b
+	out := c.Handle(Exited{Name: "a", Inc: 1, Abnormal: true}, clk.now())
+	var stops []Directive
+	for _, d := range out {
+		if s, ok := d.(StopChild); ok {
+			stops = append(stops, s)
+		}
+	}
+	if !reflect.DeepEqual(stops, []Directive{StopChild{"b", 1}}) {
+		t.Fatalf("b not stopped: %v", out)
+	}
+	c.Handle(Exited{Name: "b", Inc: 1}, clk.now())
+	out = c.Handle(Tick{}, clk.add(time.Second))
+	if !reflect.DeepEqual(out, []Directive{StartChild{"a", 2}}) {
+		t.Fatalf("restart: %v", out)
+	}
+	out = c.Handle(Started{"a", 2}, clk.now())
+	if !reflect.DeepEqual(out, []Directive{StartChild{"b", 2}}) {
+		t.Fatalf("restart b: %v", out)
+	}
+}
+
+func TestCore_BadSpecs(t *testing.T) {
+	for _, sp := range [][]ChildSpec{specs("a", "a"), specs("")} {
+		if _, _, err := NewCore(Policy{}, sp, noJitter, time.Now()); err == nil {
+			t.Fatalf("accepted %v", sp)
+		}
+	}
+}
