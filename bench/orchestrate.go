@@ -95,7 +95,7 @@ func runAll(ctx context.Context, e *env, chosen []*system, limit time.Duration) 
 	var results []*Result
 	var live []*entry
 	for _, s := range chosen {
-		en := &entry{sys: s, res: &Result{Name: s.name, InJSON: s.json == jsonAlways}}
+		en := &entry{sys: s, res: &Result{Name: s.name, About: s.about, InJSON: s.json == jsonAlways}}
 		results = append(results, en.res)
 		err := en.call(ctx, limit, func(ctx context.Context) (err error) {
 			en.c, err = s.make(ctx, e, s)
@@ -139,7 +139,11 @@ func runPhase(ctx context.Context, e *env, ph phase, live []*entry, limit time.D
 	if len(in) == 0 {
 		return live
 	}
-	e.log("run", "%s: %d systems, %d rounds", ph.name, len(in), ph.rounds)
+	if ph.rounds > 0 {
+		e.log("run", "%s: %d systems, %d rounds", ph.name, len(in), ph.rounds)
+	} else {
+		e.log("run", "%s: %d systems", ph.name, len(in))
+	}
 	failed := map[*entry]bool{}
 	for _, en := range in {
 		if ph.warm == nil {

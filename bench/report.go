@@ -14,6 +14,7 @@ import (
 // Result is what one system gave in a run.
 type Result struct {
 	Name   string // JSON key and table column: "spindle", "floor (socketpair)"
+	About  string // what the system is, for the legend
 	InJSON bool   // whether the system has an object in the JSON file
 	// Skipped is why the system did not run (a peer that is not installed,
 	// no sshd); empty when it ran.
@@ -157,6 +158,11 @@ func (rep *Report) Markdown(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	rep.writeRatios(&b)
+	for _, r := range ran {
+		if r.About != "" {
+			fmt.Fprintf(&b, "- %s: %s\n", r.Name, r.About)
+		}
+	}
 	for _, r := range rep.Results {
 		switch {
 		case r.Skipped != "":

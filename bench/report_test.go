@@ -104,7 +104,7 @@ func sampleReport() *Report {
 			Software: "go1.26.8", Load: "0.10 / 0.20 / 0.30", Elapsed: 95 * time.Second,
 		},
 		Results: []*Result{
-			{Name: "floor", InJSON: true, Figures: Figures{st(2.3, 2.2, 2.5), st(12, 11, 14), st(2.4, 2.4, 2.6), st(5, 4, 9), st(30e6, 28e6, 31e6), st(4000, 3900, 4100)}},
+			{Name: "floor", About: "two Go processes", InJSON: true, Figures: Figures{st(2.3, 2.2, 2.5), st(12, 11, 14), st(2.4, 2.4, 2.6), st(5, 4, 9), st(30e6, 28e6, 31e6), st(4000, 3900, 4100)}},
 			{Name: "floor (socketpair)", Figures: Figures{nil, nil, st(5.5, 5.4, 5.6), st(9, 8, 12), st(40e6, 39e6, 41e6), st(3500, 3400, 3600)}},
 			{Name: "spindle", InJSON: true, Figures: Figures{st(9.2, 9, 9.4), st(60, 58, 70), st(75, 74, 81), st(198, 185, 214), st(1.36e6, 1.34e6, 1.4e6), st(1210, 1170, 1290)}},
 			{Name: "mitogen", InJSON: true, Skipped: "python3-mitogen is not installed"},

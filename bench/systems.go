@@ -20,9 +20,10 @@ const (
 
 // system is one column of the comparison.
 type system struct {
-	name string
-	json jsonPolicy
-	work Workloads
+	name  string
+	about string // one line for the report's legend
+	json  jsonPolicy
+	work  Workloads
 	// make prepares the system for a run. A *skipError means it is not
 	// available here (a peer not installed, no sshd); any other error is a
 	// failure.
@@ -31,14 +32,22 @@ type system struct {
 
 // systems in the order they appear in the table.
 var systems = []*system{
-	{name: "floor", json: jsonAlways, work: allWorkloads, make: makeFloor(false)},
-	{name: "floor (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeFloor(true)},
-	{name: "spindle", json: jsonAlways, work: allWorkloads, make: makeSpindle(spawn.Pipes)},
-	{name: "spindle (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeSpindle(spawn.SocketPair)},
-	{name: "mitogen", json: jsonAlways, work: allWorkloads, make: makeMitogenLocal},
-	{name: "protoactor_grpc", json: jsonAlways, work: allWorkloads, make: makeProtoactor},
-	{name: "spindle_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeSpindleSSH},
-	{name: "mitogen_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeMitogenSSH},
+	{name: "floor", json: jsonAlways, work: allWorkloads, make: makeFloor(false),
+		about: "two Go processes, blocking read/write on two pipes, no framework; spawn is fork/exec of this binary to its first byte"},
+	{name: "floor (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeFloor(true),
+		about: "the same over an AF_UNIX socketpair"},
+	{name: "spindle", json: jsonAlways, work: allWorkloads, make: makeSpindle(spawn.Pipes),
+		about: "spawn.Local child context over pipes; an actor spawned in it, actors.Request / Node.Send"},
+	{name: "spindle (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeSpindle(spawn.SocketPair),
+		about: "the same over a socketpair"},
+	{name: "mitogen", json: jsonAlways, work: allWorkloads, make: makeMitogenLocal,
+		about: "router.local() contexts, Context.call / call_no_reply, driven from /usr/bin/python3"},
+	{name: "protoactor_grpc", json: jsonAlways, work: allWorkloads, make: makeProtoactor,
+		about: "two protoactor-go actor systems joined by its gRPC remote on 127.0.0.1, protobuf messages"},
+	{name: "spindle_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeSpindleSSH,
+		about: "Spindle context over SSH to a private sshd on 127.0.0.1, binary already cached"},
+	{name: "mitogen_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeMitogenSSH,
+		about: "router.ssh() contexts to a private sshd on 127.0.0.1"},
 }
 
 // jsonOrder is the order of the objects in the JSON file.
