@@ -1,5 +1,7 @@
 package main
 
+import "github.com/spindle-go/spindle/bench/internal/workload"
+
 // Metric is one figure of the comparison. The order of metrics is the order
 // of the JSON keys and of the table rows.
 type Metric int
@@ -35,7 +37,7 @@ func (m Metric) info() metricInfo { return metricInfos[m] }
 
 // bulkBytes is the payload of the bulk workload; a round trip moves it
 // once in each direction.
-const bulkBytes = 1 << 20
+const bulkBytes = workload.BulkBytes
 
 // Raw holds what a system measured, before any statistics: times in
 // seconds, grouped by round. A nil field is a workload the system did not

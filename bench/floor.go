@@ -4,21 +4,22 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/spindle-go/spindle/bench/internal/workload"
 )
 
 // The raw floor: what two Go processes on this machine can do with no
-// framework at all. Both ends use blocking read(2)/write(2) on the link
+// framework at all. The child side is in internal/workload. Both ends use blocking read(2)/write(2) on the link
 // descriptors (no runtime poller, no goroutine hand-off), so these are the
 // lowest figures a Go program can reach over the same kind of link.
 //
-//   - spawn: fork/exec of this same binary until its first byte arrives
-//     (the child writes one byte first thing in main, after the Go runtime
-//     and package initialisation that every child of this binary pays);
+//   - spawn: fork/exec of the child binary Spindle contexts run, until its
+//     first byte arrives (the child writes one byte first thing in main,
+//     after the Go runtime and package initialisation every child pays);
 //   - round trip: 64 bytes written, the same 64 bytes echoed back;
 //   - one-way: 64-byte records streamed in 64 KiB writes; the child reads
 //     and counts them and answers one byte at the end;
@@ -27,19 +28,9 @@ import (
 // Pipes get the same 1 MiB capacity that Spindle's links ask for.
 
 const (
-	floorMsg      = 64
+	floorMsg      = workload.FloorMsg
 	floorPipeSize = 1 << 20
-	fSetPipeSz    = 1031                 // fcntl F_SETPIPE_SZ (Linux)
-	linkEnv       = "SPINDLE_BENCH_LINK" // "pipes" (descriptors 3, 4) or "sock" (3)
-)
-
-// Roles the harness binary plays when it re-executes itself.
-const (
-	roleEnv        = "SPINDLE_BENCH_ROLE"
-	roleFirstByte  = "floor-first-byte"
-	roleFloorEcho  = "floor-echo"
-	roleFloorSink  = "floor-sink"
-	roleProtoactor = "protoactor-peer"
+	fSetPipeSz    = 1031 // fcntl F_SETPIPE_SZ (Linux)
 )
 
 type floorDriver struct {
@@ -73,7 +64,7 @@ func (d *floorDriver) start(ctx context.Context) (stopper, error) {
 	}
 	r, w := os.NewFile(uintptr(fds[0]), "first-byte-r"), os.NewFile(uintptr(fds[1]), "first-byte-w")
 	cmd := exec.Command(d.exe)
-	cmd.Env = append(os.Environ(), roleEnv+"="+roleFirstByte)
+	cmd.Env = append(os.Environ(), workload.RoleEnv+"="+workload.RoleFirstByte)
 	cmd.Stdout = w
 	err := cmd.Start()
 	_ = w.Close()
@@ -136,7 +127,7 @@ func (d *floorDriver) spawnRole(role string) (*floorProc, error) {
 	if d.sock {
 		link = "sock"
 	}
-	cmd.Env = append(os.Environ(), roleEnv+"="+role, linkEnv+"="+link)
+	cmd.Env = append(os.Environ(), workload.RoleEnv+"="+role, workload.LinkEnv+"="+link)
 	cmd.ExtraFiles = child
 	cmd.Stderr = os.Stderr
 	err = cmd.Start()
@@ -157,11 +148,11 @@ type floorSession struct {
 }
 
 func (d *floorDriver) open(ctx context.Context) (session, error) {
-	echo, err := d.spawnRole(roleFloorEcho)
+	echo, err := d.spawnRole(workload.RoleFloorEcho)
 	if err != nil {
 		return nil, err
 	}
-	sink, err := d.spawnRole(roleFloorSink)
+	sink, err := d.spawnRole(workload.RoleFloorSink)
 	if err != nil {
 		_ = echo.stop()
 		return nil, err
@@ -213,60 +204,4 @@ func (s *floorSession) oneWay(_ context.Context, n int) error {
 
 func (s *floorSession) stop() error {
 	return errors.Join(s.echo.stop(), s.sink.stop())
-}
-
-// childLink opens the link a floor child inherited: descriptors 3 and 4
-// for pipes, or one socket on 3.
-func childLink() (r, w *os.File) {
-	r = os.NewFile(3, "link-r")
-	if os.Getenv(linkEnv) == "sock" {
-		return r, r
-	}
-	return r, os.NewFile(4, "link-w")
-}
-
-// floorEcho writes back whatever it reads until EOF.
-func floorEcho() int {
-	r, w := childLink()
-	buf := make([]byte, bulkBytes)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return 1
-			}
-		}
-		if err != nil {
-			return 0
-		}
-	}
-}
-
-// floorSink reads a count, then that many records, and answers one byte;
-// until EOF.
-func floorSink() int {
-	r, w := childLink()
-	buf := make([]byte, 64<<10)
-	var head [8]byte
-	for {
-		if _, err := io.ReadFull(r, head[:]); err != nil {
-			return 0
-		}
-		left := int64(binary.BigEndian.Uint64(head[:])) * floorMsg
-		for left > 0 {
-			c := buf
-			if left < int64(len(c)) {
-				c = c[:left]
-			}
-			n, err := r.Read(c)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "floor sink:", err)
-				return 1
-			}
-			left -= int64(n)
-		}
-		if _, err := w.Write([]byte{1}); err != nil {
-			return 1
-		}
-	}
 }

@@ -20,12 +20,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spindle-go/spindle/bench/internal/workload"
 	"github.com/spindle-go/spindle/spawn"
 )
 
 func main() {
-	spawn.Main(setup) // a Spindle child context never returns from here
-	if code, ok := runRole(os.Getenv(roleEnv)); ok {
+	spawn.Main(workload.Setup) // with -child self, Spindle contexts are this binary
+	if code, ok := runRole(os.Getenv(workload.RoleEnv)); ok {
 		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -36,17 +37,13 @@ func runRole(role string) (code int, ok bool) {
 	switch role {
 	case "":
 		return 0, false
-	case roleFirstByte:
-		_, _ = os.Stdout.Write([]byte{1})
-		return 0, true
-	case roleFloorEcho:
-		return floorEcho(), true
-	case roleFloorSink:
-		return floorSink(), true
 	case roleProtoactor:
 		return protoactorPeer(), true
 	}
-	fmt.Fprintf(os.Stderr, "bench: unknown %s=%q\n", roleEnv, role)
+	if code, ok := workload.RunRole(role); ok {
+		return code, true
+	}
+	fmt.Fprintf(os.Stderr, "bench: unknown %s=%q\n", workload.RoleEnv, role)
 	return 2, true
 }
 
@@ -57,6 +54,7 @@ type options struct {
 	only     string
 	python   string
 	ssh      bool
+	child    string
 	limit    time.Duration
 }
 
@@ -69,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mdPath, "md", "", "also write the markdown report to this file")
 	fs.StringVar(&o.only, "systems", "", "comma-separated systems to run (default all): "+systemNames())
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "the Python that has python3-mitogen")
+	fs.StringVar(&o.child, "child", "", `binary for Spindle contexts and floor processes: "" builds bench/child, "self" uses this binary`)
 	fs.BoolVar(&o.ssh, "ssh", true, "run the SSH systems against a private sshd on 127.0.0.1 when sshd is installed")
 	fs.DurationVar(&o.limit, "limit", 0, "time limit for one warm-up or round of one system (default 30s quick, 2m full)")
 	if err := fs.Parse(args); err != nil {
@@ -137,11 +136,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		plan = quickPlan
 	}
 	t0 := time.Now()
+	tmp, err := os.MkdirTemp("", "spindle-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
 	e := &env{plan: plan, exe: exe, python: o.python, noSSH: !o.ssh}
 	e.log = func(name, format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s: %s\n", time.Since(t0).Seconds(), name, fmt.Sprintf(format, args...))
 	}
-	rep := &Report{Meta: Meta{Date: t0, Mode: plan.Mode, Rounds: plan.Rounds, Load: loadAverage()}}
+	var childNote string
+	e.child, childNote = childBinary(context.Background(), o.child, exe, tmp)
+	e.log("run", "children: %s", childNote)
+	rep := &Report{Meta: Meta{Date: t0, Mode: plan.Mode, Rounds: plan.Rounds, Load: loadAverage(), Children: childNote}}
 	rep.Results = runAll(context.Background(), e, chosen, o.limit)
 	e.close()
 	rep.Meta.Elapsed = time.Since(t0)

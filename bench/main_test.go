@@ -9,14 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spindle-go/spindle/bench/internal/workload"
 	"github.com/spindle-go/spindle/spawn"
 )
 
 // TestMain lets the test binary be every child of the harness, as the
 // harness binary is: Spindle contexts, floor processes, protoactor peers.
 func TestMain(m *testing.M) {
-	spawn.Main(setup)
-	if code, ok := runRole(os.Getenv(roleEnv)); ok {
+	spawn.Main(workload.Setup)
+	if code, ok := runRole(os.Getenv(workload.RoleEnv)); ok {
 		os.Exit(code)
 	}
 	// Race-instrumented children sleep 1s at exit by default, which would
@@ -67,12 +68,27 @@ func TestSmoke_SpindleAndFloor(t *testing.T) {
 	if len(figures) != 2 {
 		t.Errorf("JSON has %d systems, want spindle and floor only (variants are table-only)", len(figures))
 	}
-	for _, want := range []string{"| spindle vs floor |", "spindle (socketpair) vs floor (socketpair)", "quick mode"} {
+	for _, want := range []string{"| spindle vs floor |", "spindle (socketpair) vs floor (socketpair)", "quick mode", "ran bench/child, built for this run"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
 	t.Logf("quick floor+spindle in %v:\n%s", time.Since(t0).Round(time.Millisecond), md)
+}
+
+// TestSmoke_ChildSelf runs the floor with the harness binary (the test
+// binary here) as the child, the fallback when bench/child cannot be built.
+func TestSmoke_ChildSelf(t *testing.T) {
+	code, md, figures := runQuick(t, "-systems", "floor", "-child", "self")
+	if code != 0 {
+		t.Fatalf("exit code %d; report:\n%s", code, md)
+	}
+	if v := figures["floor"]["spawn_ms_p50"]; v == nil || *v <= 0 {
+		t.Errorf("floor spawn = %v", v)
+	}
+	if !strings.Contains(md, "ran the harness binary") {
+		t.Errorf("report does not say which binary the children were:\n%s", md)
+	}
 }
 
 // TestSmoke_MissingPeersAreSkipped checks that a peer that is not installed

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/spindle-go/spindle/bench/internal/workload"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -28,6 +29,9 @@ import (
 // ask the count), so no generated code is needed.
 
 const paTimeout = 30 * time.Second
+
+// roleProtoactor is the role of the harness binary as the protoactor peer.
+const roleProtoactor = "protoactor-peer"
 
 func quietLogger(*actor.ActorSystem) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -110,7 +114,7 @@ type paPeer struct {
 // outlives ctx, which only bounds the wait for its address.
 func (d *protoactorDriver) startPeer(ctx context.Context) (*paPeer, error) {
 	cmd := exec.Command(d.exe)
-	cmd.Env = append(os.Environ(), roleEnv+"="+roleProtoactor)
+	cmd.Env = append(os.Environ(), workload.RoleEnv+"="+roleProtoactor)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()

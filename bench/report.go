@@ -42,6 +42,7 @@ type Meta struct {
 	Machine  string
 	Software string
 	Load     string // load average when the run started
+	Children string // what binary Spindle contexts and floor processes ran
 	Elapsed  time.Duration
 }
 
@@ -171,7 +172,11 @@ func (rep *Report) Markdown(w io.Writer) error {
 			fmt.Fprintf(&b, "- %s: FAILED: %s\n", r.Name, r.Failed)
 		}
 	}
-	fmt.Fprintf(&b, "\nMachine: %s. %s. Load average at start: %s.\n\nReproduce: `%s`\n", m.Machine, m.Software, m.Load, m.Command)
+	fmt.Fprintf(&b, "\nMachine: %s. %s. Load average at start: %s.\n", m.Machine, m.Software, m.Load)
+	if m.Children != "" {
+		fmt.Fprintf(&b, "Spindle contexts and floor processes ran %s.\n", m.Children)
+	}
+	fmt.Fprintf(&b, "\nReproduce: `%s`\n", m.Command)
 	_, err := w.Write(b.Bytes())
 	return err
 }

@@ -102,6 +102,7 @@ func sampleReport() *Report {
 			Date: time.Date(2026, 11, 21, 7, 0, 0, 0, time.UTC), Mode: "full", Rounds: 5,
 			Command: "(cd bench && go run . -json results.json)", Machine: "2 CPUs (test CPU)",
 			Software: "go1.26.8", Load: "0.10 / 0.20 / 0.30", Elapsed: 95 * time.Second,
+			Children: "bench/child",
 		},
 		Results: []*Result{
 			{Name: "floor", About: "two Go processes", InJSON: true, Figures: Figures{st(2.3, 2.2, 2.5), st(12, 11, 14), st(2.4, 2.4, 2.6), st(5, 4, 9), st(30e6, 28e6, 31e6), st(4000, 3900, 4100)}},

@@ -10,67 +10,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/bench/internal/workload"
 	"github.com/spindle-go/spindle/spawn"
 )
-
-// Messages and actor kinds of the Spindle workloads. Every context of the
-// harness registers them through setup (the harness binary is its own
-// child).
-type (
-	// Ping is the request of the round-trip and bulk workloads.
-	Ping struct {
-		N       int
-		Payload []byte
-	}
-	// Pong answers a Ping with its number and payload.
-	Pong struct {
-		N       int
-		Payload []byte
-	}
-	// Tick is the one-way message.
-	Tick struct{}
-	// HowMany asks the counter how many ticks it has seen since last asked.
-	HowMany struct{}
-	// Ticks answers HowMany.
-	Ticks struct{ N int }
-)
-
-func setup(n *actors.Node) error {
-	for _, err := range []error{
-		actors.RegisterType[Ping](n, "bench.Ping"),
-		actors.RegisterType[Pong](n, "bench.Pong"),
-		actors.RegisterType[Tick](n, "bench.Tick"),
-		actors.RegisterType[HowMany](n, "bench.HowMany"),
-		actors.RegisterType[Ticks](n, "bench.Ticks"),
-	} {
-		if err != nil {
-			return err
-		}
-	}
-	n.RegisterKind("echo", actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
-	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counterActor{} }))
-	return nil
-}
-
-type echoActor struct{}
-
-func (echoActor) Receive(c actor.Context) {
-	if m, ok := c.Message().(*Ping); ok {
-		c.Respond(&Pong{N: m.N, Payload: m.Payload})
-	}
-}
-
-type counterActor struct{ n int }
-
-func (k *counterActor) Receive(c actor.Context) {
-	switch c.Message().(type) {
-	case *Tick:
-		k.n++
-	case *HowMany:
-		c.Respond(&Ticks{N: k.n})
-		k.n = 0
-	}
-}
 
 // spindleDriver starts Spindle child contexts through launch: local
 // children of the harness binary, or (once the library has them) SSH
@@ -81,16 +23,16 @@ type spindleDriver struct {
 	seq    atomic.Int64
 }
 
-// localLauncher starts local children over the given link kind.
-func localLauncher(node *actors.Node, link spawn.LinkKind) func(context.Context, string) (spawn.Child, error) {
+// localLauncher starts local children of exe over the given link kind.
+func localLauncher(node *actors.Node, exe string, link spawn.LinkKind) func(context.Context, string) (spawn.Child, error) {
 	return func(ctx context.Context, name string) (spawn.Child, error) {
-		return spawn.Local(ctx, node, spawn.Options{Name: name, Link: link, Grace: time.Second})
+		return spawn.Local(ctx, node, spawn.Options{Name: name, Executable: exe, Link: link, Grace: time.Second})
 	}
 }
 
 func newSpindleRoot() (*actors.Node, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return actors.NewNode(actors.Config{Name: "bench", Setup: setup, Logger: logger})
+	return actors.NewNode(actors.Config{Name: "bench", Setup: workload.Setup, Logger: logger})
 }
 
 type spindleChild struct {
@@ -98,7 +40,7 @@ type spindleChild struct {
 	node *actors.Node
 	echo *actor.PID
 	ctr  *actor.PID
-	msg  Tick
+	msg  workload.Tick
 }
 
 func (d *spindleDriver) startChild(ctx context.Context, kinds ...string) (*spindleChild, error) {
@@ -142,12 +84,12 @@ func (d *spindleDriver) open(ctx context.Context) (session, error) {
 }
 
 func (ch *spindleChild) roundTrip(ctx context.Context) error {
-	_, err := actors.Request[*Pong](ctx, ch.node, ch.echo, &Ping{N: 1})
+	_, err := actors.Request[*workload.Pong](ctx, ch.node, ch.echo, &workload.Ping{N: 1})
 	return err
 }
 
 func (ch *spindleChild) bulk(ctx context.Context) error {
-	pong, err := actors.Request[*Pong](ctx, ch.node, ch.echo, &Ping{Payload: bulkPayload})
+	pong, err := actors.Request[*workload.Pong](ctx, ch.node, ch.echo, &workload.Ping{Payload: bulkPayload})
 	if err == nil && len(pong.Payload) != bulkBytes {
 		err = fmt.Errorf("bulk reply carried %d bytes", len(pong.Payload))
 	}
@@ -160,7 +102,7 @@ func (ch *spindleChild) oneWay(ctx context.Context, n int) error {
 			return err
 		}
 	}
-	got, err := actors.Request[*Ticks](ctx, ch.node, ch.ctr, &HowMany{})
+	got, err := actors.Request[*workload.Ticks](ctx, ch.node, ch.ctr, &workload.HowMany{})
 	if err == nil && got.N != n {
 		err = fmt.Errorf("counter saw %d of %d messages", got.N, n)
 	}

@@ -33,7 +33,7 @@ type system struct {
 // systems in the order they appear in the table.
 var systems = []*system{
 	{name: "floor", json: jsonAlways, work: allWorkloads, make: makeFloor(false),
-		about: "two Go processes, blocking read/write on two pipes, no framework; spawn is fork/exec of this binary to its first byte"},
+		about: "two Go processes, blocking read/write on two pipes, no framework; spawn is fork/exec of the child binary to its first byte"},
 	{name: "floor (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeFloor(true),
 		about: "the same over an AF_UNIX socketpair"},
 	{name: "spindle", json: jsonAlways, work: allWorkloads, make: makeSpindle(spawn.Pipes),
@@ -61,7 +61,8 @@ var sshWorkloads = Workloads{Spawn: true, RTT: true}
 // Spindle node and the private sshd, the last two made on first use.
 type env struct {
 	plan   Plan
-	exe    string
+	exe    string // the harness binary: the protoactor peer
+	child  string // the binary of Spindle contexts and floor processes
 	python string
 	noSSH  bool
 	log    func(system, format string, args ...any)
@@ -116,7 +117,7 @@ func (e *env) close() {
 
 func makeFloor(sock bool) func(context.Context, *env, *system) (contender, error) {
 	return func(_ context.Context, e *env, _ *system) (contender, error) {
-		return &goContender{d: &floorDriver{exe: e.exe, sock: sock}}, nil
+		return &goContender{d: &floorDriver{exe: e.child, sock: sock}}, nil
 	}
 }
 
@@ -126,7 +127,7 @@ func makeSpindle(link spawn.LinkKind) func(context.Context, *env, *system) (cont
 		if err != nil {
 			return nil, err
 		}
-		return &goContender{d: &spindleDriver{node: node, launch: localLauncher(node, link)}}, nil
+		return &goContender{d: &spindleDriver{node: node, launch: localLauncher(node, e.child, link)}}, nil
 	}
 }
 
@@ -166,15 +167,15 @@ func makeMitogenSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 // these lines (the option names are whatever issue 4 settles on):
 //
 //	func init() {
-//		spindleSSHLauncher = func(node *actors.Node, t sshTarget) func(context.Context, string) (spawn.Child, error) {
+//		spindleSSHLauncher = func(node *actors.Node, exe string, t sshTarget) func(context.Context, string) (spawn.Child, error) {
 //			return func(ctx context.Context, name string) (spawn.Child, error) {
-//				return spawn.SSH(ctx, node, spawn.SSHOptions{Name: name,
+//				return spawn.SSH(ctx, node, spawn.SSHOptions{Name: name, Executable: exe,
 //					Host: t.Host, Port: t.Port, User: t.User,
 //					IdentityFiles: []string{t.Identity}, KnownHostsFile: t.KnownHosts})
 //			}
 //		}
 //	}
-var spindleSSHLauncher func(node *actors.Node, t sshTarget) func(ctx context.Context, name string) (spawn.Child, error)
+var spindleSSHLauncher func(node *actors.Node, exe string, t sshTarget) func(ctx context.Context, name string) (spawn.Child, error)
 
 func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	if spindleSSHLauncher == nil {
@@ -188,5 +189,5 @@ func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &goContender{d: &spindleDriver{node: node, launch: spindleSSHLauncher(node, t)}}, nil
+	return &goContender{d: &spindleDriver{node: node, launch: spindleSSHLauncher(node, e.child, t)}}, nil
 }
