@@ -13,9 +13,10 @@ import (
 )
 
 // The raw floor: what two Go processes on this machine can do with no
-// framework at all. The child side is in internal/workload. Both ends use blocking read(2)/write(2) on the link
-// descriptors (no runtime poller, no goroutine hand-off), so these are the
-// lowest figures a Go program can reach over the same kind of link.
+// framework at all (the child's side is in internal/workload). Both ends
+// use blocking read(2)/write(2) on the link descriptors (no runtime poller,
+// no goroutine hand-off), so these are the lowest figures a Go program can
+// reach over the same kind of link.
 //
 //   - spawn: fork/exec of the child binary Spindle contexts run, until its
 //     first byte arrives (the child writes one byte first thing in main,

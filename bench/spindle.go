@@ -15,7 +15,7 @@ import (
 )
 
 // spindleDriver starts Spindle child contexts through launch: local
-// children of the harness binary, or (once the library has them) SSH
+// children running bench/child, or (once the library has them) SSH
 // contexts.
 type spindleDriver struct {
 	node   *actors.Node
