@@ -20,6 +20,7 @@ type sshTarget struct {
 	User       string
 	Identity   string // private key file (no passphrase)
 	KnownHosts string // a known_hosts file that holds the server's host key
+	CacheDir   string // a private directory for a context's binary cache
 }
 
 // sshd is a private OpenSSH server on 127.0.0.1 with throwaway host and
@@ -120,7 +121,11 @@ LogLevel ERROR
 		return skipf("start sshd: %v", err)
 	}
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	s.target = sshTarget{Host: "127.0.0.1", Port: port, User: username, Identity: userKey, KnownHosts: knownHosts}
+	cache := filepath.Join(s.dir, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		return err
+	}
+	s.target = sshTarget{Host: "127.0.0.1", Port: port, User: username, Identity: userKey, KnownHosts: knownHosts, CacheDir: cache}
 	return s.waitListening(ctx)
 }
 

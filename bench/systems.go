@@ -158,23 +158,11 @@ func makeMitogenSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	return startMitogen(e.python, mitogenTarget{Via: "ssh", Host: t.Host, Port: t.Port, User: t.User, Identity: t.Identity})
 }
 
-// spindleSSHLauncher starts a Spindle context over SSH on t. It is nil
-// until SSH contexts (issue 4, spawn.SSH) are in the library: the file that
-// adapts spawn.SSH sets it from an init function, and the spindle_ssh
-// column then runs the same workloads as mitogen_ssh, against the same
-// private sshd. "Warm" spawn means the binary is already cached on the
-// host: the spawn warm-up uploads it. The adapter is a few lines, along
-// these lines (the option names are whatever issue 4 settles on):
-//
-//	func init() {
-//		spindleSSHLauncher = func(node *actors.Node, exe string, t sshTarget) func(context.Context, string) (spawn.Child, error) {
-//			return func(ctx context.Context, name string) (spawn.Child, error) {
-//				return spawn.SSH(ctx, node, spawn.SSHOptions{Name: name, Executable: exe,
-//					Host: t.Host, Port: t.Port, User: t.User,
-//					IdentityFiles: []string{t.Identity}, KnownHostsFile: t.KnownHosts})
-//			}
-//		}
-//	}
+// spindleSSHLauncher starts a Spindle context over SSH on t, running exe.
+// It is nil until SSH contexts (issue 4, spawn.SSH) are in the library:
+// spindle_ssh.go sets it, and is built only with the spindle_ssh build tag
+// until then. The spindle_ssh column runs the same workloads as
+// mitogen_ssh, against the same private sshd.
 var spindleSSHLauncher func(node *actors.Node, exe string, t sshTarget) func(ctx context.Context, name string) (spawn.Child, error)
 
 func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
