@@ -3,12 +3,14 @@
 // of the machine, in one run, and prints a markdown table; -json writes the
 // figures for machines.
 //
-//	cd bench && go run . -quick -json /tmp/bench.json   # about 30 s
-//	cd bench && go run . -json results.json             # the full run
+//	cd bench && go run . -quick -json /tmp/bench.json   # 10-20 s
+//	cd bench && go run . -json results.json             # the full run, about 3 min
 //
 // Peers that are not installed are reported as skipped; bench/setup.sh
-// installs them. The binary is also every child process of the run: Spindle
-// contexts, floor echo processes and protoactor peers re-execute it.
+// installs them. Spindle contexts and the floor's processes run bench/child,
+// which the harness builds at the start of a run (Spindle without the gRPC
+// stack, so it starts as fast as a Spindle program); the protoactor peer is
+// this binary again. docs/benchmarks.md describes the method.
 package main
 
 import (
