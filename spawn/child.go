@@ -17,7 +17,7 @@ import (
 // Environment variables a parent sets for a local child context.
 const (
 	envChild    = "SPINDLE_CHILD"     // "1" in a child context
-	envLink     = "SPINDLE_LINK"      // "pipe:R,W" or "sock:FD": where the link is
+	envLink     = "SPINDLE_LINK"      // "pipe:R,W", "sock:FD" or "stdio": where the link is
 	envLogLevel = "SPINDLE_LOG_LEVEL" // minimum level of forwarded records
 )
 
@@ -67,6 +67,9 @@ func runChild(setup func(*actors.Node) error) int {
 
 // childTransport opens the link the parent left on inherited descriptors.
 func childTransport(spec string) (actors.Transport, error) {
+	if spec == "stdio" { // started by the SSH bootstrap
+		return stdioTransport()
+	}
 	kind, fds, ok := strings.Cut(spec, ":")
 	if !ok {
 		return actors.Transport{}, fmt.Errorf("spawn: %s=%q is not KIND:FDS", envLink, spec)

@@ -68,7 +68,7 @@ func setup(n *actors.Node) error {
 	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counter{} }))
 	n.RegisterKind("saboteur", actor.PropsFromProducer(func() actor.Actor { return &saboteur{node: n} }))
 	n.RegisterKind("spawner", actor.PropsFromProducer(func() actor.Actor { return &spawner{node: n} }))
-	return nil
+	return sshSetup(n) // kinds of the SSH suite (ssh_test.go)
 }
 
 type echo struct{ node *actors.Node }
