@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/wire"
 )
 
 // fragileKind registers "fragile" in a context: an actor that counts the
@@ -239,5 +240,55 @@ func TestSupervise_RemoteSpawnFailureTerminates(t *testing.T) {
 	term := recv(t, gone, waitLong, "Terminated of a child that could not start")
 	if term.Why != actor.TerminatedReason_NotFound {
 		t.Fatalf("Terminated %v, want NotFound", term)
+	}
+}
+
+// A sibling context cannot restart (or resume) another parent's remote
+// child: the directive is dropped, the child keeps its state.
+func TestSupervise_DirectiveFromNonParentDropped(t *testing.T) {
+	root, c, starts := supervisedPair(t)
+	g := spawnGuardian(t, root, c.link.ID, actor.RestartDirective)
+	child := recv(t, g.child, waitLong, "child PID")
+	recv(t, starts, waitLong, "child started")
+	if n, err := ask(t, root, child, "count"); err != nil || n != "1" {
+		t.Fatalf("count: %q, %v", n, err)
+	}
+	p, _ := attachRaw(t, root, "sibling")
+	for _, op := range []uint8{6, 7} { // restart, resume
+		p.send(p.spec(wire.KindSystem, c.link.ID), rawSysMsg{Op: op, Target: child.Id})
+	}
+	p.barrier(c.link.ID)
+	if n, err := ask(t, root, child, "count"); err != nil || n != "2" {
+		t.Fatalf("after forged directives: %q, %v (want the state kept)", n, err)
+	}
+	select {
+	case s := <-starts:
+		t.Fatalf("forged restart obeyed: %s started again", s)
+	default:
+	}
+}
+
+// A failure report for an actor that has no remote child in the sender's
+// context never reaches that actor's strategy.
+func TestSupervise_ForgedFailureDropped(t *testing.T) {
+	root, c, starts := supervisedPair(t)
+	g := spawnGuardian(t, root, c.link.ID, actor.RestartDirective)
+	child := recv(t, g.child, waitLong, "child PID")
+	recv(t, starts, waitLong, "child started")
+	parentID := strings.TrimPrefix(child.Id, actors.Address(0)+"/")
+	parentID = parentID[:strings.LastIndex(parentID, "/")]
+	p, _ := attachRaw(t, root, "forger")
+	// Claims the real child's ID but from the wrong context, then a child
+	// that does not exist, from the right context for the forger.
+	p.send(p.spec(wire.KindSystem, 0), rawSysMsg{Op: 5, Target: parentID, PeerCtx: c.link.ID, PeerID: child.Id})
+	p.send(p.spec(wire.KindSystem, 0), rawSysMsg{Op: 5, Target: parentID, PeerCtx: p.id, PeerID: child.Id})
+	p.barrier(0)
+	select {
+	case r := <-g.reasons:
+		t.Fatalf("forged failure reached the strategy: %v", r)
+	case <-time.After(100 * time.Millisecond): // the guardian's mailbox runs on its own goroutine
+	}
+	if n, err := ask(t, root, child, "count"); err != nil || n != "1" {
+		t.Fatalf("child disturbed: %q, %v", n, err)
 	}
 }

@@ -35,7 +35,22 @@ func setup(n *actors.Node) error {
 			c.Respond(&Result{N: j.N * 2, Pid: os.Getpid()})
 		}
 	}))
+	// counter answers a Job with the number of Jobs since it (re)started,
+	// and panics on a Job with N < 0.
+	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counter{} }))
 	return nil
+}
+
+type counter struct{ n int }
+
+func (k *counter) Receive(c actor.Context) {
+	if j, ok := c.Message().(*Job); ok {
+		if j.N < 0 {
+			panic("counter: negative job")
+		}
+		k.n++
+		c.Respond(&Result{N: k.n, Pid: os.Getpid()})
+	}
 }
 
 func TestMain(m *testing.M) {

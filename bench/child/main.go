@@ -1,0 +1,23 @@
+// Command child is what the benchmark harness starts as a Spindle child
+// context and as the floor's processes. It links Spindle but not the gRPC
+// stack the harness needs for its protoactor peer, so its start-up time is
+// that of a Spindle program. The harness builds it at the start of a run;
+// it is not meant to be run by hand.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spindle-go/spindle/bench/internal/workload"
+	"github.com/spindle-go/spindle/spawn"
+)
+
+func main() {
+	spawn.Main(workload.Setup) // a Spindle child context never returns from here
+	if code, ok := workload.RunRole(os.Getenv(workload.RoleEnv)); ok {
+		os.Exit(code)
+	}
+	fmt.Fprintln(os.Stderr, "child: started by the bench harness only (cd bench && go run .)")
+	os.Exit(2)
+}

@@ -1,0 +1,73 @@
+// Package workload holds what the benchmark harness and its child
+// processes share: the Spindle message types and actor kinds of the
+// workloads, and the floor's child roles. It links no gRPC, so the child
+// binary built from bench/child starts as fast as a Spindle program does.
+package workload
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors"
+)
+
+// BulkBytes is the payload of the bulk workload; a round trip moves it once
+// in each direction.
+const BulkBytes = 1 << 20
+
+// Messages of the Spindle workloads.
+type (
+	// Ping is the request of the round-trip and bulk workloads.
+	Ping struct {
+		N       int
+		Payload []byte
+	}
+	// Pong answers a Ping with its number and payload.
+	Pong struct {
+		N       int
+		Payload []byte
+	}
+	// Tick is the one-way message.
+	Tick struct{}
+	// HowMany asks the counter how many ticks it has seen since last asked.
+	HowMany struct{}
+	// Ticks answers HowMany.
+	Ticks struct{ N int }
+)
+
+// Setup registers the workload types and the "echo" and "counter" kinds.
+// The harness's root node and every Spindle child context run it.
+func Setup(n *actors.Node) error {
+	for _, err := range []error{
+		actors.RegisterType[Ping](n, "bench.Ping"),
+		actors.RegisterType[Pong](n, "bench.Pong"),
+		actors.RegisterType[Tick](n, "bench.Tick"),
+		actors.RegisterType[HowMany](n, "bench.HowMany"),
+		actors.RegisterType[Ticks](n, "bench.Ticks"),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	n.RegisterKind("echo", actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
+	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counterActor{} }))
+	return nil
+}
+
+type echoActor struct{}
+
+func (echoActor) Receive(c actor.Context) {
+	if m, ok := c.Message().(*Ping); ok {
+		c.Respond(&Pong{N: m.N, Payload: m.Payload})
+	}
+}
+
+type counterActor struct{ n int }
+
+func (k *counterActor) Receive(c actor.Context) {
+	switch c.Message().(type) {
+	case *Tick:
+		k.n++
+	case *HowMany:
+		c.Respond(&Ticks{N: k.n})
+		k.n = 0
+	}
+}

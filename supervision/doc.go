@@ -1,0 +1,46 @@
+// Package supervision supervises child contexts as Erlang/OTP supervisors
+// supervise processes: when a context's process dies (its IS_DEAD reason is
+// the failure), the supervisor restarts it, and the children its strategy
+// names, as a new process with a new context ID, and recreates the actors
+// inside it.
+//
+// # Usage
+//
+//	sup, err := supervision.Start(node, supervision.Config{
+//		Name: "pool",
+//		Policy: supervision.Policy{Strategy: supervision.OneForOne, MaxRestarts: 5, Period: 10 * time.Second},
+//		Children: []supervision.ContextSpec{{
+//			Name:   "worker-1",
+//			Start:  func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+//				return spawn.Local(ctx, n, spawn.Options{Name: name})
+//			},
+//			Actors: []supervision.ActorSpec{{Kind: "worker", Name: "w"}},
+//		}},
+//	})
+//	ci, _ := sup.Child("worker-1") // ci.PIDs["w"] is the worker of the current incarnation
+//	<-sup.Done()                   // after Stop, or when it gave up (sup.Err())
+//
+// The caller's duties: look PIDs up again after a restart (Child, or the
+// ChildRestarted event): PIDs of a dead incarnation stay dead, by design.
+// Stop the supervisor (or shut the node down) before exiting.
+//
+// # Semantics
+//
+// Strategies OneForOne, OneForAll and RestForOne; restart types Permanent,
+// Transient (restarted only after an abnormal exit: anything but exit
+// status 0) and Temporary; a restart intensity (MaxRestarts within Period)
+// beyond which the supervisor stops every child and gives up with a
+// *GaveUpError; an exponential backoff with jitter between restarts of a
+// child that keeps failing. Children start one at a time, in order, and are
+// stopped last-started first. Failures, restarts and give-ups are published
+// on the actor system's event stream (ChildFailed, ChildRestarted,
+// SupervisorGaveUp) and logged.
+//
+// The decisions come from Core, a pure state machine fed with events and
+// the time, tested without sleeps; the supervisor actor around it does the
+// starting and stopping on its own goroutines and never blocks.
+//
+// Actors supervising actors in other contexts need nothing from this
+// package: see actors.Node.ChildProps, which carries protoactor's own
+// supervision (failures, directives, Terminated) across contexts.
+package supervision
