@@ -114,12 +114,12 @@ func TestSSH_NetworkCut(t *testing.T) {
 // and killed on the host, like a local child.
 func TestSSH_SIGSTOPDeclaredDead(t *testing.T) {
 	srv, _ := sshServer(t, sshtest.Config{})
-	root := heartbeatRoot(t, 50*time.Millisecond, 400*time.Millisecond)
+	root := heartbeatRoot(t, 100*time.Millisecond, time.Second)
 	c := startSSH(t, root, sshOpts(srv, "frozen"))
 	pid := echoIn(t, c)
 	ctx := testCtx(t, 30*time.Second)
 	// Idle for several timeouts: heartbeats keep it alive over SSH too.
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(3 * time.Second)
 	if _, err := actors.Request[*Pong](ctx, root, pid, &Ping{}); err != nil {
 		t.Fatalf("idle SSH context declared dead: %v", err)
 	}
