@@ -314,7 +314,13 @@ func (c *SSHContext) start(ctx context.Context, opts *SSHOptions, bins []*Binary
 		}
 		return fail(&BootstrapError{Host: c.host, Stage: "handshake", Err: err, Stderr: c.stderr.tail()})
 	}
-	stop()
+	if !stop() { // ctx expired just as the handshake finished
+		<-expired
+		link.Close()
+		c.wg.Wait()
+		c.stderr.wait()
+		return c.bootErr(ctx, "handshake", ctx.Err())
+	}
 	c.link = link
 	c.info.Handshake = time.Since(begin)
 	disableQuickAck(c.conn.tcp)

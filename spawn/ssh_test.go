@@ -306,8 +306,8 @@ func TestSSH_RemoteProcessKilled(t *testing.T) {
 	}
 	expectDead(t, failed, watched, pid, "killed by signal KILL")
 	var re *spawn.RemoteExitError
-	if !errors.As(c.DeadReason(), &re) || re.Signal != "KILL" || re.Pid != c.Info().Pid {
-		t.Fatalf("DeadReason %#v, want a RemoteExitError for KILL", c.DeadReason())
+	if reason := deadReason(t, c); !errors.As(reason, &re) || re.Signal != "KILL" || re.Pid != c.Info().Pid {
+		t.Fatalf("DeadReason %#v, want a RemoteExitError for KILL", reason)
 	}
 	if err := c.Wait(ctx); !errors.As(err, &re) {
 		t.Fatalf("Wait: %v", err)
@@ -373,8 +373,8 @@ func TestSSH_ConnectionDropIsDead(t *testing.T) {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	expectDead(t, failed, watched, pid, "connection")
-	if !errors.Is(c.DeadReason(), spawn.ErrConnectionLost) {
-		t.Fatalf("DeadReason %v, want ErrConnectionLost", c.DeadReason())
+	if reason := deadReason(t, c); !errors.Is(reason, spawn.ErrConnectionLost) {
+		t.Fatalf("DeadReason %v, want ErrConnectionLost", reason)
 	}
 	// Its stdin gone, the remote context exits: no orphan.
 	waitFor(t, 5*time.Second, "remote process gone", func() bool { return !alive(c.Info().Pid) })
@@ -516,6 +516,18 @@ func expectDead(t testing.TB, failed <-chan error, watched <-chan *actor.Termina
 	case <-time.After(5 * time.Second):
 		t.Fatal("no Terminated 5s after the context died")
 	}
+}
+
+// deadReason waits until c's link is gone (requests may fail with IS_DEAD
+// a moment before Dead is closed) and returns why.
+func deadReason(t testing.TB, c spawn.Child) error {
+	t.Helper()
+	select {
+	case <-c.Dead():
+	case <-time.After(5 * time.Second):
+		t.Fatal("link still up 5s after IS_DEAD")
+	}
+	return c.DeadReason()
 }
 
 // ppid returns the parent process ID of pid.
