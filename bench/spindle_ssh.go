@@ -1,8 +1,4 @@
-//go:build spindle_ssh
-
-// This file adapts spawn.SSH (issue 4). It is built only with the
-// spindle_ssh tag until SSH contexts are on the branch the harness is built
-// from; then the build line above goes.
+// This file adapts spawn.SSH (issue 4) to the harness.
 
 package main
 
@@ -14,8 +10,6 @@ import (
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
 )
-
-func init() { spindleSSHLauncher = sshLauncher }
 
 // sshLauncher starts Spindle contexts on the private sshd: strict host key
 // checking against its known_hosts, its throwaway key only (no agent, no

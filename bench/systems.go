@@ -158,12 +158,10 @@ func makeMitogenSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	return startMitogen(e.python, mitogenTarget{Via: "ssh", Host: t.Host, Port: t.Port, User: t.User, Identity: t.Identity})
 }
 
-// spindleSSHLauncher starts a Spindle context over SSH on t, running exe.
-// It is nil until SSH contexts (issue 4, spawn.SSH) are in the library:
-// spindle_ssh.go sets it, and is built only with the spindle_ssh build tag
-// until then. The spindle_ssh column runs the same workloads as
+// spindleSSHLauncher starts a Spindle context over SSH on t, running exe
+// (spindle_ssh.go). The spindle_ssh column runs the same workloads as
 // mitogen_ssh, against the same private sshd.
-var spindleSSHLauncher func(node *actors.Node, exe string, t sshTarget) func(ctx context.Context, name string) (spawn.Child, error)
+var spindleSSHLauncher func(node *actors.Node, exe string, t sshTarget) func(ctx context.Context, name string) (spawn.Child, error) = sshLauncher
 
 func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	if spindleSSHLauncher == nil {
