@@ -199,9 +199,9 @@ func (n *Node) parentOf(id string, ctx uint32) bool {
 // stack still shows where the panic happened.
 func (n *Node) sendFailure(ctx uint32, parent *actor.PID, f *actor.Failure) {
 	m := sysMsg{Op: opFailure, Target: parent.Id, PeerCtx: n.id, PeerID: f.Who.Id,
-		Reason: fmt.Sprint(f.Reason), Stack: string(debug.Stack()), Message: typeName(f.Message)}
-	if f.Message == nil {
-		m.Message = ""
+		Reason: fmt.Sprint(f.Reason), Stack: string(debug.Stack())}
+	if f.Message != nil {
+		m.Message = typeName(f.Message)
 	}
 	if err := n.sendSystem(ctx, m); err != nil {
 		n.log.Warn("failure not delivered to remote parent", "child", f.Who.Id, "err", err)

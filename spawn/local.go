@@ -230,15 +230,7 @@ func (c *Context) exitReason(linkErr error) error {
 	}
 	var pe *actors.ProtocolError
 	if errors.As(linkErr, &pe) {
-		go func() {
-			t := time.NewTimer(c.grace)
-			defer t.Stop()
-			select {
-			case <-c.exited:
-			case <-t.C:
-				c.kill()
-			}
-		}()
+		time.AfterFunc(c.grace, c.kill) // a no-op once the process is gone
 		return linkErr
 	}
 	t := time.NewTimer(250 * time.Millisecond)

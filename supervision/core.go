@@ -290,8 +290,8 @@ func (c *Core) Handle(ev Event, now time.Time) []Directive {
 	return c.pump(now, out)
 }
 
-// Children returns the children's names in start order with whether each
-// is running, for reports.
+// Children returns the specs of the children still supervised (a
+// temporary child that ended is gone), in start order.
 func (c *Core) Children() []ChildSpec {
 	out := make([]ChildSpec, len(c.children))
 	for i, ch := range c.children {

@@ -65,7 +65,6 @@ func leakOptions() []goleak.Option {
 	return []goleak.Option{
 		// protoactor's dead-letter throttle lives on for about a second.
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewThrottleWithLogger.func1"),
-		goleak.IgnoreTopFunction("time.Sleep"),
 	}
 }
 
