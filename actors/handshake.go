@@ -58,23 +58,27 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 	}
 	hb := n.cfg.heartbeat()
 	hello.HeartbeatMS, hello.TimeoutMS = hb.hello()
+	in := linkReader(t, n.cfg.MaxFrame)
+	hello.Features = in.features()
 	frame := wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindHello, Dst: id, Src: n.id, Auth: n.id}, nil,
 		wire.AppendHello(nil, hello))
-	r, live := linkReader(t, n.cfg.MaxFrame)
-	peer, err := exchangeHello(ctx, r, t, frame)
+	peer, err := exchangeHello(ctx, in.r, t, frame)
 	if err != nil {
+		in.abandon()
 		return nil, fmt.Errorf("actors: handshake with %q: %w", name, n.linkErr(t, err))
 	}
 	if peer.ContextID != id {
 		_ = t.C.Close()
+		in.abandon()
 		return nil, fmt.Errorf("actors: handshake with %q: child claims context %d, assigned %d", name, peer.ContextID, id)
 	}
-	l := newLink(n, t, r, live, hb)
+	l := newLink(n, t, in, peer, hb)
 	l.peer, l.peerName, l.peerMax = id, name, int(peer.MaxFrame)
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
 		_ = t.C.Close()
+		in.abandon()
 		return nil, ErrNodeClosed
 	}
 	n.routes[id] = l
@@ -113,13 +117,15 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
-	r, live := linkReader(t, cfg.MaxFrame)
-	hello, err := exchangeHello(hctx, r, t, nil)
+	in := linkReader(t, cfg.MaxFrame)
+	hello, err := exchangeHello(hctx, in.r, t, nil)
 	if err != nil {
+		in.abandon()
 		return nil, fmt.Errorf("actors: handshake with parent: %w", err)
 	}
 	if len(hello.ParentIDs) == 0 || hello.ParentIDs[len(hello.ParentIDs)-1] != hello.ContextID {
 		_ = t.C.Close()
+		in.abandon()
 		return nil, fmt.Errorf("actors: handshake with parent: parent %d not last of parent IDs %v", hello.ContextID, hello.ParentIDs)
 	}
 	// The parent's heartbeat governs the link to it, and is this
@@ -134,6 +140,7 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	n := newNode(cfg, hello.AssignedID, hello.ParentIDs, hello.Name)
 	if err := n.runSetup(); err != nil {
 		_ = t.C.Close()
+		in.abandon()
 		return nil, err
 	}
 	mine := wire.Hello{
@@ -142,15 +149,17 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 		ParentIDs:   hello.ParentIDs,
 		Name:        n.name,
 		MaxFrame:    uint32(cfg.MaxFrame),
+		Features:    in.features(),
 	}
 	mine.HeartbeatMS, mine.TimeoutMS = hb.hello()
 	frame := wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindHello, Dst: hello.ContextID, Src: n.id, Auth: n.id},
 		nil, wire.AppendHello(nil, mine))
 	if _, err := exchangeHello(hctx, nil, t, frame); err != nil {
 		n.sys.Shutdown()
+		in.abandon()
 		return nil, fmt.Errorf("actors: handshake with parent: %w", err)
 	}
-	l := newLink(n, t, r, live, hb)
+	l := newLink(n, t, in, hello, hb)
 	l.peer, l.peerName, l.isParent, l.peerMax = hello.ContextID, "parent", true, int(hello.MaxFrame)
 	n.mu.Lock()
 	n.parent = l

@@ -12,21 +12,52 @@ import (
 // reader goroutine and uses the link's PID caches, which only that
 // goroutine touches.
 func (n *Node) onUser(l *link, f wire.Frame) error {
-	h := f.Header()
 	e, err := wire.ParseEnvelopeView(f.Body())
 	if err != nil {
 		return &ProtocolError{Err: err}
 	}
-	msg, err := n.reg.DecodeName(e.Type, e.Payload)
-	if err != nil {
-		n.deadUser(h.Src(), e, wire.DeadRejected, err.Error())
-		return nil
+	var msg any
+	var inbox *fdInbox // the frame's descriptors, if it carries any
+	if e.FDs > 0 {
+		inbox = &fdInbox{fds: l.takeFDs()}
+		msg, err = n.reg.DecodeNameFDs(e.Type, e.Payload, inbox)
+		if left := inbox.left(); err == nil && left > 0 {
+			err = fmt.Errorf("%w: %d of %d descriptors have no placeholder", wire.ErrBadFD, left, e.FDs)
+		}
+	} else {
+		msg, err = n.reg.DecodeName(e.Type, e.Payload)
+	}
+	m, err := n.userEnvelope(l, f, e, msg, err)
+	if inbox != nil {
+		inbox.finish(m.target != nil) // closes whatever is not delivered
+	}
+	if m.target != nil {
+		n.sys.Root.Send(m.target, m.msg)
+	}
+	return err
+}
+
+// inboundUser is a decoded user message and its local target.
+type inboundUser struct {
+	target *actor.PID
+	msg    any
+}
+
+// userEnvelope finds the target of a decoded user message (decodeErr is
+// the decoding's outcome) and wraps it with its sender and headers. A nil
+// target means the message is not delivered: it was answered with IS_DEAD,
+// or err says why the link must close.
+func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any, decodeErr error) (inboundUser, error) {
+	h := f.Header()
+	if decodeErr != nil {
+		n.deadUser(h.Src(), e, wire.DeadRejected, decodeErr.Error())
+		return inboundUser{}, nil
 	}
 	target, ok := l.targets[string(e.Target)]
 	if !ok {
 		if _, found := n.sys.ProcessRegistry.GetLocal(string(e.Target)); !found {
 			n.deadUser(h.Src(), e, wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id))
-			return nil
+			return inboundUser{}, nil
 		}
 		target = n.pidOf(n.id, string(e.Target))
 		l.targets = cachePut(l.targets, target.Id, target)
@@ -40,14 +71,13 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 		if h.KVLen() > 0 {
 			kv, err := wire.ParseKV(f.KV())
 			if err != nil {
-				return &ProtocolError{Err: err}
+				return inboundUser{}, &ProtocolError{Err: err}
 			}
 			env.Header = kv
 		}
 		m = env
 	}
-	n.sys.Root.Send(target, m)
-	return nil
+	return inboundUser{target, m}, nil
 }
 
 // deadUser answers an undeliverable user message with IS_DEAD.

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -35,6 +36,9 @@ type link struct {
 
 	r      *wire.Reader
 	live   *liveReader // under r: tells the heartbeat how long the reader waits
+	fdr    *fdReader   // under live, on a unix socket: the descriptors received
+	uconn  *net.UnixConn
+	fdOK   bool // both sides can pass descriptors on this link
 	hb     heartbeat
 	w      io.Writer
 	closer io.Closer
@@ -46,6 +50,7 @@ type link struct {
 	wake     *sync.Cond // writer waits for frames; senders wait for room
 	ctrl     []byte
 	bulk     []byte
+	fdq      []fdFrame // frames in bulk that carry descriptors, in order
 	maxQueue int
 	writing  bool  // a write is in progress (writer goroutine or inline)
 	lastSend int64 // nanoseconds since epoch of the last send, for the idle test
@@ -60,24 +65,64 @@ type link struct {
 	senders       map[string]*actor.PID
 	lastSenderCtx uint32
 	chunks        *wire.Assembler // chunked frames addressed to this context
+	inFDs         []int           // descriptors of the frame being handled, until a handler takes them
 
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done
 	wg   sync.WaitGroup
 }
 
-// linkReader returns the frame reader of a new link over t and the
-// liveReader under it.
-func linkReader(t Transport, maxFrame int) (*wire.Reader, *liveReader) {
-	live := newLiveReader(t.R)
-	return wire.NewReader(live, maxFrame), live
+// fdFrame is a frame queued with its descriptors, at offset off of the
+// bulk queue.
+type fdFrame struct {
+	off int
+	fds []int
 }
 
-func newLink(n *Node, t Transport, r *wire.Reader, live *liveReader, hb heartbeat) *link {
+// linkInput is the read side of a new link: the frame reader, the
+// liveReader under it and, on a unix socket, the fdReader under that.
+type linkInput struct {
+	r    *wire.Reader
+	live *liveReader
+	fdr  *fdReader
+}
+
+// linkReader returns the read side of a new link over t.
+func linkReader(t Transport, maxFrame int) linkInput {
+	var in linkInput
+	var src io.Reader = t.R
+	if uc := unixConnOf(t); uc != nil {
+		in.fdr = newFDReader(uc)
+		src = in.fdr
+	}
+	in.live = newLiveReader(src)
+	in.r = wire.NewReader(in.live, maxFrame)
+	return in
+}
+
+// features returns the Hello features this side offers on the link.
+func (in linkInput) features() uint32 {
+	if in.fdr != nil {
+		return wire.FeatureFDPassing
+	}
+	return 0
+}
+
+// abandon closes the descriptors received during a handshake that failed.
+func (in linkInput) abandon() {
+	if in.fdr != nil {
+		in.fdr.discard()
+	}
+}
+
+func newLink(n *Node, t Transport, in linkInput, peer wire.Hello, hb heartbeat) *link {
+	live := in.live
 	l := &link{
 		node:     n,
-		r:        r,
+		r:        in.r,
 		live:     live,
+		fdr:      in.fdr,
+		fdOK:     in.fdr != nil && peer.Features&wire.FeatureFDPassing != 0,
 		hb:       hb,
 		w:        t.W,
 		closer:   t.C,
@@ -87,6 +132,9 @@ func newLink(n *Node, t Transport, r *wire.Reader, live *liveReader, hb heartbea
 		done:     make(chan struct{}),
 		reason:   t.Reason,
 		chunks:   wire.NewAssembler(n.cfg.MaxFrame),
+	}
+	if l.fdOK {
+		l.uconn = in.fdr.c
 	}
 	l.wake = sync.NewCond(&l.mu)
 	return l
@@ -148,6 +196,25 @@ const (
 // (backpressure), and returns errLinkClosed (or the link's cause) once the
 // link is closed.
 func (l *link) send(frame []byte, mode sendMode) error {
+	return l.sendFDs(frame, nil, mode)
+}
+
+// sendFDs is send for a frame that carries descriptors (fds may be nil).
+// The descriptors are this side's duplicates: sendFDs owns them and closes
+// them once they are sent or cannot be. A link that cannot carry them
+// fails with ErrNoFDPassing; a frame that carries them is never chunked.
+func (l *link) sendFDs(frame []byte, fds []int, mode sendMode) error {
+	if len(fds) > 0 {
+		if !l.fdOK {
+			closeFDs(fds)
+			return ErrNoFDPassing
+		}
+		if len(frame) > maxFDFrame {
+			closeFDs(fds)
+			return fmt.Errorf("%w: a message with descriptors may be %d bytes at most, this one is %d",
+				wire.ErrFrameTooLarge, maxFDFrame, len(frame))
+		}
+	}
 	size := len(frame)
 	// Chunks in transit are forwarded as they are.
 	chunked := size > wire.DefaultChunkSize+wire.HeaderSize && wire.Header(frame).Kind() != wire.KindChunk
@@ -164,6 +231,7 @@ func (l *link) send(frame []byte, mode sendMode) error {
 	if l.closed {
 		err := l.cause
 		l.mu.Unlock()
+		closeFDs(fds)
 		if err == nil {
 			err = errLinkClosed
 		}
@@ -174,9 +242,12 @@ func (l *link) send(frame []byte, mode sendMode) error {
 	l.lastSend = now
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
 	if mode == inline && idle && empty && !l.writing {
-		return l.writeInline(frame)
+		return l.writeInline(frame, fds)
 	}
 	switch {
+	case len(fds) > 0:
+		l.fdq = append(l.fdq, fdFrame{off: len(l.bulk), fds: fds})
+		l.bulk = append(l.bulk, frame...)
 	case mode == control:
 		l.ctrl = append(l.ctrl, frame...)
 	case chunked:
@@ -194,10 +265,15 @@ func (l *link) send(frame []byte, mode sendMode) error {
 // writeInline writes frame from the sender's goroutine. l.mu is held on
 // entry and released on return. Frames queued meanwhile are left to the
 // writer goroutine, which waits while a write is in progress.
-func (l *link) writeInline(frame []byte) error {
+func (l *link) writeInline(frame []byte, fds []int) error {
 	l.writing = true
 	l.mu.Unlock()
-	_, err := l.w.Write(frame)
+	var err error
+	if len(fds) > 0 {
+		err = writeFDs(l.uconn, frame, fds)
+	} else {
+		_, err = l.w.Write(frame)
+	}
 	l.mu.Lock()
 	l.writing = false
 	pending := len(l.ctrl) > 0 || len(l.bulk) > 0
@@ -218,6 +294,7 @@ func (l *link) writeInline(frame []byte) error {
 func (l *link) writeLoop() {
 	defer l.wg.Done()
 	var ctrl, bulk []byte // spare buffers, swapped with the queues
+	var fdq []fdFrame
 	for {
 		l.mu.Lock()
 		for !l.closed && (l.writing || (len(l.ctrl) == 0 && len(l.bulk) == 0)) {
@@ -229,11 +306,13 @@ func (l *link) writeLoop() {
 		}
 		ctrl, l.ctrl = l.ctrl, ctrl[:0]
 		bulk, l.bulk = l.bulk, bulk[:0]
+		fdq, l.fdq = l.fdq, fdq[:0]
 		l.writing = true
 		l.mu.Unlock()
 		l.wake.Broadcast() // room for blocked senders
 
-		err := l.writeBatch(ctrl, bulk)
+		err := l.writeBatch(ctrl, bulk, fdq)
+		clear(fdq)
 		l.mu.Lock()
 		l.writing = false
 		l.mu.Unlock()
@@ -255,22 +334,43 @@ const writePiece = 256 << 10
 // writeBatch writes the control frames, then the bulk frames in pieces of
 // about writePiece bytes cut at frame boundaries, writing whatever control
 // frames were queued meanwhile between two pieces.
-func (l *link) writeBatch(ctrl, bulk []byte) error {
+func (l *link) writeBatch(ctrl, bulk []byte, fdq []fdFrame) (err error) {
+	defer func() {
+		for _, q := range fdq { // not sent: the link failed
+			closeFDs(q.fds)
+		}
+	}()
 	if len(ctrl) > 0 {
 		if _, err := l.w.Write(ctrl); err != nil {
 			return err
 		}
 	}
 	var more []byte
+	pos := 0 // offset of bulk in the batch, to meet the fdq offsets
 	for len(bulk) > 0 {
-		n := len(bulk)
-		if n > writePiece {
-			n = pieceEnd(bulk)
+		if len(fdq) > 0 && fdq[0].off == pos {
+			// A frame with descriptors goes alone in one sendmsg.
+			n := wire.Header(bulk).FrameLen()
+			fds := fdq[0].fds
+			fdq = fdq[1:]
+			if err := writeFDs(l.uconn, bulk[:n], fds); err != nil {
+				return err
+			}
+			bulk, pos = bulk[n:], pos+n
+		} else {
+			plain := bulk
+			if len(fdq) > 0 {
+				plain = bulk[:fdq[0].off-pos]
+			}
+			n := len(plain)
+			if n > writePiece {
+				n = pieceEnd(plain)
+			}
+			if _, err := l.w.Write(bulk[:n]); err != nil {
+				return err
+			}
+			bulk, pos = bulk[n:], pos+n
 		}
-		if _, err := l.w.Write(bulk[:n]); err != nil {
-			return err
-		}
-		bulk = bulk[n:]
 		if len(bulk) == 0 {
 			break
 		}
@@ -301,6 +401,7 @@ func (l *link) readLoop() {
 	var err error
 	for {
 		var f wire.Frame
+		start := l.r.Offset()
 		f, err = l.r.ReadFrame()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) {
@@ -308,9 +409,21 @@ func (l *link) readLoop() {
 			}
 			break
 		}
-		if err = l.node.handleFrame(l, f); err != nil {
+		if err = l.claimFDs(f, start); err != nil {
+			err = &ProtocolError{Err: err}
 			break
 		}
+		err = l.node.handleFrame(l, f)
+		if l.inFDs != nil { // no handler took them: the frame was dropped
+			closeFDs(l.inFDs)
+			l.inFDs = nil
+		}
+		if err != nil {
+			break
+		}
+	}
+	if l.fdr != nil {
+		l.fdr.discard()
 	}
 	l.shutdown(err)
 	l.mu.Lock()
@@ -335,6 +448,10 @@ func (l *link) shutdown(cause error) {
 	l.closed = true
 	l.cause = cause
 	l.ctrl, l.bulk = nil, nil
+	for _, q := range l.fdq {
+		closeFDs(q.fds)
+	}
+	l.fdq = nil
 	close(l.quit)
 	l.mu.Unlock()
 	l.wake.Broadcast()
@@ -345,6 +462,29 @@ func (l *link) shutdown(cause error) {
 func (l *link) close() {
 	l.shutdown(errLinkClosed)
 	l.wg.Wait()
+}
+
+// claimFDs sets l.inFDs to the descriptors that came with frame f, which
+// starts at stream offset start. On a link that cannot carry descriptors a
+// frame that claims some is an error.
+func (l *link) claimFDs(f wire.Frame, start int64) error {
+	if l.fdr == nil {
+		n, err := wire.FrameFDs(f)
+		if err == nil && n > 0 {
+			err = fmt.Errorf("frame claims %d descriptors on a link that cannot carry them", n)
+		}
+		return err
+	}
+	fds, err := l.fdr.claim(f, start)
+	l.inFDs = fds
+	return err
+}
+
+// takeFDs hands the descriptors of the frame being handled to the caller.
+func (l *link) takeFDs() []int {
+	fds := l.inFDs
+	l.inFDs = nil
+	return fds
 }
 
 func isClosedErr(err error) bool {

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -151,19 +153,60 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 	if sender != nil {
 		e.HasSender, e.SenderCtx, e.SenderID = true, n.ctxOf(sender), sender.Id
 	}
+	envAt := len(b)
 	b = wire.AppendEnvelopeHead(b, e)
-	if b, err = n.reg.AppendPayload(b, msg); err != nil {
+	b, vals, err := n.reg.AppendPayloadFDs(b, msg)
+	if err != nil {
 		return err
 	}
+	var fds []int
+	if vals != nil {
+		if b, fds, err = n.attachFDs(l, b, start, envAt, vals); err != nil {
+			return &FDError{Context: ctx, PID: pid, Err: err}
+		}
+	}
 	if err = wire.FinishFrame(b, start, kvLen); err != nil {
+		closeFDs(fds)
 		return err
 	}
 	if len(b)-start > l.maxFrame() {
+		closeFDs(fds)
 		return &DeadError{Context: ctx, PID: pid, Code: wire.DeadRejected,
 			Reason: "message larger than the link's frame limit"}
 	}
 	*buf = b
+	if fds != nil {
+		if err := l.sendFDs(b[start:], fds, mode); errors.Is(err, ErrNoFDPassing) || errors.Is(err, wire.ErrFrameTooLarge) {
+			return &FDError{Context: ctx, PID: pid, Err: err}
+		} else {
+			return n.sendErr(ctx, pid, err)
+		}
+	}
 	return n.sendErr(ctx, pid, l.send(b[start:], mode))
+}
+
+// attachFDs turns the frame begun at b[start:], whose envelope starts at
+// b[envAt], into one that carries the descriptors of vals: it takes a
+// duplicate of each (closed once sent) and records their count. The link
+// must carry descriptors.
+func (n *Node) attachFDs(l *link, b []byte, start, envAt int, vals []any) ([]byte, []int, error) {
+	if !l.fdOK {
+		return b, nil, fmt.Errorf("%w (the link toward it goes to %q)", ErrNoFDPassing, l.peerName)
+	}
+	if len(vals) > wire.MaxFDs {
+		return b, nil, wire.ErrTooManyFDs
+	}
+	fds, err := dupFDs(vals)
+	if err != nil {
+		return b, nil, err
+	}
+	if b, err = wire.SetEnvelopeFDs(b, envAt, len(fds)); err != nil {
+		closeFDs(fds)
+		return b, nil, err
+	}
+	h := wire.Header(b[start:])
+	h.SetFlags(h.Flags() | wire.FlagFDs)
+	return b, fds, nil
 }
 
 // undeliverable handles a message that could not be sent: a waiting request

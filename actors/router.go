@@ -150,9 +150,20 @@ func (n *Node) forward(in *link, f wire.Frame) {
 		err = &DeadError{Context: h.Dst(), Code: wire.DeadUnreachable,
 			Reason: fmt.Sprintf("no route to context %d", h.Dst())}
 	}
-	if err == nil {
+	fds := in.takeFDs() // the frame's descriptors travel on with it
+	if err == nil && fds != nil {
+		err = out.sendFDs(f.Raw, fds, queued)
+		fds = nil
+		if errors.Is(err, ErrNoFDPassing) || errors.Is(err, wire.ErrFrameTooLarge) {
+			err = &DeadError{Context: h.Dst(), Code: wire.DeadRejected,
+				Reason: fmt.Sprintf("context %d cannot pass the message's descriptors on: %v", n.id, err)}
+		} else {
+			err = n.sendErr(h.Dst(), nil, err)
+		}
+	} else if err == nil {
 		err = n.sendErr(h.Dst(), nil, out.send(f.Raw, queued))
 	}
+	closeFDs(fds)
 	if err != nil {
 		n.bounce(f, err)
 	}

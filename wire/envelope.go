@@ -2,20 +2,30 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
+	"slices"
 	"strconv"
 )
 
 // Envelope flag bits.
-const envHasSender = 1 << 0
+const (
+	envHasSender = 1 << 0
+	envHasFDs    = 1 << 1
+)
 
 // Envelope is the body of a [KindUser] frame: an actor message addressed to
 // an actor in the destination context.
 //
 // Layout (str = uvarint length, then bytes; at most [MaxNameLen] bytes):
 //
-//	flags u8 (bit 0: has sender) | target str |
+//	flags u8 (bit 0: has sender, bit 1: has descriptors) |
+//	[descriptor count u8] | target str |
 //	[sender ctx u32 | sender id str] | type str | payload (rest of body)
+//
+// A frame whose envelope has descriptors has [FlagFDs] set, and its
+// descriptors travel with it as SCM_RIGHTS ancillary data.
 type Envelope struct {
+	FDs       int    // descriptors carried with the frame, 0..MaxFDs
 	Target    string // actor ID in the destination context
 	HasSender bool
 	SenderCtx uint32 // context ID of the sender PID
@@ -48,13 +58,62 @@ func AppendEnvelopeHead(dst []byte, e Envelope) []byte {
 	if e.HasSender {
 		flags |= envHasSender
 	}
+	fds := min(max(e.FDs, 0), MaxFDs)
+	if fds > 0 {
+		flags |= envHasFDs
+	}
 	dst = append(dst, flags)
+	if fds > 0 {
+		dst = append(dst, byte(fds))
+	}
 	dst = appendString(dst, e.Target)
 	if e.HasSender {
 		dst = binary.BigEndian.AppendUint32(dst, e.SenderCtx)
 		dst = appendString(dst, e.SenderID)
 	}
 	return appendString(dst, e.Type)
+}
+
+// SetEnvelopeFDs records in the envelope head that starts at b[at] (as
+// written by [AppendEnvelopeHead] without descriptors) that its frame
+// carries n descriptors, for a sender that learns n only from encoding the
+// payload. It returns b with the count inserted; n must be 1..MaxFDs.
+func SetEnvelopeFDs(b []byte, at, n int) ([]byte, error) {
+	if n < 1 || n > MaxFDs {
+		return b, fmt.Errorf("%w: %d", ErrTooManyFDs, n)
+	}
+	if at < 0 || at >= len(b) || b[at]&envHasFDs != 0 {
+		return b, malformed("envelope: no envelope without descriptors at offset %d", at)
+	}
+	b[at] |= envHasFDs
+	return slices.Insert(b, at+1, byte(n)), nil
+}
+
+// FrameFDs returns how many descriptors frame f says it carries: 0 without
+// [FlagFDs]; with it, the count in its [KindUser] envelope. Any other kind
+// with FlagFDs, or a flag and envelope that disagree, is an error wrapping
+// [ErrMalformed].
+func FrameFDs(f Frame) (int, error) {
+	h := f.Header()
+	flagged := h.Flags()&FlagFDs != 0
+	if h.Kind() != KindUser {
+		if flagged {
+			return 0, malformed("%s frame with descriptors", h.Kind())
+		}
+		return 0, nil
+	}
+	body := f.Body()
+	hasFDs := len(body) > 0 && body[0]&envHasFDs != 0
+	if flagged != hasFDs {
+		return 0, malformed("descriptor flag and envelope disagree")
+	}
+	if !flagged {
+		return 0, nil
+	}
+	if len(body) < 2 || body[1] == 0 || int(body[1]) > MaxFDs {
+		return 0, malformed("envelope: bad descriptor count")
+	}
+	return int(body[1]), nil
 }
 
 // ParseEnvelope decodes a [KindUser] body. Strings are copied; Payload
@@ -66,6 +125,7 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 		return Envelope{}, err
 	}
 	return Envelope{
+		FDs:       v.FDs,
 		Target:    string(v.Target),
 		HasSender: v.HasSender,
 		SenderCtx: v.SenderCtx,
@@ -78,6 +138,7 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 // EnvelopeView is an [Envelope] whose fields alias the parsed body, for
 // receivers that look names up without allocating.
 type EnvelopeView struct {
+	FDs       int
 	Target    []byte
 	HasSender bool
 	SenderCtx uint32
@@ -94,8 +155,18 @@ func ParseEnvelopeView(b []byte) (EnvelopeView, error) {
 	if !ok {
 		return EnvelopeView{}, malformed("envelope: empty body")
 	}
-	if flags&^envHasSender != 0 {
+	if flags&^(envHasSender|envHasFDs) != 0 {
 		return EnvelopeView{}, malformed("envelope: unknown flags %#x", flags)
+	}
+	if flags&envHasFDs != 0 {
+		var n uint8
+		if n, b, ok = parseU8(b); !ok {
+			return EnvelopeView{}, malformed("envelope: truncated descriptor count")
+		}
+		if n == 0 || int(n) > MaxFDs {
+			return EnvelopeView{}, malformed("envelope: descriptor count %d, want 1..%d", n, MaxFDs)
+		}
+		e.FDs = int(n)
 	}
 	if e.Target, b, ok = parseName(b); !ok {
 		return EnvelopeView{}, malformed("envelope: bad target")

@@ -105,6 +105,13 @@ func (h Header) Flags() Flags {
 	return Flags(h[offFlags])
 }
 
+// SetFlags replaces the flags of h (on a short slice it does nothing).
+func (h Header) SetFlags(f Flags) {
+	if h.full() {
+		h[offFlags] = byte(f)
+	}
+}
+
 // Kind returns the frame kind.
 func (h Header) Kind() Kind {
 	if !h.full() {

@@ -29,8 +29,15 @@ func Unmarshal(b []byte, v any) error {
 	return decodeInto(b, v, "")
 }
 
+// payloadReader is the msgpack decoder's input; fds, when set, turns
+// descriptor placeholders into values (see DecodeNameFDs).
+type payloadReader struct {
+	bytes.Reader
+	fds FDReceiver
+}
+
 type payloadDecoder struct {
-	r   bytes.Reader
+	r   payloadReader
 	dec *msgpack.Decoder
 }
 
@@ -51,12 +58,19 @@ func badPayload(typeName, format string, args ...any) error {
 
 // decodeInto checks the structure of b, then decodes it into v. Errors wrap
 // ErrBadPayload and name the wire type typeName, if given.
-func decodeInto(b []byte, v any, typeName string) (err error) {
+func decodeInto(b []byte, v any, typeName string) error {
+	return decodeIntoFDs(b, v, typeName, nil)
+}
+
+// decodeIntoFDs is decodeInto for a payload whose descriptor placeholders
+// fds resolves (nil: the payload may have none).
+func decodeIntoFDs(b []byte, v any, typeName string, fds FDReceiver) (err error) {
 	if err := checkMsgpack(b); err != nil {
 		return badPayload(typeName, "%v", err)
 	}
 	d := decoderPool.Get().(*payloadDecoder)
 	d.r.Reset(b)
+	d.r.fds = fds
 	d.dec.Reset(&d.r)
 	defer func() {
 		// Last-resort safety net: checkMsgpack already rejects what could
@@ -67,6 +81,7 @@ func decodeInto(b []byte, v any, typeName string) (err error) {
 			return
 		}
 		d.r.Reset(nil)
+		d.r.fds = nil
 		d.dec.Reset(&d.r)
 		decoderPool.Put(d)
 	}()

@@ -59,6 +59,7 @@ type Reader struct {
 	max int
 	buf []byte
 	err error
+	off int64 // bytes of the frames returned so far
 }
 
 // NewReader returns a Reader that buffers r with a 128 KiB bufio.Reader and
@@ -99,8 +100,14 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		r.err = err
 		return Frame{}, err
 	}
+	r.off += int64(len(f.Raw))
 	return f, nil
 }
+
+// Offset returns the stream offset just past the last frame ReadFrame
+// returned: the sum of the lengths of all frames read so far. The frame
+// ReadFrame returns next starts there.
+func (r *Reader) Offset() int64 { return r.off }
 
 func (r *Reader) readFrame() (Frame, error) {
 	if r.buf == nil || cap(r.buf) > keepFrameBuf {

@@ -133,7 +133,14 @@ func (r *Registry) TypeName(msg any) (string, error) {
 	return name, nil
 }
 
-type appendWriter struct{ b []byte }
+// appendWriter is the msgpack encoder's output. fdsOK says whether
+// descriptor-bearing values may be encoded (as placeholders; see
+// AppendPayloadFDs), fds collects them.
+type appendWriter struct {
+	b     []byte
+	fdsOK bool
+	fds   []any
+}
 
 func (w *appendWriter) Write(p []byte) (int, error) {
 	w.b = append(w.b, p...)
