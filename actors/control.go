@@ -43,6 +43,7 @@ type (
 func registerInternalTypes(r *wire.Registry) {
 	wire.MustRegister[spawnReply](r, "spindle.spawnReply")
 	wire.MustRegister[idBlock](r, "spindle.idBlock")
+	registerHandoffTypes(r)
 }
 
 // SpawnRemote starts an actor of a registered kind in the context ctxID

@@ -3,6 +3,7 @@ package supervision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -174,6 +175,11 @@ func (a *supervisorActor) start(c actor.Context, d StartChild) {
 			res.pids = make(map[string]*actor.PID, len(spec.Actors))
 			for _, as := range spec.Actors {
 				pid, err := res.child.Spawn(ctx, as.Kind, as.Name)
+				if err == nil && as.Init != nil {
+					if _, err = s.node.Request(ctx, pid, as.Init()); err != nil {
+						err = fmt.Errorf("supervision: init of %s/%s: %w", d.Name, as.Kind, err)
+					}
+				}
 				if err != nil {
 					res.err = err
 					_ = res.child.Kill()

@@ -23,6 +23,12 @@ type StartFunc func(ctx context.Context, node *actors.Node, name string) (spawn.
 // ("" lets the context choose).
 type ActorSpec struct {
 	Kind, Name string
+	// Init, when set, gives a message sent to the actor right after each
+	// start, before the child counts as started: the state a fresh
+	// incarnation needs, such as an actors.Listener to accept from. The
+	// message is a request; any answer will do, and a failed request
+	// fails the start.
+	Init func() any
 }
 
 // ContextSpec is a supervised child: a context and the actors inside it.
