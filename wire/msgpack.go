@@ -86,7 +86,7 @@ func decodeIntoFDs(b []byte, v any, typeName string, fds FDReceiver) (err error)
 		decoderPool.Put(d)
 	}()
 	if err := d.dec.Decode(v); err != nil {
-		return badPayload(typeName, "%v", err)
+		return badPayload(typeName, "%w", err) // keeps ErrBadFD and the like
 	}
 	if d.r.Len() != 0 {
 		return badPayload(typeName, "%d trailing bytes", d.r.Len())
