@@ -52,14 +52,18 @@ func fdSetup(n *actors.Node) error {
 // the test and answers FDAck.
 func fdSink(got chan<- *FDMsg) func(*actors.Node) error {
 	return func(n *actors.Node) error {
-		n.RegisterKind("fdsink", actor.PropsFromFunc(func(c actor.Context) {
-			if m, ok := c.Message().(*FDMsg); ok {
-				got <- m
-				c.Respond(&FDAck{Tag: m.Tag})
-			}
-		}))
+		n.RegisterKind("fdsink", fdSinkProps(got))
 		return nil
 	}
+}
+
+func fdSinkProps(got chan<- *FDMsg) *actor.Props {
+	return actor.PropsFromFunc(func(c actor.Context) {
+		if m, ok := c.Message().(*FDMsg); ok {
+			got <- m
+			c.Respond(&FDAck{Tag: m.Tag})
+		}
+	})
 }
 
 // unixPair joins parent and child with an AF_UNIX socketpair, as
