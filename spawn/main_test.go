@@ -68,6 +68,9 @@ func setup(n *actors.Node) error {
 	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counter{} }))
 	n.RegisterKind("saboteur", actor.PropsFromProducer(func() actor.Actor { return &saboteur{node: n} }))
 	n.RegisterKind("spawner", actor.PropsFromProducer(func() actor.Actor { return &spawner{node: n} }))
+	if err := fdpassSetup(n); err != nil { // kinds of fdpass_test.go
+		return err
+	}
 	return sshSetup(n) // kinds of the SSH suite (ssh_test.go)
 }
 
