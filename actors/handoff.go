@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -97,11 +98,14 @@ func (in *Inbox) Props() *actor.Props {
 	})
 }
 
-// put queues c, or closes it and says why not.
+// put queues c, or closes it and says why not. It holds mu, so a
+// connection is never queued after Close has drained the queue.
 func (in *Inbox) put(c net.Conn) string {
 	if c == nil {
 		return "no connection"
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	select {
 	case <-in.done:
 		_ = c.Close()
@@ -159,6 +163,11 @@ func (in *Inbox) share(ln net.Listener) string {
 // closed.
 func (in *Inbox) Accept() (net.Conn, error) {
 	select {
+	case <-in.done:
+		return nil, ErrInboxClosed
+	default:
+	}
+	select {
 	case c := <-in.conns:
 		return c, nil
 	case <-in.done:
@@ -167,7 +176,9 @@ func (in *Inbox) Accept() (net.Conn, error) {
 }
 
 // Close stops the inbox: shared listeners are closed (in this process),
-// queued connections are closed, and Accept returns ErrInboxClosed.
+// queued connections are closed, and Accept returns ErrInboxClosed. The
+// queue is drained after the accepting goroutines have stopped and under
+// the lock put holds, so no connection is queued behind the drain.
 func (in *Inbox) Close() error {
 	in.once.Do(func() {
 		in.mu.Lock()
@@ -247,6 +258,7 @@ func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stop()
+	var pause time.Duration // backoff while out of descriptors, as net/http does
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -254,12 +266,22 @@ func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
 				continue // a deadline the caller set on ln
 			}
+			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && ctx.Err() == nil {
+				pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+				d.log.Warn("accept: out of descriptors, pausing", "err", err, "pause", pause)
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+				}
+				continue
+			}
 			_ = ln.Close()
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
+		pause = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

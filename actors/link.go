@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -404,7 +405,8 @@ func (l *link) readLoop() {
 		start := l.r.Offset()
 		f, err = l.r.ReadFrame()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) &&
+				!errors.Is(err, syscall.ECONNRESET) { // a peer that died with our frames unread
 				err = &ProtocolError{Err: err}
 			}
 			break

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -201,5 +202,33 @@ func TestLocal_FDPassingNeedsSocketPair(t *testing.T) {
 	var fe *actors.FDError
 	if !errors.As(err, &fe) || !errors.Is(err, actors.ErrNoFDPassing) {
 		t.Fatalf("Request over pipes = %v, want *FDError wrapping ErrNoFDPassing", err)
+	}
+}
+
+// TestLocal_SocketPairDeathWithUnreadFrames: a child killed with frames
+// still unread in its socket makes the parent's read fail with
+// ECONNRESET; the death is still reported by exit status, not as a
+// protocol error.
+func TestLocal_SocketPairDeathWithUnreadFrames(t *testing.T) {
+	root := newRoot(t, nil)
+	c, pid := startChild(t, root, "unread", spawn.SocketPair)
+	if err := syscall.Kill(c.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		_ = root.Send(pid, &Ping{N: i})
+	}
+	time.Sleep(20 * time.Millisecond) // let the writer put them in the socket
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Dead():
+	case <-time.After(10 * time.Second):
+		t.Fatal("child not declared dead")
+	}
+	var pe *actors.ProtocolError
+	if reason := c.DeadReason(); errors.As(reason, &pe) || !strings.Contains(reason.Error(), "SIGKILL") {
+		t.Fatalf("DeadReason = %v, want the exit status (killed by SIGKILL)", reason)
 	}
 }
