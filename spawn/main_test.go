@@ -68,7 +68,11 @@ func setup(n *actors.Node) error {
 	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counter{} }))
 	n.RegisterKind("saboteur", actor.PropsFromProducer(func() actor.Actor { return &saboteur{node: n} }))
 	n.RegisterKind("spawner", actor.PropsFromProducer(func() actor.Actor { return &spawner{node: n} }))
-	return sshSetup(n) // kinds of the SSH suite (ssh_test.go)
+	if err := fdBenchSetup(n); err != nil { // fdpass_bench_test.go
+		return err
+	}
+	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
+	return sshSetup(n)                   // kinds of the SSH suite (ssh_test.go)
 }
 
 type echo struct{ node *actors.Node }
