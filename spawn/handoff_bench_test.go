@@ -83,19 +83,19 @@ func BenchmarkHandoff(b *testing.B) {
 			_ = srv.Serve(ln)
 		}()
 		defer func() { _ = srv.Close(); <-done }()
-		hammer(b, ln.Addr().String())
+		hammer(b, ln.Addr().String(), nil)
 	})
 	for _, n := range []int{1, 2} {
 		b.Run(fmt.Sprintf("dispatch-%d", n), func(b *testing.B) {
 			root := newRoot(b, nil)
-			pids := httpWorkers(b, root, n)
+			pids, procs := httpWorkers(b, root, n)
 			ln := listenTCP(b)
 			d := actors.NewDispatcher(root, func() []*actor.PID { return pids })
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- d.Serve(ctx, ln) }()
 			defer cancel()
-			requests := hammer(b, ln.Addr().String())
+			requests := hammer(b, ln.Addr().String(), procs)
 			// Closing the listener stops Serve, which waits for the
 			// dispatches under way; cancelling ctx would cut their wait
 			// for the worker's answer (see the report in docs/benchmarks.md).
@@ -111,12 +111,12 @@ func BenchmarkHandoff(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		b.Run(fmt.Sprintf("share-%d", n), func(b *testing.B) {
 			root := newRoot(b, nil)
-			pids := httpWorkers(b, root, n)
+			pids, procs := httpWorkers(b, root, n)
 			ln := listenTCP(b) // stays open here; this process never accepts from it
 			if err := actors.ShareListener(testCtx(b, 10*time.Second), root, ln, pids); err != nil {
 				b.Fatal(err)
 			}
-			hammer(b, ln.Addr().String())
+			hammer(b, ln.Addr().String(), procs)
 		})
 	}
 }
@@ -132,11 +132,11 @@ func listenTCP(b *testing.B) net.Listener {
 }
 
 // httpWorkers starts n local children over socketpairs, each with an
-// "http" actor, and returns the actors.
-func httpWorkers(b *testing.B, root *actors.Node, n int) []*actor.PID {
+// "http" actor, and returns the actors and the children's process IDs.
+func httpWorkers(b *testing.B, root *actors.Node, n int) ([]*actor.PID, []int) {
 	b.Helper()
 	ctx := testCtx(b, 10*time.Second)
-	pids := make([]*actor.PID, n)
+	pids, procs := make([]*actor.PID, n), make([]int, n)
 	for i := range pids {
 		c, err := spawn.Local(ctx, root, spawn.Options{Name: fmt.Sprintf("http-%d", i), Link: spawn.SocketPair, Grace: time.Second})
 		if err != nil {
@@ -145,8 +145,9 @@ func httpWorkers(b *testing.B, root *actors.Node, n int) []*actor.PID {
 		if pids[i], err = c.Spawn(ctx, "http", "http"); err != nil {
 			b.Fatal(err)
 		}
+		procs[i] = c.Pid()
 	}
-	return pids
+	return pids, procs
 }
 
 // hammerWarmup is how many requests precede the timed ones.
@@ -154,8 +155,10 @@ const hammerWarmup = 200
 
 // hammer makes hammerWarmup, then b.N GET requests to addr from
 // benchClients goroutines, each on a new connection, checks every answer,
-// and reports connections per second. It returns how many requests it made.
-func hammer(b *testing.B, addr string) int {
+// and reports connections per second and the CPU time per connection of
+// this process (clients included) and of the worker processes. It returns
+// how many requests it made.
+func hammer(b *testing.B, addr string, workers []int) int {
 	b.Helper()
 	conntrackRoom(b, hammerWarmup+b.N)
 	tr := &http.Transport{DisableKeepAlives: true, MaxIdleConnsPerHost: -1}
@@ -183,17 +186,50 @@ func hammer(b *testing.B, addr string) int {
 	if err := run(hammerWarmup); err != nil {
 		b.Fatal(err)
 	}
+	self := []int{os.Getpid()}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, selfCPU, workerCPU := time.Now(), cpuTime(b, self), cpuTime(b, workers)
 	err := run(b.N)
 	elapsed := time.Since(start)
+	selfCPU, workerCPU = cpuTime(b, self)-selfCPU, cpuTime(b, workers)-workerCPU
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
+	perConn := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(b.N) }
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "conns/s")
+	b.ReportMetric(perConn(selfCPU+workerCPU), "cpu-us/conn")
+	b.ReportMetric(perConn(workerCPU), "worker-cpu-us/conn")
 	return hammerWarmup + b.N
+}
+
+// cpuTime returns the CPU time (user and system, all threads) the
+// processes have used so far, from /proc/PID/stat, in clock ticks of
+// 10 ms (USER_HZ is 100 on Linux).
+func cpuTime(b *testing.B, pids []int) time.Duration {
+	b.Helper()
+	var ticks int
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: state is field 3, utime 14 and stime 15.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 13 {
+			b.Fatalf("/proc/%d/stat: %d fields", pid, len(f))
+		}
+		for _, s := range f[11:13] {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func get(client *http.Client, url string) error {
