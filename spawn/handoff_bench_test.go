@@ -98,7 +98,7 @@ func BenchmarkHandoff(b *testing.B) {
 			requests := hammer(b, ln.Addr().String(), procs)
 			// Closing the listener stops Serve, which waits for the
 			// dispatches under way; cancelling ctx would cut their wait
-			// for the worker's answer (see the report in docs/benchmarks.md).
+			// for the worker's answer (docs/benchmarks.md, issue 5, Caveats).
 			_ = ln.Close()
 			if err := <-done; !errors.Is(err, net.ErrClosed) {
 				b.Fatalf("serve: %v", err)
