@@ -71,7 +71,11 @@ func setup(n *actors.Node) error {
 	if err := fdpassSetup(n); err != nil { // kinds of fdpass_test.go
 		return err
 	}
-	return sshSetup(n) // kinds of the SSH suite (ssh_test.go)
+	if err := fdBenchSetup(n); err != nil { // fdpass_bench_test.go
+		return err
+	}
+	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
+	return sshSetup(n)                   // kinds of the SSH suite (ssh_test.go)
 }
 
 type echo struct{ node *actors.Node }
