@@ -218,12 +218,12 @@ type Dispatcher struct {
 	log     *slog.Logger
 	next    atomic.Uint64
 
-	// HandTimeout bounds one attempt to hand a connection to one worker
-	// (default 5s); on expiry the next worker is tried.
-	HandTimeout time.Duration
 	// Retry is how long Dispatch waits before another round when every
 	// worker failed (default 10ms), for instance while they restart.
 	Retry time.Duration
+	// Drain is how long Serve lets the hand-offs under way finish after
+	// its context is done (default 5s).
+	Drain time.Duration
 
 	handed, retried atomic.Uint64
 }
@@ -235,7 +235,7 @@ type Dispatcher struct {
 // (spawn.SocketPair).
 func NewDispatcher(n *Node, workers func() []*actor.PID) *Dispatcher {
 	return &Dispatcher{node: n, workers: workers, log: n.Logger().With("component", "dispatcher"),
-		HandTimeout: 5 * time.Second, Retry: 10 * time.Millisecond}
+		Retry: 10 * time.Millisecond, Drain: 5 * time.Second}
 }
 
 // DispatchStats counts what a Dispatcher did.
@@ -250,12 +250,21 @@ func (d *Dispatcher) Stats() DispatchStats {
 }
 
 // Serve accepts connections on ln and dispatches each on its own
-// goroutine until ctx is done or ln fails; it then closes ln, waits for
-// the dispatches under way and returns nil for ctx's end, the accept error
-// otherwise. Connections that no worker took are closed.
+// goroutine until ctx is done or ln fails; it then closes ln, gives the
+// dispatches under way up to Drain to finish, and returns nil for ctx's
+// end, the accept error otherwise. Connections that no worker took are
+// closed.
 func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Hand-offs outlive ctx by up to Drain: cancelling one that a worker
+	// is about to answer would misreport a connection it took.
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		t := time.AfterFunc(d.Drain, cancel)
+		wg.Wait()
+		t.Stop()
+		cancel()
+	}()
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stop()
 	var pause time.Duration // backoff while out of descriptors, as net/http does
@@ -285,7 +294,7 @@ func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := d.Dispatch(ctx, c); err != nil {
+			if _, err := d.Dispatch(dctx, c); err != nil {
 				d.log.Warn("connection dropped", "remote", c.RemoteAddr(), "err", err)
 				_ = c.Close()
 			}
@@ -293,11 +302,14 @@ func (d *Dispatcher) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Dispatch hands c to a worker and returns its PID. A worker that is dead,
-// refuses, or does not answer within HandTimeout is skipped and the next
-// one tried, round after round, until ctx is done. Once a worker has taken
-// c, Dispatch closes this process's copy. On an error c is left open, the
-// caller's to close.
+// Dispatch hands c to a worker and returns its PID. A worker that is dead
+// (IS_DEAD: its process is gone, and its copy with it) or refuses is
+// skipped and the next one tried, round after round, until ctx is done. A
+// worker that is alive but slow to answer is waited for, never bypassed:
+// it may have taken c, and two processes must not serve one connection.
+// Once a worker has taken c, Dispatch closes this process's copy. On an
+// error c is left open, the caller's to close; if ctx ended while a worker
+// was being asked, that worker may hold a copy too.
 func (d *Dispatcher) Dispatch(ctx context.Context, c net.Conn) (*actor.PID, error) {
 	var last error
 	for {
@@ -332,9 +344,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, c net.Conn) (*actor.PID, erro
 }
 
 func (d *Dispatcher) hand(ctx context.Context, pid *actor.PID, c net.Conn) error {
-	hctx, cancel := context.WithTimeout(ctx, d.HandTimeout)
-	defer cancel()
-	h, err := Request[*Handed](hctx, d.node, pid, &Conn{Conn: c})
+	h, err := Request[*Handed](ctx, d.node, pid, &Conn{Conn: c})
 	if err != nil {
 		return err
 	}

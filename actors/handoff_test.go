@@ -208,3 +208,43 @@ func TestHandoff_Refusals(t *testing.T) {
 		t.Fatalf("over pipes the dispatch failed after %v, want at once", d)
 	}
 }
+
+// TestHandoff_SlowWorkerIsWaitedFor: a worker that answers late still has
+// the connection; the dispatcher waits for it instead of handing the
+// connection to a second worker.
+func TestHandoff_SlowWorkerIsWaitedFor(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	slow := attachOver(t, root, "slow", actors.Config{Setup: func(n *actors.Node) error {
+		n.RegisterKind("slow", actor.PropsFromFunc(func(c actor.Context) {
+			if m, ok := c.Message().(*actors.Conn); ok {
+				_, _ = m.Conn.Write([]byte("slow;"))
+				_ = m.Conn.Close()
+				time.Sleep(300 * time.Millisecond) // answers late, having taken it
+				c.Respond(&actors.Handed{})
+			}
+		}))
+		return nil
+	}}, unixPair)
+	slowPID := spawnRemote(t, root, slow.link.ID, "slow", "slow")
+	fast := newWorker(t, root, "fast", 0, unixPair, true)
+	d := actors.NewDispatcher(root, func() []*actor.PID { return []*actor.PID{fast.pid, slowPID} })
+	ln := listen(t)
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+			defer cancel()
+			if _, err := d.Dispatch(ctx, c); err != nil {
+				t.Errorf("Dispatch: %v", err)
+			}
+		}
+	}()
+	got, err := fetch(t, ln.Addr().String()) // round robin starts at the second worker: slow
+	if err != nil || got != "slow;" {
+		t.Fatalf("client read %q, %v; want only the slow worker's answer", got, err)
+	}
+	waitFor(t, waitLong, "the hand-off to count", func() bool { return d.Stats().Handed == 1 })
+	if s := d.Stats(); s.Retried != 0 {
+		t.Fatalf("stats %+v: the slow worker was bypassed", s)
+	}
+}
