@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/fdcount"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -176,7 +177,7 @@ func TestFDAttack_LinkErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := attachUnixPeer(t)
-			base := openFDs(t)
+			base := fdcount.Open(t)
 			tc.send(p)
 			err := p.linkDown()
 			var pe *actors.ProtocolError
@@ -185,7 +186,7 @@ func TestFDAttack_LinkErrors(t *testing.T) {
 			}
 			// The node closed its end of the socket and every descriptor
 			// it got; the peer's own stay open.
-			expectFDs(t, base+len(p.files)-1)
+			fdcount.Await(t, base+len(p.files)-1, waitLong)
 		})
 	}
 }
@@ -208,13 +209,13 @@ func TestFDAttack_RejectedMessages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := attachUnixPeer(t)
-			base := openFDs(t)
+			base := fdcount.Open(t)
 			p.write(p.frame(tc.count, tc.payload(p)), p.fds(tc.count))
 			d := recv(t, p.dead, waitLong, "IS_DEAD reply")
 			if d.Code != wire.DeadRejected || !strings.Contains(d.Reason, tc.reason) {
 				t.Fatalf("dead reply %v %q, want rejected with %q", d.Code, d.Reason, tc.reason)
 			}
-			expectFDs(t, base+len(p.files)) // the peer's own stay open
+			fdcount.Await(t, base+len(p.files), waitLong) // the peer's own stay open
 			// The link stays up and still carries descriptors.
 			fds := p.fds(1)
 			p.write(p.frame(1, p.payload(&FDMsg{Tag: "ok", File: p.files[len(p.files)-2]})), fds)

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/fdcount"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -86,33 +87,6 @@ func fileConn(t testing.TB, fd int) *net.UnixConn {
 	return c.(*net.UnixConn)
 }
 
-// openFDs counts this process's open descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents) - 1 // the directory being read
-}
-
-// expectFDs waits until the descriptor count is back to want (closes
-// happen on other goroutines).
-func expectFDs(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		got := openFDs(t)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open descriptors: %d, want %d (leak or double close)", got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // fdPair is a root and a child joined by a socketpair, with a sink actor in
 // the child.
 type fdPair struct {
@@ -171,7 +145,7 @@ func cloexec(t testing.TB, sc syscall.Conn) bool {
 // receiving actor's context.
 func TestFDs_EveryKindArrivesWorking(t *testing.T) {
 	p := newFDPair(t, unixPair)
-	base := openFDs(t)
+	base := fdcount.Open(t)
 
 	pr, pw := pipe(t)
 	tln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -286,7 +260,7 @@ func TestFDs_EveryKindArrivesWorking(t *testing.T) {
 	_ = uc.Close()
 	_ = ub.Close()
 
-	expectFDs(t, base) // every descriptor made here is closed, in both contexts
+	fdcount.Await(t, base, waitLong) // every descriptor made here is closed, in both contexts
 }
 
 func socketpairConns(t testing.TB) (*net.UnixConn, *net.UnixConn) {
@@ -302,7 +276,7 @@ func socketpairConns(t testing.TB) (*net.UnixConn, *net.UnixConn) {
 // message got its own pipe: the pipe holds the message's tag.
 func TestFDs_BoundToTheirFrames(t *testing.T) {
 	p := newFDPair(t, unixPair)
-	base := openFDs(t)
+	base := fdcount.Open(t)
 	const senders, each = 4, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, senders*each)
@@ -355,7 +329,7 @@ func TestFDs_BoundToTheirFrames(t *testing.T) {
 		}
 		seen++
 	}
-	expectFDs(t, base)
+	fdcount.Await(t, base, waitLong)
 }
 
 // TestFDs_LinkWithoutFDPassing: over pipes (and any link that is not a
@@ -372,7 +346,7 @@ func TestFDs_LinkWithoutFDPassing(t *testing.T) {
 			r, w := pipe(t)
 			defer r.Close()
 			defer w.Close()
-			base := openFDs(t)
+			base := fdcount.Open(t)
 			err := p.root.Send(p.sink, &FDMsg{Tag: "no", File: w})
 			var fe *actors.FDError
 			if !errors.As(err, &fe) || !errors.Is(err, actors.ErrNoFDPassing) {
@@ -388,7 +362,7 @@ func TestFDs_LinkWithoutFDPassing(t *testing.T) {
 			if d := time.Since(start); d > atOnce {
 				t.Errorf("request failed after %v, want at once", d)
 			}
-			expectFDs(t, base)
+			fdcount.Await(t, base, waitLong)
 			// The link is fine for messages without descriptors.
 			if err := p.request(t, &FDMsg{Tag: "plain"}); err != nil {
 				t.Fatal(err)
@@ -404,7 +378,7 @@ func TestFDs_Limits(t *testing.T) {
 	r, w := pipe(t)
 	defer r.Close()
 	defer w.Close()
-	base := openFDs(t)
+	base := fdcount.Open(t)
 	files := make([]*os.File, wire.MaxFDs+1)
 	for i := range files {
 		files[i] = w
@@ -413,13 +387,13 @@ func TestFDs_Limits(t *testing.T) {
 	if !errors.Is(err, wire.ErrTooManyFDs) {
 		t.Fatalf("254 descriptors: %v, want ErrTooManyFDs", err)
 	}
-	expectFDs(t, base)
+	fdcount.Await(t, base, waitLong)
 	err = p.root.Send(p.sink, &FDMsg{Tag: "big", File: w, Big: make([]byte, wire.DefaultChunkSize)})
 	var fe *actors.FDError
 	if !errors.As(err, &fe) || !errors.Is(err, wire.ErrFrameTooLarge) {
 		t.Fatalf("big message with a descriptor: %v, want *FDError wrapping ErrFrameTooLarge", err)
 	}
-	expectFDs(t, base)
+	fdcount.Await(t, base, waitLong)
 	if err := p.request(t, &FDMsg{Tag: "253", Files: files[:wire.MaxFDs]}); err != nil {
 		t.Fatalf("253 descriptors: %v", err)
 	}
@@ -430,7 +404,7 @@ func TestFDs_Limits(t *testing.T) {
 	for _, f := range m.Files {
 		_ = f.Close()
 	}
-	expectFDs(t, base)
+	fdcount.Await(t, base, waitLong)
 }
 
 // TestFDs_ClosedFileFailsAtSender: a closed file cannot be passed.
@@ -439,13 +413,13 @@ func TestFDs_ClosedFileFailsAtSender(t *testing.T) {
 	r, w := pipe(t)
 	_ = r.Close()
 	_ = w.Close()
-	base := openFDs(t)
+	base := fdcount.Open(t)
 	err := p.root.Send(p.sink, &FDMsg{Tag: "closed", File: w})
 	var fe *actors.FDError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("Send = %v, want *FDError saying the file is closed", err)
 	}
-	expectFDs(t, base)
+	fdcount.Await(t, base, waitLong)
 }
 
 // TestFDs_MissingActorClosesThem: a message with descriptors for an actor
@@ -455,7 +429,7 @@ func TestFDs_MissingActorClosesThem(t *testing.T) {
 	p := newFDPair(t, unixPair)
 	r, w := pipe(t)
 	defer r.Close()
-	base := openFDs(t)
+	base := fdcount.Open(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 	nowhere := actor.NewPID(actors.Address(p.kid.link.ID), "nowhere")
@@ -464,7 +438,7 @@ func TestFDs_MissingActorClosesThem(t *testing.T) {
 		t.Fatalf("Request = %v, want ErrNoActor", err)
 	}
 	_ = w.Close()
-	expectFDs(t, base-1)
+	fdcount.Await(t, base-1, waitLong)
 	// With the write end closed everywhere, the read end sees EOF.
 	if _, err := io.ReadAll(r); err != nil {
 		t.Fatal(err)
@@ -493,7 +467,7 @@ func TestFDs_ForwardedThroughAMiddleContext(t *testing.T) {
 			sink := spawnRemote(t, root, leaf.link.ID, "fdsink", "sink")
 			r, w := pipe(t)
 			defer r.Close()
-			base := openFDs(t)
+			base := fdcount.Open(t)
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
 			_, err := actors.Request[*FDAck](ctx, root, sink, &FDMsg{Tag: "hop", File: w})
@@ -502,7 +476,7 @@ func TestFDs_ForwardedThroughAMiddleContext(t *testing.T) {
 				if !errors.Is(err, actors.ErrRejected) || !strings.Contains(err.Error(), "descriptors") {
 					t.Fatalf("Request = %v, want rejected: cannot pass descriptors", err)
 				}
-				expectFDs(t, base-1)
+				fdcount.Await(t, base-1, waitLong)
 				return
 			}
 			if err != nil {
@@ -516,7 +490,7 @@ func TestFDs_ForwardedThroughAMiddleContext(t *testing.T) {
 			if b, _ := io.ReadAll(r); string(b) != "two hops" {
 				t.Fatalf("read %q", b)
 			}
-			expectFDs(t, base-1)
+			fdcount.Await(t, base-1, waitLong)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/spindle-go/spindle/internal/fdcount"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -33,15 +34,6 @@ func unixConns(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 	return a, b
 }
 
-func countFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents) - 1
-}
-
 // TestFDReader_CtruncClosesWhatArrived: a control buffer too small for the
 // descriptors sent makes the kernel cut them (MSG_CTRUNC); the reader
 // reports ErrFDTruncated and closes those that did arrive.
@@ -55,7 +47,7 @@ func TestFDReader_CtruncClosesWhatArrived(t *testing.T) {
 	defer w.Close()
 	fr := newFDReader(b)
 	fr.oob = make([]byte, syscall.CmsgSpace(4)) // room for one descriptor
-	base := countFDs(t)
+	base := fdcount.Open(t)
 	fds := []int{int(r.Fd()), int(w.Fd()), int(r.Fd())}
 	if _, _, err := a.WriteMsgUnix([]byte("x"), syscall.UnixRights(fds...), nil); err != nil {
 		t.Fatal(err)
@@ -64,7 +56,7 @@ func TestFDReader_CtruncClosesWhatArrived(t *testing.T) {
 	if !errors.Is(err, ErrFDTruncated) {
 		t.Fatalf("Read = %v, want ErrFDTruncated", err)
 	}
-	if got := countFDs(t); got != base {
+	if got := fdcount.Open(t); got != base {
 		t.Fatalf("open descriptors %d after a truncated receive, want %d", got, base)
 	}
 	if len(fr.q) != 0 {

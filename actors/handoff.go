@@ -324,8 +324,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, c net.Conn) (*actor.PID, erro
 			}
 			last = err
 			d.retried.Add(1)
-			var fe *FDError
-			if errors.As(err, &fe) && errors.Is(err, ErrNoFDPassing) {
+			if errors.Is(err, ErrNoFDPassing) {
 				return nil, err // no worker of this kind can ever take it
 			}
 			if ctx.Err() != nil {

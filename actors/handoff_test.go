@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/fdcount"
 )
 
 // worker is a child context with an Inbox actor "inbox"; a goroutine
@@ -83,7 +84,7 @@ func TestHandoff_DispatchAcrossWorkers(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	w1 := newWorker(t, root, "w1", 0, unixPair, true)
 	w2 := newWorker(t, root, "w2", 0, unixPair, true)
-	base := openFDs(t)
+	base := fdcount.Open(t)
 	d := actors.NewDispatcher(root, func() []*actor.PID { return []*actor.PID{w1.pid, w2.pid} })
 	ln := listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,7 +108,7 @@ func TestHandoff_DispatchAcrossWorkers(t *testing.T) {
 	if err := recv(t, served, waitLong, "Serve to return"); err != nil {
 		t.Fatalf("Serve = %v", err)
 	}
-	expectFDs(t, base) // the listener and every connection are closed in both contexts
+	fdcount.Await(t, base, waitLong) // the listener and every connection are closed in both contexts
 }
 
 // TestHandoff_DeadWorkerLosesNothing: with one worker dead, every

@@ -200,6 +200,13 @@ func (l *link) send(frame []byte, mode sendMode) error {
 	return l.sendFDs(frame, nil, mode)
 }
 
+// fdRefused reports whether a sendFDs error refuses the frame's
+// descriptors (the link cannot carry them, or the frame is too big to)
+// rather than reporting a broken link.
+func fdRefused(err error) bool {
+	return errors.Is(err, ErrNoFDPassing) || errors.Is(err, wire.ErrFrameTooLarge)
+}
+
 // sendFDs is send for a frame that carries descriptors (fds may be nil).
 // The descriptors are this side's duplicates: sendFDs owns them and closes
 // them once they are sent or cannot be. A link that cannot carry them

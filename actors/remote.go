@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
@@ -175,14 +174,11 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 			Reason: "message larger than the link's frame limit"}
 	}
 	*buf = b
-	if fds != nil {
-		if err := l.sendFDs(b[start:], fds, mode); errors.Is(err, ErrNoFDPassing) || errors.Is(err, wire.ErrFrameTooLarge) {
-			return &FDError{Context: ctx, PID: pid, Err: err}
-		} else {
-			return n.sendErr(ctx, pid, err)
-		}
+	err = l.sendFDs(b[start:], fds, mode) // closes fds, sent or not
+	if fdRefused(err) {
+		return &FDError{Context: ctx, PID: pid, Err: err}
 	}
-	return n.sendErr(ctx, pid, l.send(b[start:], mode))
+	return n.sendErr(ctx, pid, err)
 }
 
 // attachFDs turns the frame begun at b[start:], whose envelope starts at

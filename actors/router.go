@@ -151,17 +151,15 @@ func (n *Node) forward(in *link, f wire.Frame) {
 			Reason: fmt.Sprintf("no route to context %d", h.Dst())}
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
-	if err == nil && fds != nil {
-		err = out.sendFDs(f.Raw, fds, queued)
+	if err == nil {
+		err = out.sendFDs(f.Raw, fds, queued) // closes fds, sent or not
 		fds = nil
-		if errors.Is(err, ErrNoFDPassing) || errors.Is(err, wire.ErrFrameTooLarge) {
+		if fdRefused(err) {
 			err = &DeadError{Context: h.Dst(), Code: wire.DeadRejected,
 				Reason: fmt.Sprintf("context %d cannot pass the message's descriptors on: %v", n.id, err)}
 		} else {
 			err = n.sendErr(h.Dst(), nil, err)
 		}
-	} else if err == nil {
-		err = n.sendErr(h.Dst(), nil, out.send(f.Raw, queued))
 	}
 	closeFDs(fds)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/fdcount"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/supervision"
 )
@@ -195,7 +196,7 @@ func TestPrefork_WorkerDiesTakingAConnection(t *testing.T) {
 // goroutine is left in the parent.
 func TestPrefork_ShutdownLeavesNothing(t *testing.T) {
 	warmUpPoller(t)
-	base := openFDs(t)
+	base := fdcount.Open(t)
 	leaks := append([]goleak.Option{goleak.IgnoreCurrent()}, leakIgnores()...)
 	logs := &syncBuffer{}
 	p, err := startPool(poolConfig{Workers: 3, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
@@ -218,7 +219,7 @@ func TestPrefork_ShutdownLeavesNothing(t *testing.T) {
 	} else if len(kids) > 0 {
 		t.Errorf("child processes left: %v", kids)
 	}
-	expectFDs(t, base)
+	fdcount.Await(t, base, waitLong)
 	goleak.VerifyNone(t, leaks...)
 }
 
@@ -305,33 +306,6 @@ func warmUpPoller(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = ln.Close()
-}
-
-// openFDs counts this process's open descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents) - 1 // the directory being read
-}
-
-// expectFDs waits until the descriptor count is back to want (closes
-// happen on other goroutines).
-func expectFDs(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		got := openFDs(t)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open descriptors: %d, want %d (leak or double close)", got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // childPids lists the child processes of this process, zombies included,
