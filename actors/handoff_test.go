@@ -181,11 +181,19 @@ func TestHandoff_Refusals(t *testing.T) {
 	}
 	c1, c2 := accept(), accept()
 	defer c2.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 	if _, err := d.Dispatch(ctx, c1); err != nil {
 		t.Fatalf("first: %v", err)
 	}
+	// The second is refused, and retried until its context ends: end it
+	// once a refusal has been seen, whatever the machine's speed.
+	go func() {
+		for d.Stats().Retried == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
 	_, err := d.Dispatch(ctx, c2)
 	if !errors.Is(err, actors.ErrNoWorker) || !strings.Contains(err.Error(), "inbox full") {
 		t.Fatalf("second: %v, want ErrNoWorker after 'inbox full'", err)
