@@ -126,10 +126,10 @@ type (
 		// Err is the cause with its type intact: the context's death reason
 		// (errors.Is(ev.Err, actors.ErrHeartbeatTimeout), errors.As with the
 		// spawn method's exit error) or the error of a failed start.
-		Err error
-		Restarts          int           // restarts within the period, this one included
-		Delay             time.Duration // before the restart
-		Restart           bool          // false: not restarted (restart type)
+		Err      error
+		Restarts int           // restarts within the period, this one included
+		Delay    time.Duration // before the restart
+		Restart  bool          // false: not restarted (restart type)
 	}
 	// ChildRestarted: a child context is up again, with a new ID.
 	ChildRestarted struct {
@@ -169,13 +169,13 @@ type Supervisor struct {
 	sparing map[string]bool        // a spare is being started
 	closing bool                   // no more spares: the supervisor is ending
 
-	wg   sync.WaitGroup // start, stop and watch goroutines
+	wg sync.WaitGroup // start, stop and watch goroutines
 	// base is the parent of every start's context; Stop and a give-up
 	// cancel it, so no start in flight holds the supervisor up.
 	base   context.Context
 	cancel context.CancelFunc
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
 }
 
 // Start starts a supervisor and its children (one at a time, in order) and
