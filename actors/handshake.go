@@ -81,9 +81,8 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 		in.abandon()
 		return nil, ErrNodeClosed
 	}
-	n.routes[id] = l
 	n.children[id] = l
-	n.names[id] = name
+	n.rt.AddChild(id, name)
 	parent := n.parent
 	n.mu.Unlock()
 	if parent != nil {
@@ -163,7 +162,7 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	l.peer, l.peerName, l.isParent, l.peerMax = hello.ContextID, "parent", true, int(hello.MaxFrame)
 	n.mu.Lock()
 	n.parent = l
-	n.names[hello.ContextID] = "parent"
+	n.rt.ParentUp(hello.ContextID)
 	n.mu.Unlock()
 	l.start()
 	return n, nil
