@@ -74,9 +74,8 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 		in.Abandon()
 		return nil, ErrNodeClosed
 	}
-	n.routes[id] = l
 	n.children[id] = l
-	n.names[id] = name
+	n.rt.AddChild(id, name)
 	parent := n.parent
 	n.mu.Unlock()
 	if parent != nil {
@@ -156,7 +155,7 @@ func Join(ctx context.Context, cfg Config, t Transport) (*Node, error) {
 	l.isParent = true
 	n.mu.Lock()
 	n.parent = l
-	n.names[hello.ContextID] = "parent"
+	n.rt.ParentUp(hello.ContextID)
 	n.mu.Unlock()
 	l.Start()
 	return n, nil

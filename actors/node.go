@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	lnk "github.com/spindle-go/spindle/actors/internal/link"
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -108,11 +109,8 @@ type Node struct {
 
 	mu       sync.RWMutex
 	parent   *link
-	routes   map[uint32]*link  // descendants -> the child link they live behind
-	children map[uint32]*link  // direct children
-	names    map[uint32]string // names of known contexts
-	dead     map[uint32]deadInfo
-	grants   []idGrant // ID blocks handed to the subtrees behind child links
+	children map[uint32]*link // direct children
+	rt       *route.Table     // routes, names, dead contexts, ID grants
 	closed   bool
 
 	remotes sync.Map // context ID -> *remoteProcess
@@ -130,11 +128,6 @@ type Node struct {
 	stopping chan struct{} // closed when the node was asked to stop
 	stopWhy  error
 	wg       sync.WaitGroup
-}
-
-type deadInfo struct {
-	code   wire.DeadCode
-	reason string
 }
 
 // NewNode starts the root context of a tree (context ID 0).
@@ -161,10 +154,8 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 		address:     Address(id),
 		reg:         wire.NewRegistry(),
 		kinds:       make(map[string]*actor.Props),
-		routes:      make(map[uint32]*link),
 		children:    make(map[uint32]*link),
-		names:       make(map[uint32]string),
-		dead:        make(map[uint32]deadInfo),
+		rt:          route.New(id, name, parents),
 		stopping:    make(chan struct{}),
 		closers:     make(map[int]func(context.Context) error),
 	}
@@ -172,7 +163,6 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	n.track.init()
 	n.fam.init()
 	n.ids.node = n
-	n.names[id] = name
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel
