@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -104,8 +105,9 @@ type Node struct {
 	name        string
 	address     string
 
-	kindsMu sync.RWMutex
-	kinds   map[string]*actor.Props
+	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
+	kinds      map[string]*actor.Props
+	frameKinds atomic.Pointer[kindTable] // frame kinds and their handlers
 
 	mu       sync.RWMutex
 	parent   *link
@@ -163,6 +165,8 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	n.track.init()
 	n.fam.init()
 	n.ids.node = n
+	kt := n.builtinKinds()
+	n.frameKinds.Store(&kt)
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel
