@@ -6,10 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+
+	lnk "github.com/spindle-go/spindle/actors/internal/link"
 	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
@@ -68,19 +71,19 @@ func (c *Config) setDefaults() {
 }
 
 // heartbeat returns the heartbeat settings of the links to children.
-func (c *Config) heartbeat() heartbeat {
+func (c *Config) heartbeat() lnk.Heartbeat {
 	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 {
-		return heartbeat{}
+		return lnk.Heartbeat{}
 	}
-	return heartbeat{c.HeartbeatInterval, c.HeartbeatTimeout}
+	return lnk.Heartbeat{Interval: c.HeartbeatInterval, Timeout: c.HeartbeatTimeout}
 }
 
 func (c *Config) validate() error {
 	if c.MaxFrame < wire.MinMaxFrame {
 		return fmt.Errorf("actors: MaxFrame %d is below the minimum %d", c.MaxFrame, wire.MinMaxFrame)
 	}
-	if hb := c.heartbeat(); hb.on() && (hb.timeout <= hb.interval || hb.interval < time.Millisecond) {
-		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.timeout, hb.interval)
+	if hb := c.heartbeat(); hb.On() && (hb.Timeout <= hb.Interval || hb.Interval < time.Millisecond) {
+		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.Timeout, hb.Interval)
 	}
 	if len(c.Name) > 255 {
 		return fmt.Errorf("actors: context name longer than 255 bytes")
@@ -102,8 +105,9 @@ type Node struct {
 	name        string
 	address     string
 
-	kindsMu sync.RWMutex
-	kinds   map[string]*actor.Props
+	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
+	kinds      map[string]*actor.Props
+	frameKinds atomic.Pointer[kindTable] // frame kinds and their handlers
 
 	mu       sync.RWMutex
 	parent   *link
@@ -161,6 +165,8 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	n.track.init()
 	n.fam.init()
 	n.ids.node = n
+	kt := n.builtinKinds()
+	n.frameKinds.Store(&kt)
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel
@@ -312,8 +318,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		for _, l := range links {
-			l.wg.Wait()
-			<-l.done
+			l.Wait()
 		}
 		n.wg.Wait()
 		close(done)

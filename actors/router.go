@@ -81,18 +81,9 @@ func (n *Node) sameRoute(a, b uint32) bool {
 func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	h := f.Header()
 	kind := h.Kind()
-	switch kind {
-	case wire.KindPing:
-		l.ping(wire.KindPong) // link-local: any bytes prove liveness, PONG answers at once
-		return nil
-	case wire.KindPong:
-		return nil
-	case wire.KindAddRoute:
-		return n.onAddRoute(l, f)
-	case wire.KindDelRoute:
-		return n.onDelRoute(l, f)
-	case wire.KindHello:
-		return &ProtocolError{Err: errors.New("unexpected hello after the handshake")}
+	e, known := n.kind(kind)
+	if known && e.local {
+		return e.handle(l, f)
 	}
 	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
 		n.log.Warn("dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
@@ -103,10 +94,7 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 		n.forward(l, f)
 		return nil
 	}
-	if kind == wire.KindChunk {
-		return n.onChunk(l, f)
-	}
-	return n.deliver(l, f)
+	return n.deliverKind(l, f, e, known)
 }
 
 // onChunk adds a chunk to the link's assembler and delivers the frame it
@@ -127,31 +115,24 @@ func (n *Node) onChunk(l *link, f wire.Frame) error {
 
 // deliver handles a frame addressed to this context.
 func (n *Node) deliver(l *link, f wire.Frame) error {
-	h := f.Header()
-	kind := h.Kind()
-	switch kind {
-	case wire.KindUser:
-		return n.onUser(l, f)
-	case wire.KindSystem:
-		return n.onSystem(f)
-	case wire.KindDead:
-		return n.onDead(f)
-	case wire.KindSpawnActor:
-		return n.onSpawnActor(f)
-	case wire.KindAllocateID:
-		return n.onAllocateID(l, f)
-	case wire.KindShutdown:
-		return n.onShutdown(f)
-	case wire.KindForwardLog:
-		return n.onForwardLog(f)
-	default:
-		n.replyDead(h.Src(), wire.DeadReply{
-			TargetCtx: n.id,
-			Code:      wire.DeadRejected,
-			Reason:    fmt.Sprintf("unknown kind %s", kind),
-		})
-		return nil
+	e, known := n.kind(f.Header().Kind())
+	return n.deliverKind(l, f, e, known)
+}
+
+// deliverKind hands a frame addressed here to its kind's handler; a frame
+// of a kind nobody handles (or a link-local kind inside chunks) is answered
+// with a dead reply.
+func (n *Node) deliverKind(l *link, f wire.Frame, e kindEntry, known bool) error {
+	if known && !e.local {
+		return e.handle(l, f)
 	}
+	h := f.Header()
+	n.replyDead(h.Src(), wire.DeadReply{
+		TargetCtx: n.id,
+		Code:      wire.DeadRejected,
+		Reason:    fmt.Sprintf("unknown kind %s", h.Kind()),
+	})
+	return nil
 }
 
 // forward passes a frame that is not for this context to the next hop
@@ -189,21 +170,8 @@ func (n *Node) bounce(f wire.Frame, cause error) {
 	if errors.As(cause, &de) {
 		d.Code, d.Reason = de.Code, de.Reason
 	}
-	switch h.Kind() {
-	case wire.KindDead, wire.KindForwardLog, wire.KindSystem:
+	if e, ok := n.kind(h.Kind()); ok && e.bounce != nil && !e.bounce(f, &d) {
 		return
-	case wire.KindUser:
-		e, err := wire.ParseEnvelope(f.Body())
-		if err != nil {
-			return
-		}
-		d.Target, d.HasSender, d.SenderCtx, d.SenderID = e.Target, e.HasSender, e.SenderCtx, e.SenderID
-	case wire.KindSpawnActor, wire.KindAllocateID:
-		var req spawnRequest // both carry ReplyID first
-		if wire.Unmarshal(f.Body(), &req) != nil {
-			return
-		}
-		d.HasSender, d.SenderCtx, d.SenderID = true, h.Src(), req.ReplyID
 	}
 	n.replyDead(h.Src(), d)
 }
