@@ -69,8 +69,8 @@ type Users struct {
 }
 
 var (
-	once    sync.Once
-	setUp   *Users
+	once     sync.Once
+	setUp    *Users
 	setUpErr error
 )
 

@@ -273,4 +273,3 @@ func scanProc(s string) string {
 	}
 	return ""
 }
-
