@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	lnk "github.com/spindle-go/spindle/actors/internal/link"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -67,8 +69,5 @@ func (e *DeadError) Is(target error) bool {
 }
 
 // ProtocolError is the reason a link was closed because the peer sent bytes
-// that do not follow the protocol.
-type ProtocolError struct{ Err error }
-
-func (e *ProtocolError) Error() string { return "protocol error: " + e.Err.Error() }
-func (e *ProtocolError) Unwrap() error { return e.Err }
+// that do not follow the protocol; Err says how (it has Unwrap).
+type ProtocolError = lnk.ProtocolError

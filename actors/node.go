@@ -11,6 +11,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+
+	lnk "github.com/spindle-go/spindle/actors/internal/link"
 	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
@@ -72,19 +74,19 @@ func (c *Config) setDefaults() {
 }
 
 // heartbeat returns the heartbeat settings of the links to children.
-func (c *Config) heartbeat() heartbeat {
+func (c *Config) heartbeat() lnk.Heartbeat {
 	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 {
-		return heartbeat{}
+		return lnk.Heartbeat{}
 	}
-	return heartbeat{c.HeartbeatInterval, c.HeartbeatTimeout}
+	return lnk.Heartbeat{Interval: c.HeartbeatInterval, Timeout: c.HeartbeatTimeout}
 }
 
 func (c *Config) validate() error {
 	if c.MaxFrame < wire.MinMaxFrame {
 		return fmt.Errorf("actors: MaxFrame %d is below the minimum %d", c.MaxFrame, wire.MinMaxFrame)
 	}
-	if hb := c.heartbeat(); hb.on() && (hb.timeout <= hb.interval || hb.interval < time.Millisecond) {
-		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.timeout, hb.interval)
+	if hb := c.heartbeat(); hb.On() && (hb.Timeout <= hb.Interval || hb.Interval < time.Millisecond) {
+		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.Timeout, hb.Interval)
 	}
 	if len(c.Name) > 255 {
 		return fmt.Errorf("actors: context name longer than 255 bytes")
@@ -319,8 +321,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		for _, l := range links {
-			l.wg.Wait()
-			<-l.done
+			l.Wait()
 		}
 		n.wg.Wait()
 		close(done)
