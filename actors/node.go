@@ -47,6 +47,9 @@ type Config struct {
 	// parent link, and as their own defaults) from the handshake.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
+	// Quotas bound what each child link's subtree can make this context
+	// hold; zero fields mean the defaults documented on Quotas.
+	Quotas Quotas
 }
 
 func (c *Config) setDefaults() {
@@ -157,7 +160,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 		reg:         wire.NewRegistry(),
 		kinds:       make(map[string]*actor.Props),
 		children:    make(map[uint32]*link),
-		rt:          route.New(id, name, parents),
+		rt:          route.New(id, name, parents, cfg.Quotas.limits()),
 		stopping:    make(chan struct{}),
 		closers:     make(map[int]func(context.Context) error),
 	}
