@@ -6,6 +6,9 @@ import (
 	"io"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	lnk "github.com/spindle-go/spindle/actors/internal/link"
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -31,7 +34,7 @@ var ErrNotRemote = errors.New("actors: PID is not in another context")
 
 // ErrProtocol is the sentinel behind *ProtocolError, and the cause of a
 // context declared dead because a link's peer broke the protocol.
-var ErrProtocol = errors.New("actors: protocol error")
+var ErrProtocol = lnk.ErrProtocol
 
 // ErrExited is the cause of a context whose process exited, as known over
 // the wire: a *DeadError for a death seen by another context wraps a
@@ -233,16 +236,28 @@ func withCause(d wire.DeadReply, err error) wire.DeadReply {
 }
 
 // ProtocolError is the reason a link was closed because the peer sent bytes
-// that do not follow the protocol.
-type ProtocolError struct{ Err error }
+// that do not follow the protocol; Err says how (it has Unwrap). It
+// matches ErrProtocol.
+type ProtocolError = lnk.ProtocolError
 
-func (e *ProtocolError) Error() string { return "protocol error: " + e.Err.Error() }
-func (e *ProtocolError) Unwrap() error { return e.Err }
+// deadRecordError builds the *DeadError of a dead context from what the
+// route table keeps of it: the local cause itself when this context saw
+// the death, else one rebuilt from the cause code.
+func deadRecordError(id uint32, pid *actor.PID, d route.Dead) *DeadError {
+	err := d.Err
+	if err == nil {
+		err = remoteCause(d.Cause, d.Detail, d.Reason)
+	}
+	return &DeadError{Context: id, PID: pid, Code: d.Code, Reason: d.Reason, Cause: d.Cause, Err: err}
+}
 
-// Is makes errors.Is(err, ErrProtocol) work.
-func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
-
-// deadError builds the *DeadError of dead context id.
-func (d deadInfo) deadError(id uint32, pid *actor.PID) *DeadError {
-	return newDeadError(id, pid, d.code, d.reason, d.err)
+// localCause returns err unless it was rebuilt from the wire (the route
+// table keeps the code of those, not the error).
+func localCause(err error) error {
+	var rc *RemoteCause
+	var rx *RemoteExitError
+	if errors.As(err, &rc) || errors.As(err, &rx) {
+		return nil
+	}
+	return err
 }

@@ -6,10 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+
+	lnk "github.com/spindle-go/spindle/actors/internal/link"
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -56,6 +60,9 @@ type Config struct {
 	// Transport.Isolated does the same for one child. Default off; see
 	// docs/security.md.
 	Unidirectional bool
+	// Quotas bound what each child link's subtree can make this context
+	// hold; zero fields mean the defaults documented on Quotas.
+	Quotas Quotas
 }
 
 func (c *Config) setDefaults() {
@@ -83,19 +90,19 @@ func (c *Config) setDefaults() {
 }
 
 // heartbeat returns the heartbeat settings of the links to children.
-func (c *Config) heartbeat() heartbeat {
+func (c *Config) heartbeat() lnk.Heartbeat {
 	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 {
-		return heartbeat{}
+		return lnk.Heartbeat{}
 	}
-	return heartbeat{c.HeartbeatInterval, c.HeartbeatTimeout}
+	return lnk.Heartbeat{Interval: c.HeartbeatInterval, Timeout: c.HeartbeatTimeout}
 }
 
 func (c *Config) validate() error {
 	if c.MaxFrame < wire.MinMaxFrame {
 		return fmt.Errorf("actors: MaxFrame %d is below the minimum %d", c.MaxFrame, wire.MinMaxFrame)
 	}
-	if hb := c.heartbeat(); hb.on() && (hb.timeout <= hb.interval || hb.interval < time.Millisecond) {
-		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.timeout, hb.interval)
+	if hb := c.heartbeat(); hb.On() && (hb.Timeout <= hb.Interval || hb.Interval < time.Millisecond) {
+		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.Timeout, hb.Interval)
 	}
 	if len(c.Name) > 255 {
 		return fmt.Errorf("actors: context name longer than 255 bytes")
@@ -117,16 +124,14 @@ type Node struct {
 	name        string
 	address     string
 
-	kindsMu sync.RWMutex
-	kinds   map[string]*actor.Props
+	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
+	kinds      map[string]*actor.Props
+	frameKinds atomic.Pointer[kindTable] // frame kinds and their handlers
 
 	mu       sync.RWMutex
 	parent   *link
-	routes   map[uint32]*link  // descendants -> the child link they live behind
-	children map[uint32]*link  // direct children
-	names    map[uint32]string // names of known contexts
-	dead     map[uint32]deadInfo
-	grants   []idGrant // ID blocks handed to the subtrees behind child links
+	children map[uint32]*link // direct children
+	rt       *route.Table     // routes, names, dead contexts, ID grants
 	closed   bool
 
 	remotes sync.Map // context ID -> *remoteProcess
@@ -145,12 +150,6 @@ type Node struct {
 	stopping chan struct{} // closed when the node was asked to stop
 	stopWhy  error
 	wg       sync.WaitGroup
-}
-
-type deadInfo struct {
-	code   wire.DeadCode
-	reason string
-	err    error // the cause, when known (see DeadError.Err)
 }
 
 // NewNode starts the root context of a tree (context ID 0).
@@ -177,10 +176,8 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 		address:     Address(id),
 		reg:         wire.NewRegistry(),
 		kinds:       make(map[string]*actor.Props),
-		routes:      make(map[uint32]*link),
 		children:    make(map[uint32]*link),
-		names:       make(map[uint32]string),
-		dead:        make(map[uint32]deadInfo),
+		rt:          route.New(id, name, parents, cfg.Quotas.limits()),
 		stopping:    make(chan struct{}),
 		closers:     make(map[int]func(context.Context) error),
 	}
@@ -189,7 +186,8 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	n.initPolicy()
 	n.fam.init()
 	n.ids.node = n
-	n.names[id] = name
+	kt := n.builtinKinds()
+	n.frameKinds.Store(&kt)
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel
@@ -341,8 +339,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		for _, l := range links {
-			l.wg.Wait()
-			<-l.done
+			l.Wait()
 		}
 		n.wg.Wait()
 		close(done)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+
+	"github.com/spindle-go/spindle/actors/internal/route"
 )
 
 // policy holds what this context knows to judge the authority of frames
@@ -116,7 +118,7 @@ func (n *Node) onPathTo(from, target uint32) bool {
 		return true
 	}
 	n.mu.RLock()
-	_, below := n.routes[target]
+	below := n.rt.Below(target)
 	n.mu.RUnlock()
 	if below {
 		id := target
@@ -156,20 +158,32 @@ func (n *Node) mayDirect(src, auth uint32, target string) bool {
 	return src == auth && n.parentOf(target, src)
 }
 
-// learnParentVia records the parent that an ADD_ROUTE from child link l
-// announces for parents[i] (the i-th ID of the update, id) and returns it.
-// The parent must be l's context or a context already routed through l: a
-// child cannot place a context outside its own subtree. Without a valid
-// parent, l's context is taken as the parent. n.mu must be held.
-func (n *Node) learnParentVia(l *link, id uint32, parents []uint32, i int) uint32 {
-	parent := l.peer
-	if i < len(parents) {
-		if p := parents[i]; p != id && (p == l.peer || n.routes[p] == l) {
-			parent = p
-		}
+// learnParents records the parents that an ADD_ROUTE u from child link l
+// announces for the IDs the route table accepted, and returns them in the
+// order of accepted. A parent must be l's context or a context routed
+// through l (a child cannot place a context outside its own subtree);
+// without a valid one, l's context is taken. n.mu must be held.
+func (n *Node) learnParents(l *link, u routeUpdate, accepted []uint32) []uint32 {
+	if len(accepted) == 0 {
+		return nil
 	}
-	n.pol.learnParent(id, parent)
-	return parent
+	at := make(map[uint32]int, len(u.IDs))
+	for i, id := range u.IDs {
+		at[id] = i
+	}
+	out := make([]uint32, len(accepted))
+	for k, id := range accepted {
+		parent := l.peer
+		if i := at[id]; i < len(u.Parents) {
+			p := u.Parents[i]
+			if r, ok := n.rt.Route(p); p != id && (p == l.peer || ok && r == route.Child(l.peer)) {
+				parent = p
+			}
+		}
+		n.pol.learnParent(id, parent)
+		out[k] = parent
+	}
+	return out
 }
 
 // initPolicy sets up the authority state of a new node.

@@ -187,7 +187,7 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 // duplicate of each (closed once sent) and records their count. The link
 // must carry descriptors.
 func (n *Node) attachFDs(l *link, b []byte, start, envAt int, vals []any) ([]byte, []int, error) {
-	if !l.fdOK {
+	if !l.FDPassing() {
 		return b, nil, fmt.Errorf("%w (the link toward it goes to %q)", ErrNoFDPassing, l.peerName)
 	}
 	if len(vals) > wire.MaxFDs {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -14,30 +15,43 @@ import (
 // for this context itself and, in the root, for unknown contexts.
 // n.mu must be held.
 func (n *Node) routeLocked(id uint32) *link {
-	if id == n.id {
+	r, ok := n.rt.Route(id)
+	if !ok {
 		return nil
 	}
-	if l, ok := n.routes[id]; ok {
-		return l
+	return n.linkOf(r)
+}
+
+// linkOf returns the link r names, or nil when it is gone. n.mu must be
+// held.
+func (n *Node) linkOf(r route.Link) *link {
+	if r.IsParent() {
+		return n.parent
 	}
-	if _, ok := n.dead[id]; ok {
-		return nil
+	id, _ := r.ChildID()
+	return n.children[id]
+}
+
+// nameOf returns the route table's name of link l. n.mu must be held.
+func nameOf(l *link) route.Link {
+	if l.isParent {
+		return route.Parent
 	}
-	return n.parent
+	return route.Child(l.peer)
 }
 
 // linkTo returns the link toward context id, or a *DeadError.
 func (n *Node) linkTo(id uint32) (*link, error) {
 	n.mu.RLock()
 	l := n.routeLocked(id)
-	d, isDead := n.dead[id]
+	d, isDead := n.rt.Dead(id)
 	closed := n.closed
 	n.mu.RUnlock()
 	if l != nil && !closed {
 		return l, nil
 	}
 	if isDead {
-		return nil, d.deadError(id, nil)
+		return nil, deadRecordError(id, nil, d)
 	}
 	if closed {
 		return nil, newDeadError(id, nil, wire.DeadUnreachable, "node shut down", ErrNodeClosed)
@@ -49,7 +63,7 @@ func (n *Node) linkTo(id uint32) (*link, error) {
 // context id must arrive on the link that leads to id.
 func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
 	n.mu.RLock()
-	ok := n.routeLocked(id) == l
+	ok := n.rt.ArrivedOn(nameOf(l), id)
 	n.mu.RUnlock()
 	return ok
 }
@@ -59,18 +73,9 @@ func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
 func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	h := f.Header()
 	kind := h.Kind()
-	switch kind {
-	case wire.KindPing:
-		l.ping(wire.KindPong) // link-local: any bytes prove liveness, PONG answers at once
-		return nil
-	case wire.KindPong:
-		return nil
-	case wire.KindAddRoute:
-		return n.onAddRoute(l, f)
-	case wire.KindDelRoute:
-		return n.onDelRoute(l, f)
-	case wire.KindHello:
-		return &ProtocolError{Err: errors.New("unexpected hello after the handshake")}
+	e, known := n.kind(kind)
+	if known && e.local {
+		return e.handle(l, f)
 	}
 	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
 		n.log.Warn("dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
@@ -81,10 +86,7 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 		n.forward(l, f)
 		return nil
 	}
-	if kind == wire.KindChunk {
-		return n.onChunk(l, f)
-	}
-	return n.deliver(l, f)
+	return n.deliverKind(l, f, e, known)
 }
 
 // onChunk adds a chunk to the link's assembler and delivers the frame it
@@ -105,31 +107,24 @@ func (n *Node) onChunk(l *link, f wire.Frame) error {
 
 // deliver handles a frame addressed to this context.
 func (n *Node) deliver(l *link, f wire.Frame) error {
-	h := f.Header()
-	kind := h.Kind()
-	switch kind {
-	case wire.KindUser:
-		return n.onUser(l, f)
-	case wire.KindSystem:
-		return n.onSystem(f)
-	case wire.KindDead:
-		return n.onDead(f)
-	case wire.KindSpawnActor:
-		return n.onSpawnActor(f)
-	case wire.KindAllocateID:
-		return n.onAllocateID(l, f)
-	case wire.KindShutdown:
-		return n.onShutdown(f)
-	case wire.KindForwardLog:
-		return n.onForwardLog(f)
-	default:
-		n.replyDead(h.Src(), wire.DeadReply{
-			TargetCtx: n.id,
-			Code:      wire.DeadRejected,
-			Reason:    fmt.Sprintf("unknown kind %s", kind),
-		})
-		return nil
+	e, known := n.kind(f.Header().Kind())
+	return n.deliverKind(l, f, e, known)
+}
+
+// deliverKind hands a frame addressed here to its kind's handler; a frame
+// of a kind nobody handles (or a link-local kind inside chunks) is answered
+// with a dead reply.
+func (n *Node) deliverKind(l *link, f wire.Frame, e kindEntry, known bool) error {
+	if known && !e.local {
+		return e.handle(l, f)
 	}
+	h := f.Header()
+	n.replyDead(h.Src(), wire.DeadReply{
+		TargetCtx: n.id,
+		Code:      wire.DeadRejected,
+		Reason:    fmt.Sprintf("unknown kind %s", h.Kind()),
+	})
+	return nil
 }
 
 // forward passes a frame that is not for this context to the next hop
@@ -173,21 +168,8 @@ func (n *Node) bounce(f wire.Frame, cause error) {
 		d.Code, d.Reason = de.Code, de.Reason
 	}
 	d.Cause, d.Detail = causeOf(cause)
-	switch h.Kind() {
-	case wire.KindDead, wire.KindForwardLog, wire.KindSystem:
+	if e, ok := n.kind(h.Kind()); ok && e.bounce != nil && !e.bounce(f, &d) {
 		return
-	case wire.KindUser:
-		e, err := wire.ParseEnvelope(f.Body())
-		if err != nil {
-			return
-		}
-		d.Target, d.HasSender, d.SenderCtx, d.SenderID = e.Target, e.HasSender, e.SenderCtx, e.SenderID
-	case wire.KindSpawnActor, wire.KindAllocateID:
-		var req spawnRequest // both carry ReplyID first
-		if wire.Unmarshal(f.Body(), &req) != nil {
-			return
-		}
-		d.HasSender, d.SenderCtx, d.SenderID = true, h.Src(), req.ReplyID
 	}
 	n.replyDead(h.Src(), d)
 }
@@ -223,10 +205,10 @@ func (n *Node) sendErr(id uint32, pid *actor.PID, err error) error {
 		return nil
 	}
 	n.mu.RLock()
-	d, known := n.dead[id]
+	d, known := n.rt.Dead(id)
 	n.mu.RUnlock()
 	if known {
-		return d.deadError(id, pid)
+		return deadRecordError(id, pid, d)
 	}
 	return newDeadError(id, pid, wire.DeadUnreachable, err.Error(), err)
 }
@@ -269,25 +251,13 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	n.mu.Lock()
 	parent := n.parent
 	accepted := routeUpdate{}
-	for i, id := range u.IDs {
-		if old, ok := n.routes[id]; (ok && old != l) || !n.grantedVia(id, l) {
-			n.log.Warn("refused ADD_ROUTE for an ID not granted through this link", "id", id, "link", l.peer)
-			continue
-		}
-		if _, ok := n.dead[id]; ok {
-			continue
-		}
-		n.routes[id] = l
-		name := ""
-		if i < len(u.Names) {
-			name = u.Names[i]
-			n.names[id] = name
-		}
-		accepted.IDs = append(accepted.IDs, id)
-		accepted.Names = append(accepted.Names, name)
-		accepted.Parents = append(accepted.Parents, n.learnParentVia(l, id, u.Parents, i))
-	}
+	var refused []uint32
+	accepted.IDs, accepted.Names, refused = n.rt.AddRoutes(l.peer, u.IDs, u.Names)
+	accepted.Parents = n.learnParents(l, u, accepted.IDs)
 	n.mu.Unlock()
+	for _, id := range refused {
+		n.log.Warn("refused ADD_ROUTE for an ID not granted through this link", "id", id, "link", l.peer)
+	}
 	if parent != nil && len(accepted.IDs) > 0 {
 		n.sendRouteUpdate(parent, wire.KindAddRoute, accepted)
 	}
@@ -295,12 +265,9 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 }
 
 func (n *Node) isAncestor(id uint32) bool {
-	for _, p := range n.parents {
-		if p == id {
-			return true
-		}
-	}
-	return false
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.rt.IsAncestor(id)
 }
 
 // onDelRoute learns that contexts died somewhere else in the tree.
@@ -309,15 +276,9 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
 	}
-	var ids []uint32
 	n.mu.Lock()
-	for _, id := range u.IDs {
-		// Only the link a context lives behind may declare it dead.
-		if n.routeLocked(id) != l {
-			continue
-		}
-		ids = append(ids, id)
-	}
+	// Only the link a context lives behind may declare it dead.
+	ids := n.rt.RoutedVia(nameOf(l), u.IDs)
 	n.mu.Unlock()
 	for _, id := range ids {
 		l.chunks.Drop(id) // the reader owns the assembler, and runs this
@@ -336,14 +297,10 @@ func (n *Node) linkDown(l *link, reason error) {
 	var ids []uint32
 	if l.isParent {
 		n.parent = nil
+		n.rt.ParentDown()
 	} else {
-		for id, via := range n.routes {
-			if via == l {
-				ids = append(ids, id)
-			}
-		}
+		ids = n.rt.ChildDown(l.peer)
 		delete(n.children, l.peer)
-		n.dropGrants(l)
 	}
 	n.mu.Unlock()
 	if l.isParent {
@@ -353,7 +310,7 @@ func (n *Node) linkDown(l *link, reason error) {
 		var beyond []uint32
 		n.mu.RLock()
 		for _, id := range n.track.awaited() {
-			if _, below := n.routes[id]; !below && id != n.id {
+			if !n.rt.Below(id) && id != n.id {
 				beyond = append(beyond, id)
 			}
 		}
@@ -378,15 +335,10 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 		code = wire.DeadUnreachable
 	}
 	n.mu.Lock()
-	fresh := ids[:0:0]
-	for _, id := range ids {
-		if _, already := n.dead[id]; already {
-			continue
-		}
-		n.dead[id] = deadInfo{code: code, reason: reason, err: cause}
-		delete(n.routes, id)
+	wc, detail := causeOf(cause)
+	fresh := n.rt.MarkDead(ids, route.Dead{Code: code, Reason: reason, Cause: wc, Detail: detail, Err: localCause(cause)})
+	for _, id := range fresh {
 		delete(n.children, id)
-		fresh = append(fresh, id)
 	}
 	targets := make([]*link, 0, len(n.children)+1)
 	if n.parent != nil && n.parent != from {
@@ -401,7 +353,6 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	if len(fresh) == 0 {
 		return
 	}
-	wc, detail := causeOf(cause)
 	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code), Cause: uint8(wc), Detail: detail}
 	for _, t := range targets {
 		n.sendRouteUpdate(t, wire.KindDelRoute, u)
@@ -419,7 +370,7 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 func (n *Node) contextName(id uint32) string {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.names[id]
+	return n.rt.Name(id)
 }
 
 // ContextDown is published on the actor system's event stream when a
@@ -435,9 +386,5 @@ type ContextDown struct {
 func (n *Node) Routes() map[uint32]string {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	out := make(map[uint32]string, len(n.routes))
-	for id := range n.routes {
-		out[id] = n.names[id]
-	}
-	return out
+	return n.rt.Descendants()
 }
