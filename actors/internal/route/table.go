@@ -79,6 +79,12 @@ type Dead struct {
 	Code   wire.DeadCode
 	Reason string
 	Name   string
+	Cause  wire.Cause // the death's cause code (see wire.Cause)
+	Detail int32      // with wire.CauseExit: the exit status
+	// Err is the cause where this context saw the death itself (a
+	// heartbeat timeout, the spawn method's exit error); nil for deaths
+	// learnt over the wire, whose cause is Cause and Reason.
+	Err error
 }
 
 // grant is a block of context IDs handed to the subtree behind a child
