@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"time"
 
 	"github.com/spindle-go/spindle/actors/internal/route"
@@ -22,6 +23,10 @@ var (
 	// ErrLogRate: the subtree behind a link forwarded log records faster
 	// than Quotas.LogRate; the excess was dropped.
 	ErrLogRate = route.ErrLogRate
+	// ErrRouteUpdate: an ADD_ROUTE or DEL_ROUTE named more than 1,024
+	// contexts; it closes the link as a protocol error. (Names and reasons
+	// in route updates are cut to 255 and 1,024 bytes, not refused.)
+	ErrRouteUpdate = errors.New("actors: route update over its bounds")
 )
 
 // Quotas bound, per child link, what the subtree behind that link can make

@@ -228,15 +228,61 @@ type routeUpdate struct {
 	Parents []uint32 `msgpack:",omitempty"`
 }
 
+// sendRouteUpdate sends u to the peer of l in as many frames as it takes
+// for each to travel whole: a route update is never cut into chunks (a
+// context handles route updates as they arrive, before reassembly).
 func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
-	body, err := wire.Marshal(&u)
-	if err != nil {
-		return
+	for _, part := range splitUpdate(u) {
+		body, err := wire.Marshal(&part)
+		if err != nil {
+			return
+		}
+		buf := getBuf()
+		*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
+		_ = l.send(*buf, queued)
+		putBuf(buf)
 	}
-	buf := getBuf()
-	*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
-	_ = l.send(*buf, queued)
-	putBuf(buf)
+}
+
+// updateBudget bounds the encoded body of one route update frame, well
+// under wire.DefaultChunkSize (the size above which links chunk frames).
+const updateBudget = 64 << 10
+
+// splitUpdate cuts u into updates of at most route.MaxUpdateIDs IDs whose
+// bodies fit updateBudget, each with u's reason (cut to route.MaxReason)
+// and code, and names cut to route.MaxName.
+func splitUpdate(u routeUpdate) []routeUpdate {
+	u.Reason = route.Bound(u.Reason, route.MaxReason)
+	var parts []routeUpdate
+	cur := routeUpdate{Reason: u.Reason, Code: u.Code}
+	size := 0
+	for i, id := range u.IDs {
+		name := ""
+		if i < len(u.Names) {
+			name = route.Bound(u.Names[i], route.MaxName)
+		}
+		cost := 5 + 3 + len(name) // uint32 and a str8/fixstr head, at most
+		if len(cur.IDs) == route.MaxUpdateIDs || (len(cur.IDs) > 0 && size+cost > updateBudget-len(u.Reason)-64) {
+			parts = append(parts, cur)
+			cur = routeUpdate{Reason: u.Reason, Code: u.Code}
+			size = 0
+		}
+		cur.IDs = append(cur.IDs, id)
+		if len(u.Names) > 0 {
+			cur.Names = append(cur.Names, name)
+		}
+		size += cost
+	}
+	return append(parts, cur)
+}
+
+// checkUpdate bounds a route update that arrived: at most
+// route.MaxUpdateIDs IDs and names.
+func checkUpdate(u *routeUpdate) error {
+	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs {
+		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names (limit %d)", ErrRouteUpdate, len(u.IDs), len(u.Names), route.MaxUpdateIDs)}
+	}
+	return nil
 }
 
 // onAddRoute learns contexts that live behind a child link.
@@ -248,6 +294,9 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
 	}
+	if err := checkUpdate(&u); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	parent := n.parent
 	accepted := routeUpdate{}
@@ -255,8 +304,9 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	accepted.IDs, accepted.Names, refused = n.rt.AddRoutes(l.peer, u.IDs, u.Names)
 	accepted.Parents = n.learnParents(l, u, accepted.IDs)
 	n.mu.Unlock()
-	for _, id := range refused {
-		n.log.Warn("refused ADD_ROUTE for an ID not granted through this link", "id", id, "link", l.peer)
+	if len(refused) > 0 {
+		n.log.Warn("refused ADD_ROUTE for IDs not granted through this link", "id", refused[0], "count", len(refused),
+			"ids", idList(refused), "link", l.peer)
 	}
 	if parent != nil && len(accepted.IDs) > 0 {
 		n.sendRouteUpdate(parent, wire.KindAddRoute, accepted)
@@ -275,6 +325,9 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 	var u routeUpdate
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
+	}
+	if err := checkUpdate(&u); err != nil {
+		return err
 	}
 	n.mu.Lock()
 	// Only the link a context lives behind may declare it dead.
@@ -334,6 +387,7 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	if code == 0 {
 		code = wire.DeadUnreachable
 	}
+	reason = route.Bound(reason, route.MaxReason) // one bounded copy, shared by every record
 	n.mu.Lock()
 	wc, detail := causeOf(cause)
 	fresh := n.rt.MarkDead(ids, route.Dead{Code: code, Reason: reason, Cause: wc, Detail: detail, Err: localCause(cause)})
@@ -363,8 +417,20 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 		n.track.contextDown(n, id, err)
 		n.kidsDown(id)
 		n.sys.EventStream.Publish(&ContextDown{ID: id, Name: n.contextName(id), Reason: err})
-		n.log.Info("context down", "id", id, "name", n.contextName(id), "reason", reason)
 	}
+	// One record per update, however many contexts it names.
+	n.log.Info("context down", "id", fresh[0], "name", n.contextName(fresh[0]), "count", len(fresh),
+		"ids", idList(fresh), "reason", reason)
+}
+
+// idList formats the first few of ids for a log record.
+func idList(ids []uint32) string {
+	const show = 8
+	s := fmt.Sprint(ids[:min(len(ids), show)])
+	if len(ids) > show {
+		s = s[:len(s)-1] + fmt.Sprintf(" ... +%d]", len(ids)-show)
+	}
+	return s
 }
 
 func (n *Node) contextName(id uint32) string {

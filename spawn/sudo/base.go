@@ -42,6 +42,19 @@ func (b *base) watchMarker() <-chan error {
 	return ch
 }
 
+// started is called once the command runs: when the tool ends, the
+// command's stdin is closed. A tool killed by someone else (kill -9 on
+// sudo) leaves its command running as the target user, beyond our
+// signals, still holding the link; with its stdin ended, a Spindle child
+// sees the link end and exits, and the parent raises IS_DEAD with the
+// tool's exit status. After a normal end the close changes nothing.
+func (b *base) started() {
+	go func() {
+		_ = b.Wait(context.Background())
+		_ = b.inner.Stdin().Close()
+	}()
+}
+
 // fail ends a start that did not reach the command: kill the tool, wait
 // for it (bounded), and describe what happened.
 func (b *base) fail(prompts int, err error, tail func() string) error {
@@ -121,6 +134,14 @@ func (b *base) Kill(ctx context.Context) error {
 	err := b.inner.Kill(ctx)
 	_ = b.inner.Stdin().Close()
 	return err
+}
+
+// SetPID passes the command's process ID, which the bootstrap reports, to
+// an inner runner that uses it (boot.PIDSetter).
+func (b *base) SetPID(pid int) {
+	if s, ok := b.inner.(interface{ SetPID(int) }); ok {
+		s.SetPID(pid)
+	}
 }
 
 func (b *base) ID() string        { return b.inner.ID() }

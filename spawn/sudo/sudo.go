@@ -124,6 +124,7 @@ func (r *sudoRunner) Start(ctx context.Context) error {
 	n, err := d.run(ctx)
 	if err == nil {
 		r.stderr = r.pump.forward()
+		r.started()
 		return nil
 	}
 	if errors.Is(err, ErrBadPassword) {

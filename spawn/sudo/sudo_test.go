@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -272,4 +273,138 @@ func scanProc(s string) string {
 		}
 	}
 	return ""
+}
+
+// TestSudo_KilledToolEndsCommand: kill -9 on sudo (by someone else) leaves
+// its command running as root; the wrapper ends the command's stdin, so a
+// command that reads it (as a Spindle child reads its link) ends too.
+func TestSudo_KilledToolEndsCommand(t *testing.T) {
+	u := sudotest.Setup(t)
+	for _, mk := range []struct {
+		name string
+		tgt  func() runner.Target
+	}{
+		{"sudo", func() runner.Target {
+			return mustSudo(t, host(u.A), sudo.Options{Auth: sudo.Auth{Password: sudo.StaticPassword(u.A.Password)}})
+		}},
+		{"doas", func() runner.Target {
+			return mustTTY(t)(sudo.Doas(host(u.A), sudo.DoasOptions{Auth: sudo.Auth{Password: sudo.StaticPassword(u.A.Password)}}))
+		}},
+		{"su", func() runner.Target {
+			return mustTTY(t)(sudo.Su(host(u.A), sudo.SuOptions{User: u.B.Name, Auth: sudo.Auth{Password: sudo.StaticPassword(u.B.Password)}}))
+		}},
+	} {
+		t.Run(mk.name, func(t *testing.T) {
+			r, err := mk.tgt().Runner(runner.Command{Argv: []string{"sh", "-c", `echo $$; exec cat`}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := r.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			go func() { _, _ = io.Copy(io.Discard, r.Stderr()) }()
+			out := bufio.NewReader(r.Stdout())
+			line, err := out.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmdPid, _ := strconv.Atoi(strings.TrimSpace(line))
+			toolPid, _ := strconv.Atoi(r.ID())
+			if cmdPid <= 0 || toolPid <= 0 || cmdPid == toolPid {
+				t.Fatalf("pids: command %q tool %q", line, r.ID())
+			}
+			if err := syscall.Kill(toolPid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed := time.Now()
+			werr := r.Wait(ctx)
+			var ec runner.ExitCoder
+			t.Logf("tool ended after %v: %v", time.Since(killed), werr)
+			if werr == nil || (errors.As(werr, &ec) && ec.ExitCode() == 0) {
+				t.Fatalf("Wait = %v, want the kill", werr)
+			}
+			if _, err := io.ReadAll(out); err != nil { // EOF: the command ended
+				t.Fatal(err)
+			}
+			t.Logf("stdout ended after %v", time.Since(killed))
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if !running(cmdPid) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the command %d still runs after its tool was killed", cmdPid)
+				}
+			}
+		})
+	}
+}
+
+// running reports whether pid is a live process (not gone, not a zombie
+// waiting for its new parent to reap it).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+// TestSudo_CommandReplaysPromptToken: the command, once running, reads
+// the prompt token from sudo's argv and prints it on stderr to make the
+// wrapper send the password again. The dialogue is over: nothing is
+// sent, the callback is not asked again, and the token reaches the
+// caller's stderr as the command's output.
+func TestSudo_CommandReplaysPromptToken(t *testing.T) {
+	u := sudotest.Setup(t)
+	var calls atomic.Int32
+	tgt := mustSudo(t, host(u.A), sudo.Options{User: u.B.Name, Auth: sudo.Auth{Password: countingPassword(u.A.Password, &calls)}})
+	r, err := tgt.Runner(runner.Command{Argv: []string{"sh", "-c",
+		`tok=$(tr '\0' '\n' </proc/$PPID/cmdline | sed -n 4p); printf '%s%s' "$tok" "$tok" >&2; echo asked; read -r l; echo "got $l"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = io.Copy(&stderr, r.Stderr()) }()
+	out := bufio.NewReader(r.Stdout())
+	if l, _ := out.ReadString('\n'); l != "asked\n" {
+		t.Fatalf("%q", l)
+	}
+	time.Sleep(100 * time.Millisecond) // let a (wrong) answer race the line below
+	_, _ = io.WriteString(r.Stdin(), "hello\n")
+	if l, _ := out.ReadString('\n'); l != "got hello\n" {
+		t.Fatalf("the command read %q first", l)
+	}
+	_ = r.Stdin().Close()
+	if err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if calls.Load() != 1 || !strings.Contains(stderr.String(), "[spindle-sudo-") {
+		t.Fatalf("password asked %d times; stderr %q", calls.Load(), stderr.String())
+	}
+}
+
+// TestSudo_LoginShellNoise: a login shell's startup files print before the
+// command runs; those lines are skipped, the stream after the marker is
+// the command's alone.
+func TestSudo_LoginShellNoise(t *testing.T) {
+	u := sudotest.Setup(t)
+	for _, tgt := range []runner.Target{
+		mustSudo(t, &sudo.Host{}, sudo.Options{User: u.B.Name, Login: true}),
+		mustTTY(t)(sudo.Su(host(u.A), sudo.SuOptions{User: u.B.Name, Login: true, Auth: sudo.Auth{Password: sudo.StaticPassword(u.B.Password)}})),
+	} {
+		res, err := run(t, tgt, probe)
+		if err != nil || res.user != u.B.Name || res.dir != u.B.Home {
+			t.Fatalf("%s: %+v %v", tgt.Info().Method, res, err)
+		}
+	}
 }

@@ -153,6 +153,7 @@ func (r *ttyRunner) Start(ctx context.Context) error {
 	close(stop)
 	<-stopped
 	if err == nil {
+		r.started()
 		return nil
 	}
 	return r.fail(n, err, r.tail)
