@@ -134,13 +134,13 @@ func TestLink_NoDeadlockWhenBothSidesAnswer(t *testing.T) {
 	}
 }
 
-// logLinkStacks logs the stacks of the goroutines inside package actors'
-// link code, to show where a stuck link is stuck.
+// logLinkStacks logs the stacks of the goroutines inside the
+// link layer, to show where a stuck link is stuck.
 func logLinkStacks(t *testing.T) {
 	buf := make([]byte, 4<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "actors.(*link)") {
+		if strings.Contains(g, "actors.(*link)") || strings.Contains(g, "link.(*Link)") {
 			t.Log(g)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -145,9 +146,17 @@ func (n *Node) onAllocateID(l *link, f wire.Frame) error {
 		refuse("bad ALLOCATE_ID request")
 		return nil
 	}
+	n.mu.Lock()
+	err := n.rt.AllowGrant(l.peer, req.Count, n.now())
+	n.mu.Unlock()
+	if err != nil {
+		n.quotaExceeded(l, route.TripIDs, wire.KindAllocateID, err)
+		refuse(err.Error())
+		return nil
+	}
 	grant := func(first uint32) {
 		n.mu.Lock()
-		n.grants = append(n.grants, idGrant{first: first, end: first + req.Count, via: l})
+		n.rt.Grant(first, req.Count, l.peer)
 		n.mu.Unlock()
 		_ = n.answer(h.Src(), req.ReplyID, &idBlock{First: first, Count: req.Count})
 	}
@@ -173,34 +182,6 @@ func (n *Node) onAllocateID(l *link, f wire.Frame) error {
 		grant(b)
 	}()
 	return nil
-}
-
-// idGrant records a block of context IDs handed to the subtree behind a
-// child link; only that link may announce routes for them.
-type idGrant struct {
-	first, end uint32
-	via        *link
-}
-
-// grantedVia reports whether id was granted through l. n.mu must be held.
-func (n *Node) grantedVia(id uint32, l *link) bool {
-	for _, g := range n.grants {
-		if id >= g.first && id < g.end {
-			return g.via == l
-		}
-	}
-	return false
-}
-
-// dropGrants forgets the blocks granted through l. n.mu must be held.
-func (n *Node) dropGrants(l *link) {
-	kept := n.grants[:0]
-	for _, g := range n.grants {
-		if g.via != l {
-			kept = append(kept, g)
-		}
-	}
-	n.grants = kept
 }
 
 func (n *Node) onShutdown(f wire.Frame) error {

@@ -6,10 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+
+	lnk "github.com/spindle-go/spindle/actors/internal/link"
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -43,6 +47,22 @@ type Config struct {
 	// parent link, and as their own defaults) from the handshake.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
+	// MaxRemoteWatches bounds the watches that one other context may hold
+	// on this context's actors. A watch beyond it, or one naming an actor
+	// ID longer than MaxWatchIDLen, is refused with a dead reply whose
+	// error matches ErrWatchLimit. Every watch a context holds is removed
+	// when it dies. Default DefaultMaxRemoteWatches.
+	MaxRemoteWatches int
+	// Unidirectional puts every child link in unidirectional mode
+	// (Mitogen's): the children may talk to this context and its
+	// ancestors, never to each other; a frame from one child link to
+	// another is refused with a dead reply (rejected, ErrRefused).
+	// Transport.Isolated does the same for one child. Default off; see
+	// docs/security.md.
+	Unidirectional bool
+	// Quotas bound what each child link's subtree can make this context
+	// hold; zero fields mean the defaults documented on Quotas.
+	Quotas Quotas
 }
 
 func (c *Config) setDefaults() {
@@ -64,22 +84,25 @@ func (c *Config) setDefaults() {
 	if c.HeartbeatTimeout == 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout
 	}
+	if c.MaxRemoteWatches <= 0 {
+		c.MaxRemoteWatches = DefaultMaxRemoteWatches
+	}
 }
 
 // heartbeat returns the heartbeat settings of the links to children.
-func (c *Config) heartbeat() heartbeat {
+func (c *Config) heartbeat() lnk.Heartbeat {
 	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 {
-		return heartbeat{}
+		return lnk.Heartbeat{}
 	}
-	return heartbeat{c.HeartbeatInterval, c.HeartbeatTimeout}
+	return lnk.Heartbeat{Interval: c.HeartbeatInterval, Timeout: c.HeartbeatTimeout}
 }
 
 func (c *Config) validate() error {
 	if c.MaxFrame < wire.MinMaxFrame {
 		return fmt.Errorf("actors: MaxFrame %d is below the minimum %d", c.MaxFrame, wire.MinMaxFrame)
 	}
-	if hb := c.heartbeat(); hb.on() && (hb.timeout <= hb.interval || hb.interval < time.Millisecond) {
-		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.timeout, hb.interval)
+	if hb := c.heartbeat(); hb.On() && (hb.Timeout <= hb.Interval || hb.Interval < time.Millisecond) {
+		return fmt.Errorf("actors: HeartbeatTimeout %v must exceed HeartbeatInterval %v (at least 1ms)", hb.Timeout, hb.Interval)
 	}
 	if len(c.Name) > 255 {
 		return fmt.Errorf("actors: context name longer than 255 bytes")
@@ -101,22 +124,21 @@ type Node struct {
 	name        string
 	address     string
 
-	kindsMu sync.RWMutex
-	kinds   map[string]*actor.Props
+	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
+	kinds      map[string]*actor.Props
+	frameKinds atomic.Pointer[kindTable] // frame kinds and their handlers
 
 	mu       sync.RWMutex
 	parent   *link
-	routes   map[uint32]*link  // descendants -> the child link they live behind
-	children map[uint32]*link  // direct children
-	names    map[uint32]string // names of known contexts
-	dead     map[uint32]deadInfo
-	grants   []idGrant // ID blocks handed to the subtrees behind child links
+	children map[uint32]*link // direct children
+	rt       *route.Table     // routes, names, dead contexts, ID grants
 	closed   bool
 
 	remotes sync.Map // context ID -> *remoteProcess
 	addrs   sync.Map // context ID -> address string
 
 	track tracker // pending requests and remote watches, by context
+	pol   policy  // authority: subtree shape, isolated links, logged refusals
 	fam   family  // actors supervised across contexts
 	ids   idAllocator
 
@@ -128,11 +150,6 @@ type Node struct {
 	stopping chan struct{} // closed when the node was asked to stop
 	stopWhy  error
 	wg       sync.WaitGroup
-}
-
-type deadInfo struct {
-	code   wire.DeadCode
-	reason string
 }
 
 // NewNode starts the root context of a tree (context ID 0).
@@ -159,18 +176,18 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 		address:     Address(id),
 		reg:         wire.NewRegistry(),
 		kinds:       make(map[string]*actor.Props),
-		routes:      make(map[uint32]*link),
 		children:    make(map[uint32]*link),
-		names:       make(map[uint32]string),
-		dead:        make(map[uint32]deadInfo),
+		rt:          route.New(id, name, parents, cfg.Quotas.limits()),
 		stopping:    make(chan struct{}),
 		closers:     make(map[int]func(context.Context) error),
 	}
 	n.log = cfg.Logger.With("ctx", name, "ctx_id", id)
 	n.track.init()
+	n.initPolicy()
 	n.fam.init()
 	n.ids.node = n
-	n.names[id] = name
+	kt := n.builtinKinds()
+	n.frameKinds.Store(&kt)
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel
@@ -318,12 +335,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	// Fail what still waits before waiting for goroutines: a node-level
 	// call (ALLOCATE_ID on behalf of a child) may be one of them.
-	n.track.failAll(&DeadError{Context: n.id, Code: wire.DeadUnreachable, Reason: "node shut down"})
+	n.track.failAll(newDeadError(n.id, nil, wire.DeadUnreachable, "node shut down", ErrNodeClosed))
 	done := make(chan struct{})
 	go func() {
 		for _, l := range links {
-			l.wg.Wait()
-			<-l.done
+			l.Wait()
 		}
 		n.wg.Wait()
 		close(done)
@@ -365,4 +381,11 @@ type Transport struct {
 	// EOF) into the reason reported to watchers (for example the exit status
 	// of the child process).
 	Reason func(error) error
+	// Isolated (AttachChild only) puts the link to this child in
+	// unidirectional mode, as Config.Unidirectional does for every child:
+	// the child's subtree may talk to the parent and its ancestors, not to
+	// the parent's other children, nor they to it. Spawn methods that cross
+	// a trust boundary (another user, a container, another host) set it
+	// unless the user opts out; see docs/security.md.
+	Isolated bool
 }

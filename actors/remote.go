@@ -72,6 +72,7 @@ func (p *remoteProcess) SendSystemMessage(pid *actor.PID, m any) {
 		if n.parentOf(m.Who.Id, p.ctx) {
 			n.orphaned(m.Who.Id)
 		}
+		n.track.held.drop(p.ctx, m.Who.Id, pid.Id)
 		_ = n.sendSystem(p.ctx, sysMsg{Op: opTerminated, Target: pid.Id, PeerCtx: n.ctxOf(m.Who), PeerID: m.Who.Id, Why: int32(m.Why)})
 	case *actor.Failure:
 		// A local child of a remote parent failed (we run inside its recover).
@@ -186,7 +187,7 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 // duplicate of each (closed once sent) and records their count. The link
 // must carry descriptors.
 func (n *Node) attachFDs(l *link, b []byte, start, envAt int, vals []any) ([]byte, []int, error) {
-	if !l.fdOK {
+	if !l.FDPassing() {
 		return b, nil, fmt.Errorf("%w (the link toward it goes to %q)", ErrNoFDPassing, l.peerName)
 	}
 	if len(vals) > wire.MaxFDs {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -14,53 +15,57 @@ import (
 // for this context itself and, in the root, for unknown contexts.
 // n.mu must be held.
 func (n *Node) routeLocked(id uint32) *link {
-	if id == n.id {
+	r, ok := n.rt.Route(id)
+	if !ok {
 		return nil
 	}
-	if l, ok := n.routes[id]; ok {
-		return l
+	return n.linkOf(r)
+}
+
+// linkOf returns the link r names, or nil when it is gone. n.mu must be
+// held.
+func (n *Node) linkOf(r route.Link) *link {
+	if r.IsParent() {
+		return n.parent
 	}
-	if _, ok := n.dead[id]; ok {
-		return nil
+	id, _ := r.ChildID()
+	return n.children[id]
+}
+
+// nameOf returns the route table's name of link l. n.mu must be held.
+func nameOf(l *link) route.Link {
+	if l.isParent {
+		return route.Parent
 	}
-	return n.parent
+	return route.Child(l.peer)
 }
 
 // linkTo returns the link toward context id, or a *DeadError.
 func (n *Node) linkTo(id uint32) (*link, error) {
 	n.mu.RLock()
 	l := n.routeLocked(id)
-	d, isDead := n.dead[id]
+	d, isDead := n.rt.Dead(id)
 	closed := n.closed
 	n.mu.RUnlock()
 	if l != nil && !closed {
 		return l, nil
 	}
 	if isDead {
-		return nil, &DeadError{Context: id, Code: d.code, Reason: d.reason}
+		return nil, deadRecordError(id, nil, d)
 	}
 	if closed {
-		return nil, &DeadError{Context: id, Code: wire.DeadUnreachable, Reason: "node shut down"}
+		return nil, newDeadError(id, nil, wire.DeadUnreachable, "node shut down", ErrNodeClosed)
 	}
-	return nil, &DeadError{Context: id, Code: wire.DeadUnreachable, Reason: fmt.Sprintf("no route to context %d", id)}
+	return nil, newDeadError(id, nil, wire.DeadUnreachable, fmt.Sprintf("no route to context %d", id), ErrNoRoute)
 }
 
 // arrivedOnRoute is the reverse-path check: a frame claiming to come from
 // context id must arrive on the link that leads to id.
 func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
 	n.mu.RLock()
-	ok := n.routeLocked(id) == l
+	ok := n.rt.ArrivedOn(nameOf(l), id)
 	n.mu.RUnlock()
 	return ok
-}
-
-// sameRoute reports whether contexts a and b are reached through the same
-// link (a non-root context reaches both through its parent by default).
-func (n *Node) sameRoute(a, b uint32) bool {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	la, lb := n.routeLocked(a), n.routeLocked(b)
-	return la != nil && la == lb
 }
 
 // handleFrame is called by a link's reader for every frame. A non-nil error
@@ -68,18 +73,9 @@ func (n *Node) sameRoute(a, b uint32) bool {
 func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	h := f.Header()
 	kind := h.Kind()
-	switch kind {
-	case wire.KindPing:
-		l.ping(wire.KindPong) // link-local: any bytes prove liveness, PONG answers at once
-		return nil
-	case wire.KindPong:
-		return nil
-	case wire.KindAddRoute:
-		return n.onAddRoute(l, f)
-	case wire.KindDelRoute:
-		return n.onDelRoute(l, f)
-	case wire.KindHello:
-		return &ProtocolError{Err: errors.New("unexpected hello after the handshake")}
+	e, known := n.kind(kind)
+	if known && e.local {
+		return e.handle(l, f)
 	}
 	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
 		n.log.Warn("dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
@@ -90,10 +86,7 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 		n.forward(l, f)
 		return nil
 	}
-	if kind == wire.KindChunk {
-		return n.onChunk(l, f)
-	}
-	return n.deliver(l, f)
+	return n.deliverKind(l, f, e, known)
 }
 
 // onChunk adds a chunk to the link's assembler and delivers the frame it
@@ -114,31 +107,24 @@ func (n *Node) onChunk(l *link, f wire.Frame) error {
 
 // deliver handles a frame addressed to this context.
 func (n *Node) deliver(l *link, f wire.Frame) error {
-	h := f.Header()
-	kind := h.Kind()
-	switch kind {
-	case wire.KindUser:
-		return n.onUser(l, f)
-	case wire.KindSystem:
-		return n.onSystem(f)
-	case wire.KindDead:
-		return n.onDead(f)
-	case wire.KindSpawnActor:
-		return n.onSpawnActor(f)
-	case wire.KindAllocateID:
-		return n.onAllocateID(l, f)
-	case wire.KindShutdown:
-		return n.onShutdown(f)
-	case wire.KindForwardLog:
-		return n.onForwardLog(f)
-	default:
-		n.replyDead(h.Src(), wire.DeadReply{
-			TargetCtx: n.id,
-			Code:      wire.DeadRejected,
-			Reason:    fmt.Sprintf("unknown kind %s", kind),
-		})
-		return nil
+	e, known := n.kind(f.Header().Kind())
+	return n.deliverKind(l, f, e, known)
+}
+
+// deliverKind hands a frame addressed here to its kind's handler; a frame
+// of a kind nobody handles (or a link-local kind inside chunks) is answered
+// with a dead reply.
+func (n *Node) deliverKind(l *link, f wire.Frame, e kindEntry, known bool) error {
+	if known && !e.local {
+		return e.handle(l, f)
 	}
+	h := f.Header()
+	n.replyDead(h.Src(), wire.DeadReply{
+		TargetCtx: n.id,
+		Code:      wire.DeadRejected,
+		Reason:    fmt.Sprintf("unknown kind %s", h.Kind()),
+	})
+	return nil
 }
 
 // forward passes a frame that is not for this context to the next hop
@@ -147,8 +133,13 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	h := f.Header()
 	out, err := n.linkTo(h.Dst())
 	if err == nil && out == in {
-		err = &DeadError{Context: h.Dst(), Code: wire.DeadUnreachable,
-			Reason: fmt.Sprintf("no route to context %d", h.Dst())}
+		err = newDeadError(h.Dst(), nil, wire.DeadUnreachable, fmt.Sprintf("no route to context %d", h.Dst()), ErrNoRoute)
+	}
+	if err == nil {
+		if why := n.crossRefused(in, out); why != "" {
+			n.pol.refused(n.log, h.Src(), "refused frame between child links", "dst", h.Dst(), "kind", h.Kind())
+			err = newDeadError(h.Dst(), nil, wire.DeadRejected, why, ErrRefused)
+		}
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
@@ -176,21 +167,9 @@ func (n *Node) bounce(f wire.Frame, cause error) {
 	if errors.As(cause, &de) {
 		d.Code, d.Reason = de.Code, de.Reason
 	}
-	switch h.Kind() {
-	case wire.KindDead, wire.KindForwardLog, wire.KindSystem:
+	d.Cause, d.Detail = causeOf(cause)
+	if e, ok := n.kind(h.Kind()); ok && e.bounce != nil && !e.bounce(f, &d) {
 		return
-	case wire.KindUser:
-		e, err := wire.ParseEnvelope(f.Body())
-		if err != nil {
-			return
-		}
-		d.Target, d.HasSender, d.SenderCtx, d.SenderID = e.Target, e.HasSender, e.SenderCtx, e.SenderID
-	case wire.KindSpawnActor, wire.KindAllocateID:
-		var req spawnRequest // both carry ReplyID first
-		if wire.Unmarshal(f.Body(), &req) != nil {
-			return
-		}
-		d.HasSender, d.SenderCtx, d.SenderID = true, h.Src(), req.ReplyID
 	}
 	n.replyDead(h.Src(), d)
 }
@@ -226,12 +205,12 @@ func (n *Node) sendErr(id uint32, pid *actor.PID, err error) error {
 		return nil
 	}
 	n.mu.RLock()
-	d, known := n.dead[id]
+	d, known := n.rt.Dead(id)
 	n.mu.RUnlock()
 	if known {
-		return &DeadError{Context: id, PID: pid, Code: d.code, Reason: d.reason}
+		return deadRecordError(id, pid, d)
 	}
-	return &DeadError{Context: id, PID: pid, Code: wire.DeadUnreachable, Reason: err.Error()}
+	return newDeadError(id, pid, wire.DeadUnreachable, err.Error(), err)
 }
 
 // routeUpdate is the body of ADD_ROUTE and DEL_ROUTE.
@@ -240,17 +219,70 @@ type routeUpdate struct {
 	Names  []string
 	Reason string
 	Code   uint8
+	// Cause and Detail (DEL_ROUTE) are the stable code of the death and,
+	// for wire.CauseExit, the exit status (see wire.DeadReply).
+	Cause  uint8 `msgpack:",omitempty"`
+	Detail int32 `msgpack:",omitempty"`
+	// Parents (ADD_ROUTE) is the parent context of each of IDs, so that
+	// every context knows the shape of its subtree (see onPathTo).
+	Parents []uint32 `msgpack:",omitempty"`
 }
 
+// sendRouteUpdate sends u to the peer of l in as many frames as it takes
+// for each to travel whole: a route update is never cut into chunks (a
+// context handles route updates as they arrive, before reassembly).
 func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
-	body, err := wire.Marshal(&u)
-	if err != nil {
-		return
+	for _, part := range splitUpdate(u) {
+		body, err := wire.Marshal(&part)
+		if err != nil {
+			return
+		}
+		buf := getBuf()
+		*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
+		_ = l.send(*buf, queued)
+		putBuf(buf)
 	}
-	buf := getBuf()
-	*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
-	_ = l.send(*buf, queued)
-	putBuf(buf)
+}
+
+// updateBudget bounds the encoded body of one route update frame, well
+// under wire.DefaultChunkSize (the size above which links chunk frames).
+const updateBudget = 64 << 10
+
+// splitUpdate cuts u into updates of at most route.MaxUpdateIDs IDs whose
+// bodies fit updateBudget, each with u's reason (cut to route.MaxReason)
+// and code, and names cut to route.MaxName.
+func splitUpdate(u routeUpdate) []routeUpdate {
+	u.Reason = route.Bound(u.Reason, route.MaxReason)
+	var parts []routeUpdate
+	cur := routeUpdate{Reason: u.Reason, Code: u.Code}
+	size := 0
+	for i, id := range u.IDs {
+		name := ""
+		if i < len(u.Names) {
+			name = route.Bound(u.Names[i], route.MaxName)
+		}
+		cost := 5 + 3 + len(name) // uint32 and a str8/fixstr head, at most
+		if len(cur.IDs) == route.MaxUpdateIDs || (len(cur.IDs) > 0 && size+cost > updateBudget-len(u.Reason)-64) {
+			parts = append(parts, cur)
+			cur = routeUpdate{Reason: u.Reason, Code: u.Code}
+			size = 0
+		}
+		cur.IDs = append(cur.IDs, id)
+		if len(u.Names) > 0 {
+			cur.Names = append(cur.Names, name)
+		}
+		size += cost
+	}
+	return append(parts, cur)
+}
+
+// checkUpdate bounds a route update that arrived: at most
+// route.MaxUpdateIDs IDs and names.
+func checkUpdate(u *routeUpdate) error {
+	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs {
+		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names (limit %d)", ErrRouteUpdate, len(u.IDs), len(u.Names), route.MaxUpdateIDs)}
+	}
+	return nil
 }
 
 // onAddRoute learns contexts that live behind a child link.
@@ -262,27 +294,20 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
 	}
+	if err := checkUpdate(&u); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	parent := n.parent
 	accepted := routeUpdate{}
-	for i, id := range u.IDs {
-		if old, ok := n.routes[id]; (ok && old != l) || !n.grantedVia(id, l) {
-			n.log.Warn("refused ADD_ROUTE for an ID not granted through this link", "id", id, "link", l.peer)
-			continue
-		}
-		if _, ok := n.dead[id]; ok {
-			continue
-		}
-		n.routes[id] = l
-		name := ""
-		if i < len(u.Names) {
-			name = u.Names[i]
-			n.names[id] = name
-		}
-		accepted.IDs = append(accepted.IDs, id)
-		accepted.Names = append(accepted.Names, name)
-	}
+	var refused []uint32
+	accepted.IDs, accepted.Names, refused = n.rt.AddRoutes(l.peer, u.IDs, u.Names)
+	accepted.Parents = n.learnParents(l, u, accepted.IDs)
 	n.mu.Unlock()
+	if len(refused) > 0 {
+		n.log.Warn("refused ADD_ROUTE for IDs not granted through this link", "id", refused[0], "count", len(refused),
+			"ids", idList(refused), "link", l.peer)
+	}
 	if parent != nil && len(accepted.IDs) > 0 {
 		n.sendRouteUpdate(parent, wire.KindAddRoute, accepted)
 	}
@@ -290,12 +315,9 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 }
 
 func (n *Node) isAncestor(id uint32) bool {
-	for _, p := range n.parents {
-		if p == id {
-			return true
-		}
-	}
-	return false
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.rt.IsAncestor(id)
 }
 
 // onDelRoute learns that contexts died somewhere else in the tree.
@@ -304,41 +326,34 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
 	}
-	var ids []uint32
-	n.mu.Lock()
-	for _, id := range u.IDs {
-		// Only the link a context lives behind may declare it dead.
-		if n.routeLocked(id) != l {
-			continue
-		}
-		ids = append(ids, id)
+	if err := checkUpdate(&u); err != nil {
+		return err
 	}
+	n.mu.Lock()
+	// Only the link a context lives behind may declare it dead.
+	ids := n.rt.RoutedVia(nameOf(l), u.IDs)
 	n.mu.Unlock()
 	for _, id := range ids {
 		l.chunks.Drop(id) // the reader owns the assembler, and runs this
 	}
-	n.contextsDown(l, ids, wire.DeadCode(u.Code), u.Reason)
+	n.contextsDown(l, ids, wire.DeadCode(u.Code), u.Reason, remoteCause(wire.Cause(u.Cause), u.Detail, u.Reason))
 	return nil
 }
 
 // linkDown is called once by a link's reader when the link is gone.
 func (n *Node) linkDown(l *link, reason error) {
-	why := "link closed"
-	if reason != nil {
-		why = reason.Error()
+	if reason == nil {
+		reason = errLinkClosed
 	}
+	why := reason.Error()
 	n.mu.Lock()
 	var ids []uint32
 	if l.isParent {
 		n.parent = nil
+		n.rt.ParentDown()
 	} else {
-		for id, via := range n.routes {
-			if via == l {
-				ids = append(ids, id)
-			}
-		}
+		ids = n.rt.ChildDown(l.peer)
 		delete(n.children, l.peer)
-		n.dropGrants(l)
 	}
 	n.mu.Unlock()
 	if l.isParent {
@@ -348,39 +363,36 @@ func (n *Node) linkDown(l *link, reason error) {
 		var beyond []uint32
 		n.mu.RLock()
 		for _, id := range n.track.awaited() {
-			if _, below := n.routes[id]; !below && id != n.id {
+			if !n.rt.Below(id) && id != n.id {
 				beyond = append(beyond, id)
 			}
 		}
 		n.mu.RUnlock()
-		n.contextsDown(l, beyond, wire.DeadUnreachable, why)
+		n.contextsDown(l, beyond, wire.DeadUnreachable, why, reason)
 		n.requestStop(fmt.Errorf("parent link down: %s", why))
 		return
 	}
 	n.log.Debug("child link down", "child", l.peerName, "child_id", l.peer, "reason", why)
-	n.contextsDown(l, ids, wire.DeadUnreachable, why)
+	n.contextsDown(l, ids, wire.DeadUnreachable, why, reason)
 }
 
 // contextsDown marks contexts dead, raises IS_DEAD for everything waiting on
 // them here, and tells the rest of the tree (DEL_ROUTE up to the parent and
-// down to the other children).
-func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason string) {
+// down to the other children). cause, when known, is the error behind
+// reason; it travels on as a cause code (see DeadError.Err).
+func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason string, cause error) {
 	if len(ids) == 0 {
 		return
 	}
 	if code == 0 {
 		code = wire.DeadUnreachable
 	}
+	reason = route.Bound(reason, route.MaxReason) // one bounded copy, shared by every record
 	n.mu.Lock()
-	fresh := ids[:0:0]
-	for _, id := range ids {
-		if _, already := n.dead[id]; already {
-			continue
-		}
-		n.dead[id] = deadInfo{code: code, reason: reason}
-		delete(n.routes, id)
+	wc, detail := causeOf(cause)
+	fresh := n.rt.MarkDead(ids, route.Dead{Code: code, Reason: reason, Cause: wc, Detail: detail, Err: localCause(cause)})
+	for _, id := range fresh {
 		delete(n.children, id)
-		fresh = append(fresh, id)
 	}
 	targets := make([]*link, 0, len(n.children)+1)
 	if n.parent != nil && n.parent != from {
@@ -395,23 +407,36 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	if len(fresh) == 0 {
 		return
 	}
-	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code)}
+	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code), Cause: uint8(wc), Detail: detail}
 	for _, t := range targets {
 		n.sendRouteUpdate(t, wire.KindDelRoute, u)
 	}
+	n.pol.forget(fresh)
 	for _, id := range fresh {
-		err := &DeadError{Context: id, Code: code, Reason: reason}
+		err := newDeadError(id, nil, code, reason, cause)
 		n.track.contextDown(n, id, err)
 		n.kidsDown(id)
 		n.sys.EventStream.Publish(&ContextDown{ID: id, Name: n.contextName(id), Reason: err})
-		n.log.Info("context down", "id", id, "name", n.contextName(id), "reason", reason)
 	}
+	// One record per update, however many contexts it names.
+	n.log.Info("context down", "id", fresh[0], "name", n.contextName(fresh[0]), "count", len(fresh),
+		"ids", idList(fresh), "reason", reason)
+}
+
+// idList formats the first few of ids for a log record.
+func idList(ids []uint32) string {
+	const show = 8
+	s := fmt.Sprint(ids[:min(len(ids), show)])
+	if len(ids) > show {
+		s = s[:len(s)-1] + fmt.Sprintf(" ... +%d]", len(ids)-show)
+	}
+	return s
 }
 
 func (n *Node) contextName(id uint32) string {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.names[id]
+	return n.rt.Name(id)
 }
 
 // ContextDown is published on the actor system's event stream when a
@@ -427,9 +452,5 @@ type ContextDown struct {
 func (n *Node) Routes() map[uint32]string {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	out := make(map[uint32]string, len(n.routes))
-	for id := range n.routes {
-		out[id] = n.names[id]
-	}
-	return out
+	return n.rt.Descendants()
 }

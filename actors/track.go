@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -15,6 +16,7 @@ type tracker struct {
 	byCtx   map[uint32]map[*reply]struct{} // replies awaited from each context
 	watches map[uint32]map[watchKey]*actor.PID
 	dead    map[uint32]*DeadError
+	held    heldWatches // the other direction: watches other contexts hold here
 }
 
 type watchKey struct {
@@ -27,6 +29,7 @@ func (t *tracker) init() {
 	t.byCtx = make(map[uint32]map[*reply]struct{})
 	t.watches = make(map[uint32]map[watchKey]*actor.PID)
 	t.dead = make(map[uint32]*DeadError)
+	t.held.by = make(map[uint32]map[watchKey]struct{})
 }
 
 func (t *tracker) addReply(r *reply, remote bool) error {
@@ -66,6 +69,17 @@ func (t *tracker) reply(id string) (*reply, bool) {
 	return r, ok
 }
 
+// replyFor is reply for an ID that aliases a frame (no copy).
+func (t *tracker) replyFor(id []byte) (*reply, bool) {
+	if len(id) < len(replyIDPrefix) || string(id[:len(replyIDPrefix)]) != replyIDPrefix {
+		return nil, false
+	}
+	t.mu.Lock()
+	r, ok := t.replies[string(id)]
+	t.mu.Unlock()
+	return r, ok
+}
+
 func (t *tracker) addWatch(ctx uint32, watchee string, watcher *actor.PID) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -81,19 +95,25 @@ func (t *tracker) addWatch(ctx uint32, watchee string, watcher *actor.PID) error
 	return nil
 }
 
-func (t *tracker) dropWatch(ctx uint32, watchee string, watcher *actor.PID) {
+// dropWatch forgets a remote watch and reports whether it was recorded.
+func (t *tracker) dropWatch(ctx uint32, watchee string, watcher *actor.PID) bool {
 	t.mu.Lock()
-	if set := t.watches[ctx]; set != nil {
-		delete(set, watchKey{watchee, watcher.String()})
-		if len(set) == 0 {
-			delete(t.watches, ctx)
-		}
+	defer t.mu.Unlock()
+	set := t.watches[ctx]
+	k := watchKey{watchee, watcher.String()}
+	if _, ok := set[k]; !ok {
+		return false
 	}
-	t.mu.Unlock()
+	delete(set, k)
+	if len(set) == 0 {
+		delete(t.watches, ctx)
+	}
+	return true
 }
 
-// contextDown fails every reply awaited from ctx and tells every watcher of
-// an actor in ctx that it terminated with AddressTerminated.
+// contextDown fails every reply awaited from ctx, tells every watcher of
+// an actor in ctx that it terminated with AddressTerminated, and removes
+// every watch that ctx held on local actors.
 func (t *tracker) contextDown(n *Node, ctx uint32, err *DeadError) {
 	t.mu.Lock()
 	t.dead[ctx] = err
@@ -107,6 +127,11 @@ func (t *tracker) contextDown(n *Node, ctx uint32, err *DeadError) {
 	}
 	for k, watcher := range watches {
 		n.deliverTerminated(watcher, n.pidOf(ctx, k.watchee), actor.TerminatedReason_AddressTerminated)
+	}
+	for _, k := range t.held.dropCtx(ctx) {
+		if proc, ok := n.sys.ProcessRegistry.GetLocal(k.watchee); ok {
+			proc.SendSystemMessage(n.pidOf(n.id, k.watchee), &actor.Unwatch{Watcher: n.pidOf(ctx, k.watcher)})
+		}
 	}
 }
 
@@ -137,4 +162,88 @@ func (t *tracker) failAll(err error) {
 	for _, r := range all {
 		r.fail(err)
 	}
+}
+
+// Remote watch bounds (Config.MaxRemoteWatches, MaxWatchIDLen).
+const (
+	// DefaultMaxRemoteWatches is how many watches one other context may
+	// hold on this context's actors when Config.MaxRemoteWatches is 0.
+	DefaultMaxRemoteWatches = 10000
+	// MaxWatchIDLen is the longest watcher or watched actor ID a remote
+	// watch may name, in bytes.
+	MaxWatchIDLen = 1024
+)
+
+// heldWatches records the watches that other contexts hold on local
+// actors, by watcher context: protoactor keeps a remote watcher in the
+// watched actor until the actor stops, so without this record a context
+// could pin memory here for as long as it likes, also after it died. Each
+// watcher context may hold at most max watches; all of them are removed
+// when it dies. Keys hold the local watchee's ID and the watcher's ID in
+// its context.
+type heldWatches struct {
+	mu  sync.Mutex
+	max int
+	by  map[uint32]map[watchKey]struct{}
+}
+
+// add records a watch of local actor watchee by watcher in context ctx. It
+// fails with ErrWatchLimit when ctx already holds max watches or an ID is
+// longer than MaxWatchIDLen; a watch already recorded is no new one.
+func (h *heldWatches) add(ctx uint32, watchee, watcher string) error {
+	if len(watchee) > MaxWatchIDLen || len(watcher) > MaxWatchIDLen {
+		return fmt.Errorf("%w: actor ID longer than %d bytes", ErrWatchLimit, MaxWatchIDLen)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.by[ctx]
+	k := watchKey{watchee, watcher}
+	if _, ok := set[k]; ok {
+		return nil
+	}
+	if len(set) >= h.max {
+		return fmt.Errorf("%w: context %d holds %d watches here already", ErrWatchLimit, ctx, len(set))
+	}
+	if set == nil {
+		set = make(map[watchKey]struct{})
+		h.by[ctx] = set
+	}
+	set[k] = struct{}{}
+	return nil
+}
+
+// drop forgets one watch.
+func (h *heldWatches) drop(ctx uint32, watchee, watcher string) {
+	h.mu.Lock()
+	if set := h.by[ctx]; set != nil {
+		delete(set, watchKey{watchee, watcher})
+		if len(set) == 0 {
+			delete(h.by, ctx)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// dropCtx forgets and returns every watch that context ctx held.
+func (h *heldWatches) dropCtx(ctx uint32) []watchKey {
+	h.mu.Lock()
+	set := h.by[ctx]
+	delete(h.by, ctx)
+	h.mu.Unlock()
+	keys := make([]watchKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// count returns how many remote watches are held here.
+func (h *heldWatches) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	total := 0
+	for _, set := range h.by {
+		total += len(set)
+	}
+	return total
 }

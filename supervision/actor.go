@@ -47,6 +47,7 @@ type supervisorActor struct {
 	timerAt time.Time
 	gaveUp  *GaveUpError
 	lastID  map[string]uint32
+	cause   map[string]error // each child's last failure, with its type
 }
 
 func (a *supervisorActor) Receive(c actor.Context) {
@@ -54,12 +55,13 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.lastID = make(map[string]uint32)
+		a.cause = make(map[string]error)
 		a.apply(c, a.first)
 		a.first = nil
 	case startResult:
 		a.onStarted(c, m, now)
 	case childDead:
-		a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reasonText(m.reason)}, now))
+		a.onDead(c, m, now)
 	case tickMsg:
 		if m.at.Equal(a.timerAt) {
 			a.timerAt = time.Time{}
@@ -74,6 +76,20 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	}
 }
 
+// onDead records a child's death: it is down from now on, whatever the
+// core decides, and its cause is kept for the events.
+func (a *supervisorActor) onDead(c actor.Context, m childDead, now time.Time) {
+	if in := a.running[m.name]; in != nil && in.inc == m.inc {
+		a.cause[m.name] = m.reason
+		a.s.mu.Lock()
+		if info := a.s.infos[m.name]; info.Incarnation == m.inc {
+			info.Up, info.Context = false, nil
+		}
+		a.s.mu.Unlock()
+	}
+	a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reasonText(m.reason)}, now))
+}
+
 func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Time) {
 	in := a.running[m.name]
 	if in == nil || in.inc != m.inc {
@@ -86,6 +102,7 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 			return
 		}
 		delete(a.running, m.name)
+		a.cause[m.name] = m.err
 		a.apply(c, a.core.Handle(StartFailed{Name: m.name, Inc: m.inc, Reason: m.err.Error()}, now))
 		return
 	}
@@ -132,7 +149,9 @@ func (a *supervisorActor) apply(c actor.Context, ds []Directive) {
 		case Failed:
 			a.failed(d)
 		case GaveUp:
-			a.gaveUp = &GaveUpError{Supervisor: a.s.cfg.Name, Child: d.Name, Reason: d.Reason, Restarts: d.Restarts, Period: d.Period}
+			a.gaveUp = &GaveUpError{Supervisor: a.s.cfg.Name, Child: d.Name, Reason: d.Reason, Restarts: d.Restarts,
+				Period: d.Period, Cause: a.cause[d.Name]}
+			a.s.cancel() // starts in flight are stopped, not waited out
 			a.s.node.System().EventStream.Publish(&SupervisorGaveUp{Supervisor: a.s.cfg.Name, Err: a.gaveUp})
 			a.s.cfg.Logger.Error("supervisor gave up", "supervisor", a.s.cfg.Name, "ctx", d.Name,
 				"restarts", d.Restarts, "period", d.Period, "reason", d.Reason)
@@ -152,7 +171,7 @@ func (a *supervisorActor) failed(d Failed) {
 	}
 	a.s.mu.Unlock()
 	a.s.node.System().EventStream.Publish(&ChildFailed{Supervisor: a.s.cfg.Name, Child: d.Name, ID: id,
-		Reason: d.Reason, Restarts: d.Restarts, Delay: d.Delay, Restart: d.Restart})
+		Reason: d.Reason, Err: a.cause[d.Name], Restarts: d.Restarts, Delay: d.Delay, Restart: d.Restart})
 	a.s.cfg.Logger.Warn("child context failed", "supervisor", a.s.cfg.Name, "ctx", d.Name, "id", id,
 		"reason", d.Reason, "restarts", d.Restarts, "restart", d.Restart, "delay", d.Delay)
 }
@@ -165,7 +184,7 @@ func (a *supervisorActor) start(c actor.Context, d StartChild) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), spec.StartTimeout)
+		ctx, cancel := context.WithTimeout(s.base, spec.StartTimeout)
 		defer cancel()
 		res := startResult{name: d.Name, inc: d.Inc}
 		if res.child = s.takeSpare(d.Name); res.child == nil {
@@ -238,9 +257,15 @@ func (a *supervisorActor) finish(c actor.Context) {
 		err = a.gaveUp
 	}
 	sys := c.ActorSystem()
+	s.mu.Lock()
+	for _, info := range s.infos { // every child is stopped by now, or is being
+		info.Up, info.Context = false, nil
+	}
+	s.mu.Unlock()
 	go func() {
 		s.dropSpares()
 		s.wg.Wait()
+		s.cancel()
 		s.err = err
 		close(s.done)
 		sys.Root.Stop(self)
@@ -304,7 +329,7 @@ func (s *Supervisor) prepareSpare(spec ContextSpec) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), spec.StartTimeout)
+		ctx, cancel := context.WithTimeout(s.base, spec.StartTimeout)
 		defer cancel()
 		spare, err := spec.Start(ctx, s.node, spec.Name)
 		s.mu.Lock()

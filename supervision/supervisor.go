@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,6 +99,9 @@ type GaveUpError struct {
 	Reason     string
 	Restarts   int
 	Period     time.Duration
+	// Cause is the last failure's cause (the child's death reason or its
+	// start error), with its type intact; nil when it is not known.
+	Cause error
 }
 
 func (e *GaveUpError) Error() string {
@@ -108,16 +112,24 @@ func (e *GaveUpError) Error() string {
 // Is makes errors.Is(err, ErrGaveUp) work.
 func (e *GaveUpError) Is(target error) bool { return target == ErrGaveUp }
 
+// Unwrap returns the last failure's cause, so errors.Is and errors.As see
+// through the give-up to, say, a heartbeat timeout or an exit status.
+func (e *GaveUpError) Unwrap() error { return e.Cause }
+
 // Events published on the actor system's event stream.
 type (
 	// ChildFailed: a child context died (or failed to start).
 	ChildFailed struct {
 		Supervisor, Child string
 		ID                uint32 // the dead incarnation's context ID (0 if it never started)
-		Reason            string
-		Restarts          int           // restarts within the period, this one included
-		Delay             time.Duration // before the restart
-		Restart           bool          // false: not restarted (restart type)
+		Reason            string // Err in words
+		// Err is the cause with its type intact: the context's death reason
+		// (errors.Is(ev.Err, actors.ErrHeartbeatTimeout), errors.As with the
+		// spawn method's exit error) or the error of a failed start.
+		Err      error
+		Restarts int           // restarts within the period, this one included
+		Delay    time.Duration // before the restart
+		Restart  bool          // false: not restarted (restart type)
 	}
 	// ChildRestarted: a child context is up again, with a new ID.
 	ChildRestarted struct {
@@ -157,20 +169,27 @@ type Supervisor struct {
 	sparing map[string]bool        // a spare is being started
 	closing bool                   // no more spares: the supervisor is ending
 
-	wg   sync.WaitGroup // start, stop and watch goroutines
-	done chan struct{}
-	err  error
+	wg sync.WaitGroup // start, stop and watch goroutines
+	// base is the parent of every start's context; Stop and a give-up
+	// cancel it, so no start in flight holds the supervisor up.
+	base   context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
 }
 
 // Start starts a supervisor and its children (one at a time, in order) and
 // returns without waiting for them; Child and Children tell what is up.
 func Start(node *actors.Node, cfg Config) (*Supervisor, error) {
+	cfg.Children = slices.Clone(cfg.Children) // defaults must not write into the caller's slice
 	cfg.setDefaults(node)
+	base, cancel := context.WithCancel(context.Background())
 	s := &Supervisor{cfg: cfg, node: node, infos: make(map[string]*ChildInfo), done: make(chan struct{}),
-		spares: make(map[string]spawn.Child), sparing: make(map[string]bool)}
+		spares: make(map[string]spawn.Child), sparing: make(map[string]bool), base: base, cancel: cancel}
 	specs := make([]ChildSpec, len(cfg.Children))
 	for i, c := range cfg.Children {
 		if c.Start == nil {
+			cancel()
 			return nil, fmt.Errorf("supervision: child %q has no Start function", c.Name)
 		}
 		specs[i] = ChildSpec{Name: c.Name, Restart: c.Restart}
@@ -178,12 +197,14 @@ func Start(node *actors.Node, cfg Config) (*Supervisor, error) {
 	}
 	core, first, err := NewCore(cfg.Policy, specs, cfg.Rand, cfg.Now())
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	a := &supervisorActor{s: s, core: core, first: first, running: make(map[string]*incarnation)}
 	pid, err := node.System().Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }),
 		"supervisor/"+cfg.Name)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("supervision: %w", err)
 	}
 	s.pid = pid
@@ -244,6 +265,7 @@ func (s *Supervisor) Err() error {
 // Stop stops every child (last started first) and the supervisor, and
 // waits for them. It is safe to call more than once.
 func (s *Supervisor) Stop(ctx context.Context) error {
+	s.cancel() // starts in flight end now instead of at their StartTimeout
 	s.node.System().Root.Send(s.pid, shutdownMsg{})
 	select {
 	case <-s.done:

@@ -1,4 +1,4 @@
-package actors
+package link
 
 // White-box tests of the fdReader: what the kernel hands a recvmsg, and
 // how descriptors are bound to frames by stream offset.
@@ -115,7 +115,7 @@ func TestFDReader_OneBatchPerRead(t *testing.T) {
 				t.Errorf("descriptor %d flags %#x, %v: want close-on-exec", fd, flags, err)
 			}
 		}
-		closeFDs(fds)
+		CloseFDs(fds)
 	}
 	if fr.pending != 0 || len(fr.q) != 0 {
 		t.Fatalf("left %d pending", fr.pending)
