@@ -189,12 +189,9 @@ func (n *Node) onSystem(f wire.Frame) error {
 	proc, found := n.sys.ProcessRegistry.GetLocal(m.Target)
 	switch m.Op {
 	case opWatch:
-		n.onWatch(src, &m, proc, found)
+		n.onWatch(src, &m, found)
 	case opUnwatch:
 		n.track.held.drop(src, m.Target, m.PeerID)
-		if found {
-			proc.SendSystemMessage(target, &actor.Unwatch{Watcher: n.pidOf(m.PeerCtx, m.PeerID)})
-		}
 	case opStop:
 		if !n.mayDirect(src, h.Auth(), m.Target) {
 			n.refuseSystem(src, &m, "stop")
@@ -235,7 +232,7 @@ func (n *Node) refuseSystem(src uint32, m *sysMsg, what string) {
 
 // onWatch registers a watch by an actor of context src on a local actor,
 // within src's budget of held watches.
-func (n *Node) onWatch(src uint32, m *sysMsg, proc actor.Process, found bool) {
+func (n *Node) onWatch(src uint32, m *sysMsg, found bool) {
 	if !found {
 		_ = n.sendSystem(src, sysMsg{Op: opTerminated, Target: m.PeerID, PeerCtx: n.id, PeerID: m.Target,
 			Why: int32(actor.TerminatedReason_NotFound)})
@@ -247,7 +244,6 @@ func (n *Node) onWatch(src uint32, m *sysMsg, proc actor.Process, found bool) {
 			SenderCtx: src, SenderID: trimID(m.PeerID), Code: wire.DeadRejected, Reason: err.Error()}, err))
 		return
 	}
-	proc.SendSystemMessage(n.pidOf(n.id, m.Target), &actor.Watch{Watcher: n.pidOf(m.PeerCtx, m.PeerID)})
 }
 
 // trimID cuts an actor ID to MaxWatchIDLen bytes, for refusals of IDs that

@@ -199,6 +199,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	)
 	n.sys.ProcessRegistry.Address = n.address
 	n.sys.ProcessRegistry.RegisterAddressResolver(n.resolve)
+	n.startWatchRelay()
 	registerInternalTypes(n.reg)
 	return n
 }

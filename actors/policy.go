@@ -189,7 +189,6 @@ func (n *Node) learnParents(l *link, u routeUpdate, accepted []uint32) []uint32 
 // initPolicy sets up the authority state of a new node.
 func (n *Node) initPolicy() {
 	n.pol.init()
-	n.track.held.max = n.cfg.MaxRemoteWatches
 }
 
 // crossRefused reports why a frame that arrived on link in may not leave on

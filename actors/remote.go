@@ -72,7 +72,6 @@ func (p *remoteProcess) SendSystemMessage(pid *actor.PID, m any) {
 		if n.parentOf(m.Who.Id, p.ctx) {
 			n.orphaned(m.Who.Id)
 		}
-		n.track.held.drop(p.ctx, m.Who.Id, pid.Id)
 		_ = n.sendSystem(p.ctx, sysMsg{Op: opTerminated, Target: pid.Id, PeerCtx: n.ctxOf(m.Who), PeerID: m.Who.Id, Why: int32(m.Why)})
 	case *actor.Failure:
 		// A local child of a remote parent failed (we run inside its recover).

@@ -29,7 +29,6 @@ func (t *tracker) init() {
 	t.byCtx = make(map[uint32]map[*reply]struct{})
 	t.watches = make(map[uint32]map[watchKey]*actor.PID)
 	t.dead = make(map[uint32]*DeadError)
-	t.held.by = make(map[uint32]map[watchKey]struct{})
 }
 
 func (t *tracker) addReply(r *reply, remote bool) error {
@@ -128,11 +127,7 @@ func (t *tracker) contextDown(n *Node, ctx uint32, err *DeadError) {
 	for k, watcher := range watches {
 		n.deliverTerminated(watcher, n.pidOf(ctx, k.watchee), actor.TerminatedReason_AddressTerminated)
 	}
-	for _, k := range t.held.dropCtx(ctx) {
-		if proc, ok := n.sys.ProcessRegistry.GetLocal(k.watchee); ok {
-			proc.SendSystemMessage(n.pidOf(n.id, k.watchee), &actor.Unwatch{Watcher: n.pidOf(ctx, k.watcher)})
-		}
-	}
+	t.held.dropCtx(ctx)
 }
 
 // awaited returns the contexts that replies or watches wait on.
@@ -175,16 +170,35 @@ const (
 )
 
 // heldWatches records the watches that other contexts hold on local
-// actors, by watcher context: protoactor keeps a remote watcher in the
-// watched actor until the actor stops, so without this record a context
-// could pin memory here for as long as it likes, also after it died. Each
-// watcher context may hold at most max watches; all of them are removed
-// when it dies. Keys hold the local watchee's ID and the watcher's ID in
-// its context.
+// actors. protoactor would keep each remote watcher in the watched actor
+// until the actor stops (and keeps stale pointers in its watcher slice even
+// after an Unwatch), so remote watchers never enter protoactor: each
+// watched actor is watched once by the node's watch relay, and the remote
+// watchers live here, where they are bounded per watcher context (max) and
+// all removed when that context dies. Keys hold the local watchee's ID and
+// the watcher's ID in its context. Safe for concurrent use; watchFn and
+// unwatchFn run under the lock, so that the relay's Watch and Unwatch of
+// an actor reach it in the order the records changed.
 type heldWatches struct {
 	mu  sync.Mutex
 	max int
-	by  map[uint32]map[watchKey]struct{}
+	by  map[uint32]map[watchKey]struct{}      // watcher context -> its watches
+	of  map[string]map[remoteWatcher]struct{} // watchee -> its remote watchers
+	// watchFn and unwatchFn make the relay watch or stop watching a local
+	// actor, when it gets its first or loses its last remote watcher.
+	watchFn, unwatchFn func(watchee string)
+}
+
+// remoteWatcher is a watcher in another context.
+type remoteWatcher struct {
+	ctx uint32
+	id  string
+}
+
+func (h *heldWatches) init(max int, watchFn, unwatchFn func(string)) {
+	h.max, h.watchFn, h.unwatchFn = max, watchFn, unwatchFn
+	h.by = make(map[uint32]map[watchKey]struct{})
+	h.of = make(map[string]map[remoteWatcher]struct{})
 }
 
 // add records a watch of local actor watchee by watcher in context ctx. It
@@ -209,32 +223,67 @@ func (h *heldWatches) add(ctx uint32, watchee, watcher string) error {
 		h.by[ctx] = set
 	}
 	set[k] = struct{}{}
+	ws := h.of[watchee]
+	if ws == nil {
+		ws = make(map[remoteWatcher]struct{})
+		h.of[watchee] = ws
+		h.watchFn(watchee)
+	}
+	ws[remoteWatcher{ctx, watcher}] = struct{}{}
 	return nil
 }
 
-// drop forgets one watch.
-func (h *heldWatches) drop(ctx uint32, watchee, watcher string) {
-	h.mu.Lock()
+// drop forgets one watch. h.mu must be held.
+func (h *heldWatches) dropLocked(ctx uint32, watchee, watcher string) {
 	if set := h.by[ctx]; set != nil {
 		delete(set, watchKey{watchee, watcher})
 		if len(set) == 0 {
 			delete(h.by, ctx)
 		}
 	}
+	if ws := h.of[watchee]; ws != nil {
+		delete(ws, remoteWatcher{ctx, watcher})
+		if len(ws) == 0 {
+			delete(h.of, watchee)
+			h.unwatchFn(watchee)
+		}
+	}
+}
+
+// drop forgets one watch (an Unwatch).
+func (h *heldWatches) drop(ctx uint32, watchee, watcher string) {
+	h.mu.Lock()
+	h.dropLocked(ctx, watchee, watcher)
 	h.mu.Unlock()
 }
 
-// dropCtx forgets and returns every watch that context ctx held.
-func (h *heldWatches) dropCtx(ctx uint32) []watchKey {
+// dropCtx forgets every watch that context ctx held (it died).
+func (h *heldWatches) dropCtx(ctx uint32) {
 	h.mu.Lock()
-	set := h.by[ctx]
-	delete(h.by, ctx)
-	h.mu.Unlock()
-	keys := make([]watchKey, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
+	defer h.mu.Unlock()
+	for k := range h.by[ctx] {
+		h.dropLocked(ctx, k.watchee, k.watcher)
 	}
-	return keys
+}
+
+// dropWatchee forgets and returns the remote watchers of a local actor that
+// terminated (the relay, its only local watcher, was told).
+func (h *heldWatches) dropWatchee(watchee string) []remoteWatcher {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ws := h.of[watchee]
+	delete(h.of, watchee)
+	out := make([]remoteWatcher, 0, len(ws))
+	for w := range ws {
+		out = append(out, w)
+		if set := h.by[w.ctx]; set != nil {
+			delete(set, watchKey{watchee, w.id})
+			if len(set) == 0 {
+				delete(h.by, w.ctx)
+			}
+		}
+	}
+	return out
 }
 
 // count returns how many remote watches are held here.

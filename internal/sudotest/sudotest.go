@@ -140,6 +140,9 @@ func setup() (*Users, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("chpasswd: %v: %s", err, out)
 	}
+	if err := chatterProfile(us[1]); err != nil {
+		return nil, err
+	}
 	if err := installSudoers(); err != nil {
 		return nil, err
 	}
@@ -147,6 +150,23 @@ func setup() (*Users, error) {
 		return nil, err
 	}
 	return &Users{A: us[0], B: us[1], C: us[2]}, nil
+}
+
+// ProfileNoise is what B's ~/.profile prints on stdout: a login shell (sudo
+// Login, su -l) prints it before the command runs, as chatty startup files
+// do on real hosts.
+const ProfileNoise = "spindle-b: hello from .profile"
+
+func chatterProfile(u User) error {
+	path := filepath.Join(u.Home, ".profile")
+	want := "echo '" + ProfileNoise + "'\n"
+	if b, err := os.ReadFile(path); err == nil && string(b) == want {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+		return err
+	}
+	return os.Chown(path, int(u.UID), int(u.GID))
 }
 
 // passwords returns each user's password, generated once per machine and

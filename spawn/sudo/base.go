@@ -136,6 +136,14 @@ func (b *base) Kill(ctx context.Context) error {
 	return err
 }
 
+// SetPID passes the command's process ID, which the bootstrap reports, to
+// an inner runner that uses it (boot.PIDSetter).
+func (b *base) SetPID(pid int) {
+	if s, ok := b.inner.(interface{ SetPID(int) }); ok {
+		s.SetPID(pid)
+	}
+}
+
 func (b *base) ID() string        { return b.inner.ID() }
 func (b *base) String() string    { return b.method + " -u " + b.user + " (" + b.inner.String() + ")" }
 func (b *base) Caps() runner.Caps { c := b.inner.Caps(); c.PassFDs = false; return c }

@@ -351,3 +351,60 @@ func running(pid int) bool {
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return !strings.HasPrefix(rest, "Z")
 }
+
+// TestSudo_CommandReplaysPromptToken: the command, once running, reads
+// the prompt token from sudo's argv and prints it on stderr to make the
+// wrapper send the password again. The dialogue is over: nothing is
+// sent, the callback is not asked again, and the token reaches the
+// caller's stderr as the command's output.
+func TestSudo_CommandReplaysPromptToken(t *testing.T) {
+	u := sudotest.Setup(t)
+	var calls atomic.Int32
+	tgt := mustSudo(t, host(u.A), sudo.Options{User: u.B.Name, Auth: sudo.Auth{Password: countingPassword(u.A.Password, &calls)}})
+	r, err := tgt.Runner(runner.Command{Argv: []string{"sh", "-c",
+		`tok=$(tr '\0' '\n' </proc/$PPID/cmdline | sed -n 4p); printf '%s%s' "$tok" "$tok" >&2; echo asked; read -r l; echo "got $l"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = io.Copy(&stderr, r.Stderr()) }()
+	out := bufio.NewReader(r.Stdout())
+	if l, _ := out.ReadString('\n'); l != "asked\n" {
+		t.Fatalf("%q", l)
+	}
+	time.Sleep(100 * time.Millisecond) // let a (wrong) answer race the line below
+	_, _ = io.WriteString(r.Stdin(), "hello\n")
+	if l, _ := out.ReadString('\n'); l != "got hello\n" {
+		t.Fatalf("the command read %q first", l)
+	}
+	_ = r.Stdin().Close()
+	if err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if calls.Load() != 1 || !strings.Contains(stderr.String(), "[spindle-sudo-") {
+		t.Fatalf("password asked %d times; stderr %q", calls.Load(), stderr.String())
+	}
+}
+
+// TestSudo_LoginShellNoise: a login shell's startup files print before the
+// command runs; those lines are skipped, the stream after the marker is
+// the command's alone.
+func TestSudo_LoginShellNoise(t *testing.T) {
+	u := sudotest.Setup(t)
+	for _, tgt := range []runner.Target{
+		mustSudo(t, &sudo.Host{}, sudo.Options{User: u.B.Name, Login: true}),
+		mustTTY(t)(sudo.Su(host(u.A), sudo.SuOptions{User: u.B.Name, Login: true, Auth: sudo.Auth{Password: sudo.StaticPassword(u.B.Password)}})),
+	} {
+		res, err := run(t, tgt, probe)
+		if err != nil || res.user != u.B.Name || res.dir != u.B.Home {
+			t.Fatalf("%s: %+v %v", tgt.Info().Method, res, err)
+		}
+	}
+}
