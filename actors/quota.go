@@ -50,6 +50,13 @@ type Quotas struct {
 	// DeadRecords is how many dead contexts this context remembers, with
 	// their death reasons (the oldest are forgotten first). Default 4,096.
 	DeadRecords int
+	// ChunkBytes is the most buffer bytes the chunked frames being
+	// reassembled from one link may hold together, and ChunkStreams how
+	// many may be open at once; beyond, the stream is dropped and its
+	// sender gets a dead reply (wire.ErrChunkQuota). Both are freed when
+	// the link goes down. Defaults MaxFrame (128 MiB) and 16.
+	ChunkBytes   int
+	ChunkStreams int
 }
 
 func (q Quotas) limits() route.Limits {
@@ -71,6 +78,13 @@ type QuotaExceeded struct {
 	Name string
 	Kind wire.Kind // the kind of the frame refused
 	Err  error
+}
+
+// newAssembler returns the reassembler of a new link's chunked frames.
+func (n *Node) newAssembler() *wire.Assembler {
+	a := wire.NewAssembler(n.cfg.MaxFrame)
+	a.Limit(n.cfg.Quotas.ChunkBytes, n.cfg.Quotas.ChunkStreams)
+	return a
 }
 
 // now is the node's clock; the route table gets time from here.

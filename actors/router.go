@@ -94,8 +94,13 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 // logged and answered with a dead reply, and the link stays up.
 func (n *Node) onChunk(l *link, f wire.Frame) error {
 	whole, done, err := l.chunks.Add(f)
-	if err != nil {
+	switch {
+	case errors.Is(err, wire.ErrChunkQuota) && !l.isParent:
+		n.quotaExceeded(l, route.TripChunks, wire.KindChunk, err) // logs once per link
+	case err != nil:
 		n.log.Warn("dropped chunked frame", "src", f.Header().Src(), "err", err)
+	}
+	if err != nil {
 		n.replyDead(f.Header().Src(), wire.DeadReply{TargetCtx: n.id, Code: wire.DeadRejected, Reason: err.Error()})
 		return nil
 	}
@@ -342,6 +347,7 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 
 // linkDown is called once by a link's reader when the link is gone.
 func (n *Node) linkDown(l *link, reason error) {
+	l.chunks.Reset() // the reader owns the assembler, and runs this
 	if reason == nil {
 		reason = errLinkClosed
 	}

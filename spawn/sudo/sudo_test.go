@@ -89,7 +89,7 @@ func run(t *testing.T, tgt runner.Target, cmd runner.Command) (result, error) {
 
 func host(u sudotest.User) *sudo.Host { return &sudo.Host{Credential: u.Credential()} }
 
-func mustSudo(t *testing.T, inner runner.Target, o sudo.Options) *sudo.SudoTarget {
+func mustSudo(t testing.TB, inner runner.Target, o sudo.Options) *sudo.SudoTarget {
 	t.Helper()
 	s, err := sudo.Sudo(inner, o)
 	if err != nil {
