@@ -7,6 +7,7 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(rawChildEnv); mode != "" {
+		os.Exit(rawChildMain(mode)) // this binary re-executed as a raw child (rawchild_test.go)
+	}
 	goleak.VerifyTestMain(m, leakIgnores()...)
 }
 

@@ -54,7 +54,7 @@ func linkTransport(t Transport) lnk.Transport { return lnk.Transport{R: t.R, W: 
 // newLink returns the node's link to peer (named name) over t, reading
 // through in; hello is the peer's. It starts nothing.
 func newLink(n *Node, t Transport, in *lnk.Input, peer uint32, name string, hello wire.Hello, hb lnk.Heartbeat) *link {
-	l := &link{node: n, peer: peer, peerName: name, chunks: wire.NewAssembler(n.cfg.MaxFrame)}
+	l := &link{node: n, peer: peer, peerName: name, chunks: n.newAssembler()}
 	l.Link = lnk.New(linkTransport(t), in, lnk.Config{
 		Local:        n.id,
 		Peer:         peer,
