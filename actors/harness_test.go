@@ -25,6 +25,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if childRole() { // a re-executed test binary, see isolation_test.go
+		return
+	}
 	goleak.VerifyTestMain(m, leakIgnores()...)
 }
 
