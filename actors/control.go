@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -143,6 +144,14 @@ func (n *Node) onAllocateID(l *link, f wire.Frame) error {
 	}
 	if l.isParent || h.Src() != l.peer || req.Count == 0 || req.Count > 1024 {
 		refuse("bad ALLOCATE_ID request")
+		return nil
+	}
+	n.mu.Lock()
+	err := n.rt.AllowGrant(l.peer, req.Count, n.now())
+	n.mu.Unlock()
+	if err != nil {
+		n.quotaExceeded(l, route.TripIDs, wire.KindAllocateID, err)
+		refuse(err.Error())
 		return nil
 	}
 	grant := func(first uint32) {

@@ -78,8 +78,12 @@ func (n *Node) AttachChild(ctx context.Context, name string, t Transport) (*Chil
 	n.rt.AddChild(id, name)
 	parent := n.parent
 	n.mu.Unlock()
+	n.pol.learnParent(id, n.id)
+	if t.Isolated {
+		n.pol.isolate(id)
+	}
 	if parent != nil {
-		n.sendRouteUpdate(parent, wire.KindAddRoute, routeUpdate{IDs: []uint32{id}, Names: []string{name}})
+		n.sendRouteUpdate(parent, wire.KindAddRoute, routeUpdate{IDs: []uint32{id}, Names: []string{name}, Parents: []uint32{n.id}})
 	}
 	l.Start()
 	n.log.Debug("child attached", "child", name, "child_id", id)

@@ -49,14 +49,30 @@ type inboundUser struct {
 // or err says why the link must close.
 func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any, decodeErr error) (inboundUser, error) {
 	h := f.Header()
+	if e.HasSender && e.SenderCtx != h.Src() {
+		// Only the frame's source passed the reverse-path check: a sender
+		// in another context (a reply capability it was not given) would
+		// make the answer land there.
+		n.pol.refused(n.log, h.Src(), "refused message whose sender is in another context",
+			"sender_ctx", e.SenderCtx, "target", string(e.Target))
+		n.deadUser(h.Src(), e, wire.DeadRejected, fmt.Sprintf("sender context %d is not the frame's source %d", e.SenderCtx, h.Src()), ErrRefused)
+		return inboundUser{}, nil
+	}
+	if r, ok := n.track.replyFor(e.Target); ok && r.ctx != n.id && r.ctx != h.Src() {
+		// The answer to a request for an actor in context r.ctx comes from
+		// r.ctx: a context that learnt the reply's ID cannot answer it.
+		n.pol.refused(n.log, h.Src(), "refused answer to a request for another context", "awaits", r.ctx)
+		n.deadUser(h.Src(), e, wire.DeadRejected, fmt.Sprintf("context %d may not answer a request to context %d", h.Src(), r.ctx), ErrRefused)
+		return inboundUser{}, nil
+	}
 	if decodeErr != nil {
-		n.deadUser(h.Src(), e, wire.DeadRejected, decodeErr.Error())
+		n.deadUser(h.Src(), e, wire.DeadRejected, decodeErr.Error(), decodeErr)
 		return inboundUser{}, nil
 	}
 	target, ok := l.targets[string(e.Target)]
 	if !ok {
 		if _, found := n.sys.ProcessRegistry.GetLocal(string(e.Target)); !found {
-			n.deadUser(h.Src(), e, wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id))
+			n.deadUser(h.Src(), e, wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id), nil)
 			return inboundUser{}, nil
 		}
 		target = n.pidOf(n.id, string(e.Target))
@@ -80,10 +96,11 @@ func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any,
 	return inboundUser{target, m}, nil
 }
 
-// deadUser answers an undeliverable user message with IS_DEAD.
-func (n *Node) deadUser(src uint32, e wire.EnvelopeView, code wire.DeadCode, reason string) {
-	n.replyDead(src, wire.DeadReply{Target: string(e.Target), TargetCtx: n.id, HasSender: e.HasSender,
-		SenderCtx: e.SenderCtx, SenderID: string(e.SenderID), Code: code, Reason: reason})
+// deadUser answers an undeliverable user message with IS_DEAD; cause, when
+// not nil, travels as its cause code.
+func (n *Node) deadUser(src uint32, e wire.EnvelopeView, code wire.DeadCode, reason string, cause error) {
+	n.replyDead(src, withCause(wire.DeadReply{Target: string(e.Target), TargetCtx: n.id, HasSender: e.HasSender,
+		SenderCtx: e.SenderCtx, SenderID: string(e.SenderID), Code: code, Reason: reason}, cause))
 }
 
 // pidCacheMax bounds each of a link's PID caches; a full cache is dropped.
@@ -144,52 +161,53 @@ func (n *Node) sendSystem(ctx uint32, m sysMsg) error {
 	return n.sendFrame(wire.FrameSpec{Kind: wire.KindSystem, Dst: ctx, Src: n.id, Auth: n.id}, nil, body)
 }
 
+// onSystem carries out a SYSTEM operation on a local actor, after checking
+// the sender's authority for it (docs/security.md):
+//   - watch, unwatch, terminated and failure must name the frame's source
+//     as the watcher's, the terminated or the failed actor's context;
+//   - watch is bounded per watcher context (heldWatches);
+//   - stop only from an ancestor or the actor's remote parent's context;
+//   - restart and resume only from the actor's remote parent's context.
+//
+// A refused operation is answered with a dead reply (rejected) and logged
+// once per source and kind of refusal.
 func (n *Node) onSystem(f wire.Frame) error {
 	var m sysMsg
 	if err := wire.Unmarshal(f.Body(), &m); err != nil {
 		return &ProtocolError{Err: err}
 	}
-	src := f.Header().Src()
+	h := f.Header()
+	src := h.Src()
 	// The watcher of a watch and the actor of a Terminated live in the
 	// frame's source context, which passed the reverse-path check; a body
 	// that names another context is forged.
 	if (m.Op == opWatch || m.Op == opUnwatch || m.Op == opTerminated || m.Op == opFailure) && m.PeerCtx != src {
-		n.log.Warn("dropped system message naming another context", "op", m.Op, "src", src, "peer_ctx", m.PeerCtx)
+		n.pol.refused(n.log, src, "dropped system message naming another context", "op", m.Op, "peer_ctx", m.PeerCtx)
 		return nil
 	}
 	target := n.pidOf(n.id, m.Target)
 	proc, found := n.sys.ProcessRegistry.GetLocal(m.Target)
 	switch m.Op {
 	case opWatch:
-		watcher := n.pidOf(m.PeerCtx, m.PeerID)
-		if !found {
-			_ = n.sendSystem(src, sysMsg{Op: opTerminated, Target: m.PeerID, PeerCtx: n.id, PeerID: m.Target,
-				Why: int32(actor.TerminatedReason_NotFound)})
+		n.onWatch(src, &m, found)
+	case opUnwatch:
+		n.track.held.drop(src, m.Target, m.PeerID)
+	case opStop:
+		if !n.mayDirect(src, h.Auth(), m.Target) {
+			n.refuseSystem(src, &m, "stop")
 			return nil
 		}
-		proc.SendSystemMessage(target, &actor.Watch{Watcher: watcher})
-	case opUnwatch:
-		if found {
-			proc.SendSystemMessage(target, &actor.Unwatch{Watcher: n.pidOf(m.PeerCtx, m.PeerID)})
-		}
-	case opStop:
 		if found {
 			proc.Stop(target)
 		}
 	case opTerminated:
-		if n.kidGone(src, m.PeerID, actor.TerminatedReason(m.Why)) {
-			return nil // a remote child told its parent: a system Terminated
-		}
-		who := n.pidOf(m.PeerCtx, m.PeerID)
-		n.track.dropWatch(m.PeerCtx, m.PeerID, target)
-		n.deliverTerminated(target, who, actor.TerminatedReason(m.Why))
+		n.onTerminated(src, &m, target)
 	case opFailure:
 		n.onChildFailure(src, &m)
 	case opRestart, opResume:
 		// Directives come from the child's parent, and from nobody else.
-		if !found || !n.parentOf(m.Target, src) {
-			n.log.Warn("dropped supervisor directive from a context that is not the parent's", "op", m.Op,
-				"target", m.Target, "src", src)
+		if !found || src != h.Auth() || !n.parentOf(m.Target, src) {
+			n.refuseSystem(src, &m, "supervisor directive")
 			return nil
 		}
 		if m.Op == opRestart {
@@ -201,6 +219,55 @@ func (n *Node) onSystem(f wire.Frame) error {
 		return &ProtocolError{Err: fmt.Errorf("unknown system operation %d", m.Op)}
 	}
 	return nil
+}
+
+// refuseSystem answers a SYSTEM operation that src has no authority for.
+func (n *Node) refuseSystem(src uint32, m *sysMsg, what string) {
+	n.pol.refused(n.log, src, "refused system "+what+" from a context without authority over the actor",
+		"op", m.Op, "target", m.Target)
+	n.replyDead(src, withCause(wire.DeadReply{Target: m.Target, TargetCtx: n.id, Code: wire.DeadRejected,
+		Reason: fmt.Sprintf("system %s refused by policy: context %d is neither an ancestor of context %d nor the actor's parent",
+			what, src, n.id)}, ErrRefused))
+}
+
+// onWatch registers a watch by an actor of context src on a local actor,
+// within src's budget of held watches.
+func (n *Node) onWatch(src uint32, m *sysMsg, found bool) {
+	if !found {
+		_ = n.sendSystem(src, sysMsg{Op: opTerminated, Target: m.PeerID, PeerCtx: n.id, PeerID: m.Target,
+			Why: int32(actor.TerminatedReason_NotFound)})
+		return
+	}
+	if err := n.track.held.add(src, m.Target, m.PeerID); err != nil {
+		n.pol.refused(n.log, src, "refused remote watch", "target", trimID(m.Target), "err", err)
+		n.replyDead(src, withCause(wire.DeadReply{Target: trimID(m.Target), TargetCtx: n.id, HasSender: true,
+			SenderCtx: src, SenderID: trimID(m.PeerID), Code: wire.DeadRejected, Reason: err.Error()}, err))
+		return
+	}
+}
+
+// trimID cuts an actor ID to MaxWatchIDLen bytes, for refusals of IDs that
+// are longer.
+func trimID(id string) string {
+	if len(id) > MaxWatchIDLen {
+		return id[:MaxWatchIDLen]
+	}
+	return id
+}
+
+// onTerminated hands a remote actor's termination to the local actor that
+// watches it (or, for a remote child, to its parent). A termination that
+// nobody here waits for is dropped: a context cannot make up Terminated
+// messages for local actors that never watched its actors.
+func (n *Node) onTerminated(src uint32, m *sysMsg, target *actor.PID) {
+	if n.kidGone(src, m.PeerID, actor.TerminatedReason(m.Why)) {
+		return // a remote child told its parent: a system Terminated
+	}
+	if !n.track.dropWatch(m.PeerCtx, m.PeerID, target) {
+		n.pol.refused(n.log, src, "dropped Terminated that no local watcher waits for", "target", m.Target)
+		return
+	}
+	n.deliverTerminated(target, n.pidOf(m.PeerCtx, m.PeerID), actor.TerminatedReason(m.Why))
 }
 
 // deliverTerminated posts Terminated to a local watcher as a user message,
@@ -225,21 +292,21 @@ func (n *Node) onDead(f wire.Frame) error {
 }
 
 // deliverDead fails the request waiting for the dead message, or publishes
-// the dead letter. A request fails only on a dead reply from the direction
-// of the context it waits for (from must be routed like it), so a context
-// cannot fail requests it has nothing to do with.
+// the dead letter. A request fails only on a dead reply from a context on
+// the path to the context it waits for (see onPathTo), so a context cannot
+// fail requests it has nothing to do with.
 func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 	var target *actor.PID
 	if d.Target != "" {
 		target = n.pidOf(d.TargetCtx, d.Target)
 	}
-	err := &DeadError{Context: d.TargetCtx, PID: target, Code: d.Code, Reason: d.Reason}
+	err := deadReplyError(d, target)
 	if d.HasSender && d.SenderCtx == n.id {
 		if r, ok := n.track.reply(d.SenderID); ok {
-			if from == n.id || n.sameRoute(from, r.ctx) {
+			if n.onPathTo(from, r.ctx) {
 				r.fail(err)
 			} else {
-				n.log.Warn("dropped dead reply from outside the request's route", "from", from, "awaits", r.ctx)
+				n.pol.refused(n.log, from, "dropped dead reply from outside the request's route", "awaits", r.ctx)
 			}
 			return
 		}
@@ -247,6 +314,9 @@ func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 	var sender *actor.PID
 	if d.HasSender {
 		sender = n.pidOf(d.SenderCtx, d.SenderID)
+		if d.Cause == wire.CauseWatchLimit && from == d.TargetCtx && d.SenderCtx == n.id {
+			n.track.dropWatch(d.TargetCtx, d.Target, sender) // the watch was refused there
+		}
 	}
 	n.sys.EventStream.Publish(&Undeliverable{PID: target, Sender: sender, Err: err})
 	n.log.Debug("dead reply", "target", target, "err", err)

@@ -36,12 +36,10 @@ const (
 // ErrCongested is the reason of a frame this context could not pass on
 // because the link toward its destination is over its queue limit (that
 // context is slow or stuck). The frame is failed back to its sender with an
-// IS_DEAD reply (code wire.DeadRejected), so that no link's reader ever
-// waits on another link's queue.
+// IS_DEAD reply (code wire.DeadRejected, cause wire.CauseCongested), so
+// that no link's reader ever waits on another link's queue; the sender's
+// error matches ErrRejected and ErrCongested.
 var ErrCongested = lnk.ErrCongested
-
-// ErrWriteStalled is the sentinel behind *WriteStallError.
-var ErrWriteStalled = lnk.ErrWriteStalled
 
 // WriteStallError is the reason a link was declared dead because its
 // writer made no progress for the heartbeat timeout while it had bytes to
@@ -65,9 +63,9 @@ func modeOf(k wire.Kind) sendMode {
 // congested is the *DeadError of a frame for context dst that the link out
 // toward it had no room for.
 func (n *Node) congested(dst uint32, out *link) *DeadError {
-	return &DeadError{Context: dst, Code: wire.DeadRejected,
-		Reason: fmt.Sprintf("congested: the link from context %d toward context %d (%s) is over its queue limit",
-			n.id, out.peer, out.peerName)}
+	return newDeadError(dst, nil, wire.DeadRejected,
+		fmt.Sprintf("congested: the link from context %d toward context %d (%s) is over its queue limit",
+			n.id, out.peer, out.peerName), ErrCongested)
 }
 
 // A link is the node's side of one link to a neighbouring context: the
@@ -97,7 +95,7 @@ func linkTransport(t Transport) lnk.Transport { return lnk.Transport{R: t.R, W: 
 // newLink returns the node's link to peer (named name) over t, reading
 // through in; hello is the peer's. It starts nothing.
 func newLink(n *Node, t Transport, in *lnk.Input, peer uint32, name string, hello wire.Hello, hb lnk.Heartbeat) *link {
-	l := &link{node: n, peer: peer, peerName: name, chunks: wire.NewAssembler(n.cfg.MaxFrame)}
+	l := &link{node: n, peer: peer, peerName: name, chunks: n.newAssembler()}
 	l.Link = lnk.New(linkTransport(t), in, lnk.Config{
 		Local:        n.id,
 		Peer:         peer,

@@ -47,6 +47,22 @@ type Config struct {
 	// parent link, and as their own defaults) from the handshake.
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
+	// MaxRemoteWatches bounds the watches that one other context may hold
+	// on this context's actors. A watch beyond it, or one naming an actor
+	// ID longer than MaxWatchIDLen, is refused with a dead reply whose
+	// error matches ErrWatchLimit. Every watch a context holds is removed
+	// when it dies. Default DefaultMaxRemoteWatches.
+	MaxRemoteWatches int
+	// Unidirectional puts every child link in unidirectional mode
+	// (Mitogen's): the children may talk to this context and its
+	// ancestors, never to each other; a frame from one child link to
+	// another is refused with a dead reply (rejected, ErrRefused).
+	// Transport.Isolated does the same for one child. Default off; see
+	// docs/security.md.
+	Unidirectional bool
+	// Quotas bound what each child link's subtree can make this context
+	// hold; zero fields mean the defaults documented on Quotas.
+	Quotas Quotas
 }
 
 func (c *Config) setDefaults() {
@@ -67,6 +83,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HeartbeatTimeout == 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if c.MaxRemoteWatches <= 0 {
+		c.MaxRemoteWatches = DefaultMaxRemoteWatches
 	}
 }
 
@@ -119,6 +138,7 @@ type Node struct {
 	addrs   sync.Map // context ID -> address string
 
 	track tracker // pending requests and remote watches, by context
+	pol   policy  // authority: subtree shape, isolated links, logged refusals
 	fam   family  // actors supervised across contexts
 	ids   idAllocator
 
@@ -161,12 +181,13 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 		reg:         wire.NewRegistry(),
 		kinds:       make(map[string]*actor.Props),
 		children:    make(map[uint32]*link),
-		rt:          route.New(id, name, parents),
+		rt:          route.New(id, name, parents, cfg.Quotas.limits()),
 		stopping:    make(chan struct{}),
 		closers:     make(map[int]func(context.Context) error),
 	}
 	n.log = cfg.Logger.With("ctx", name, "ctx_id", id)
 	n.track.init()
+	n.initPolicy()
 	n.fam.init()
 	n.ids.node = n
 	kt := n.builtinKinds()
@@ -182,6 +203,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	)
 	n.sys.ProcessRegistry.Address = n.address
 	n.sys.ProcessRegistry.RegisterAddressResolver(n.resolve)
+	n.startWatchRelay()
 	registerInternalTypes(n.reg)
 	return n
 }
@@ -358,7 +380,7 @@ func (n *Node) shutdown(ctx context.Context) {
 	}
 	// Fail what still waits before waiting for goroutines: a node-level
 	// call (ALLOCATE_ID on behalf of a child) may be one of them.
-	n.track.failAll(&DeadError{Context: n.id, Code: wire.DeadUnreachable, Reason: "node shut down"})
+	n.track.failAll(newDeadError(n.id, nil, wire.DeadUnreachable, "node shut down", ErrNodeClosed))
 	linksDone := make(chan struct{})
 	go func() { // owned: shutdown waits for it below
 		for _, l := range links {
@@ -403,4 +425,11 @@ type Transport struct {
 	// EOF) into the reason reported to watchers (for example the exit status
 	// of the child process).
 	Reason func(error) error
+	// Isolated (AttachChild only) puts the link to this child in
+	// unidirectional mode, as Config.Unidirectional does for every child:
+	// the child's subtree may talk to the parent and its ancestors, not to
+	// the parent's other children, nor they to it. Spawn methods that cross
+	// a trust boundary (another user, a container, another host) set it
+	// unless the user opts out; see docs/security.md.
+	Isolated bool
 }

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"sync"
 
@@ -12,6 +14,10 @@ import (
 // reply is a one-shot Process that receives the answer to one request. It is
 // registered in the node's ProcessRegistry, so its PID can travel as the
 // sender of a message to any context.
+//
+// A reply's ID is a capability: whoever knows it can answer the request, so
+// it carries replyIDBits random bits from crypto/rand and cannot be guessed
+// from the IDs of other requests (see docs/security.md).
 type reply struct {
 	id   string
 	pid  *actor.PID
@@ -53,8 +59,7 @@ func (r *reply) resolve(res replyResult) {
 // newReply registers a reply process that waits for an answer from context
 // ctx. It fails at once with a *DeadError when ctx is already known dead.
 func (n *Node) newReply(ctx uint32) (*reply, error) {
-	r := &reply{ctx: ctx, ch: make(chan replyResult, 1)}
-	r.id = "$r" + n.sys.ProcessRegistry.NextId()[1:]
+	r := &reply{id: newReplyID(), ctx: ctx, ch: make(chan replyResult, 1)}
 	pid, ok := n.sys.ProcessRegistry.Add(r, r.id)
 	if !ok {
 		return nil, fmt.Errorf("actors: reply ID %s in use", r.id)
@@ -65,6 +70,20 @@ func (n *Node) newReply(ctx uint32) (*reply, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// replyIDBits is how many random bits name a reply process.
+const replyIDBits = 128
+
+// replyIDPrefix starts every reply process ID.
+const replyIDPrefix = "$r"
+
+// newReplyID returns a fresh unguessable reply process ID: replyIDPrefix and
+// replyIDBits from crypto/rand in unpadded base64url (24 bytes in all).
+func newReplyID() string {
+	var b [replyIDBits / 8]byte
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program instead
+	return replyIDPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func (n *Node) dropReply(r *reply) {

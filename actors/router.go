@@ -51,12 +51,12 @@ func (n *Node) linkTo(id uint32) (*link, error) {
 		return l, nil
 	}
 	if isDead {
-		return nil, &DeadError{Context: id, Code: d.Code, Reason: d.Reason}
+		return nil, deadRecordError(id, nil, d)
 	}
 	if closed {
-		return nil, &DeadError{Context: id, Code: wire.DeadUnreachable, Reason: "node shut down"}
+		return nil, newDeadError(id, nil, wire.DeadUnreachable, "node shut down", ErrNodeClosed)
 	}
-	return nil, &DeadError{Context: id, Code: wire.DeadUnreachable, Reason: fmt.Sprintf("no route to context %d", id)}
+	return nil, newDeadError(id, nil, wire.DeadUnreachable, fmt.Sprintf("no route to context %d", id), ErrNoRoute)
 }
 
 // arrivedOnRoute is the reverse-path check: a frame claiming to come from
@@ -66,14 +66,6 @@ func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
 	ok := n.rt.ArrivedOn(nameOf(l), id)
 	n.mu.RUnlock()
 	return ok
-}
-
-// sameRoute reports whether contexts a and b are reached through the same
-// link (a non-root context reaches both through its parent by default).
-func (n *Node) sameRoute(a, b uint32) bool {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.rt.SameRoute(a, b)
 }
 
 // handleFrame is called by a link's reader for every frame. A non-nil error
@@ -102,8 +94,13 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 // logged and answered with a dead reply, and the link stays up.
 func (n *Node) onChunk(l *link, f wire.Frame) error {
 	whole, done, err := l.chunks.Add(f)
-	if err != nil {
+	switch {
+	case errors.Is(err, wire.ErrChunkQuota) && !l.isParent:
+		n.quotaExceeded(l, route.TripChunks, wire.KindChunk, err) // logs once per link
+	case err != nil:
 		n.log.Warn("dropped chunked frame", "src", f.Header().Src(), "err", err)
+	}
+	if err != nil {
 		n.replyDead(f.Header().Src(), wire.DeadReply{TargetCtx: n.id, Code: wire.DeadRejected, Reason: err.Error()})
 		return nil
 	}
@@ -141,8 +138,13 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	h := f.Header()
 	out, err := n.linkTo(h.Dst())
 	if err == nil && out == in {
-		err = &DeadError{Context: h.Dst(), Code: wire.DeadUnreachable,
-			Reason: fmt.Sprintf("no route to context %d", h.Dst())}
+		err = newDeadError(h.Dst(), nil, wire.DeadUnreachable, fmt.Sprintf("no route to context %d", h.Dst()), ErrNoRoute)
+	}
+	if err == nil {
+		if why := n.crossRefused(in, out); why != "" {
+			n.pol.refused(n.log, h.Src(), "refused frame between child links", "dst", h.Dst(), "kind", h.Kind())
+			err = newDeadError(h.Dst(), nil, wire.DeadRejected, why, ErrRefused)
+		}
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
@@ -172,6 +174,7 @@ func (n *Node) bounce(f wire.Frame, cause error) {
 	if errors.As(cause, &de) {
 		d.Code, d.Reason = de.Code, de.Reason
 	}
+	d.Cause, d.Detail = causeOf(cause)
 	if e, ok := n.kind(h.Kind()); ok && e.bounce != nil && !e.bounce(f, &d) {
 		return
 	}
@@ -212,9 +215,9 @@ func (n *Node) sendErr(id uint32, pid *actor.PID, err error) error {
 	d, known := n.rt.Dead(id)
 	n.mu.RUnlock()
 	if known {
-		return &DeadError{Context: id, PID: pid, Code: d.Code, Reason: d.Reason}
+		return deadRecordError(id, pid, d)
 	}
-	return &DeadError{Context: id, PID: pid, Code: wire.DeadUnreachable, Reason: err.Error()}
+	return newDeadError(id, pid, wire.DeadUnreachable, err.Error(), err)
 }
 
 // routeUpdate is the body of ADD_ROUTE and DEL_ROUTE.
@@ -223,17 +226,70 @@ type routeUpdate struct {
 	Names  []string
 	Reason string
 	Code   uint8
+	// Cause and Detail (DEL_ROUTE) are the stable code of the death and,
+	// for wire.CauseExit, the exit status (see wire.DeadReply).
+	Cause  uint8 `msgpack:",omitempty"`
+	Detail int32 `msgpack:",omitempty"`
+	// Parents (ADD_ROUTE) is the parent context of each of IDs, so that
+	// every context knows the shape of its subtree (see onPathTo).
+	Parents []uint32 `msgpack:",omitempty"`
 }
 
+// sendRouteUpdate sends u to the peer of l in as many frames as it takes
+// for each to travel whole: a route update is never cut into chunks (a
+// context handles route updates as they arrive, before reassembly).
 func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
-	body, err := wire.Marshal(&u)
-	if err != nil {
-		return
+	for _, part := range splitUpdate(u) {
+		body, err := wire.Marshal(&part)
+		if err != nil {
+			return
+		}
+		buf := getBuf()
+		*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
+		_ = l.send(*buf, control)
+		putBuf(buf)
 	}
-	buf := getBuf()
-	*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
-	_ = l.send(*buf, control)
-	putBuf(buf)
+}
+
+// updateBudget bounds the encoded body of one route update frame, well
+// under wire.DefaultChunkSize (the size above which links chunk frames).
+const updateBudget = 64 << 10
+
+// splitUpdate cuts u into updates of at most route.MaxUpdateIDs IDs whose
+// bodies fit updateBudget, each with u's reason (cut to route.MaxReason)
+// and code, and names cut to route.MaxName.
+func splitUpdate(u routeUpdate) []routeUpdate {
+	u.Reason = route.Bound(u.Reason, route.MaxReason)
+	var parts []routeUpdate
+	cur := routeUpdate{Reason: u.Reason, Code: u.Code}
+	size := 0
+	for i, id := range u.IDs {
+		name := ""
+		if i < len(u.Names) {
+			name = route.Bound(u.Names[i], route.MaxName)
+		}
+		cost := 5 + 3 + len(name) // uint32 and a str8/fixstr head, at most
+		if len(cur.IDs) == route.MaxUpdateIDs || (len(cur.IDs) > 0 && size+cost > updateBudget-len(u.Reason)-64) {
+			parts = append(parts, cur)
+			cur = routeUpdate{Reason: u.Reason, Code: u.Code}
+			size = 0
+		}
+		cur.IDs = append(cur.IDs, id)
+		if len(u.Names) > 0 {
+			cur.Names = append(cur.Names, name)
+		}
+		size += cost
+	}
+	return append(parts, cur)
+}
+
+// checkUpdate bounds a route update that arrived: at most
+// route.MaxUpdateIDs IDs and names.
+func checkUpdate(u *routeUpdate) error {
+	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs {
+		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names (limit %d)", ErrRouteUpdate, len(u.IDs), len(u.Names), route.MaxUpdateIDs)}
+	}
+	return nil
 }
 
 // onAddRoute learns contexts that live behind a child link.
@@ -245,14 +301,19 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
 	}
+	if err := checkUpdate(&u); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	parent := n.parent
 	accepted := routeUpdate{}
 	var refused []uint32
 	accepted.IDs, accepted.Names, refused = n.rt.AddRoutes(l.peer, u.IDs, u.Names)
+	accepted.Parents = n.learnParents(l, u, accepted.IDs)
 	n.mu.Unlock()
-	for _, id := range refused {
-		n.log.Warn("refused ADD_ROUTE for an ID not granted through this link", "id", id, "link", l.peer)
+	if len(refused) > 0 {
+		n.log.Warn("refused ADD_ROUTE for IDs not granted through this link", "id", refused[0], "count", len(refused),
+			"ids", idList(refused), "link", l.peer)
 	}
 	if parent != nil && len(accepted.IDs) > 0 {
 		n.sendRouteUpdate(parent, wire.KindAddRoute, accepted)
@@ -272,6 +333,9 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 	if err := wire.Unmarshal(f.Body(), &u); err != nil {
 		return &ProtocolError{Err: err}
 	}
+	if err := checkUpdate(&u); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	// Only the link a context lives behind may declare it dead.
 	ids := n.rt.RoutedVia(nameOf(l), u.IDs)
@@ -279,16 +343,17 @@ func (n *Node) onDelRoute(l *link, f wire.Frame) error {
 	for _, id := range ids {
 		l.chunks.Drop(id) // the reader owns the assembler, and runs this
 	}
-	n.contextsDown(l, ids, wire.DeadCode(u.Code), u.Reason)
+	n.contextsDown(l, ids, wire.DeadCode(u.Code), u.Reason, remoteCause(wire.Cause(u.Cause), u.Detail, u.Reason))
 	return nil
 }
 
 // linkDown is called once by a link's reader when the link is gone.
 func (n *Node) linkDown(l *link, reason error) {
-	why := "link closed"
-	if reason != nil {
-		why = reason.Error()
+	l.chunks.Reset() // the reader owns the assembler, and runs this
+	if reason == nil {
+		reason = errLinkClosed
 	}
+	why := reason.Error()
 	n.mu.Lock()
 	var ids []uint32
 	if l.isParent {
@@ -311,26 +376,29 @@ func (n *Node) linkDown(l *link, reason error) {
 			}
 		}
 		n.mu.RUnlock()
-		n.contextsDown(l, beyond, wire.DeadUnreachable, why)
+		n.contextsDown(l, beyond, wire.DeadUnreachable, why, reason)
 		n.requestStop(fmt.Errorf("parent link down: %s", why))
 		return
 	}
 	n.log.Debug("child link down", "child", l.peerName, "child_id", l.peer, "reason", why)
-	n.contextsDown(l, ids, wire.DeadUnreachable, why)
+	n.contextsDown(l, ids, wire.DeadUnreachable, why, reason)
 }
 
 // contextsDown marks contexts dead, raises IS_DEAD for everything waiting on
 // them here, and tells the rest of the tree (DEL_ROUTE up to the parent and
-// down to the other children).
-func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason string) {
+// down to the other children). cause, when known, is the error behind
+// reason; it travels on as a cause code (see DeadError.Err).
+func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason string, cause error) {
 	if len(ids) == 0 {
 		return
 	}
 	if code == 0 {
 		code = wire.DeadUnreachable
 	}
+	reason = route.Bound(reason, route.MaxReason) // one bounded copy, shared by every record
 	n.mu.Lock()
-	fresh := n.rt.MarkDead(ids, route.Dead{Code: code, Reason: reason})
+	wc, detail := causeOf(cause)
+	fresh := n.rt.MarkDead(ids, route.Dead{Code: code, Reason: reason, Cause: wc, Detail: detail, Err: localCause(cause)})
 	for _, id := range fresh {
 		delete(n.children, id)
 	}
@@ -347,17 +415,30 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	if len(fresh) == 0 {
 		return
 	}
-	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code)}
+	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code), Cause: uint8(wc), Detail: detail}
 	for _, t := range targets {
 		n.sendRouteUpdate(t, wire.KindDelRoute, u)
 	}
+	n.pol.forget(fresh)
 	for _, id := range fresh {
-		err := &DeadError{Context: id, Code: code, Reason: reason}
+		err := newDeadError(id, nil, code, reason, cause)
 		n.track.contextDown(n, id, err)
 		n.kidsDown(id)
 		n.sys.EventStream.Publish(&ContextDown{ID: id, Name: n.contextName(id), Reason: err})
-		n.log.Info("context down", "id", id, "name", n.contextName(id), "reason", reason)
 	}
+	// One record per update, however many contexts it names.
+	n.log.Info("context down", "id", fresh[0], "name", n.contextName(fresh[0]), "count", len(fresh),
+		"ids", idList(fresh), "reason", reason)
+}
+
+// idList formats the first few of ids for a log record.
+func idList(ids []uint32) string {
+	const show = 8
+	s := fmt.Sprint(ids[:min(len(ids), show)])
+	if len(ids) > show {
+		s = s[:len(s)-1] + fmt.Sprintf(" ... +%d]", len(ids)-show)
+	}
+	return s
 }
 
 func (n *Node) contextName(id uint32) string {

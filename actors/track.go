@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -15,6 +16,7 @@ type tracker struct {
 	byCtx   map[uint32]map[*reply]struct{} // replies awaited from each context
 	watches map[uint32]map[watchKey]*actor.PID
 	dead    map[uint32]*DeadError
+	held    heldWatches // the other direction: watches other contexts hold here
 }
 
 type watchKey struct {
@@ -66,6 +68,17 @@ func (t *tracker) reply(id string) (*reply, bool) {
 	return r, ok
 }
 
+// replyFor is reply for an ID that aliases a frame (no copy).
+func (t *tracker) replyFor(id []byte) (*reply, bool) {
+	if len(id) < len(replyIDPrefix) || string(id[:len(replyIDPrefix)]) != replyIDPrefix {
+		return nil, false
+	}
+	t.mu.Lock()
+	r, ok := t.replies[string(id)]
+	t.mu.Unlock()
+	return r, ok
+}
+
 func (t *tracker) addWatch(ctx uint32, watchee string, watcher *actor.PID) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -81,19 +94,25 @@ func (t *tracker) addWatch(ctx uint32, watchee string, watcher *actor.PID) error
 	return nil
 }
 
-func (t *tracker) dropWatch(ctx uint32, watchee string, watcher *actor.PID) {
+// dropWatch forgets a remote watch and reports whether it was recorded.
+func (t *tracker) dropWatch(ctx uint32, watchee string, watcher *actor.PID) bool {
 	t.mu.Lock()
-	if set := t.watches[ctx]; set != nil {
-		delete(set, watchKey{watchee, watcher.String()})
-		if len(set) == 0 {
-			delete(t.watches, ctx)
-		}
+	defer t.mu.Unlock()
+	set := t.watches[ctx]
+	k := watchKey{watchee, watcher.String()}
+	if _, ok := set[k]; !ok {
+		return false
 	}
-	t.mu.Unlock()
+	delete(set, k)
+	if len(set) == 0 {
+		delete(t.watches, ctx)
+	}
+	return true
 }
 
-// contextDown fails every reply awaited from ctx and tells every watcher of
-// an actor in ctx that it terminated with AddressTerminated.
+// contextDown fails every reply awaited from ctx, tells every watcher of
+// an actor in ctx that it terminated with AddressTerminated, and removes
+// every watch that ctx held on local actors.
 func (t *tracker) contextDown(n *Node, ctx uint32, err *DeadError) {
 	t.mu.Lock()
 	t.dead[ctx] = err
@@ -108,6 +127,7 @@ func (t *tracker) contextDown(n *Node, ctx uint32, err *DeadError) {
 	for k, watcher := range watches {
 		n.deliverTerminated(watcher, n.pidOf(ctx, k.watchee), actor.TerminatedReason_AddressTerminated)
 	}
+	t.held.dropCtx(ctx)
 }
 
 // awaited returns the contexts that replies or watches wait on.
@@ -137,4 +157,142 @@ func (t *tracker) failAll(err error) {
 	for _, r := range all {
 		r.fail(err)
 	}
+}
+
+// Remote watch bounds (Config.MaxRemoteWatches, MaxWatchIDLen).
+const (
+	// DefaultMaxRemoteWatches is how many watches one other context may
+	// hold on this context's actors when Config.MaxRemoteWatches is 0.
+	DefaultMaxRemoteWatches = 10000
+	// MaxWatchIDLen is the longest watcher or watched actor ID a remote
+	// watch may name, in bytes.
+	MaxWatchIDLen = 1024
+)
+
+// heldWatches records the watches that other contexts hold on local
+// actors. protoactor would keep each remote watcher in the watched actor
+// until the actor stops (and keeps stale pointers in its watcher slice even
+// after an Unwatch), so remote watchers never enter protoactor: each
+// watched actor is watched once by the node's watch relay, and the remote
+// watchers live here, where they are bounded per watcher context (max) and
+// all removed when that context dies. Keys hold the local watchee's ID and
+// the watcher's ID in its context. Safe for concurrent use; watchFn and
+// unwatchFn run under the lock, so that the relay's Watch and Unwatch of
+// an actor reach it in the order the records changed.
+type heldWatches struct {
+	mu  sync.Mutex
+	max int
+	by  map[uint32]map[watchKey]struct{}      // watcher context -> its watches
+	of  map[string]map[remoteWatcher]struct{} // watchee -> its remote watchers
+	// watchFn and unwatchFn make the relay watch or stop watching a local
+	// actor, when it gets its first or loses its last remote watcher.
+	watchFn, unwatchFn func(watchee string)
+}
+
+// remoteWatcher is a watcher in another context.
+type remoteWatcher struct {
+	ctx uint32
+	id  string
+}
+
+func (h *heldWatches) init(max int, watchFn, unwatchFn func(string)) {
+	h.max, h.watchFn, h.unwatchFn = max, watchFn, unwatchFn
+	h.by = make(map[uint32]map[watchKey]struct{})
+	h.of = make(map[string]map[remoteWatcher]struct{})
+}
+
+// add records a watch of local actor watchee by watcher in context ctx. It
+// fails with ErrWatchLimit when ctx already holds max watches or an ID is
+// longer than MaxWatchIDLen; a watch already recorded is no new one.
+func (h *heldWatches) add(ctx uint32, watchee, watcher string) error {
+	if len(watchee) > MaxWatchIDLen || len(watcher) > MaxWatchIDLen {
+		return fmt.Errorf("%w: actor ID longer than %d bytes", ErrWatchLimit, MaxWatchIDLen)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.by[ctx]
+	k := watchKey{watchee, watcher}
+	if _, ok := set[k]; ok {
+		return nil
+	}
+	if len(set) >= h.max {
+		return fmt.Errorf("%w: context %d holds %d watches here already", ErrWatchLimit, ctx, len(set))
+	}
+	if set == nil {
+		set = make(map[watchKey]struct{})
+		h.by[ctx] = set
+	}
+	set[k] = struct{}{}
+	ws := h.of[watchee]
+	if ws == nil {
+		ws = make(map[remoteWatcher]struct{})
+		h.of[watchee] = ws
+		h.watchFn(watchee)
+	}
+	ws[remoteWatcher{ctx, watcher}] = struct{}{}
+	return nil
+}
+
+// drop forgets one watch. h.mu must be held.
+func (h *heldWatches) dropLocked(ctx uint32, watchee, watcher string) {
+	if set := h.by[ctx]; set != nil {
+		delete(set, watchKey{watchee, watcher})
+		if len(set) == 0 {
+			delete(h.by, ctx)
+		}
+	}
+	if ws := h.of[watchee]; ws != nil {
+		delete(ws, remoteWatcher{ctx, watcher})
+		if len(ws) == 0 {
+			delete(h.of, watchee)
+			h.unwatchFn(watchee)
+		}
+	}
+}
+
+// drop forgets one watch (an Unwatch).
+func (h *heldWatches) drop(ctx uint32, watchee, watcher string) {
+	h.mu.Lock()
+	h.dropLocked(ctx, watchee, watcher)
+	h.mu.Unlock()
+}
+
+// dropCtx forgets every watch that context ctx held (it died).
+func (h *heldWatches) dropCtx(ctx uint32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.by[ctx] {
+		h.dropLocked(ctx, k.watchee, k.watcher)
+	}
+}
+
+// dropWatchee forgets and returns the remote watchers of a local actor that
+// terminated (the relay, its only local watcher, was told).
+func (h *heldWatches) dropWatchee(watchee string) []remoteWatcher {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ws := h.of[watchee]
+	delete(h.of, watchee)
+	out := make([]remoteWatcher, 0, len(ws))
+	for w := range ws {
+		out = append(out, w)
+		if set := h.by[w.ctx]; set != nil {
+			delete(set, watchKey{watchee, w.id})
+			if len(set) == 0 {
+				delete(h.by, w.ctx)
+			}
+		}
+	}
+	return out
+}
+
+// count returns how many remote watches are held here.
+func (h *heldWatches) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	total := 0
+	for _, set := range h.by {
+		total += len(set)
+	}
+	return total
 }

@@ -142,3 +142,35 @@ func BenchmarkUserMessage(b *testing.B) {
 	<-done
 	pw.Close()
 }
+
+// BenchmarkCheckPayload measures the structural pre-scan every payload
+// passes before it is decoded (checkMsgpack), on a small message, a 4 KiB
+// document of mixed maps and arrays, and a 1 MiB binary.
+func BenchmarkCheckPayload(b *testing.B) {
+	mixed := map[string]any{}
+	for i := 0; i < 64; i++ {
+		mixed[strconv.Itoa(i)] = []any{i, "value", 4.5, map[string]any{"k": true}}
+	}
+	for _, c := range []struct {
+		name string
+		v    any
+	}{
+		{"small", &benchMsg{ID: 42, Name: "forty-two", Value: 4.2}},
+		{"mixed", mixed},
+		{"1MiB-bin", make([]byte, 1<<20)},
+	} {
+		payload, err := Marshal(c.v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if err := checkMsgpack(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,21 @@
 package wire
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrChunkQuota is returned by [Assembler.Add] when a new stream would
+// exceed the assembler's open streams, or a chunk its buffered bytes (see
+// [Assembler.Limit]). The stream is dropped like any broken stream.
+var ErrChunkQuota = errors.New("wire: chunk reassembly quota exceeded")
+
+// Default reassembly limits of an [Assembler].
+const (
+	// DefaultChunkStreams is the most streams an Assembler assembles at
+	// once.
+	DefaultChunkStreams = 16
+)
 
 // DefaultChunkSize is the largest body of one [KindChunk] frame that
 // [AppendChunks] writes when given no size: a writer sends at most this
@@ -67,19 +82,38 @@ func ParseFrame(b []byte, maxFrame int) (Frame, error) {
 // and every hop keeps a source's frames in order. An Assembler is not safe
 // for concurrent use; a link's reader owns one.
 type Assembler struct {
-	max   int
-	open  map[uint32][]byte
-	skip  map[uint32]bool // streams being discarded until their END
-	spare []byte
+	max        int
+	maxBytes   int // buffer capacity of all open streams together
+	maxStreams int
+	held       int // buffer capacity of the open streams
+	open       map[uint32][]byte
+	skip       map[uint32]bool // streams being discarded until their END
+	spare      []byte
 }
 
 // NewAssembler returns an Assembler that accepts reassembled frames of at
-// most maxFrame bytes (maxFrame <= 0 means [DefaultMaxFrame]).
+// most maxFrame bytes (maxFrame <= 0 means [DefaultMaxFrame]), with at
+// most [DefaultChunkStreams] streams open holding at most maxFrame bytes
+// in all, until [Assembler.Limit] says otherwise.
 func NewAssembler(maxFrame int) *Assembler {
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrame
 	}
-	return &Assembler{max: maxFrame, open: make(map[uint32][]byte), skip: make(map[uint32]bool)}
+	return &Assembler{max: maxFrame, maxBytes: maxFrame, maxStreams: DefaultChunkStreams,
+		open: make(map[uint32][]byte), skip: make(map[uint32]bool)}
+}
+
+// Limit sets how many bytes the open streams may hold together (buffer
+// capacity, not only what arrived) and how many streams may be open;
+// values <= 0 keep the current limit. Beyond either, [Assembler.Add]
+// fails with [ErrChunkQuota].
+func (a *Assembler) Limit(bytes, streams int) {
+	if bytes > 0 {
+		a.maxBytes = bytes
+	}
+	if streams > 0 {
+		a.maxStreams = streams
+	}
 }
 
 // Add takes one [KindChunk] frame. When it completes a frame, Add returns
@@ -97,7 +131,11 @@ func (a *Assembler) Add(c Frame) (whole Frame, done bool, err error) {
 			return a.fail(src, flags, malformed("chunk: START from context %d while its stream is open", src))
 		}
 		delete(a.skip, src)
+		if len(a.open) >= a.maxStreams {
+			return a.fail(src, flags, fmt.Errorf("%w: %d streams open, a new one from context %d", ErrChunkQuota, len(a.open), src))
+		}
 		a.open[src] = a.spare[:0]
+		a.held += cap(a.spare)
 		a.spare = nil
 	} else if a.skip[src] {
 		if flags.Has(FlagEnd) {
@@ -114,11 +152,16 @@ func (a *Assembler) Add(c Frame) (whole Frame, done bool, err error) {
 		a.drop(src)
 		return a.fail(src, flags, fmt.Errorf("%w: chunked frame from context %d over %d bytes", ErrFrameTooLarge, src, a.max))
 	}
+	if buf, err = a.grow(buf, len(body)); err != nil {
+		a.drop(src)
+		return a.fail(src, flags, fmt.Errorf("%w: stream from context %d", err, src))
+	}
 	buf = append(buf, body...)
 	if !flags.Has(FlagEnd) {
 		a.open[src] = buf
 		return Frame{}, false, nil
 	}
+	a.held -= cap(buf)
 	delete(a.open, src)
 	if cap(buf) <= keepFrameBuf {
 		a.spare = buf[:0]
@@ -149,7 +192,41 @@ func (a *Assembler) Drop(src uint32) {
 	delete(a.skip, src)
 }
 
-func (a *Assembler) drop(src uint32) { delete(a.open, src) }
+func (a *Assembler) drop(src uint32) {
+	a.held -= cap(a.open[src])
+	delete(a.open, src)
+}
+
+// grow makes room for n more bytes in buf within the byte limit: it
+// doubles the capacity (at least 4 KiB, at most the frame limit and what
+// the limit leaves) and keeps a.held up to date.
+func (a *Assembler) grow(buf []byte, n int) ([]byte, error) {
+	need := len(buf) + n
+	if need <= cap(buf) {
+		return buf, nil
+	}
+	room := a.maxBytes - (a.held - cap(buf))
+	if need > room {
+		return nil, fmt.Errorf("%w: %d bytes held, limit %d", ErrChunkQuota, a.held, a.maxBytes)
+	}
+	c := min(max(need, 2*cap(buf), 4<<10), a.max, room)
+	nb := make([]byte, len(buf), c)
+	copy(nb, buf)
+	a.held += c - cap(buf)
+	return nb, nil
+}
+
+// Reset drops every open stream and forgets the discarded ones, freeing
+// their buffers (the link they came over is gone).
+func (a *Assembler) Reset() {
+	clear(a.open)
+	clear(a.skip)
+	a.held = 0
+	a.spare = nil
+}
 
 // Open returns the number of streams being assembled.
 func (a *Assembler) Open() int { return len(a.open) }
+
+// Held returns the buffer bytes the open streams hold.
+func (a *Assembler) Held() int { return a.held }

@@ -135,7 +135,7 @@ func TestAssembler_BrokenStreams(t *testing.T) {
 				t.Fatalf("other source: done %v err %v", done, e)
 			}
 			if tt.match == ErrFrameTooLarge {
-				a.max = DefaultMaxFrame
+				a.max, a.maxBytes = DefaultMaxFrame, DefaultMaxFrame
 			}
 			var last Frame
 			for _, c := range chunks {
@@ -180,10 +180,14 @@ func FuzzAssembler(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		r := NewReader(bytes.NewReader(stream), 1<<20)
 		a := NewAssembler(4096)
+		a.Limit(6000, 3)
 		for {
 			c, err := r.ReadFrame()
 			if err != nil {
 				return
+			}
+			if a.Held() > 6000 || a.Open() > 3 || a.Held() < 0 || (a.Open() == 0 && a.Held() != 0) {
+				t.Fatalf("assembler holds %d bytes in %d streams, limits 6000 and 3", a.Held(), a.Open())
 			}
 			if c.Header().Kind() != KindChunk {
 				continue
@@ -200,4 +204,52 @@ func FuzzAssembler(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAssembler_Quota: streams beyond the open-stream limit and chunks
+// beyond the byte limit fail with ErrChunkQuota; the stream is dropped,
+// others go on, and Reset frees everything.
+func TestAssembler_Quota(t *testing.T) {
+	a := NewAssembler(1 << 20)
+	a.Limit(10<<10, 2)
+	var firsts [][]Frame
+	for src := uint32(1); src <= 3; src++ {
+		firsts = append(firsts, splitFrames(t, AppendChunks(nil, bigFrame(t, src, 8<<10), 1<<10)))
+	}
+	for i := 0; i < 2; i++ {
+		if _, _, err := a.Add(firsts[i][0]); err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+	}
+	if _, _, err := a.Add(firsts[2][0]); !errors.Is(err, ErrChunkQuota) {
+		t.Fatalf("third stream: %v, want ErrChunkQuota", err)
+	}
+	// Stream 1 grows until the byte limit: 10 KiB for both streams.
+	var err error
+	for _, c := range firsts[0][1:] {
+		if _, _, err = a.Add(c); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrChunkQuota) {
+		t.Fatalf("stream 1 growing: %v, want ErrChunkQuota", err)
+	}
+	if a.Held() > 10<<10 || a.Open() != 1 {
+		t.Fatalf("held %d bytes in %d streams", a.Held(), a.Open())
+	}
+	// Stream 2 completes within what is left.
+	var done bool
+	for _, c := range firsts[1][1:] {
+		if _, done, err = a.Add(c); err != nil {
+			t.Fatalf("stream 2: %v", err)
+		}
+	}
+	if !done || a.Open() != 0 || a.Held() != 0 {
+		t.Fatalf("stream 2 done %v, %d open, %d held", done, a.Open(), a.Held())
+	}
+	a.Add(firsts[2][0])
+	a.Reset()
+	if a.Open() != 0 || a.Held() != 0 {
+		t.Fatalf("after Reset: %d open, %d held", a.Open(), a.Held())
+	}
 }

@@ -217,14 +217,59 @@ func (c DeadCode) String() string {
 	return "DeadCode(" + strconv.Itoa(int(c)) + ")"
 }
 
+// Cause is the stable code of what made a context die or a message be
+// refused, carried beside the reason text in a [DeadReply] and in DEL_ROUTE
+// so that a receiver can still tell a heartbeat timeout from an exit.
+// Codes are never renumbered; a receiver keeps a code it does not know
+// (a newer peer's) and treats it as [CauseUnknown].
+type Cause uint8
+
+// Cause codes.
+const (
+	CauseUnknown    Cause = 0  // not said (every dead reply of older code)
+	CauseClosed     Cause = 1  // the link closed: EOF, or closed by its own side
+	CauseExit       Cause = 2  // the context's process exited; Detail is its exit status
+	CauseHeartbeat  Cause = 3  // the peer sent nothing for the heartbeat timeout
+	CauseProtocol   Cause = 4  // the peer broke the protocol
+	CauseStalled    Cause = 5  // the link's writer made no progress
+	CauseNoRoute    Cause = 6  // no route leads to the context
+	CausePolicy     Cause = 7  // refused by policy: authority, unidirectional mode
+	CauseQuota      Cause = 8  // a quota or size limit was exceeded
+	CauseShutdown   Cause = 9  // the context (or a hop) shut down
+	CauseWatchLimit Cause = 10 // too many remote watches from one context
+	CauseCongested  Cause = 11 // the next hop's queue is full
+	maxKnownCause         = CauseCongested
+)
+
+var causeNames = [...]string{"unknown", "closed", "exit", "heartbeat", "protocol", "stalled", "no route",
+	"policy", "quota", "shutdown", "watch limit", "congested"}
+
+// String returns the cause's name ("heartbeat") or "Cause(n)".
+func (c Cause) String() string {
+	if c <= maxKnownCause {
+		return causeNames[c]
+	}
+	return "Cause(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Known reports whether c is one of the codes of this version.
+func (c Cause) Known() bool { return c <= maxKnownCause }
+
+// deadHasCause is the dead reply flag bit of the cause trailer.
+const deadHasCause = 1 << 1
+
 // DeadReply is the body of a [KindDead] (IS_DEAD) frame: a message could
 // not be delivered, or its destination is gone. It is sent back to the
 // source context of the frame that failed.
 //
 // Layout (str as in [Envelope]):
 //
-//	flags u8 (bit 0: has sender) | code u8 | target ctx u32 | target str |
-//	[sender ctx u32 | sender id str] | reason str
+//	flags u8 (bit 0: has sender, bit 1: has cause) | code u8 |
+//	target ctx u32 | target str | [sender ctx u32 | sender id str] |
+//	reason str | [cause u8 | detail i32]
+//
+// A reply without cause (Cause and Detail zero) has bit 1 clear and no
+// trailer: the encoding of earlier versions, byte for byte.
 type DeadReply struct {
 	Target    string // actor ID the undeliverable message was for
 	TargetCtx uint32 // context ID the undeliverable message was for
@@ -235,6 +280,8 @@ type DeadReply struct {
 	// Reason says why, e.g. "no route to context 7", "exit status 137",
 	// "unregistered type \"x\"".
 	Reason string
+	Cause  Cause // why, as a stable code
+	Detail int32 // with CauseExit: the exit status (128+N for signal N)
 }
 
 // AppendDeadReply appends the encoding of d to dst. Strings longer than
@@ -245,6 +292,10 @@ func AppendDeadReply(dst []byte, d DeadReply) []byte {
 	if d.HasSender {
 		flags |= envHasSender
 	}
+	hasCause := d.Cause != CauseUnknown || d.Detail != 0
+	if hasCause {
+		flags |= deadHasCause
+	}
 	dst = append(dst, flags, byte(d.Code))
 	dst = binary.BigEndian.AppendUint32(dst, d.TargetCtx)
 	dst = appendString(dst, d.Target)
@@ -252,7 +303,12 @@ func AppendDeadReply(dst []byte, d DeadReply) []byte {
 		dst = binary.BigEndian.AppendUint32(dst, d.SenderCtx)
 		dst = appendString(dst, d.SenderID)
 	}
-	return appendString(dst, d.Reason)
+	dst = appendString(dst, d.Reason)
+	if hasCause {
+		dst = append(dst, byte(d.Cause))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Detail))
+	}
+	return dst
 }
 
 // ParseDeadReply decodes a [KindDead] body. Errors wrap [ErrMalformed]: a
@@ -264,7 +320,7 @@ func ParseDeadReply(b []byte) (DeadReply, error) {
 	if !ok {
 		return DeadReply{}, malformed("dead reply: empty body")
 	}
-	if flags&^envHasSender != 0 {
+	if flags&^(envHasSender|deadHasCause) != 0 {
 		return DeadReply{}, malformed("dead reply: unknown flags %#x", flags)
 	}
 	code, b, ok := parseU8(b)
@@ -291,6 +347,20 @@ func ParseDeadReply(b []byte) (DeadReply, error) {
 	}
 	if d.Reason, b, ok = parseString(b); !ok {
 		return DeadReply{}, malformed("dead reply: bad reason")
+	}
+	if flags&deadHasCause != 0 {
+		var cause uint8
+		var detail uint32
+		if cause, b, ok = parseU8(b); !ok {
+			return DeadReply{}, malformed("dead reply: truncated cause")
+		}
+		if detail, b, ok = parseU32(b); !ok {
+			return DeadReply{}, malformed("dead reply: truncated cause detail")
+		}
+		d.Cause, d.Detail = Cause(cause), int32(detail)
+		if d.Cause == CauseUnknown && d.Detail == 0 {
+			return DeadReply{}, malformed("dead reply: empty cause trailer")
+		}
 	}
 	if len(b) != 0 {
 		return DeadReply{}, malformed("dead reply: %d trailing bytes", len(b))

@@ -299,6 +299,9 @@ func FuzzParseDeadReply(f *testing.F) {
 	f.Add(AppendDeadReply(nil, DeadReply{Target: "t", TargetCtx: 2, HasSender: true, SenderCtx: 1, SenderID: "s", Reason: "why"}))
 	f.Add(AppendDeadReply(nil, DeadReply{Reason: "exit status 137"}))
 	f.Add(AppendDeadReply(nil, DeadReply{Target: "w", Code: DeadRejected, Reason: "unknown type \"x\""}))
+	f.Add(AppendDeadReply(nil, DeadReply{Target: "w", TargetCtx: 4, HasSender: true, SenderCtx: 1, SenderID: "$rAAAA",
+		Code: DeadUnreachable, Reason: "exit status 3", Cause: CauseExit, Detail: 3}))
+	f.Add(AppendDeadReply(nil, DeadReply{Reason: "heartbeat timeout", Cause: CauseHeartbeat}))
 	f.Fuzz(func(t *testing.T, b []byte) { checkDeadReply(t, b) })
 }
 

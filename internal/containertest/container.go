@@ -74,6 +74,10 @@ func (e *Engine) RunDefaults() []string {
 	return []string{"--ulimit", "nofile=" + lim(syscall.RLIMIT_NOFILE, 4096), "--ulimit", "nproc=" + lim(rlimitNproc, 4096)}
 }
 
+// Container returns a handle on the container called name (or with that
+// ID), for State and Remove; it need not exist.
+func (e *Engine) Container(name string) *Container { return &Container{ID: name, Name: name, e: e} }
+
 // Remove removes the container whatever its state; it is safe to call
 // more than once.
 func (c *Container) Remove() {

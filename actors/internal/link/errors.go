@@ -13,3 +13,9 @@ type ProtocolError struct{ Err error }
 
 func (e *ProtocolError) Error() string { return "protocol error: " + e.Err.Error() }
 func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// ErrProtocol is the sentinel behind *ProtocolError (actors.ErrProtocol).
+var ErrProtocol = errors.New("actors: protocol error")
+
+// Is makes errors.Is(err, ErrProtocol) work.
+func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }

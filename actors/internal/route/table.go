@@ -9,7 +9,37 @@
 // the IO that the table's answers call for.
 package route
 
-import "github.com/spindle-go/spindle/wire"
+import (
+	"strings"
+
+	"github.com/spindle-go/spindle/wire"
+)
+
+// Bounds of what a route update may make a context keep.
+const (
+	// MaxName is the longest context name kept (longer ones are cut).
+	MaxName = 255
+	// MaxReason is the longest death reason kept (longer ones are cut).
+	MaxReason = 1024
+	// MaxUpdateIDs is the most context IDs one ADD_ROUTE or DEL_ROUTE
+	// frame may carry.
+	MaxUpdateIDs = 1024
+)
+
+// Bound returns s cut to at most max bytes (on a UTF-8 boundary) and
+// copied, so that it never pins the buffer it was decoded from.
+func Bound(s string, max int) string {
+	if len(s) <= max {
+		return strings.Clone(s)
+	}
+	cut := max
+	for cut > 0 && cut > max-4 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return strings.Clone(s[:cut])
+}
+
+func utf8Start(b byte) bool { return b&0xc0 != 0x80 }
 
 // Link names one of a context's links without holding it: the parent link,
 // or the link to a direct child, named by the child's context ID (IDs are
@@ -42,10 +72,19 @@ func (l Link) ChildID() (uint32, bool) { return l.child, l.kind == linkChild }
 // Valid reports whether l names a link.
 func (l Link) Valid() bool { return l.kind != linkNone }
 
-// Dead is what the table keeps of a context that became unreachable.
+// Dead is what the table keeps of a context that became unreachable: a
+// few words and two bounded strings (Reason is usually shared by all the
+// contexts of one update).
 type Dead struct {
 	Code   wire.DeadCode
 	Reason string
+	Name   string
+	Cause  wire.Cause // the death's cause code (see wire.Cause)
+	Detail int32      // with wire.CauseExit: the exit status
+	// Err is the cause where this context saw the death itself (a
+	// heartbeat timeout, the spawn method's exit error); nil for deaths
+	// learnt over the wire, whose cause is Cause and Reason.
+	Err error
 }
 
 // grant is a block of context IDs handed to the subtree behind a child
@@ -62,25 +101,35 @@ type Table struct {
 	parents   []uint32          // ancestors, root first, ending with the parent
 	hasParent bool              // the parent link is up
 	routes    map[uint32]uint32 // descendant -> direct child it lives behind
-	names     map[uint32]string
+	names     map[uint32]string // names of live contexts
 	dead      map[uint32]Dead
+	deadOrder []uint32 // ring of the dead, oldest at deadNext once full
+	deadNext  int
 	grants    []grant
+	lim       Limits
+	usage     map[uint32]*linkQuota // per child link
 }
 
 // New returns the table of context self, whose ancestors are parents (root
 // first; empty for the root). The parent link, if any, is not up until
-// [Table.ParentUp].
-func New(self uint32, name string, parents []uint32) *Table {
+// [Table.ParentUp]. Zero fields of lim take their defaults.
+func New(self uint32, name string, parents []uint32, lim Limits) *Table {
+	lim.setDefaults()
 	t := &Table{
 		self:    self,
 		parents: append([]uint32(nil), parents...),
 		routes:  make(map[uint32]uint32),
 		names:   make(map[uint32]string),
 		dead:    make(map[uint32]Dead),
+		lim:     lim,
+		usage:   make(map[uint32]*linkQuota),
 	}
-	t.names[self] = name
+	t.names[self] = Bound(name, MaxName)
 	return t
 }
+
+// Limits returns the table's quotas, defaults filled in.
+func (t *Table) Limits() Limits { return t.lim }
 
 // ParentUp records that the link to the parent (context id) is up.
 func (t *Table) ParentUp(id uint32) {
@@ -142,8 +191,13 @@ func (t *Table) IsAncestor(id uint32) bool {
 	return false
 }
 
-// Name returns the name of a known context ("" when unknown).
-func (t *Table) Name(id uint32) string { return t.names[id] }
+// Name returns the name of a known or dead context ("" when unknown).
+func (t *Table) Name(id uint32) string {
+	if n, ok := t.names[id]; ok {
+		return n
+	}
+	return t.dead[id].Name
+}
 
 // Dead returns what is known of a dead context.
 func (t *Table) Dead(id uint32) (Dead, bool) {
@@ -164,7 +218,7 @@ func (t *Table) Descendants() map[uint32]string {
 // AddChild records a new direct child id, reached through its own link.
 func (t *Table) AddChild(id uint32, name string) {
 	t.routes[id] = id
-	t.names[id] = name
+	t.names[id] = Bound(name, MaxName)
 }
 
 // Grant records that the IDs [first, first+count) were handed to the
@@ -200,7 +254,7 @@ func (t *Table) AddRoutes(via uint32, ids []uint32, names []string) (accepted []
 		t.routes[id] = via
 		name := ""
 		if i < len(names) {
-			name = names[i]
+			name = Bound(names[i], MaxName)
 			t.names[id] = name
 		}
 		accepted = append(accepted, id)
@@ -221,8 +275,9 @@ func (t *Table) RoutedVia(l Link, ids []uint32) []uint32 {
 	return out
 }
 
-// ChildDown forgets the blocks granted through the link to child via and
-// returns the contexts that lived behind it (still routed until
+// ChildDown forgets the blocks granted through the link to child via (the
+// IDs are not handed out again: IDs are never reused) and the usage charged
+// to it, and returns the contexts that lived behind it (still routed until
 // [Table.MarkDead]).
 func (t *Table) ChildDown(via uint32) []uint32 {
 	var ids []uint32
@@ -237,20 +292,43 @@ func (t *Table) ChildDown(via uint32) []uint32 {
 			kept = append(kept, g)
 		}
 	}
+	clear(t.grants[len(kept):])
 	t.grants = kept
+	delete(t.usage, via)
 	return ids
 }
 
 // MarkDead records ids as dead and unroutes them; it returns those that
-// were not dead already.
+// were not dead already. d.Reason is bounded to [MaxReason] bytes and
+// copied once for all of ids; each record takes the context's name. The
+// table remembers the last [Limits].DeadRecords deaths.
 func (t *Table) MarkDead(ids []uint32, d Dead) (fresh []uint32) {
+	d.Reason = Bound(d.Reason, MaxReason)
 	for _, id := range ids {
-		if _, already := t.dead[id]; already {
+		if _, already := t.dead[id]; already || id == t.self {
 			continue
 		}
-		t.dead[id] = d
+		rec := d
+		rec.Name = t.names[id]
+		delete(t.names, id)
 		delete(t.routes, id)
+		t.remember(id, rec)
 		fresh = append(fresh, id)
 	}
 	return fresh
 }
+
+// remember adds a dead record, forgetting the oldest when the set is full.
+func (t *Table) remember(id uint32, d Dead) {
+	t.dead[id] = d
+	if len(t.deadOrder) < t.lim.DeadRecords {
+		t.deadOrder = append(t.deadOrder, id)
+		return
+	}
+	delete(t.dead, t.deadOrder[t.deadNext])
+	t.deadOrder[t.deadNext] = id
+	t.deadNext = (t.deadNext + 1) % len(t.deadOrder)
+}
+
+// DeadCount returns how many dead contexts the table remembers.
+func (t *Table) DeadCount() int { return len(t.dead) }

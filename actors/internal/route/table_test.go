@@ -11,7 +11,7 @@ import (
 // 7 granted IDs 10..19 and 9 granted 20..29, and 11 routed behind 7.
 func tree(t *testing.T) *Table {
 	t.Helper()
-	tb := New(5, "mid", []uint32{0, 2})
+	tb := New(5, "mid", []uint32{0, 2}, Limits{})
 	tb.ParentUp(2)
 	tb.AddChild(7, "a")
 	tb.AddChild(9, "b")
@@ -49,7 +49,7 @@ func TestTable_Route(t *testing.T) {
 	if _, ok := tb.Route(99); ok {
 		t.Error("Route(99) without a parent link found a route")
 	}
-	root := New(0, "root", nil)
+	root := New(0, "root", nil, Limits{})
 	if _, ok := root.Route(3); ok {
 		t.Error("the root routed an unknown context")
 	}

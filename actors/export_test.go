@@ -1,0 +1,13 @@
+package actors
+
+// Hooks for the tests of package actors_test.
+
+// NewReplyID exposes newReplyID.
+var NewReplyID = newReplyID
+
+// HeldWatches returns how many watches other contexts hold on this
+// context's actors.
+func (n *Node) HeldWatches() int { return n.track.held.count() }
+
+// OnPathTo exposes onPathTo.
+func (n *Node) OnPathTo(from, target uint32) bool { return n.onPathTo(from, target) }

@@ -1,0 +1,250 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spindle-go/spindle/spawn/runner"
+)
+
+// cliWaitAfterKill bounds how long Kill waits for the CLI to exit on its
+// own once the process in the container is dead, before it kills the CLI.
+const cliWaitAfterKill = 3 * time.Second
+
+// cliRunner is one `docker exec -i` or `docker run -i --rm` CLI process.
+// Its stdio are pipes this runner owns (not exec.Cmd's), so that the
+// CLI's exit never closes a stream a reader still drains.
+type cliRunner struct {
+	t         *Target
+	argv      []string // after the CLI's path
+	desc      string
+	container string // the container's name or ID
+	fresh     bool   // docker run: the container is this command's own
+	token     string // SPINDLE_RUNNER value of this command's processes
+
+	cmd            *exec.Cmd
+	stdin          io.WriteCloser
+	stdout, stderr io.ReadCloser
+	pid            int // in the container, once the bootstrap said it
+	pidMu          sync.Mutex
+	done           chan struct{} // closed when the CLI has exited
+	waitErr        error         // valid after done
+}
+
+var (
+	_ runner.Runner = (*cliRunner)(nil)
+	_ pidSetter     = (*cliRunner)(nil)
+)
+
+// pidSetter is boot.PIDSetter, restated so that the runner does not need
+// the bootstrap's package.
+type pidSetter interface{ SetPID(pid int) }
+
+// Start starts the CLI. ctx is not used past Start: the container start
+// itself is bounded by the bootstrap's deadline, which kills the runner.
+func (r *cliRunner) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.cmd != nil {
+		return errors.New("docker: runner started twice")
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(inR, inW)
+		return err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(inR, inW, outR, outW)
+		return err
+	}
+	cmd := exec.Command(r.t.path, r.argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid:   true,            // a Ctrl-C at the terminal is the root's to handle, not the CLI's to forward
+		Pdeathsig: syscall.SIGKILL, // the CLI never outlives us; the container side then sees EOF
+	}
+	err = cmd.Start()
+	closeAll(inR, outW, errW)
+	if err != nil {
+		closeAll(inW, outR, errR)
+		return &Error{CLI: r.t.method(), Op: r.op(), Target: r.container, Err: ErrCLINotFound, Cause: err}
+	}
+	r.cmd, r.stdin, r.stdout, r.stderr = cmd, inW, outR, errR
+	go func() {
+		r.waitErr = r.exitErr(cmd.Wait())
+		close(r.done)
+	}()
+	return nil
+}
+
+func closeAll(fs ...*os.File) {
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}
+
+func (r *cliRunner) op() string {
+	if r.fresh {
+		return "run"
+	}
+	return "exec"
+}
+
+// exitErr turns the CLI's exit into an *ExitError (nil for status 0).
+func (r *cliRunner) exitErr(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	e := &ExitError{CLI: r.t.method(), Op: r.op(), Container: r.container, Code: ee.ExitCode()}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		e.CLISignal = ws.Signal().String()
+		e.Code = 128 + int(ws.Signal())
+	}
+	return e
+}
+
+func (r *cliRunner) Stdin() io.WriteCloser { return r.stdin }
+func (r *cliRunner) Stdout() io.ReadCloser { return r.stdout }
+func (r *cliRunner) Stderr() io.ReadCloser { return r.stderr }
+func (r *cliRunner) Caps() runner.Caps     { return caps }
+func (r *cliRunner) String() string        { return r.desc }
+
+// ID returns the container, and the process ID in it once the bootstrap
+// reported one ("web-1/42").
+func (r *cliRunner) ID() string {
+	r.pidMu.Lock()
+	defer r.pidMu.Unlock()
+	if r.pid > 0 {
+		return r.container + "/" + strconv.Itoa(r.pid)
+	}
+	return r.container
+}
+
+// SetPID records the command's process ID in the container.
+func (r *cliRunner) SetPID(pid int) {
+	r.pidMu.Lock()
+	r.pid = pid
+	r.pidMu.Unlock()
+}
+
+// Wait waits for the CLI to exit and returns nil or an *ExitError.
+func (r *cliRunner) Wait(ctx context.Context) error {
+	if r.cmd == nil {
+		return errors.New("docker: Wait before Start")
+	}
+	select {
+	case <-r.done:
+		return r.waitErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Signal sends sig to the command in the container: `docker kill -s` for a
+// fresh container (the command is its pid 1), else kill(1) inside the
+// container, run by `docker exec`, on every process carrying this
+// runner's token (the command and its descendants).
+func (r *cliRunner) Signal(ctx context.Context, sig runner.Signal) error {
+	if r.cmd == nil {
+		return errors.New("docker: Signal before Start")
+	}
+	if !validSignal(sig) {
+		return fmt.Errorf("docker: bad signal %q", sig)
+	}
+	if r.fresh {
+		return r.t.control(ctx, "kill", "-s", string(sig), r.container)
+	}
+	return r.t.control(ctx, "exec", "-u", "0", r.container, "sh", "-c", killScript, "sh", string(sig), envToken+"="+r.token)
+}
+
+// killScript sends signal $1 to every process whose environment holds $2,
+// all at once. For KILL it stops them first, so that no parent sees a
+// child die and exits on its own, with another status, meanwhile.
+const killScript = `l=; for p in /proc/[0-9]*; do ` +
+	`if tr "\000" "\n" <"$p/environ" 2>/dev/null | grep -qxF "$2"; then l="$l ${p#/proc/}"; fi; ` +
+	`done; [ -z "$l" ] && exit 0; ` +
+	`if [ "$1" = KILL ]; then kill -s STOP $l 2>/dev/null; fi; kill -s "$1" $l 2>/dev/null; exit 0`
+
+func validSignal(sig runner.Signal) bool {
+	if sig == "" || len(sig) > 8 {
+		return false
+	}
+	for _, c := range sig {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Kill ends the command: SIGKILL in the container (docker kill for a
+// fresh one, then rm -f), then, if the CLI has not exited within
+// cliWaitAfterKill, the CLI itself. It is safe to call more than once; a
+// second call waits for the same outcome.
+func (r *cliRunner) Kill(ctx context.Context) error {
+	if r.cmd == nil {
+		return nil
+	}
+	select {
+	case <-r.done:
+		if !r.fresh {
+			return nil
+		}
+	default:
+	}
+	sigErr := r.Signal(ctx, runner.SIGKILL)
+	if r.fresh {
+		_ = r.t.control(ctx, "rm", "-f", r.container)
+	}
+	t := time.NewTimer(cliWaitAfterKill)
+	defer t.Stop()
+	select {
+	case <-r.done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return sigErr
+}
+
+// control runs a short CLI command against the engine (kill, rm, inspect)
+// and returns an error with its output when it fails.
+func (t *Target) control(ctx context.Context, args ...string) error {
+	_, err := t.output(ctx, args...)
+	return err
+}
+
+func (t *Target) output(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, t.path, append(append([]string(nil), t.global...), args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", &CLIError{CLI: t.method(), Args: args, Code: ee.ExitCode(), Stderr: string(ee.Stderr)}
+		}
+		return "", err
+	}
+	return string(out), nil
+}
