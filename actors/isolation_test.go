@@ -164,28 +164,6 @@ func (cs pipeCloser) Close() error {
 	return nil
 }
 
-// fillLink sends big messages to pid with SendContext until one is not
-// taken within a short deadline: the link toward pid is then over its
-// queue limit. It returns how many were taken.
-func fillLink(t *testing.T, root *actors.Node, pid *actor.PID) int {
-	t.Helper()
-	big := &Ping{Text: strings.Repeat("x", 512<<10)} // under the deaf child's 1 MiB frame limit
-	const most = 1000                                // 500 MiB: far more than a queue may hold
-	for i := 0; i < most; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := root.SendContext(ctx, pid, big)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return i
-		}
-		if err != nil {
-			t.Fatalf("SendContext %d: %v", i, err)
-		}
-	}
-	t.Fatalf("%d messages of 512 KiB taken by a child that reads nothing: no backpressure", most)
-	return most
-}
-
 // TestIsolation_StuckChildHarmsNoOne: a child that stops reading (but keeps
 // sending heartbeats) fills the root's queue toward it. Then the root's
 // SendContext and Request to it return by their deadlines, a second child
