@@ -261,22 +261,26 @@ const updateBudget = 64 << 10
 func splitUpdate(u routeUpdate) []routeUpdate {
 	u.Reason = route.Bound(u.Reason, route.MaxReason)
 	var parts []routeUpdate
-	cur := routeUpdate{Reason: u.Reason, Code: u.Code}
+	head := routeUpdate{Reason: u.Reason, Code: u.Code, Cause: u.Cause, Detail: u.Detail} // every part's
+	cur := head
 	size := 0
 	for i, id := range u.IDs {
 		name := ""
 		if i < len(u.Names) {
 			name = route.Bound(u.Names[i], route.MaxName)
 		}
-		cost := 5 + 3 + len(name) // uint32 and a str8/fixstr head, at most
+		cost := 5 + 3 + len(name) + 5 // uint32, a str8/fixstr head, and a parent uint32, at most
 		if len(cur.IDs) == route.MaxUpdateIDs || (len(cur.IDs) > 0 && size+cost > updateBudget-len(u.Reason)-64) {
 			parts = append(parts, cur)
-			cur = routeUpdate{Reason: u.Reason, Code: u.Code}
+			cur = head
 			size = 0
 		}
 		cur.IDs = append(cur.IDs, id)
 		if len(u.Names) > 0 {
 			cur.Names = append(cur.Names, name)
+		}
+		if i < len(u.Parents) {
+			cur.Parents = append(cur.Parents, u.Parents[i])
 		}
 		size += cost
 	}
@@ -286,8 +290,9 @@ func splitUpdate(u routeUpdate) []routeUpdate {
 // checkUpdate bounds a route update that arrived: at most
 // route.MaxUpdateIDs IDs and names.
 func checkUpdate(u *routeUpdate) error {
-	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs {
-		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names (limit %d)", ErrRouteUpdate, len(u.IDs), len(u.Names), route.MaxUpdateIDs)}
+	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs || len(u.Parents) > route.MaxUpdateIDs {
+		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names, %d parents (limit %d)", ErrRouteUpdate,
+			len(u.IDs), len(u.Names), len(u.Parents), route.MaxUpdateIDs)}
 	}
 	return nil
 }

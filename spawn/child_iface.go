@@ -33,3 +33,14 @@ type Child interface {
 }
 
 var _ Child = (*Context)(nil)
+
+// Info describes a running child for the user: how it was reached and
+// where it runs.
+type Info struct {
+	Method string // "local", "ssh", "command", "kubectl", "docker", "sudo", ...
+	Host   string // host, container or pod; "" for this host
+	User   string // the user it runs as, where known
+	Pid    int    // the child's process ID on its host (in its PID namespace)
+	// Boot says how the bootstrap went (zero for local children).
+	Boot BootstrapInfo
+}

@@ -14,15 +14,15 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/spawn/internal/boot"
 	"golang.org/x/crypto/ssh"
 )
 
 // Defaults of SSHOptions.
 const (
-	defaultConnectTimeout   = 15 * time.Second
-	defaultBootstrapTimeout = 60 * time.Second
-	defaultKeepAlive        = 15 * time.Second
-	defaultShell            = "/bin/sh"
+	defaultConnectTimeout = 15 * time.Second
+	defaultKeepAlive      = 15 * time.Second
+	defaultShell          = "/bin/sh"
 	// abortKillTimeout bounds the clean-up of a failed bootstrap.
 	abortKillTimeout = 3 * time.Second
 )
@@ -362,39 +362,11 @@ func applyOverrides(t *sshTarget, o *SSHOptions) {
 	}
 }
 
-// offeredBinaries returns the binaries on offer: the caller's, then the
-// running program unless one of the caller's is for its platform.
-func offeredBinaries(extra []*Binary) ([]*Binary, error) {
-	me, err := Self()
-	if err != nil {
-		return nil, err
-	}
-	return append(append([]*Binary(nil), extra...), me), nil
-}
+func offeredBinaries(extra []*Binary) ([]*Binary, error) { return boot.Offered(extra) }
 
-// onePerPlatform keeps the first binary of each platform: the caller's
-// win over the running program.
-func onePerPlatform(bins []*Binary) []*Binary {
-	seen := map[string]bool{}
-	var out []*Binary
-	for _, b := range bins {
-		if !seen[b.platform] {
-			seen[b.platform] = true
-			out = append(out, b)
-		}
-	}
-	return out
-}
+func onePerPlatform(bins []*Binary) []*Binary { return boot.OnePerPlatform(bins) }
 
-// prepareAll computes each binary's digest (once per Binary).
-func prepareAll(bins []*Binary) error {
-	for _, b := range bins {
-		if err := b.prepare(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func prepareAll(bins []*Binary) error { return boot.PrepareAll(bins) }
 
 // ID returns the child's context ID.
 func (c *SSHContext) ID() uint32 { return c.link.ID }

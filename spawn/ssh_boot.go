@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spindle-go/spindle/spawn/internal/boot"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -46,8 +47,8 @@ func (c *SSHContext) bootstrap(ctx context.Context, opts *SSHOptions, bins []*Bi
 	}
 	c.stderr = forwardStderr(io.NopCloser(stderr), c.log)
 	table := make([]platformDigest, 0, len(bins))
-	for _, b := range bins {
-		table = append(table, platformDigest{Platform: b.platform, Digest: b.digest})
+	for _, pd := range boot.Table(bins) {
+		table = append(table, platformDigest{Platform: pd.Platform, Digest: pd.Digest})
 	}
 	cmd := bootCommand(opts.Shell, opts.LogLevel.String(), table, opts.CacheDirs, opts.Env)
 	if err := sess.Start(cmd); err != nil {
@@ -138,21 +139,10 @@ func readReply(r *bufio.Reader, marker string, log *slog.Logger) (bootReply, err
 	}
 }
 
-func binaryFor(bins []*Binary, platform string) *Binary {
-	for _, b := range bins {
-		if b.platform == platform {
-			return b
-		}
-	}
-	return nil
-}
+func binaryFor(bins []*Binary, platform string) *Binary { return boot.For(bins, platform) }
 
 func (c *SSHContext) platformErr(bins []*Binary, remote, uname string) error {
-	var local []string
-	for i := len(bins) - 1; i >= 0; i-- { // the running program first
-		local = append(local, bins[i].platform)
-	}
-	return &PlatformError{Host: c.host, Remote: remote, Uname: uname, Local: local}
+	return &PlatformError{Host: c.host, Remote: remote, Uname: uname, Local: boot.Platforms(bins)}
 }
 
 // noReply explains a stage-1 script that ended without answering: a shell
@@ -164,6 +154,9 @@ func (c *SSHContext) noReply(ctx context.Context, readErr error) error {
 	select {
 	case <-c.exited:
 	case <-ctx.Done():
+		return c.bootErr(ctx, "probe", ctx.Err())
+	}
+	if ctx.Err() != nil { // the deadline's abort ended the session
 		return c.bootErr(ctx, "probe", ctx.Err())
 	}
 	_ = c.conn.Close() // ends stderr too
@@ -195,8 +188,10 @@ func (c *SSHContext) bootErr(ctx context.Context, stage string, err error) error
 // chose, where it is verified and renamed into place.
 func (c *SSHContext) upload(ctx context.Context, miss bootReply, bin *Binary) error {
 	begin := time.Now()
-	if miss.AvailKiB >= 0 && miss.AvailKiB*1024 < bin.size {
-		return &DiskFullError{Host: c.host, Dir: miss.Dir, Need: bin.size, AvailKiB: miss.AvailKiB}
+	size, _ := bin.Size()
+	digest, _ := bin.Digest()
+	if miss.AvailKiB >= 0 && miss.AvailKiB*1024 < size {
+		return &DiskFullError{Host: c.host, Dir: miss.Dir, Need: size, AvailKiB: miss.AvailKiB}
 	}
 	if miss.Tool == "none" {
 		return c.bootErr(ctx, "verify", errors.New("the remote host has no digest tool (openssl, sha256sum, shasum, sha256 or cksum)"))
@@ -204,12 +199,12 @@ func (c *SSHContext) upload(ctx context.Context, miss bootReply, bin *Binary) er
 	if miss.Tool == "cksum" {
 		c.log.Warn("ssh: remote host has no SHA-256 tool; the upload is verified with POSIX cksum (CRC-32) only")
 	}
-	codec := pickCodec(miss.Codecs)
-	data, err := bin.encoded(codec)
+	codec := boot.PickCodec(miss.Codecs)
+	data, err := bin.Encoded(codec)
 	if err != nil {
 		return err
 	}
-	want, err := bin.expected(miss.Tool)
+	want, err := bin.Expected(miss.Tool)
 	if err != nil {
 		return err
 	}
@@ -227,7 +222,7 @@ func (c *SSHContext) upload(ctx context.Context, miss bootReply, bin *Binary) er
 	if err := errors.Join(err1, err2); err != nil {
 		return c.bootErr(ctx, "upload", err)
 	}
-	cmd := uploadCommand(c.shell, miss.Dir, bin.digest, codec, miss.Tool, want, hex.EncodeToString(tok[:]))
+	cmd := uploadCommand(c.shell, miss.Dir, digest, codec, miss.Tool, want, hex.EncodeToString(tok[:]))
 	if err := sess.Start(cmd); err != nil {
 		return c.bootErr(ctx, "upload", err)
 	}
@@ -256,8 +251,8 @@ func (c *SSHContext) upload(ctx context.Context, miss bootReply, bin *Binary) er
 		c.info.Upload = time.Since(begin)
 		c.log.Debug("ssh: binary installed", "path", rep.Dir, "codec", codec, "bytes", len(data), "took", c.info.Upload)
 		return nil
-	case rep.Code == "write" && rep.AvailKiB >= 0 && rep.AvailKiB*1024 < bin.size:
-		return &DiskFullError{Host: c.host, Dir: miss.Dir, Need: bin.size, AvailKiB: rep.AvailKiB}
+	case rep.Code == "write" && rep.AvailKiB >= 0 && rep.AvailKiB*1024 < size:
+		return &DiskFullError{Host: c.host, Dir: miss.Dir, Need: size, AvailKiB: rep.AvailKiB}
 	case rep.Code == "verify":
 		return &BootstrapError{Host: c.host, Stage: "verify", Stderr: stderr.String(),
 			Err: fmt.Errorf("the uploaded binary does not match: %s printed %q, want %q", miss.Tool, rep.Detail, want)}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/spindle-go/spindle/spawn/runner"
 )
 
 // Sentinels for the ways starting an SSH context fails. The typed errors
@@ -28,25 +30,6 @@ var (
 	// ErrConnectTimeout: the TCP connection or the SSH handshake did not
 	// complete within the connect timeout (*DialError).
 	ErrConnectTimeout = errors.New("spawn: ssh connect timed out")
-	// ErrNoShell: the remote host could not run the POSIX shell the
-	// bootstrap needs, /bin/sh by default (*ShellError).
-	ErrNoShell = errors.New("spawn: remote host has no usable POSIX shell")
-	// ErrNoExecDir: no candidate cache directory on the remote host is
-	// private, writable and allows executing files (*CacheDirError).
-	ErrNoExecDir = errors.New("spawn: no writable cache directory that allows exec on the remote host")
-	// ErrDiskFull: the remote cache directory has no room for the binary
-	// (*DiskFullError).
-	ErrDiskFull = errors.New("spawn: remote disk full")
-	// ErrPlatformMismatch: the remote host runs a platform no offered
-	// binary was built for (*PlatformError).
-	ErrPlatformMismatch = errors.New("spawn: remote platform mismatch")
-	// ErrBootstrapTimeout: the whole start (connect, authenticate,
-	// bootstrap, handshake) exceeded SSHOptions.BootstrapTimeout or the
-	// caller's deadline (*BootstrapError).
-	ErrBootstrapTimeout = errors.New("spawn: ssh bootstrap timed out")
-	// ErrBootstrap: the remote bootstrap failed in another way: a digest
-	// mismatch after upload, an unexpected reply (*BootstrapError).
-	ErrBootstrap = errors.New("spawn: ssh bootstrap failed")
 	// ErrConnectionLost: the SSH connection of a running context broke
 	// (*ConnectionLostError, an IS_DEAD reason).
 	ErrConnectionLost = errors.New("spawn: ssh connection lost")
@@ -131,85 +114,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// ShellError reports that the remote login shell could not run the
-// bootstrap's shell.
-type ShellError struct {
-	Host, Shell string
-	ExitStatus  int
-	Stderr      string // the last lines the remote side wrote to stderr
-}
-
-func (e *ShellError) Error() string {
-	return fmt.Sprintf("spawn: %s cannot run %s (exit status %d): %s", e.Host, e.Shell, e.ExitStatus, orNone(e.Stderr))
-}
-func (e *ShellError) Is(target error) bool { return target == ErrNoShell }
-
-// CacheDirError reports that no cache directory could hold the binary.
-type CacheDirError struct {
-	Host   string
-	Detail string // each directory tried and why it was refused
-}
-
-func (e *CacheDirError) Error() string {
-	return fmt.Sprintf("spawn: %s: no private, writable cache directory that allows exec: %s", e.Host, e.Detail)
-}
-func (e *CacheDirError) Is(target error) bool { return target == ErrNoExecDir }
-
-// DiskFullError reports that the remote cache directory is too small.
-type DiskFullError struct {
-	Host, Dir string
-	Need      int64 // bytes the binary needs
-	AvailKiB  int64 // free space reported by df, in KiB
-}
-
-func (e *DiskFullError) Error() string {
-	return fmt.Sprintf("spawn: %s: no room for the binary in %s: it needs %d KiB, %d KiB free",
-		e.Host, e.Dir, (e.Need+1023)/1024, e.AvailKiB)
-}
-func (e *DiskFullError) Is(target error) bool { return target == ErrDiskFull }
-
-// PlatformError reports a remote platform no offered binary runs on.
-type PlatformError struct {
-	Host   string
-	Remote string   // GOOS/GOARCH of the remote host ("unknown" parts possible)
-	Uname  string   // what uname -sm printed there
-	Local  []string // platforms of the binaries on offer, the running program first
-}
-
-func (e *PlatformError) Error() string {
-	return fmt.Sprintf("spawn: %s runs %s (uname: %s) but the binaries on offer are for %s; build one for %s and pass it in SSHOptions.Binaries",
-		e.Host, e.Remote, orNone(e.Uname), strings.Join(e.Local, ", "), e.Remote)
-}
-func (e *PlatformError) Is(target error) bool { return target == ErrPlatformMismatch }
-
-// BootstrapError reports a failure after authentication, before the
-// context was up.
-type BootstrapError struct {
-	Host   string
-	Stage  string // "session", "probe", "upload", "verify", "exec", "handshake"
-	Err    error
-	Stderr string // the last lines the remote side wrote to stderr
-}
-
-func (e *BootstrapError) Error() string {
-	s := fmt.Sprintf("spawn: %s: bootstrap %s: %v", e.Host, e.Stage, e.Err)
-	if e.Stderr != "" {
-		s += "; remote stderr:\n" + e.Stderr
-	}
-	return s
-}
-func (e *BootstrapError) Unwrap() error { return e.Err }
-
-func (e *BootstrapError) Is(target error) bool {
-	switch target {
-	case ErrBootstrapTimeout:
-		return isTimeout(e.Err)
-	case ErrBootstrap:
-		return !isTimeout(e.Err)
-	}
-	return false
-}
-
 // RemoteExitError is the IS_DEAD reason of an SSH context whose remote
 // process ended.
 type RemoteExitError struct {
@@ -224,6 +128,18 @@ func (e *RemoteExitError) Error() string {
 		return fmt.Sprintf("remote process %d on %s killed by signal %s", e.Pid, e.Host, e.Signal)
 	}
 	return fmt.Sprintf("remote process %d on %s exited: exit status %d", e.Pid, e.Host, e.Status)
+}
+
+// ExitCode returns the shell's $? for the remote process: its exit
+// status, or 128+N for a death by signal N (runner.ExitCoder, ExitStatus).
+func (e *RemoteExitError) ExitCode() int {
+	if e.Signal == "" {
+		return e.Status
+	}
+	if n, ok := signalNumbers[runner.Signal(e.Signal)]; ok {
+		return 128 + n
+	}
+	return 128
 }
 
 // ConnectionLostError is the IS_DEAD reason of an SSH context whose
@@ -244,11 +160,4 @@ func listOr(l []string, none string) string {
 		return none
 	}
 	return strings.Join(l, ", ")
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(nothing on stderr)"
-	}
-	return s
 }

@@ -3,6 +3,6 @@ package spawn
 // EncodeForTest compresses b with codec (for the benchmarks of the
 // spawn_test package).
 func EncodeForTest(b *Binary, codec string) error {
-	_, err := b.encoded(codec)
+	_, err := b.Encoded(codec)
 	return err
 }

@@ -14,10 +14,6 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// exitGrace is how long the link waits, after the remote side closed it,
-// for the exit status that follows on a healthy connection.
-const exitGrace = 250 * time.Millisecond
-
 // eofReader records that the remote side closed the link (its stdout).
 type eofReader struct {
 	r   io.Reader
@@ -44,10 +40,6 @@ type linkCloser struct {
 	r    *eofReader
 	once sync.Once
 }
-
-// deadKillTimeout bounds the kill of a context whose link was declared
-// dead, which delays IS_DEAD by as much on a cut network.
-const deadKillTimeout = 300 * time.Millisecond
 
 func (l *linkCloser) Close() error {
 	l.once.Do(func() {

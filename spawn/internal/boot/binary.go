@@ -1,4 +1,4 @@
-package spawn
+package boot
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Binary is a program that SSH contexts ship to remote hosts: a Go binary
+// Binary is a program that the bootstrap ships to targets: a Go binary
 // whose main calls Main first, built for one platform. It computes its
 // digest and its compressed forms once and keeps them, so reuse one Binary
 // for many spawns. A Binary is safe for concurrent use.
@@ -56,8 +56,8 @@ var self = sync.OnceValues(func() (*Binary, error) {
 	return NewBinary(exe, runtime.GOOS+"/"+runtime.GOARCH), nil
 })
 
-// Self returns the running program as a Binary (the default binary of an
-// SSH context). Its digest is computed once per process.
+// Self returns the running program as a Binary (the default binary of
+// every bootstrapped context). Its digest is computed once per process.
 func Self() (*Binary, error) { return self() }
 
 // Path returns the file the binary is read from.
@@ -87,6 +87,10 @@ func (b *Binary) Size() (int64, error) {
 	return b.size, nil
 }
 
+// Prepare reads the file once: its platform (if not given), digest and
+// size. Later calls return the first result.
+func (b *Binary) Prepare() error { return b.prepare() }
+
 func (b *Binary) prepare() error {
 	b.once.Do(func() { b.err = b.load() })
 	return b.err
@@ -112,7 +116,7 @@ func (b *Binary) load() error {
 		}
 		b.platform = goos + "/" + goarch
 	}
-	if !validPlatform(b.platform) {
+	if !ValidPlatform(b.platform) {
 		return fmt.Errorf("spawn: binary %s: platform %q is not GOOS/GOARCH", b.path, b.platform)
 	}
 	f, err := os.Open(b.path)
@@ -129,15 +133,15 @@ func (b *Binary) load() error {
 	return nil
 }
 
-// Codecs a remote host may be able to decode, best first.
+// Codecs a target may be able to decode, best first.
 const (
 	codecZstd = "zstd"
 	codecGzip = "gzip"
 	codecRaw  = "raw"
 )
 
-// pickCodec chooses the best encoding the remote host offers.
-func pickCodec(offered []string) string {
+// PickCodec chooses the best encoding the remote host offers.
+func PickCodec(offered []string) string {
 	for _, c := range []string{codecZstd, codecGzip} {
 		for _, o := range offered {
 			if o == c {
@@ -148,9 +152,9 @@ func pickCodec(offered []string) string {
 	return codecRaw
 }
 
-// encoded returns the file encoded with codec, computed once per codec. It
+// Encoded returns the file encoded with codec, computed once per codec. It
 // fails if the file no longer has the digest it was first read with.
-func (b *Binary) encoded(codec string) ([]byte, error) {
+func (b *Binary) Encoded(codec string) ([]byte, error) {
 	if err := b.prepare(); err != nil {
 		return nil, err
 	}
@@ -207,9 +211,9 @@ func (b *Binary) encode(codec string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// expected returns what the remote digest tool prints for this binary:
+// Expected returns what the remote digest tool prints for this binary:
 // the hex SHA-256, or "CRC SIZE" for POSIX cksum.
-func (b *Binary) expected(tool string) (string, error) {
+func (b *Binary) Expected(tool string) (string, error) {
 	if tool != "cksum" {
 		return b.digest, nil
 	}
@@ -263,4 +267,66 @@ func (p *posixCksum) Sum(n int64) uint32 {
 		c = c<<8 ^ cksumTable[byte(c>>24)^byte(n)]
 	}
 	return ^c
+}
+
+// For returns the first binary for platform, or nil.
+func For(bins []*Binary, platform string) *Binary {
+	for _, b := range bins {
+		if b.platform == platform {
+			return b
+		}
+	}
+	return nil
+}
+
+// Offered returns the binaries on offer: the caller's, then the running
+// program.
+func Offered(extra []*Binary) ([]*Binary, error) {
+	me, err := Self()
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]*Binary(nil), extra...), me), nil
+}
+
+// PrepareAll prepares every binary (digests are computed once per Binary).
+func PrepareAll(bins []*Binary) error {
+	for _, b := range bins {
+		if err := b.prepare(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OnePerPlatform keeps the first prepared binary of each platform: the
+// caller's win over the running program.
+func OnePerPlatform(bins []*Binary) []*Binary {
+	seen := map[string]bool{}
+	var out []*Binary
+	for _, b := range bins {
+		if !seen[b.platform] {
+			seen[b.platform] = true
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Table lists the prepared binaries' platforms and digests.
+func Table(bins []*Binary) []PlatformDigest {
+	t := make([]PlatformDigest, 0, len(bins))
+	for _, b := range bins {
+		t = append(t, PlatformDigest{Platform: b.platform, Digest: b.digest})
+	}
+	return t
+}
+
+// Platforms lists the platforms on offer, the running program (last) first.
+func Platforms(bins []*Binary) []string {
+	var out []string
+	for i := len(bins) - 1; i >= 0; i-- {
+		out = append(out, bins[i].platform)
+	}
+	return out
 }
