@@ -48,10 +48,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 	// MaxRemoteWatches bounds the watches that one other context may hold
-	// on this context's actors. A watch beyond it, or one naming an actor
-	// ID longer than MaxWatchIDLen, is refused with a dead reply whose
-	// error matches ErrWatchLimit. Every watch a context holds is removed
-	// when it dies. Default DefaultMaxRemoteWatches.
+	// on this context's actors; all the contexts behind one child link may
+	// hold four times as many together. A watch beyond either, or one
+	// naming an actor ID longer than MaxWatchIDLen, is refused with a dead
+	// reply whose error matches ErrWatchLimit. Every watch a context holds
+	// is removed when it dies. Default DefaultMaxRemoteWatches.
 	MaxRemoteWatches int
 	// Unidirectional puts every child link in unidirectional mode
 	// (Mitogen's): the children may talk to this context and its

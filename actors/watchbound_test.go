@@ -229,3 +229,41 @@ func checkSiblingRefused(t *testing.T, raw *rawPeer, a *child, echo *actor.PID, 
 		t.Errorf("the refused request took %v", took)
 	}
 }
+
+// TestWatch_SubtreeFloodChargedToItsLink: a child that makes up contexts
+// in its own subtree (IDs granted to it, announced with ADD_ROUTE) cannot
+// multiply its watch budget: all the contexts behind one child link hold
+// at most four times Config.MaxRemoteWatches together.
+func TestWatch_SubtreeFloodChargedToItsLink(t *testing.T) {
+	const perContext = 50
+	root := newRoot(t, actors.Config{Setup: typeSetup, MaxRemoteWatches: perContext})
+	sink, err := root.System().Root.SpawnNamed(actor.PropsFromFunc(func(actor.Context) {}), "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := attachRaw(t, root, "mallory")
+	const fakes = 8
+	first := allocBlock(t, raw, fakes)
+	ids := make([]uint32, fakes)
+	for i := range ids {
+		ids[i] = first + uint32(i)
+	}
+	raw.send(raw.spec(wire.KindAddRoute, 0), rawRouteUpdate{IDs: ids, Names: make([]string, fakes)})
+	waitFor(t, waitLong, "the root to route to the made-up contexts", func() bool {
+		_, ok := root.Routes()[ids[fakes-1]]
+		return ok
+	})
+	for _, id := range ids {
+		for i := 0; i < perContext; i++ {
+			raw.send(wire.FrameSpec{Kind: wire.KindSystem, Dst: 0, Src: id, Auth: id},
+				&rawSysMsg{Op: rawOpWatch, Target: sink.Id, PeerCtx: id, PeerID: fmt.Sprint("w", i)})
+		}
+	}
+	refused := raw.countWatchRefusals(0)
+	if got, want := root.HeldWatches(), 4*perContext; got != want {
+		t.Errorf("the subtree holds %d watches, want the link's bound %d", got, want)
+	}
+	if want := fakes*perContext - 4*perContext; refused != want {
+		t.Errorf("%d watches refused, want %d", refused, want)
+	}
+}
