@@ -140,7 +140,7 @@ func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error
 	}
 	if target == n.id {
 		n.sys.Root.Send(pid, env)
-	} else if err := n.sendUser(target, pid, env, inline); err != nil {
+	} else if err := n.sendUserContext(ctx, target, pid, env, inline); err != nil {
 		return nil, withPID(err, pid)
 	}
 	v, err := r.wait(ctx)
