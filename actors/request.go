@@ -79,11 +79,15 @@ const replyIDBits = 128
 const replyIDPrefix = "$r"
 
 // newReplyID returns a fresh unguessable reply process ID: replyIDPrefix and
-// replyIDBits from crypto/rand in unpadded base64url (24 bytes in all).
+// replyIDBits from crypto/rand in unpadded base64url (24 bytes in all). It
+// is safe for concurrent use.
 func newReplyID() string {
 	var b [replyIDBits / 8]byte
 	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program instead
-	return replyIDPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	var id [len(replyIDPrefix) + (replyIDBits+5)/6]byte
+	copy(id[:], replyIDPrefix)
+	base64.RawURLEncoding.Encode(id[len(replyIDPrefix):], b[:])
+	return string(id[:]) // the one allocation
 }
 
 func (n *Node) dropReply(r *reply) {
