@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"syscall"
 
@@ -46,4 +47,32 @@ func waitCode(sys any) (int, bool) {
 var signalNumbers = map[runner.Signal]int{
 	"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "FPE": 8, "KILL": 9,
 	"SEGV": 11, "PIPE": 13, "ALRM": 14, "TERM": 15,
+}
+
+// RemoteExitError is the IS_DEAD reason of a bootstrapped child (SSH,
+// command, kubectl, docker, sudo) whose process ended.
+type RemoteExitError struct {
+	Host   string
+	Pid    int
+	Status int    // exit status (when Signal is empty)
+	Signal string // signal name without "SIG" as the server reported it
+}
+
+func (e *RemoteExitError) Error() string {
+	if e.Signal != "" {
+		return fmt.Sprintf("remote process %d on %s killed by signal %s", e.Pid, e.Host, e.Signal)
+	}
+	return fmt.Sprintf("remote process %d on %s exited: exit status %d", e.Pid, e.Host, e.Status)
+}
+
+// ExitCode returns the shell's $? for the remote process: its exit
+// status, or 128+N for a death by signal N (runner.ExitCoder, ExitStatus).
+func (e *RemoteExitError) ExitCode() int {
+	if e.Signal == "" {
+		return e.Status
+	}
+	if n, ok := signalNumbers[runner.Signal(e.Signal)]; ok {
+		return 128 + n
+	}
+	return 128
 }

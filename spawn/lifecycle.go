@@ -2,7 +2,12 @@ package spawn
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,4 +65,26 @@ func isDone(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// eofReader records that the remote side closed the link (its stdout).
+type eofReader struct {
+	r   io.Reader
+	eof atomic.Bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.eof.Store(true)
+	}
+	return n, err
+}
+
+func isEOFish(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isClosed(err)
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn/internal/boot"
 	"github.com/spindle-go/spindle/spawn/runner"

@@ -1,4 +1,4 @@
-package spawn
+package ssh
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"net"
 	"strings"
 	"syscall"
-
-	"github.com/spindle-go/spindle/spawn/runner"
 )
 
 // Sentinels for the ways starting an SSH context fails. The typed errors
@@ -112,34 +110,6 @@ func isTimeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// RemoteExitError is the IS_DEAD reason of an SSH context whose remote
-// process ended.
-type RemoteExitError struct {
-	Host   string
-	Pid    int
-	Status int    // exit status (when Signal is empty)
-	Signal string // signal name without "SIG" as the server reported it
-}
-
-func (e *RemoteExitError) Error() string {
-	if e.Signal != "" {
-		return fmt.Sprintf("remote process %d on %s killed by signal %s", e.Pid, e.Host, e.Signal)
-	}
-	return fmt.Sprintf("remote process %d on %s exited: exit status %d", e.Pid, e.Host, e.Status)
-}
-
-// ExitCode returns the shell's $? for the remote process: its exit
-// status, or 128+N for a death by signal N (runner.ExitCoder, ExitStatus).
-func (e *RemoteExitError) ExitCode() int {
-	if e.Signal == "" {
-		return e.Status
-	}
-	if n, ok := signalNumbers[runner.Signal(e.Signal)]; ok {
-		return 128 + n
-	}
-	return 128
 }
 
 // ConnectionLostError is the IS_DEAD reason of an SSH context whose

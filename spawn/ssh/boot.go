@@ -1,4 +1,4 @@
-package spawn
+package ssh
 
 import (
 	"bufio"
@@ -10,14 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/spindle-go/spindle/spawn/internal/boot"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/spindle-go/spindle/spawn/internal/boot"
 )
 
 // Limits on what the bootstrap reads before its reply: output of the
@@ -280,8 +279,4 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strings.TrimSpace(string(t.buf))
-}
-
-func isClosed(err error) bool {
-	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
 }

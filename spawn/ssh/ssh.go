@@ -1,4 +1,4 @@
-package spawn
+package ssh
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/crypto/ssh"
+
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn/internal/boot"
-	"golang.org/x/crypto/ssh"
 )
 
 // Defaults of SSHOptions.
@@ -162,23 +163,6 @@ func isEnvName(s string) bool {
 		}
 	}
 	return true
-}
-
-// BootstrapInfo says how an SSH context was started.
-type BootstrapInfo struct {
-	Host       string // user@host:port of the target
-	Platform   string // GOOS/GOARCH of the remote host
-	Pid        int    // process ID of the child context on the remote host
-	Dir        string // cache directory the binary runs from
-	CacheHit   bool   // the binary was in the cache: nothing was uploaded
-	Codec      string // encoding of the upload: zstd, gzip or raw
-	Uploaded   int64  // bytes of the binary sent (0 on a cache hit)
-	DigestTool string // remote tool that verified the upload
-
-	Connect   time.Duration // TCP, key exchange and authentication, all hops
-	Bootstrap time.Duration // stage 1 until the binary runs, upload included
-	Upload    time.Duration // upload and verification alone
-	Handshake time.Duration // the Spindle handshake with the child
 }
 
 // SSHContext is a child context running on an SSH host: a process started

@@ -1,4 +1,4 @@
-package spawn
+package ssh
 
 // EncodeForTest compresses b with codec (for the benchmarks of the
 // spawn_test package).

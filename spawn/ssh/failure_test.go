@@ -1,4 +1,4 @@
-package spawn_test
+package ssh_test
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 func TestSSH_ConnectionRefused(t *testing.T) {
@@ -28,11 +29,11 @@ func TestSSH_ConnectionRefused(t *testing.T) {
 	opts := sshOpts(srv, "refused")
 	opts.Host = srv.User + "@" + addr
 	err = trySSH(t, root, opts)
-	var de *spawn.DialError
-	if !errors.Is(err, spawn.ErrConnectionRefused) || !errors.As(err, &de) || de.Addr != addr {
+	var de *ssh.DialError
+	if !errors.Is(err, ssh.ErrConnectionRefused) || !errors.As(err, &de) || de.Addr != addr {
 		t.Fatalf("error %v, want ErrConnectionRefused for %s", err, addr)
 	}
-	if errors.Is(err, spawn.ErrConnectTimeout) {
+	if errors.Is(err, ssh.ErrConnectTimeout) {
 		t.Fatal("refused also claims a timeout")
 	}
 	t.Log(err)
@@ -62,7 +63,7 @@ func TestSSH_ConnectTimeout(t *testing.T) {
 	opts.ConnectTimeout = 300 * time.Millisecond
 	start := time.Now()
 	err = trySSH(t, root, opts)
-	if !errors.Is(err, spawn.ErrConnectTimeout) {
+	if !errors.Is(err, ssh.ErrConnectTimeout) {
 		t.Fatalf("error %v, want ErrConnectTimeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -301,7 +302,7 @@ Host via-jump
   UserKnownHostsFile %[5]s
   ProxyJump jump
 `, srv.Host, srv.Port, srv.User, srv.UserKey, srv.KnownHosts), 0o600)
-	base := spawn.SSHOptions{ConfigFile: cfg, Agent: "none", Grace: time.Second}
+	base := ssh.SSHOptions{ConfigFile: cfg, Agent: "none", Grace: time.Second}
 
 	opts := base
 	opts.Host = "target"
@@ -325,7 +326,7 @@ Host via-jump
 	opts.ProxyJump = "none"
 	startSSH(t, root, opts)
 	opts.ProxyJump = srv.User + "@127.0.0.1:1"
-	if err := trySSH(t, root, opts); !errors.Is(err, spawn.ErrConnectionRefused) {
+	if err := trySSH(t, root, opts); !errors.Is(err, ssh.ErrConnectionRefused) {
 		t.Fatalf("jump to a closed port: %v, want ErrConnectionRefused", err)
 	}
 }

@@ -1,4 +1,4 @@
-package spawn_test
+package ssh_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
-	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 // ExampleSSH starts a context on an SSH host, as OpenSSH would connect
@@ -22,12 +22,12 @@ func ExampleSSH() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	w, err := spawn.SSH(ctx, node, spawn.SSHOptions{Host: "deploy@build-7.example.com"})
+	w, err := ssh.SSH(ctx, node, ssh.SSHOptions{Host: "deploy@build-7.example.com"})
 	switch {
-	case errors.Is(err, spawn.ErrUnknownHost), errors.Is(err, spawn.ErrHostKeyMismatch):
+	case errors.Is(err, ssh.ErrUnknownHost), errors.Is(err, ssh.ErrHostKeyMismatch):
 		fmt.Println("host key not trusted:", err) // the fingerprint is in err
 		return
-	case errors.Is(err, spawn.ErrAuthFailed):
+	case errors.Is(err, ssh.ErrAuthFailed):
 		fmt.Println("no credentials accepted:", err)
 		return
 	case err != nil:

@@ -1,32 +1,16 @@
-package spawn
+package ssh
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
-
-// eofReader records that the remote side closed the link (its stdout).
-type eofReader struct {
-	r   io.Reader
-	eof atomic.Bool
-}
-
-func (e *eofReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil {
-		e.eof.Store(true)
-	}
-	return n, err
-}
 
 // linkCloser closes an SSH context's link. When the remote process closed
 // it (it is exiting), the connection stays open a moment so that its exit
@@ -266,8 +250,4 @@ func (c *SSHContext) exitReason() error {
 	case <-t.C:
 	}
 	return &ConnectionLostError{Host: c.host, Err: why}
-}
-
-func isEOFish(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isClosed(err)
 }

@@ -1,4 +1,4 @@
-package spawn_test
+package ssh_test
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/spindle-go/spindle/internal/sshtest"
-	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 func TestSSH_WrongHostKey(t *testing.T) {
@@ -35,11 +35,11 @@ func TestSSH_WrongHostKey(t *testing.T) {
 	opts := sshOpts(srv, "mitm")
 	opts.KnownHostsFiles = []string{known}
 	err = trySSH(t, root, opts)
-	var hke *spawn.HostKeyError
-	if !errors.Is(err, spawn.ErrHostKeyMismatch) || !errors.As(err, &hke) {
+	var hke *ssh.HostKeyError
+	if !errors.Is(err, ssh.ErrHostKeyMismatch) || !errors.As(err, &hke) {
 		t.Fatalf("error %v, want ErrHostKeyMismatch", err)
 	}
-	if errors.Is(err, spawn.ErrUnknownHost) {
+	if errors.Is(err, ssh.ErrUnknownHost) {
 		t.Fatal("a mismatch also claims to be an unknown host")
 	}
 	if want := srv.Fingerprint(t); hke.Fingerprint != want || !strings.Contains(err.Error(), want) {
@@ -49,8 +49,8 @@ func TestSSH_WrongHostKey(t *testing.T) {
 		t.Fatalf("Known %q, want %s:2", hke.Known, known)
 	}
 	// Even accept-new never accepts a changed key.
-	opts.HostKeyPolicy = spawn.HostKeyAcceptNew
-	if err := trySSH(t, root, opts); !errors.Is(err, spawn.ErrHostKeyMismatch) {
+	opts.HostKeyPolicy = ssh.HostKeyAcceptNew
+	if err := trySSH(t, root, opts); !errors.Is(err, ssh.ErrHostKeyMismatch) {
 		t.Fatalf("accept-new: %v, want ErrHostKeyMismatch", err)
 	}
 }
@@ -62,15 +62,15 @@ func TestSSH_UnknownHostAndAcceptNew(t *testing.T) {
 	opts := sshOpts(srv, "newhost")
 	opts.KnownHostsFiles = []string{known}
 	err := trySSH(t, root, opts)
-	var hke *spawn.HostKeyError
-	if !errors.Is(err, spawn.ErrUnknownHost) || !errors.As(err, &hke) || hke.Fingerprint != srv.Fingerprint(t) {
+	var hke *ssh.HostKeyError
+	if !errors.Is(err, ssh.ErrUnknownHost) || !errors.As(err, &hke) || hke.Fingerprint != srv.Fingerprint(t) {
 		t.Fatalf("error %v, want ErrUnknownHost with fingerprint %s", err, srv.Fingerprint(t))
 	}
 	if _, err := os.Stat(known); err == nil {
 		t.Fatal("strict checking wrote known_hosts")
 	}
 
-	opts.HostKeyPolicy = spawn.HostKeyAcceptNew
+	opts.HostKeyPolicy = ssh.HostKeyAcceptNew
 	startSSH(t, root, opts)
 	data, err := os.ReadFile(known)
 	if err != nil {
@@ -81,7 +81,7 @@ func TestSSH_UnknownHostAndAcceptNew(t *testing.T) {
 		t.Fatalf("known_hosts %q lacks the server's key", data)
 	}
 	// Now known: strict checking accepts it.
-	opts.HostKeyPolicy = spawn.HostKeyStrict
+	opts.HostKeyPolicy = ssh.HostKeyStrict
 	startSSH(t, root, opts)
 }
 
@@ -91,7 +91,7 @@ func TestSSH_InsecureIgnoreIsExplicitAndLogged(t *testing.T) {
 	root := newRoot(t, sloggerOf(capt))
 	opts := sshOpts(srv, "reckless")
 	opts.KnownHostsFiles = []string{filepath.Join(t.TempDir(), "empty")}
-	opts.HostKeyPolicy = spawn.HostKeyInsecureIgnore
+	opts.HostKeyPolicy = ssh.HostKeyInsecureIgnore
 	startSSH(t, root, opts)
 	attrs, ok := capt.find("ssh: host key NOT checked (HostKeyInsecureIgnore)")
 	if !ok || !strings.Contains(attrs["key"], srv.Fingerprint(t)) {
@@ -107,8 +107,8 @@ func TestSSH_RejectedKey(t *testing.T) {
 	opts := sshOpts(srv, "stranger")
 	opts.IdentityFiles = []string{stranger}
 	err := trySSH(t, root, opts)
-	var ae *spawn.AuthError
-	if !errors.Is(err, spawn.ErrAuthFailed) || !errors.As(err, &ae) {
+	var ae *ssh.AuthError
+	if !errors.Is(err, ssh.ErrAuthFailed) || !errors.As(err, &ae) {
 		t.Fatalf("error %v, want ErrAuthFailed", err)
 	}
 	if !contains(ae.Tried, "publickey") || ae.User != srv.User {
@@ -116,7 +116,7 @@ func TestSSH_RejectedKey(t *testing.T) {
 	}
 	// No credentials at all is an authentication failure too.
 	opts.IdentityFiles = []string{filepath.Join(t.TempDir(), "missing")}
-	if err := trySSH(t, root, opts); !errors.Is(err, spawn.ErrAuthFailed) {
+	if err := trySSH(t, root, opts); !errors.Is(err, ssh.ErrAuthFailed) {
 		t.Fatalf("no key: %v, want ErrAuthFailed", err)
 	}
 }
@@ -145,11 +145,11 @@ func TestSSH_PassphraseProtectedKey(t *testing.T) {
 	}
 
 	opts.Passphrase = func(string) ([]byte, error) { return []byte("wrong"), nil }
-	if err := trySSH(t, root, opts); !errors.Is(err, spawn.ErrAuthFailed) {
+	if err := trySSH(t, root, opts); !errors.Is(err, ssh.ErrAuthFailed) {
 		t.Fatalf("wrong passphrase: %v, want ErrAuthFailed", err)
 	}
 	opts.Passphrase = nil
-	if err := trySSH(t, root, opts); !errors.Is(err, spawn.ErrAuthFailed) {
+	if err := trySSH(t, root, opts); !errors.Is(err, ssh.ErrAuthFailed) {
 		t.Fatalf("no passphrase callback: %v, want ErrAuthFailed", err)
 	}
 }
@@ -191,8 +191,8 @@ func TestSSH_PasswordCallback(t *testing.T) {
 		return "certainly not the password", nil
 	}
 	err := trySSH(t, root, opts)
-	var ae *spawn.AuthError
-	if !errors.Is(err, spawn.ErrAuthFailed) || !errors.As(err, &ae) || !contains(ae.Tried, "password") {
+	var ae *ssh.AuthError
+	if !errors.Is(err, ssh.ErrAuthFailed) || !errors.As(err, &ae) || !contains(ae.Tried, "password") {
 		t.Fatalf("error %v, want ErrAuthFailed after trying password", err)
 	}
 	if calls.Load() == 0 {

@@ -1,4 +1,4 @@
-package spawn_test
+package ssh_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/ssh"
 	"github.com/spindle-go/spindle/supervision"
 )
 
@@ -148,7 +149,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 	srv, _ := sshServer(t, sshtest.Config{})
 	root := newRoot(t, nil)
 	start := func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
-		return spawn.SSH(ctx, node, sshOpts(srv, name))
+		return ssh.SSH(ctx, node, sshOpts(srv, name))
 	}
 	s, err := supervision.Start(root, supervision.Config{Name: "ssh-pool", Children: []supervision.ContextSpec{
 		{Name: "remote-worker", Restart: supervision.Permanent, Start: start,
@@ -167,7 +168,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 	if _, err := actors.Request[*Pong](ctx, root, first.PIDs["echo"], &Ping{}); err != nil {
 		t.Fatal(err)
 	}
-	remote := first.Context.(*spawn.SSHContext)
+	remote := first.Context.(*ssh.SSHContext)
 	if err := syscall.Kill(remote.Info().Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 		next, _ = s.Child("remote-worker")
 		return next.Up && next.ID != first.ID && next.PIDs["echo"] != nil
 	})
-	if next.Incarnation != 2 || next.Context.(*spawn.SSHContext).Info().Pid == remote.Info().Pid {
+	if next.Incarnation != 2 || next.Context.(*ssh.SSHContext).Info().Pid == remote.Info().Pid {
 		t.Fatalf("restarted child %+v", next)
 	}
 	if _, err := actors.Request[*Pong](ctx, root, next.PIDs["echo"], &Ping{}); err != nil {

@@ -1,4 +1,4 @@
-package spawn
+package ssh
 
 import (
 	"crypto/ed25519"

@@ -1,4 +1,4 @@
-package spawn_test
+package ssh_test
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	gossh "golang.org/x/crypto/ssh"
+
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
-	"golang.org/x/crypto/ssh"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 // BenchmarkSSHSpawnWarm measures starting an SSH context whose binary is
@@ -26,7 +28,7 @@ func BenchmarkSSHSpawnWarm(b *testing.B) {
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		samples = append(samples, benchSpawn(b, root, opts, func(c *spawn.SSHContext) {
+		samples = append(samples, benchSpawn(b, root, opts, func(c *ssh.SSHContext) {
 			if !c.Info().CacheHit {
 				b.Fatal("warm start uploaded the binary")
 			}
@@ -52,7 +54,7 @@ func BenchmarkSSHSpawnCold(b *testing.B) {
 		b.StopTimer()
 		opts.CacheDirs = []string{filepath.Join(b.TempDir(), fmt.Sprint("c", i))}
 		b.StartTimer()
-		samples = append(samples, benchSpawn(b, root, opts, func(c *spawn.SSHContext) {
+		samples = append(samples, benchSpawn(b, root, opts, func(c *ssh.SSHContext) {
 			if c.Info().CacheHit {
 				b.Fatal("cold start found the binary cached")
 			}
@@ -66,12 +68,12 @@ func BenchmarkSSHSpawnCold(b *testing.B) {
 
 // benchSpawn starts one context, gets a first answer and returns the time
 // that took; the shutdown is not timed.
-func benchSpawn(b *testing.B, root *actors.Node, opts spawn.SSHOptions, check func(*spawn.SSHContext)) time.Duration {
+func benchSpawn(b *testing.B, root *actors.Node, opts ssh.SSHOptions, check func(*ssh.SSHContext)) time.Duration {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, err := spawn.SSH(ctx, root, opts)
+	c, err := ssh.SSH(ctx, root, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,12 +133,12 @@ func BenchmarkSSHFloorCat(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	signer, err := ssh.ParsePrivateKey(key)
+	signer, err := gossh.ParsePrivateKey(key)
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := ssh.Dial("tcp", srv.Addr, &ssh.ClientConfig{User: srv.User,
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+	client, err := gossh.Dial("tcp", srv.Addr, &gossh.ClientConfig{User: srv.User,
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -243,7 +245,7 @@ func BenchmarkSSHEncodeSelf(b *testing.B) {
 	b.SetBytes(size)
 	for i := 0; i < b.N; i++ {
 		fresh := spawn.NewBinary(self.Path(), "")
-		if err := spawn.EncodeForTest(fresh, "zstd"); err != nil {
+		if err := ssh.EncodeForTest(fresh, "zstd"); err != nil {
 			b.Fatal(err)
 		}
 	}

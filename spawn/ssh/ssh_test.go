@@ -1,4 +1,4 @@
-package spawn_test
+package ssh_test
 
 import (
 	"context"
@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/goleak"
+
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
-	"go.uber.org/goleak"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 // Messages of the SSH suite.
@@ -67,12 +69,12 @@ func sshServer(t testing.TB, cfg sshtest.Config) (*sshtest.Server, string) {
 // key, reading no ssh configuration and no agent. The remote environment
 // comes from sshd, not from us: GORACE is passed on so that race-built
 // children do not sleep at exit.
-func sshOpts(srv *sshtest.Server, name string) spawn.SSHOptions {
+func sshOpts(srv *sshtest.Server, name string) ssh.SSHOptions {
 	var env []string
 	if v := os.Getenv("GORACE"); v != "" {
 		env = append(env, "GORACE="+v)
 	}
-	return spawn.SSHOptions{
+	return ssh.SSHOptions{
 		Env:             env,
 		Host:            srv.User + "@" + srv.Addr,
 		ConfigFile:      "none",
@@ -85,13 +87,13 @@ func sshOpts(srv *sshtest.Server, name string) spawn.SSHOptions {
 }
 
 // startSSH starts an SSH context that is shut down when the test ends.
-func startSSH(t testing.TB, node *actors.Node, opts spawn.SSHOptions) *spawn.SSHContext {
+func startSSH(t testing.TB, node *actors.Node, opts ssh.SSHOptions) *ssh.SSHContext {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := spawn.SSH(ctx, node, opts)
+	c, err := ssh.SSH(ctx, node, opts)
 	if err != nil {
-		t.Fatalf("spawn.SSH(%s): %v", opts.Host, err)
+		t.Fatalf("ssh.SSH(%s): %v", opts.Host, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -102,14 +104,14 @@ func startSSH(t testing.TB, node *actors.Node, opts spawn.SSHOptions) *spawn.SSH
 }
 
 // trySSH starts an SSH context that is expected to fail.
-func trySSH(t testing.TB, node *actors.Node, opts spawn.SSHOptions) error {
+func trySSH(t testing.TB, node *actors.Node, opts ssh.SSHOptions) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := spawn.SSH(ctx, node, opts)
+	c, err := ssh.SSH(ctx, node, opts)
 	if err == nil {
 		_ = c.Shutdown(ctx)
-		t.Fatalf("spawn.SSH(%s) succeeded, want an error", opts.Host)
+		t.Fatalf("ssh.SSH(%s) succeeded, want an error", opts.Host)
 	}
 	return err
 }
@@ -373,7 +375,7 @@ func TestSSH_ConnectionDropIsDead(t *testing.T) {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	expectDead(t, failed, watched, pid, "connection")
-	if reason := deadReason(t, c); !errors.Is(reason, spawn.ErrConnectionLost) {
+	if reason := deadReason(t, c); !errors.Is(reason, ssh.ErrConnectionLost) {
 		t.Fatalf("DeadReason %v, want ErrConnectionLost", reason)
 	}
 	// Its stdin gone, the remote context exits: no orphan.
@@ -385,7 +387,7 @@ func TestSSH_ConcurrentColdStarts(t *testing.T) {
 	root := newRoot(t, nil)
 	const n = 4
 	var wg sync.WaitGroup
-	ctxs := make([]*spawn.SSHContext, n)
+	ctxs := make([]*ssh.SSHContext, n)
 	errs := make([]error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -393,7 +395,7 @@ func TestSSH_ConcurrentColdStarts(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			ctxs[i], errs[i] = spawn.SSH(ctx, root, sshOpts(srv, fmt.Sprintf("racer-%d", i)))
+			ctxs[i], errs[i] = ssh.SSH(ctx, root, sshOpts(srv, fmt.Sprintf("racer-%d", i)))
 		}(i)
 	}
 	wg.Wait()
@@ -441,7 +443,7 @@ func TestSSH_NoGoroutineLeakAfterShutdown(t *testing.T) {
 		}
 		ctx := testCtx(t, 60*time.Second)
 		for i := 0; i < 2; i++ {
-			c, err := spawn.SSH(ctx, root, sshOpts(srv, fmt.Sprintf("leak-%d", i)))
+			c, err := ssh.SSH(ctx, root, sshOpts(srv, fmt.Sprintf("leak-%d", i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -452,7 +454,7 @@ func TestSSH_NoGoroutineLeakAfterShutdown(t *testing.T) {
 		// A failed start leaves nothing either.
 		bad := sshOpts(srv, "bad")
 		bad.Shell = "/nonexistent/sh"
-		if _, err := spawn.SSH(ctx, root, bad); err == nil {
+		if _, err := ssh.SSH(ctx, root, bad); err == nil {
 			t.Fatal("start with a missing shell succeeded")
 		}
 		if err := root.Shutdown(ctx); err != nil {
