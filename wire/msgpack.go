@@ -159,7 +159,7 @@ func scanMsgpack(b []byte, limit uint64) (est uint64, err error) {
 		if err != nil {
 			return est, fmt.Errorf("at offset %d: %v", pos, err)
 		}
-		if est += decodedCost(b[pos], skip); est > limit {
+		if est += uint64(decodedCost[b[pos]]) + uint64(skip); est > limit {
 			return est, fmt.Errorf("%w: %d bytes estimated by offset %d of %d, limit %d",
 				ErrDecodeTooLarge, est, pos, len(b), limit)
 		}
@@ -181,23 +181,26 @@ func scanMsgpack(b []byte, limit uint64) (est uint64, err error) {
 	return est, nil
 }
 
-// decodedCost estimates the decoded size of the object with code byte c
-// and skip bytes (for a container: of its head, not counting what is
-// inside).
-func decodedCost(c byte, skip int) uint64 {
-	switch {
-	case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf: // maps
-		return costMap
-	case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd: // arrays
-		return costArray
-	case c >= 0xa0 && c <= 0xbf, c >= 0xd9 && c <= 0xdb: // strings
-		return costStr + uint64(skip)
-	case c >= 0xc4 && c <= 0xc6: // binaries
-		return costBin + uint64(skip)
-	default:
-		return costSlot + uint64(skip)
+// decodedCost is the estimated decoded size of an object by its code
+// byte, on top of its encoded bytes (for a container: its head; what is
+// inside counts for itself).
+var decodedCost = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
+			t[c] = costMap
+		case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd:
+			t[c] = costArray
+		case c >= 0xa0 && c <= 0xbf, c >= 0xd9 && c <= 0xdb:
+			t[c] = costStr
+		case c >= 0xc4 && c <= 0xc6:
+			t[c] = costBin
+		default:
+			t[c] = costSlot
+		}
 	}
-}
+	return t
+}()
 
 type msgpackError string
 
