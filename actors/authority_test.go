@@ -283,7 +283,7 @@ func TestRequest_ForgedReplyToSiblingsRequest(t *testing.T) {
 }
 
 // TestRequest_OnPathTo pins who may fail a request with a dead reply, on a
-// real tree: root -> {middle -> {grandchild, mallory}, sibling}.
+// real tree: root -> {middle -> {grandchild -> great, mallory}, sibling}.
 func TestRequest_OnPathTo(t *testing.T) {
 	cfg := actors.Config{Setup: typeSetup}
 	root := newRoot(t, cfg)
@@ -291,13 +291,14 @@ func TestRequest_OnPathTo(t *testing.T) {
 	sib := attach(t, root, "sibling", cfg)
 	grand := attach(t, mid.node, "grandchild", cfg)
 	mal := attach(t, mid.node, "mallory", cfg)
+	great := attach(t, grand.node, "great", cfg)
 	waitFor(t, waitLong, "the root to route to the grandchildren", func() bool {
 		r := root.Routes()
-		_, g := r[grand.link.ID]
+		_, g := r[great.link.ID]
 		_, m := r[mal.link.ID]
 		return g && m
 	})
-	M, S, G, X := mid.link.ID, sib.link.ID, grand.link.ID, mal.link.ID
+	M, S, G, X, GG := mid.link.ID, sib.link.ID, grand.link.ID, mal.link.ID, great.link.ID
 	tests := []struct {
 		at           *actors.Node
 		from, target uint32
@@ -308,6 +309,12 @@ func TestRequest_OnPathTo(t *testing.T) {
 		{root, X, G, false}, // a cousin behind the same link
 		{root, S, G, false}, // another branch
 		{root, 0, G, true},  // ourselves
+		{root, G, GG, true}, // two hops down (ADD_ROUTE carried the parent)
+		{root, M, GG, true},
+		{root, X, GG, false},
+		{mid.node, G, GG, true},
+		{great.node, M, 0, true},
+		{great.node, X, 0, false},
 		{grand.node, M, 0, true},
 		{grand.node, 0, 0, true},
 		{grand.node, X, 0, false}, // a sibling, "same route" as the root

@@ -7,6 +7,7 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -25,6 +26,12 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if childRole() { // a re-executed test binary, see isolation_test.go
+		return
+	}
+	if mode := os.Getenv(rawChildEnv); mode != "" {
+		os.Exit(rawChildMain(mode)) // this binary re-executed as a raw child (rawchild_test.go)
+	}
 	goleak.VerifyTestMain(m, leakIgnores()...)
 }
 

@@ -238,7 +238,7 @@ func (n *Node) onWatch(src uint32, m *sysMsg, found bool) {
 			Why: int32(actor.TerminatedReason_NotFound)})
 		return
 	}
-	if err := n.track.held.add(src, m.Target, m.PeerID); err != nil {
+	if err := n.track.held.add(src, n.childLinkOf(src), m.Target, m.PeerID); err != nil {
 		n.pol.refused(n.log, src, "refused remote watch", "target", trimID(m.Target), "err", err)
 		n.replyDead(src, withCause(wire.DeadReply{Target: trimID(m.Target), TargetCtx: n.id, HasSender: true,
 			SenderCtx: src, SenderID: trimID(m.PeerID), Code: wire.DeadRejected, Reason: err.Error()}, err))

@@ -70,17 +70,19 @@ func (p *policy) isolate(id uint32) {
 
 // forget drops what is known about dead contexts.
 func (p *policy) forget(ids []uint32) {
+	gone := make(map[uint32]bool, len(ids))
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, id := range ids {
 		delete(p.up, id)
 		delete(p.isolated, id)
-		for k := range p.warned {
-			if k.src == id {
-				delete(p.warned, k)
-			}
+		gone[id] = true
+	}
+	for k := range p.warned {
+		if gone[k.src] {
+			delete(p.warned, k)
 		}
 	}
-	p.mu.Unlock()
 }
 
 // refused logs a refused frame: at Warn the first time src is refused for
@@ -206,4 +208,19 @@ func (n *Node) crossRefused(in, out *link) string {
 	}
 	return fmt.Sprintf("unidirectional mode: context %d does not pass frames between its children %d and %d",
 		n.id, in.peer, out.peer)
+}
+
+// childLinkOf returns the direct child whose link context id lives behind,
+// or noLink when it is reached through the parent (or not at all).
+func (n *Node) childLinkOf(id uint32) uint32 {
+	n.mu.RLock()
+	r, ok := n.rt.Route(id)
+	n.mu.RUnlock()
+	if !ok {
+		return noLink
+	}
+	if child, isChild := r.ChildID(); isChild {
+		return child
+	}
+	return noLink
 }

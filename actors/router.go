@@ -148,11 +148,13 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
-		err = out.sendFDs(f.Raw, fds, queued) // closes fds, sent or not
+		err = out.sendFDs(f.Raw, fds, noWait) // closes fds, sent or not; never waits
 		fds = nil
 		if fdRefused(err) {
 			err = &DeadError{Context: h.Dst(), Code: wire.DeadRejected,
 				Reason: fmt.Sprintf("context %d cannot pass the message's descriptors on: %v", n.id, err)}
+		} else if errors.Is(err, ErrCongested) {
+			err = n.congested(h.Dst(), out)
 		} else {
 			err = n.sendErr(h.Dst(), nil, err)
 		}
@@ -189,8 +191,8 @@ func (n *Node) replyDead(dst uint32, d wire.DeadReply) {
 	_ = n.sendFrame(wire.FrameSpec{Kind: wire.KindDead, Dst: dst, Src: n.id, Auth: n.id}, nil, body)
 }
 
-// sendFrame routes one frame built from parts. It only queues (it is safe
-// on a reader goroutine); a failure is a *DeadError.
+// sendFrame routes one frame built from parts. It only queues, control
+// kinds on the control queue (see modeOf); a failure is a *DeadError.
 func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
 	l, err := n.linkTo(s.Dst)
 	if err != nil {
@@ -198,7 +200,7 @@ func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
 	}
 	buf := getBuf()
 	*buf = wire.AppendFrame((*buf)[:0], s, kv, body)
-	err = l.send(*buf, queued)
+	err = l.send(*buf, modeOf(s.Kind))
 	putBuf(buf)
 	return n.sendErr(s.Dst, nil, err)
 }
@@ -244,7 +246,7 @@ func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
 		}
 		buf := getBuf()
 		*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
-		_ = l.send(*buf, queued)
+		_ = l.send(*buf, control)
 		putBuf(buf)
 	}
 }
@@ -259,22 +261,26 @@ const updateBudget = 64 << 10
 func splitUpdate(u routeUpdate) []routeUpdate {
 	u.Reason = route.Bound(u.Reason, route.MaxReason)
 	var parts []routeUpdate
-	cur := routeUpdate{Reason: u.Reason, Code: u.Code}
+	head := routeUpdate{Reason: u.Reason, Code: u.Code, Cause: u.Cause, Detail: u.Detail} // every part's
+	cur := head
 	size := 0
 	for i, id := range u.IDs {
 		name := ""
 		if i < len(u.Names) {
 			name = route.Bound(u.Names[i], route.MaxName)
 		}
-		cost := 5 + 3 + len(name) // uint32 and a str8/fixstr head, at most
+		cost := 5 + 3 + len(name) + 5 // uint32, a str8/fixstr head, and a parent uint32, at most
 		if len(cur.IDs) == route.MaxUpdateIDs || (len(cur.IDs) > 0 && size+cost > updateBudget-len(u.Reason)-64) {
 			parts = append(parts, cur)
-			cur = routeUpdate{Reason: u.Reason, Code: u.Code}
+			cur = head
 			size = 0
 		}
 		cur.IDs = append(cur.IDs, id)
 		if len(u.Names) > 0 {
 			cur.Names = append(cur.Names, name)
+		}
+		if i < len(u.Parents) {
+			cur.Parents = append(cur.Parents, u.Parents[i])
 		}
 		size += cost
 	}
@@ -284,8 +290,9 @@ func splitUpdate(u routeUpdate) []routeUpdate {
 // checkUpdate bounds a route update that arrived: at most
 // route.MaxUpdateIDs IDs and names.
 func checkUpdate(u *routeUpdate) error {
-	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs {
-		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names (limit %d)", ErrRouteUpdate, len(u.IDs), len(u.Names), route.MaxUpdateIDs)}
+	if len(u.IDs) > route.MaxUpdateIDs || len(u.Names) > route.MaxUpdateIDs || len(u.Parents) > route.MaxUpdateIDs {
+		return &ProtocolError{Err: fmt.Errorf("%w: %d IDs, %d names, %d parents (limit %d)", ErrRouteUpdate,
+			len(u.IDs), len(u.Names), len(u.Parents), route.MaxUpdateIDs)}
 	}
 	return nil
 }

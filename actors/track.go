@@ -167,26 +167,42 @@ const (
 	// MaxWatchIDLen is the longest watcher or watched actor ID a remote
 	// watch may name, in bytes.
 	MaxWatchIDLen = 1024
+	// linkWatchFactor bounds the watches that all the contexts behind one
+	// child link may hold here together: linkWatchFactor times
+	// Config.MaxRemoteWatches.
+	linkWatchFactor = 4
 )
+
+// noLink stands for "not behind a child link" in heldWatches: watchers
+// reached through the parent are bounded per context only.
+const noLink = ^uint32(0)
 
 // heldWatches records the watches that other contexts hold on local
 // actors. protoactor would keep each remote watcher in the watched actor
 // until the actor stops (and keeps stale pointers in its watcher slice even
 // after an Unwatch), so remote watchers never enter protoactor: each
 // watched actor is watched once by the node's watch relay, and the remote
-// watchers live here, where they are bounded per watcher context (max) and
-// all removed when that context dies. Keys hold the local watchee's ID and
-// the watcher's ID in its context. Safe for concurrent use; watchFn and
-// unwatchFn run under the lock, so that the relay's Watch and Unwatch of
-// an actor reach it in the order the records changed.
+// watchers live here, bounded per watcher context (max) and per child link
+// (max*linkWatchFactor for all the contexts behind it), and all removed
+// when their context dies. Safe for concurrent use; watchFn and unwatchFn
+// run under the lock, so that the relay's Watch and Unwatch of an actor
+// reach it in the order the records changed.
 type heldWatches struct {
-	mu  sync.Mutex
-	max int
-	by  map[uint32]map[watchKey]struct{}      // watcher context -> its watches
-	of  map[string]map[remoteWatcher]struct{} // watchee -> its remote watchers
+	mu     sync.Mutex
+	max    int
+	by     map[uint32]*ctxWatches                // watcher context -> its watches
+	of     map[string]map[remoteWatcher]struct{} // watchee -> its remote watchers
+	onLink map[uint32]int                        // child link -> watches charged to it
 	// watchFn and unwatchFn make the relay watch or stop watching a local
 	// actor, when it gets its first or loses its last remote watcher.
 	watchFn, unwatchFn func(watchee string)
+}
+
+// ctxWatches are the watches of one watcher context, charged to the child
+// link it lives behind (noLink for none).
+type ctxWatches struct {
+	via uint32
+	set map[watchKey]struct{} // local watchee, watcher's ID in its context
 }
 
 // remoteWatcher is a watcher in another context.
@@ -197,32 +213,43 @@ type remoteWatcher struct {
 
 func (h *heldWatches) init(max int, watchFn, unwatchFn func(string)) {
 	h.max, h.watchFn, h.unwatchFn = max, watchFn, unwatchFn
-	h.by = make(map[uint32]map[watchKey]struct{})
+	h.by = make(map[uint32]*ctxWatches)
 	h.of = make(map[string]map[remoteWatcher]struct{})
+	h.onLink = make(map[uint32]int)
 }
 
-// add records a watch of local actor watchee by watcher in context ctx. It
-// fails with ErrWatchLimit when ctx already holds max watches or an ID is
-// longer than MaxWatchIDLen; a watch already recorded is no new one.
-func (h *heldWatches) add(ctx uint32, watchee, watcher string) error {
+// add records a watch of local actor watchee by watcher in context ctx,
+// which lives behind child link via (or noLink). It fails with
+// ErrWatchLimit when ctx or via is at its bound or an ID is longer than
+// MaxWatchIDLen; a watch already recorded is no new one.
+func (h *heldWatches) add(ctx, via uint32, watchee, watcher string) error {
 	if len(watchee) > MaxWatchIDLen || len(watcher) > MaxWatchIDLen {
 		return fmt.Errorf("%w: actor ID longer than %d bytes", ErrWatchLimit, MaxWatchIDLen)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	set := h.by[ctx]
+	cw := h.by[ctx]
 	k := watchKey{watchee, watcher}
-	if _, ok := set[k]; ok {
-		return nil
+	if cw != nil {
+		if _, ok := cw.set[k]; ok {
+			return nil
+		}
+		via = cw.via // charged where its first watch was
 	}
-	if len(set) >= h.max {
-		return fmt.Errorf("%w: context %d holds %d watches here already", ErrWatchLimit, ctx, len(set))
+	if cw != nil && len(cw.set) >= h.max {
+		return fmt.Errorf("%w: context %d holds %d watches here already", ErrWatchLimit, ctx, len(cw.set))
 	}
-	if set == nil {
-		set = make(map[watchKey]struct{})
-		h.by[ctx] = set
+	if via != noLink && h.onLink[via] >= h.max*linkWatchFactor {
+		return fmt.Errorf("%w: the contexts behind link %d hold %d watches here already", ErrWatchLimit, via, h.onLink[via])
 	}
-	set[k] = struct{}{}
+	if cw == nil {
+		cw = &ctxWatches{via: via, set: make(map[watchKey]struct{})}
+		h.by[ctx] = cw
+	}
+	cw.set[k] = struct{}{}
+	if via != noLink {
+		h.onLink[via]++
+	}
 	ws := h.of[watchee]
 	if ws == nil {
 		ws = make(map[remoteWatcher]struct{})
@@ -233,14 +260,30 @@ func (h *heldWatches) add(ctx uint32, watchee, watcher string) error {
 	return nil
 }
 
-// drop forgets one watch. h.mu must be held.
-func (h *heldWatches) dropLocked(ctx uint32, watchee, watcher string) {
-	if set := h.by[ctx]; set != nil {
-		delete(set, watchKey{watchee, watcher})
-		if len(set) == 0 {
-			delete(h.by, ctx)
+// unrecordLocked removes a watch from the watcher context's record and its
+// link's charge. h.mu must be held.
+func (h *heldWatches) unrecordLocked(ctx uint32, k watchKey) {
+	cw := h.by[ctx]
+	if cw == nil {
+		return
+	}
+	if _, ok := cw.set[k]; !ok {
+		return
+	}
+	delete(cw.set, k)
+	if cw.via != noLink {
+		if h.onLink[cw.via]--; h.onLink[cw.via] <= 0 {
+			delete(h.onLink, cw.via)
 		}
 	}
+	if len(cw.set) == 0 {
+		delete(h.by, ctx)
+	}
+}
+
+// dropLocked forgets one watch. h.mu must be held.
+func (h *heldWatches) dropLocked(ctx uint32, watchee, watcher string) {
+	h.unrecordLocked(ctx, watchKey{watchee, watcher})
 	if ws := h.of[watchee]; ws != nil {
 		delete(ws, remoteWatcher{ctx, watcher})
 		if len(ws) == 0 {
@@ -261,8 +304,10 @@ func (h *heldWatches) drop(ctx uint32, watchee, watcher string) {
 func (h *heldWatches) dropCtx(ctx uint32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for k := range h.by[ctx] {
-		h.dropLocked(ctx, k.watchee, k.watcher)
+	if cw := h.by[ctx]; cw != nil {
+		for k := range cw.set {
+			h.dropLocked(ctx, k.watchee, k.watcher)
+		}
 	}
 }
 
@@ -276,12 +321,7 @@ func (h *heldWatches) dropWatchee(watchee string) []remoteWatcher {
 	out := make([]remoteWatcher, 0, len(ws))
 	for w := range ws {
 		out = append(out, w)
-		if set := h.by[w.ctx]; set != nil {
-			delete(set, watchKey{watchee, w.id})
-			if len(set) == 0 {
-				delete(h.by, w.ctx)
-			}
-		}
+		h.unrecordLocked(w.ctx, watchKey{watchee, w.id})
 	}
 	return out
 }
@@ -291,8 +331,8 @@ func (h *heldWatches) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	total := 0
-	for _, set := range h.by {
-		total += len(set)
+	for _, cw := range h.by {
+		total += len(cw.set)
 	}
 	return total
 }

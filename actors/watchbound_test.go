@@ -132,16 +132,23 @@ func TestWatch_TerminatedForUnwatchedActorDropped(t *testing.T) {
 	}
 }
 
-// attachRawIsolated is attachRaw over a Transport with Isolated set.
-func attachRawIsolated(t testing.TB, parent *actors.Node, name string) *rawPeer {
+// attachRawWith is attachRaw over a Transport that edit may change (set
+// Isolated, a Reason hook).
+func attachRawWith(t testing.TB, parent *actors.Node, name string, edit func(*actors.Transport)) (*rawPeer, *actors.ChildLink) {
 	t.Helper()
 	parentEnd, peerEnd := net.Pipe()
-	res := make(chan error, 1)
+	type attached struct {
+		l   *actors.ChildLink
+		err error
+	}
+	res := make(chan attached, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 		defer cancel()
-		_, err := parent.AttachChild(ctx, name, actors.Transport{R: parentEnd, W: parentEnd, C: parentEnd, Isolated: true})
-		res <- err
+		tr := actors.Transport{R: parentEnd, W: parentEnd, C: parentEnd}
+		edit(&tr)
+		l, err := parent.AttachChild(ctx, name, tr)
+		res <- attached{l, err}
 	}()
 	r := wire.NewReader(peerEnd, 1<<20)
 	hello := readParentHello(t, r)
@@ -151,15 +158,16 @@ func attachRawIsolated(t testing.TB, parent *actors.Node, name string) *rawPeer 
 		t.Fatal(err)
 	}
 	p.writeRaw(childHello(hello, name))
-	if err := <-res; err != nil {
-		t.Fatalf("AttachChild: %v", err)
+	a := <-res
+	if a.err != nil {
+		t.Fatalf("AttachChild: %v", a.err)
 	}
 	go p.readLoop(r)
 	t.Cleanup(func() {
 		_ = p.conn.Close()
 		<-p.done
 	})
-	return p
+	return p, a.l
 }
 
 // TestRouter_UnidirectionalMode: with Config.Unidirectional (every child)
@@ -188,7 +196,7 @@ func TestRouter_UnidirectionalMode(t *testing.T) {
 		a := attach(t, root, "a", cfg)
 		b := attach(t, root, "b", cfg)
 		echo := spawnRemote(t, root, a.link.ID, "echo", "")
-		raw := attachRawIsolated(t, root, "mallory")
+		raw, _ := attachRawWith(t, root, "mallory", func(tr *actors.Transport) { tr.Isolated = true })
 		checkSiblingRefused(t, raw, a, echo, k)
 		ping(t, b.node, echo, "children that are not isolated still talk to each other")
 		ping(t, root, echo, "the root still reaches its children")
@@ -219,5 +227,43 @@ func checkSiblingRefused(t *testing.T, raw *rawPeer, a *child, echo *actor.PID, 
 	}
 	if took := time.Since(start); took > atOnce {
 		t.Errorf("the refused request took %v", took)
+	}
+}
+
+// TestWatch_SubtreeFloodChargedToItsLink: a child that makes up contexts
+// in its own subtree (IDs granted to it, announced with ADD_ROUTE) cannot
+// multiply its watch budget: all the contexts behind one child link hold
+// at most four times Config.MaxRemoteWatches together.
+func TestWatch_SubtreeFloodChargedToItsLink(t *testing.T) {
+	const perContext = 50
+	root := newRoot(t, actors.Config{Setup: typeSetup, MaxRemoteWatches: perContext})
+	sink, err := root.System().Root.SpawnNamed(actor.PropsFromFunc(func(actor.Context) {}), "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := attachRaw(t, root, "mallory")
+	const fakes = 8
+	first := allocBlock(t, raw, fakes)
+	ids := make([]uint32, fakes)
+	for i := range ids {
+		ids[i] = first + uint32(i)
+	}
+	raw.send(raw.spec(wire.KindAddRoute, 0), rawRouteUpdate{IDs: ids, Names: make([]string, fakes)})
+	waitFor(t, waitLong, "the root to route to the made-up contexts", func() bool {
+		_, ok := root.Routes()[ids[fakes-1]]
+		return ok
+	})
+	for _, id := range ids {
+		for i := 0; i < perContext; i++ {
+			raw.send(wire.FrameSpec{Kind: wire.KindSystem, Dst: 0, Src: id, Auth: id},
+				&rawSysMsg{Op: rawOpWatch, Target: sink.Id, PeerCtx: id, PeerID: fmt.Sprint("w", i)})
+		}
+	}
+	refused := raw.countWatchRefusals(0)
+	if got, want := root.HeldWatches(), 4*perContext; got != want {
+		t.Errorf("the subtree holds %d watches, want the link's bound %d", got, want)
+	}
+	if want := fakes*perContext - 4*perContext; refused != want {
+		t.Errorf("%d watches refused, want %d", refused, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 // sshLauncher starts Spindle contexts on the private sshd: strict host key
@@ -22,7 +23,7 @@ func sshLauncher(node *actors.Node, exe string, t sshTarget) func(context.Contex
 	)
 	return func(ctx context.Context, name string) (spawn.Child, error) {
 		once.Do(func() { bin = spawn.NewBinary(exe, "") }) // hashed once, reused
-		return spawn.SSH(ctx, node, spawn.SSHOptions{
+		return ssh.SSH(ctx, node, ssh.SSHOptions{
 			Name:            name,
 			Host:            t.Host,
 			Port:            t.Port,
@@ -31,7 +32,7 @@ func sshLauncher(node *actors.Node, exe string, t sshTarget) func(context.Contex
 			Agent:           "none",
 			IdentityFiles:   []string{t.Identity},
 			KnownHostsFiles: []string{t.KnownHosts},
-			HostKeyPolicy:   spawn.HostKeyStrict,
+			HostKeyPolicy:   ssh.HostKeyStrict,
 			Binaries:        []*spawn.Binary{bin},
 			CacheDirs:       []string{t.CacheDir},
 			Grace:           time.Second,

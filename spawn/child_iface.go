@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"context"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -33,3 +34,31 @@ type Child interface {
 }
 
 var _ Child = (*Context)(nil)
+
+// Info describes a running child for the user: how it was reached and
+// where it runs.
+type Info struct {
+	Method string // "local", "ssh", "command", "kubectl", "docker", "sudo", ...
+	Host   string // host, container or pod; "" for this host
+	User   string // the user it runs as, where known
+	Pid    int    // the child's process ID on its host (in its PID namespace)
+	// Boot says how the bootstrap went (zero for local children).
+	Boot BootstrapInfo
+}
+
+// BootstrapInfo says how a bootstrapped child was started.
+type BootstrapInfo struct {
+	Host       string // the target, as messages name it (user@host:port for SSH)
+	Platform   string // GOOS/GOARCH of the remote host
+	Pid        int    // process ID of the child context on the remote host
+	Dir        string // cache directory the binary runs from
+	CacheHit   bool   // the binary was in the cache: nothing was uploaded
+	Codec      string // encoding of the upload: zstd, gzip or raw
+	Uploaded   int64  // bytes of the binary sent (0 on a cache hit)
+	DigestTool string // remote tool that verified the upload
+
+	Connect   time.Duration // SSH: TCP, key exchange and authentication, all hops
+	Bootstrap time.Duration // stage 1 until the binary runs, upload included
+	Upload    time.Duration // upload and verification alone
+	Handshake time.Duration // the Spindle handshake with the child
+}

@@ -259,6 +259,13 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("process %d exited: exit status %d", e.Pid, e.State.ExitCode())
 }
 
+// ExitCode returns the shell's $? for the process: its exit status, or
+// 128+N for a death by signal N (runner.ExitCoder, ExitStatus).
+func (e *ExitError) ExitCode() int {
+	code, _ := waitCode(e.State.Sys())
+	return code
+}
+
 func signalName(s syscall.Signal) string {
 	switch s {
 	case syscall.SIGKILL:
@@ -383,13 +390,4 @@ func (c *Context) shutdown(ctx context.Context) error {
 		return nil // stopped by our own signal
 	}
 	return c.waitErr
-}
-
-func isDone(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

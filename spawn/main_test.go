@@ -75,7 +75,7 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
-	return sshSetup(n)                   // kinds of the SSH suite (ssh_test.go)
+	return nil
 }
 
 type echo struct{ node *actors.Node }

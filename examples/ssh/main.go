@@ -26,6 +26,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
 // WhoAreYou asks the worker about its host.
@@ -106,16 +107,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_ = node.Shutdown(ctx)
 	}()
 
-	opts := spawn.SSHOptions{Host: fs.Arg(0), ConfigFile: *config, IdentityFiles: identities,
+	opts := ssh.SSHOptions{Host: fs.Arg(0), ConfigFile: *config, IdentityFiles: identities,
 		KnownHostsFiles: knownHosts, BootstrapTimeout: *timeout, Name: "worker"}
 	if *acceptNew {
-		opts.HostKeyPolicy = spawn.HostKeyAcceptNew
+		opts.HostKeyPolicy = ssh.HostKeyAcceptNew
 	}
 	if pw := os.Getenv("SPINDLE_SSH_PASSWORD"); pw != "" {
 		opts.Password = func(string, string) (string, error) { return pw, nil }
 	}
 	begin := time.Now()
-	w, err := spawn.SSH(ctx, node, opts)
+	w, err := ssh.SSH(ctx, node, opts)
 	if err != nil {
 		return explain(err)
 	}
@@ -162,9 +163,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // explain adds a hint to the failures a user can fix.
 func explain(err error) error {
 	switch {
-	case errors.Is(err, spawn.ErrUnknownHost):
+	case errors.Is(err, ssh.ErrUnknownHost):
 		return fmt.Errorf("%w\nhint: connect once with ssh(1) to check and record the key, or pass -accept-new", err)
-	case errors.Is(err, spawn.ErrAuthFailed):
+	case errors.Is(err, ssh.ErrAuthFailed):
 		return fmt.Errorf("%w\nhint: load a key into ssh-agent, pass -i KEY, or set SPINDLE_SSH_PASSWORD", err)
 	case errors.Is(err, spawn.ErrPlatformMismatch):
 		return fmt.Errorf("%w\nhint: this example ships only itself; cross-compile it for the host's platform and run that", err)

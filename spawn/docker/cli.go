@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/spindle-go/spindle/spawn/internal/execrun"
 	"github.com/spindle-go/spindle/spawn/runner"
 )
 
@@ -19,10 +18,12 @@ import (
 // own once the process in the container is dead, before it kills the CLI.
 const cliWaitAfterKill = 3 * time.Second
 
-// cliRunner is one `docker exec -i` or `docker run -i --rm` CLI process.
-// Its stdio are pipes this runner owns (not exec.Cmd's), so that the
-// CLI's exit never closes a stream a reader still drains.
+// cliRunner is one `docker exec -i` or `docker run -i --rm` CLI process:
+// the shared local-command runner (execrun: own process group, Pdeathsig,
+// stdio on pipes) with this package's Signal, Kill, exit statuses and
+// description.
 type cliRunner struct {
+	*execrun.Runner
 	t         *Target
 	argv      []string // after the CLI's path
 	desc      string
@@ -30,13 +31,11 @@ type cliRunner struct {
 	fresh     bool   // docker run: the container is this command's own
 	token     string // SPINDLE_RUNNER value of this command's processes
 
-	cmd            *exec.Cmd
-	stdin          io.WriteCloser
-	stdout, stderr io.ReadCloser
-	pid            int // in the container, once the bootstrap said it
-	pidMu          sync.Mutex
-	done           chan struct{} // closed when the CLI has exited
-	waitErr        error         // valid after done
+	pidMu sync.Mutex
+	pid   int // in the container, once the bootstrap said it
+
+	done    chan struct{} // closed when the CLI has exited
+	waitErr error         // valid after done
 }
 
 var (
@@ -48,53 +47,30 @@ var (
 // the bootstrap's package.
 type pidSetter interface{ SetPID(pid int) }
 
-// Start starts the CLI. ctx is not used past Start: the container start
-// itself is bounded by the bootstrap's deadline, which kills the runner.
-func (r *cliRunner) Start(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if r.cmd != nil {
-		return errors.New("docker: runner started twice")
-	}
-	inR, inW, err := os.Pipe()
+// newCLIRunner prepares the CLI process of r.argv.
+func (t *Target) newCLIRunner(r *cliRunner) error {
+	et := &execrun.Target{Desc: t.Info()}
+	er, err := et.Runner(runner.Command{Argv: append([]string{t.path}, r.argv...)})
 	if err != nil {
 		return err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		closeAll(inR, inW)
-		return err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		closeAll(inR, inW, outR, outW)
-		return err
-	}
-	cmd := exec.Command(r.t.path, r.argv...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,            // a Ctrl-C at the terminal is the root's to handle, not the CLI's to forward
-		Pdeathsig: syscall.SIGKILL, // the CLI never outlives us; the container side then sees EOF
-	}
-	err = cmd.Start()
-	closeAll(inR, outW, errW)
-	if err != nil {
-		closeAll(inW, outR, errR)
-		return &Error{CLI: r.t.method(), Op: r.op(), Target: r.container, Err: ErrCLINotFound, Cause: err}
-	}
-	r.cmd, r.stdin, r.stdout, r.stderr = cmd, inW, outR, errR
-	go func() {
-		r.waitErr = r.exitErr(cmd.Wait())
-		close(r.done)
-	}()
+	r.Runner = er.(*execrun.Runner)
 	return nil
 }
 
-func closeAll(fs ...*os.File) {
-	for _, f := range fs {
-		_ = f.Close()
+// Start starts the CLI. ctx is not used past Start: the container start
+// itself is bounded by the bootstrap's deadline, which kills the runner.
+func (r *cliRunner) Start(ctx context.Context) error {
+	if err := r.Runner.Start(ctx); err != nil {
+		r.waitErr = &Error{CLI: r.t.method(), Op: r.op(), Target: r.container, Err: ErrCLINotFound, Cause: err}
+		close(r.done)
+		return r.waitErr
 	}
+	go func() {
+		r.waitErr = r.exitErr(r.Runner.Wait(context.Background()))
+		close(r.done)
+	}()
+	return nil
 }
 
 func (r *cliRunner) op() string {
@@ -104,25 +80,38 @@ func (r *cliRunner) op() string {
 	return "exec"
 }
 
-// exitErr turns the CLI's exit into an *ExitError (nil for status 0).
+// exitErr turns the CLI's exit into a *runner.ExitError wrapping an
+// *ExitError (nil for status 0). The CLIs pass on 128+N when the command
+// died by signal N (docker kill, the OOM killer): that is reported as the
+// signal, as a shell would.
 func (r *cliRunner) exitErr(err error) error {
-	var ee *exec.ExitError
+	var ee *runner.ExitError
 	if !errors.As(err, &ee) {
 		return err
 	}
-	e := &ExitError{CLI: r.t.method(), Op: r.op(), Container: r.container, Code: ee.ExitCode()}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		e.CLISignal = ws.Signal().String()
-		e.Code = 128 + int(ws.Signal())
+	e := &ExitError{CLI: r.t.method(), Op: r.op(), Container: r.container, Code: ee.Code}
+	out := &runner.ExitError{Code: ee.Code, Signal: ee.Signal, Err: e}
+	if ee.Signal != "" { // the CLI itself was killed
+		e.CLISignal = string(ee.Signal)
+	} else if ee.Code > 128 && ee.Code < 160 {
+		out.Signal = execrun.SignalName(syscall.Signal(ee.Code - 128))
 	}
-	return e
+	return out
 }
 
-func (r *cliRunner) Stdin() io.WriteCloser { return r.stdin }
-func (r *cliRunner) Stdout() io.ReadCloser { return r.stdout }
-func (r *cliRunner) Stderr() io.ReadCloser { return r.stderr }
-func (r *cliRunner) Caps() runner.Caps     { return caps }
-func (r *cliRunner) String() string        { return r.desc }
+// Wait waits for the CLI to exit and returns nil or a *runner.ExitError.
+// It may be called more than once.
+func (r *cliRunner) Wait(ctx context.Context) error {
+	select {
+	case <-r.done:
+		return r.waitErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *cliRunner) Caps() runner.Caps { return caps }
+func (r *cliRunner) String() string    { return r.desc }
 
 // ID returns the container, and the process ID in it once the bootstrap
 // reported one ("web-1/42").
@@ -142,27 +131,11 @@ func (r *cliRunner) SetPID(pid int) {
 	r.pidMu.Unlock()
 }
 
-// Wait waits for the CLI to exit and returns nil or an *ExitError.
-func (r *cliRunner) Wait(ctx context.Context) error {
-	if r.cmd == nil {
-		return errors.New("docker: Wait before Start")
-	}
-	select {
-	case <-r.done:
-		return r.waitErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Signal sends sig to the command in the container: `docker kill -s` for a
 // fresh container (the command is its pid 1), else kill(1) inside the
 // container, run by `docker exec`, on every process carrying this
 // runner's token (the command and its descendants).
 func (r *cliRunner) Signal(ctx context.Context, sig runner.Signal) error {
-	if r.cmd == nil {
-		return errors.New("docker: Signal before Start")
-	}
 	if !validSignal(sig) {
 		return fmt.Errorf("docker: bad signal %q", sig)
 	}
@@ -193,19 +166,15 @@ func validSignal(sig runner.Signal) bool {
 }
 
 // Kill ends the command: SIGKILL in the container (docker kill for a
-// fresh one, then rm -f), then, if the CLI has not exited within
-// cliWaitAfterKill, the CLI itself. It is safe to call more than once; a
-// second call waits for the same outcome.
+// fresh container, then rm -f), then, if the CLI has not exited within
+// cliWaitAfterKill, the CLI itself. It is safe to call more than once and
+// after the command has ended.
 func (r *cliRunner) Kill(ctx context.Context) error {
-	if r.cmd == nil {
+	if r.Runner.ID() == "" { // never started
 		return nil
 	}
-	select {
-	case <-r.done:
-		if !r.fresh {
-			return nil
-		}
-	default:
+	if isDone(r.done) && !r.fresh {
+		return nil
 	}
 	sigErr := r.Signal(ctx, runner.SIGKILL)
 	if r.fresh {
@@ -219,13 +188,24 @@ func (r *cliRunner) Kill(ctx context.Context) error {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	if err := r.Runner.Kill(ctx); err != nil { // the CLI's process group
+		return err
+	}
 	select {
 	case <-r.done:
+		return sigErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return sigErr
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // control runs a short CLI command against the engine (kill, rm, inspect)

@@ -31,9 +31,9 @@ type TargetOptions struct {
 	// (`docker run -i --rm --pull never`): it is never pulled. The
 	// container lives as long as the command, and is removed after it.
 	Image string
-	// Name is the fresh container's name (docker run --name). Default
-	// "spindle-" + 12 random hex digits. Only with Image.
-	Name string
+	// ContainerName is the fresh container's name (docker run --name).
+	// Default "spindle-" + 12 random hex digits. Only with Image.
+	ContainerName string
 	// RunArgs are more `docker run` options, placed before the image
 	// ("--network", "none", "--read-only", "-v", "/src:/src"). Only with
 	// Image.
@@ -45,9 +45,10 @@ type TargetOptions struct {
 	// Workdir is the command's working directory (docker exec -w / run
 	// -w); default the container's. A Command's Dir wins.
 	Workdir string
-	// Env is added to the command's environment in the container
-	// (docker exec -e / run -e), before a Command's own Env.
-	Env []string
+	// ContainerEnv is added to every command's environment in the
+	// container (docker exec -e / run -e), before a Command's own Env.
+	// (A context's own variables go in spawn.Common.Env.)
+	ContainerEnv []string
 }
 
 // flavor is the CLI's flag dialect.
@@ -82,12 +83,12 @@ func (o *TargetOptions) validate() error {
 		return errors.New("docker: TargetOptions.Container and Image are exclusive")
 	case o.Context != "" && o.Host != "":
 		return errors.New("docker: TargetOptions.Context and Host are exclusive")
-	case o.Container != "" && (o.Name != "" || len(o.RunArgs) > 0):
-		return errors.New("docker: TargetOptions.Name and RunArgs need an Image")
-	case strings.HasPrefix(o.Container, "-") || strings.HasPrefix(o.Image, "-") || strings.HasPrefix(o.Name, "-"):
+	case o.Container != "" && (o.ContainerName != "" || len(o.RunArgs) > 0):
+		return errors.New("docker: TargetOptions.ContainerName and RunArgs need an Image")
+	case strings.HasPrefix(o.Container, "-") || strings.HasPrefix(o.Image, "-") || strings.HasPrefix(o.ContainerName, "-"):
 		return errors.New("docker: a container, image or name cannot start with '-'")
 	}
-	for _, kv := range o.Env {
+	for _, kv := range o.ContainerEnv {
 		if err := checkEnv(kv); err != nil {
 			return err
 		}

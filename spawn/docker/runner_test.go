@@ -53,8 +53,8 @@ func TestRunner_Streams(t *testing.T) {
 			img := e.BusyboxImage(t)
 			c := e.Run(t, img, containertest.RunOptions{})
 			for _, o := range []docker.TargetOptions{
-				{CLI: e.Path, Container: c.Name, User: "1000", Workdir: "/tmp", Env: []string{"GREETING=hello there"}},
-				{CLI: e.Path, Image: img, User: "1000", Workdir: "/tmp", Env: []string{"GREETING=hello there"}, RunArgs: e.RunDefaults()},
+				{CLI: e.Path, Container: c.Name, User: "1000", Workdir: "/tmp", ContainerEnv: []string{"GREETING=hello there"}},
+				{CLI: e.Path, Image: img, User: "1000", Workdir: "/tmp", ContainerEnv: []string{"GREETING=hello there"}, RunArgs: e.RunDefaults()},
 			} {
 				tg, err := docker.NewTarget(o)
 				if err != nil {

@@ -27,7 +27,7 @@ var _ runner.Target = (*Target)(nil)
 // NewTarget checks opts and finds the CLI. A CLI that is not installed is
 // an error matching ErrCLINotFound (and exec.ErrNotFound).
 func NewTarget(opts TargetOptions) (*Target, error) {
-	opts.Env = slices.Clone(opts.Env)
+	opts.ContainerEnv = slices.Clone(opts.ContainerEnv)
 	opts.RunArgs = slices.Clone(opts.RunArgs)
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -53,10 +53,7 @@ func NewTarget(opts TargetOptions) (*Target, error) {
 // Info describes the target: method "docker" or "podman", the container
 // (or image) as host, the user if one was given.
 func (t *Target) Info() runner.Info {
-	host := t.opts.Container
-	if host == "" {
-		host = t.opts.Image
-	}
+	host := cmp.Or(t.opts.Container, t.opts.ContainerName, t.opts.Image)
 	return runner.Info{Method: t.method(), Host: host, User: t.opts.User, Caps: caps}
 }
 
@@ -89,7 +86,7 @@ func (t *Target) Runner(cmd runner.Command) (runner.Runner, error) {
 		r.container = t.opts.Container
 		args = append(args, "exec", "-i")
 	} else {
-		r.container, r.fresh = t.opts.Name, true
+		r.container, r.fresh = t.opts.ContainerName, true
 		if r.container == "" {
 			r.container = "spindle-" + randomHex(6)
 		}
@@ -102,7 +99,7 @@ func (t *Target) Runner(cmd runner.Command) (runner.Runner, error) {
 		args = append(args, "-w", dir)
 	}
 	args = append(args, "-e", envToken+"="+r.token)
-	for _, kv := range append(slices.Clone(t.opts.Env), cmd.Env...) {
+	for _, kv := range append(slices.Clone(t.opts.ContainerEnv), cmd.Env...) {
 		args = append(args, "-e", kv)
 	}
 	if r.fresh {
@@ -114,6 +111,9 @@ func (t *Target) Runner(cmd runner.Command) (runner.Runner, error) {
 	r.desc = fmt.Sprintf("%s %s %s", t.method(), args[len(t.global)], r.container)
 	r.argv = append(args, cmd.Argv...)
 	r.desc += " " + cmd.Argv[0]
+	if err := t.newCLIRunner(r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -23,15 +23,15 @@ func TestTarget_Argv(t *testing.T) {
 	}{
 		{"exec", docker.TargetOptions{Container: "web-1"}, cmd,
 			"exec -i -e SPINDLE_RUNNER=TOKEN -e B=2 web-1 sh -c x"},
-		{"exec all options", docker.TargetOptions{Container: "web-1", User: "1000:1000", Workdir: "/w", Env: []string{"A=1"}, Context: "prod"}, cmd,
+		{"exec all options", docker.TargetOptions{Container: "web-1", User: "1000:1000", Workdir: "/w", ContainerEnv: []string{"A=1"}, Context: "prod"}, cmd,
 			"--context prod exec -i -u 1000:1000 -w /w -e SPINDLE_RUNNER=TOKEN -e A=1 -e B=2 web-1 sh -c x"},
 		{"command dir wins", docker.TargetOptions{Container: "c", Workdir: "/w", Host: "unix:///d.sock"}, runner.Command{Argv: []string{"id"}, Dir: "/d"},
 			"-H unix:///d.sock exec -i -w /d -e SPINDLE_RUNNER=TOKEN c id"},
-		{"run", docker.TargetOptions{Image: "img:1", Name: "n1", RunArgs: []string{"--network", "none"}, User: "app"}, cmd,
+		{"run", docker.TargetOptions{Image: "img:1", ContainerName: "n1", RunArgs: []string{"--network", "none"}, User: "app"}, cmd,
 			"run -i --rm --pull never --name n1 -u app -e SPINDLE_RUNNER=TOKEN -e B=2 --network none img:1 sh -c x"},
 		{"podman host", docker.TargetOptions{CLI: "podman", Container: "c", Host: "unix:///p.sock"}, runner.Command{Argv: []string{"id"}},
 			"--url unix:///p.sock exec -i -e SPINDLE_RUNNER=TOKEN c id"},
-		{"podman connection", docker.TargetOptions{CLI: "podman", Image: "i", Name: "n", Context: "box"}, runner.Command{Argv: []string{"id"}},
+		{"podman connection", docker.TargetOptions{CLI: "podman", Image: "i", ContainerName: "n", Context: "box"}, runner.Command{Argv: []string{"id"}},
 			"--connection box run -i --rm --pull never --name n -e SPINDLE_RUNNER=TOKEN i id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,11 +81,11 @@ func TestNewTarget_BadOptions(t *testing.T) {
 		{},
 		{Container: "a", Image: "b"},
 		{Container: "a", Context: "x", Host: "y"},
-		{Container: "a", Name: "n"},
+		{Container: "a", ContainerName: "n"},
 		{Container: "a", RunArgs: []string{"--rm"}},
 		{Container: "-a"},
 		{Image: "--privileged"},
-		{Container: "a", Env: []string{"NOVALUE"}},
+		{Container: "a", ContainerEnv: []string{"NOVALUE"}},
 	} {
 		if _, err := docker.NewTarget(o); err == nil {
 			t.Errorf("NewTarget(%+v) accepted", o)

@@ -27,6 +27,7 @@ package runner
 import (
 	"context"
 	"io"
+	"strconv"
 )
 
 // Command is what to run on a target. Argv[0] is looked up in the target's
@@ -96,7 +97,9 @@ type Runner interface {
 	Stderr() io.ReadCloser
 	// Wait waits for the command to end and returns its exit error: nil for
 	// status 0, an error that ExitStatus understands otherwise. ctx only
-	// bounds the wait; the command keeps running when ctx ends first.
+	// bounds the wait; the command keeps running when ctx ends first. Wait
+	// may be called more than once and concurrently: it waits for the same
+	// end and returns the same error.
 	Wait(ctx context.Context) error
 	// Signal sends sig to the command. It returns an error wrapping
 	// errors.ErrUnsupported when the method cannot signal.
@@ -120,3 +123,25 @@ type ExitCoder interface {
 	error
 	ExitCode() int
 }
+
+// ExitError is the exit error runners return for a command that ended with
+// a status other than 0. Methods may return their own type instead, as
+// long as it implements ExitCoder.
+type ExitError struct {
+	Code   int    // the shell's $?: the status, or 128+N for signal N
+	Signal Signal // the signal that ended the command, "" if it exited
+	Err    error  // what the method reported, if anything
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return "killed by signal " + string(e.Signal)
+	}
+	return "exit status " + strconv.Itoa(e.Code)
+}
+
+// ExitCode returns the shell's $? for the command.
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// Unwrap returns what the method reported.
+func (e *ExitError) Unwrap() error { return e.Err }

@@ -175,7 +175,7 @@ func (r *hostRunner) Wait(ctx context.Context) error {
 		r.waitDone = make(chan struct{})
 		go func() {
 			defer close(r.waitDone)
-			r.waitErr = r.cmd.Wait()
+			r.waitErr = exitError(r.cmd.Wait())
 			if r.master != nil {
 				_ = r.master.Close()
 			}
@@ -237,4 +237,26 @@ func (e *eofCloser) Close() error {
 		return err
 	}
 	return nil
+}
+
+// exitError turns what exec.Cmd.Wait returned into a *runner.ExitError
+// (128+N and the signal's name for a death by signal N).
+func exitError(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return &runner.ExitError{Code: 128 + int(ws.Signal()), Signal: signalName(ws.Signal()), Err: err}
+	}
+	return &runner.ExitError{Code: ee.ExitCode(), Err: err}
+}
+
+func signalName(s syscall.Signal) runner.Signal {
+	for name, sig := range signals {
+		if sig == s {
+			return name
+		}
+	}
+	return runner.Signal(strconv.Itoa(int(s)))
 }

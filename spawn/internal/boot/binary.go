@@ -1,0 +1,332 @@
+package boot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Binary is a program that the bootstrap ships to targets: a Go binary
+// whose main calls Main first, built for one platform. It computes its
+// digest and its compressed forms once and keeps them, so reuse one Binary
+// for many spawns. A Binary is safe for concurrent use.
+type Binary struct {
+	path     string
+	platform string // "goos/goarch"; empty until prepared if not given
+
+	once   sync.Once
+	digest string // hex SHA-256
+	size   int64
+	err    error
+
+	mu     sync.Mutex
+	packed map[string]*packedBinary // by codec
+}
+
+type packedBinary struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// NewBinary describes the program at path for platform ("linux/arm64").
+// An empty platform is read from the Go build information recorded in the
+// file. Nothing is read until the first spawn that needs it.
+func NewBinary(path, platform string) *Binary {
+	return &Binary{path: path, platform: platform, packed: map[string]*packedBinary{}}
+}
+
+// self is the running program, described once per process: it does not
+// change while the process runs.
+var self = sync.OnceValues(func() (*Binary, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("spawn: find own executable: %w", err)
+	}
+	return NewBinary(exe, runtime.GOOS+"/"+runtime.GOARCH), nil
+})
+
+// Self returns the running program as a Binary (the default binary of
+// every bootstrapped context). Its digest is computed once per process.
+func Self() (*Binary, error) { return self() }
+
+// Path returns the file the binary is read from.
+func (b *Binary) Path() string { return b.path }
+
+// Platform returns "goos/goarch", reading the build information if needed.
+func (b *Binary) Platform() (string, error) {
+	if err := b.prepare(); err != nil {
+		return "", err
+	}
+	return b.platform, nil
+}
+
+// Digest returns the hex SHA-256 of the file, the name it is cached under.
+func (b *Binary) Digest() (string, error) {
+	if err := b.prepare(); err != nil {
+		return "", err
+	}
+	return b.digest, nil
+}
+
+// Size returns the size of the file in bytes.
+func (b *Binary) Size() (int64, error) {
+	if err := b.prepare(); err != nil {
+		return 0, err
+	}
+	return b.size, nil
+}
+
+// Prepare reads the file once: its platform (if not given), digest and
+// size. Later calls return the first result.
+func (b *Binary) Prepare() error { return b.prepare() }
+
+func (b *Binary) prepare() error {
+	b.once.Do(func() { b.err = b.load() })
+	return b.err
+}
+
+func (b *Binary) load() error {
+	if b.platform == "" {
+		info, err := buildinfo.ReadFile(b.path)
+		if err != nil {
+			return fmt.Errorf("spawn: binary %s: no Go build information (%v); give its platform", b.path, err)
+		}
+		var goos, goarch string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "GOOS":
+				goos = s.Value
+			case "GOARCH":
+				goarch = s.Value
+			}
+		}
+		if goos == "" || goarch == "" {
+			return fmt.Errorf("spawn: binary %s: build information names no GOOS/GOARCH; give its platform", b.path)
+		}
+		b.platform = goos + "/" + goarch
+	}
+	if !ValidPlatform(b.platform) {
+		return fmt.Errorf("spawn: binary %s: platform %q is not GOOS/GOARCH", b.path, b.platform)
+	}
+	f, err := os.Open(b.path)
+	if err != nil {
+		return fmt.Errorf("spawn: binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("spawn: binary %s: %w", b.path, err)
+	}
+	b.digest, b.size = hex.EncodeToString(h.Sum(nil)), n
+	return nil
+}
+
+// Codecs a target may be able to decode, best first.
+const (
+	codecZstd = "zstd"
+	codecGzip = "gzip"
+	codecRaw  = "raw"
+)
+
+// PickCodec chooses the best encoding the remote host offers.
+func PickCodec(offered []string) string {
+	for _, c := range []string{codecZstd, codecGzip} {
+		for _, o := range offered {
+			if o == c {
+				return c
+			}
+		}
+	}
+	return codecRaw
+}
+
+// Encoded returns the file encoded with codec, computed once per codec. It
+// fails if the file no longer has the digest it was first read with.
+func (b *Binary) Encoded(codec string) ([]byte, error) {
+	if err := b.prepare(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	p := b.packed[codec]
+	if p == nil {
+		p = &packedBinary{}
+		b.packed[codec] = p
+	}
+	b.mu.Unlock()
+	p.once.Do(func() { p.data, p.err = b.encode(codec) })
+	return p.data, p.err
+}
+
+func (b *Binary) encode(codec string) ([]byte, error) {
+	raw, err := os.ReadFile(b.path)
+	if err != nil {
+		return nil, fmt.Errorf("spawn: binary: %w", err)
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != b.digest {
+		return nil, fmt.Errorf("spawn: binary %s changed since it was first read (rebuilt?)", b.path)
+	}
+	var out bytes.Buffer
+	switch codec {
+	case codecRaw:
+		return raw, nil
+	case codecZstd:
+		out.Grow(len(raw) / 2)
+		w, err := zstd.NewWriter(&out, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(raw); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+	case codecGzip:
+		out.Grow(len(raw) / 2)
+		w, err := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(raw); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("spawn: unknown codec %q", codec)
+	}
+	return out.Bytes(), nil
+}
+
+// Expected returns what the remote digest tool prints for this binary:
+// the hex SHA-256, or "CRC SIZE" for POSIX cksum.
+func (b *Binary) Expected(tool string) (string, error) {
+	if tool != "cksum" {
+		return b.digest, nil
+	}
+	f, err := os.Open(b.path)
+	if err != nil {
+		return "", fmt.Errorf("spawn: binary: %w", err)
+	}
+	defer f.Close()
+	var c posixCksum
+	n, err := io.Copy(&c, f)
+	if err != nil {
+		return "", fmt.Errorf("spawn: binary %s: %w", b.path, err)
+	}
+	return strconv.FormatUint(uint64(c.Sum(n)), 10) + " " + strconv.FormatInt(n, 10), nil
+}
+
+// posixCksum computes the checksum of POSIX cksum(1): CRC-32 with
+// polynomial 0x04C11DB7, most significant bit first, over the data and
+// then its length, complemented.
+type posixCksum struct{ crc uint32 }
+
+var cksumTable = func() *[256]uint32 {
+	var t [256]uint32
+	for i := range t {
+		c := uint32(i) << 24
+		for j := 0; j < 8; j++ {
+			if c&0x80000000 != 0 {
+				c = c<<1 ^ 0x04C11DB7
+			} else {
+				c <<= 1
+			}
+		}
+		t[i] = c
+	}
+	return &t
+}()
+
+func (p *posixCksum) Write(b []byte) (int, error) {
+	c := p.crc
+	for _, x := range b {
+		c = c<<8 ^ cksumTable[byte(c>>24)^x]
+	}
+	p.crc = c
+	return len(b), nil
+}
+
+// Sum finishes the checksum of n bytes written so far.
+func (p *posixCksum) Sum(n int64) uint32 {
+	c := p.crc
+	for ; n > 0; n >>= 8 {
+		c = c<<8 ^ cksumTable[byte(c>>24)^byte(n)]
+	}
+	return ^c
+}
+
+// For returns the first binary for platform, or nil.
+func For(bins []*Binary, platform string) *Binary {
+	for _, b := range bins {
+		if b.platform == platform {
+			return b
+		}
+	}
+	return nil
+}
+
+// Offered returns the binaries on offer: the caller's, then the running
+// program.
+func Offered(extra []*Binary) ([]*Binary, error) {
+	me, err := Self()
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]*Binary(nil), extra...), me), nil
+}
+
+// PrepareAll prepares every binary (digests are computed once per Binary).
+func PrepareAll(bins []*Binary) error {
+	for _, b := range bins {
+		if err := b.prepare(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OnePerPlatform keeps the first prepared binary of each platform: the
+// caller's win over the running program.
+func OnePerPlatform(bins []*Binary) []*Binary {
+	seen := map[string]bool{}
+	var out []*Binary
+	for _, b := range bins {
+		if !seen[b.platform] {
+			seen[b.platform] = true
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Table lists the prepared binaries' platforms and digests.
+func Table(bins []*Binary) []PlatformDigest {
+	t := make([]PlatformDigest, 0, len(bins))
+	for _, b := range bins {
+		t = append(t, PlatformDigest{Platform: b.platform, Digest: b.digest})
+	}
+	return t
+}
+
+// Platforms lists the platforms on offer, the running program (last) first.
+func Platforms(bins []*Binary) []string {
+	var out []string
+	for i := len(bins) - 1; i >= 0; i-- {
+		out = append(out, bins[i].platform)
+	}
+	return out
+}

@@ -1,0 +1,424 @@
+package boot
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spindle-go/spindle/spawn/runner"
+)
+
+// DefaultShell runs the bootstrap unless Options.Shell says otherwise.
+const DefaultShell = "/bin/sh"
+
+// abortTimeout bounds the clean-up of a failed bootstrap.
+const abortTimeout = 3 * time.Second
+
+// Options configures one bootstrap. Zero values mean the documented
+// defaults. Start does not modify the caller's slices.
+type Options struct {
+	// Host describes the target in errors and logs ("deploy@h:22",
+	// "docker web-1").
+	Host string
+	// Shell is the POSIX shell that runs the bootstrap. Default /bin/sh.
+	Shell string
+	// LogLevel is the child's SPINDLE_LOG_LEVEL. Default "INFO".
+	LogLevel string
+	// Env is exported into the child's environment ("NAME=value").
+	Env []string
+	// CacheDirs are the target's directories tried for the binary cache;
+	// empty means the script's defaults (docs/bootstrap.md).
+	CacheDirs []string
+	// Binaries are programs for other platforms; the running program is
+	// added last, so a caller's binary for its platform wins.
+	Binaries []*Binary
+	// Logger receives Debug lines (skipped shell output, timings) and the
+	// cksum warning. Default: discard.
+	Logger *slog.Logger
+	// Stderr, when set, is given the command's stderr as soon as it runs
+	// and returns what the errors quote from it. Default: stderr is kept
+	// (last 4 KiB) by Start itself.
+	Stderr func(io.ReadCloser) Tail
+}
+
+// Tail is what Start needs from whoever consumes the command's stderr.
+type Tail interface {
+	Tail() string // the last lines, for error messages
+	Wait()        // returns once stderr reached EOF
+}
+
+// Validate checks the options that reach the target's shell.
+func (o *Options) Validate() error {
+	if o.Shell != "" && (!path.IsAbs(o.Shell) || strings.ContainsAny(o.Shell, "\n\x00")) {
+		return fmt.Errorf("spawn: shell %q is not an absolute path", o.Shell)
+	}
+	for _, d := range o.CacheDirs {
+		if !path.IsAbs(d) || strings.ContainsAny(d, ":\n\x00") {
+			return fmt.Errorf("spawn: cache directory %q must be absolute, without ':' or newlines", d)
+		}
+	}
+	for _, kv := range o.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !isEnvName(k) || strings.ContainsAny(kv, "\n\x00") {
+			return fmt.Errorf("spawn: Env entry %q is not NAME=value", kv)
+		}
+	}
+	for i, b := range o.Binaries {
+		if b == nil {
+			return fmt.Errorf("spawn: Binaries[%d] is nil", i)
+		}
+	}
+	return nil
+}
+
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Info says how the binary came to run on the target.
+type Info struct {
+	Platform   string // GOOS/GOARCH of the target
+	Pid        int    // process ID of the child context on the target
+	Dir        string // cache directory the binary runs from
+	CacheHit   bool   // the binary was in the cache: nothing was uploaded
+	Codec      string // encoding of the upload: zstd, gzip or raw
+	Uploaded   int64  // bytes of the binary sent (0 on a cache hit)
+	DigestTool string // the target's tool that verified the upload
+
+	Bootstrap time.Duration // from Start until the binary runs, upload included
+	Upload    time.Duration // upload and verification alone
+}
+
+// Process is a bootstrapped binary: its runner, and the two streams that
+// are now the Spindle link (the child speaks HELLO next).
+type Process struct {
+	Runner runner.Runner
+	Link   io.Reader      // the child's stdout after the exec line
+	Stdin  io.WriteCloser // the child's stdin
+	Stderr Tail
+	Info   Info
+}
+
+// PIDSetter is implemented by runners that use the process ID the
+// bootstrap reports (the first line of the script), for example to signal
+// the process group with kill(1) when the method cannot signal itself.
+type PIDSetter interface{ SetPID(pid int) }
+
+// Start runs the bootstrap on t: one command, `SHELL -c SCRIPT ...`,
+// whose stdin carries the binary too when it is not cached (so a method
+// that authenticates does so once). It returns once the binary runs; the
+// caller then does the handshake over Link and Stdin. On failure, or when
+// ctx ends, the command is killed and waited for, and the error matches
+// one of this package's sentinels.
+func Start(ctx context.Context, t runner.Target, opts Options) (*Process, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	b := &booter{opts: opts, log: opts.Logger, host: opts.Host, begin: time.Now()}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.opts.Shell == "" {
+		b.opts.Shell = DefaultShell
+	}
+	if b.opts.LogLevel == "" {
+		b.opts.LogLevel = "INFO"
+	}
+	bins, err := Offered(opts.Binaries)
+	if err != nil {
+		return nil, err
+	}
+	if err := PrepareAll(bins); err != nil {
+		return nil, err
+	}
+	b.bins = OnePerPlatform(bins)
+	return b.run(ctx, t)
+}
+
+// booter is the state of one Start.
+type booter struct {
+	opts  Options
+	log   *slog.Logger
+	host  string
+	bins  []*Binary
+	begin time.Time
+	r     runner.Runner
+	up    *uploader // the upload under way, if any
+	tail  Tail
+	info  Info
+}
+
+func (b *booter) run(ctx context.Context, t runner.Target) (*Process, error) {
+	argv := Argv(b.opts.Shell, b.opts.LogLevel, Table(b.bins), b.opts.CacheDirs, b.opts.Env)
+	r, err := t.Runner(runner.Command{Argv: argv})
+	if err != nil {
+		return nil, &BootstrapError{Host: b.host, Stage: "session", Err: err}
+	}
+	if err := r.Start(ctx); err != nil {
+		return nil, b.bootErr(ctx, "session", err)
+	}
+	b.r = r
+	if b.opts.Stderr != nil {
+		b.tail = b.opts.Stderr(r.Stderr())
+	} else {
+		b.tail = keepTail(r.Stderr())
+	}
+	killed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { // unblocks the reads below
+		defer close(killed)
+		b.kill()
+	})
+	p, err := b.converse(ctx)
+	if !stop() {
+		<-killed
+		if err == nil {
+			err = b.bootErr(ctx, "exec", ctx.Err())
+		}
+	}
+	if err != nil {
+		b.kill()
+		b.wait()
+		_ = b.r.Stdin().Close() // ends a write still under way
+		if b.up != nil {
+			b.up.wait()
+		}
+		_ = b.r.Stdout().Close()
+		b.tail.Wait()
+		return nil, err
+	}
+	return p, nil
+}
+
+// converse reads the script's replies and answers a miss with the upload,
+// until the binary runs.
+func (b *booter) converse(ctx context.Context) (*Process, error) {
+	stdout := b.r.Stdout()
+	lines := bufio.NewReaderSize(stdout, 4096)
+	var up *uploader
+	for {
+		rep, err := readReply(lines, b.log)
+		if err != nil {
+			return nil, b.noReply(ctx, err)
+		}
+		switch {
+		case rep.Verb == "pid":
+			if s, ok := b.r.(PIDSetter); ok {
+				s.SetPID(rep.Pid)
+			}
+		case rep.Verb == "exec":
+			b.info.Platform, b.info.Pid, b.info.Dir, b.info.CacheHit = rep.Platform, rep.Pid, rep.Dir, up == nil
+			b.info.Bootstrap = time.Since(b.begin)
+			if up != nil {
+				up.wait()
+				b.info.Upload = time.Since(up.begin)
+				up = nil
+			}
+			if s, ok := b.r.(PIDSetter); ok {
+				s.SetPID(rep.Pid)
+			}
+			rest, _ := lines.Peek(lines.Buffered())
+			link := io.MultiReader(bytes.NewReader(bytes.Clone(rest)), stdout)
+			return &Process{Runner: b.r, Link: link, Stdin: b.r.Stdin(), Stderr: b.tail, Info: b.info}, nil
+		case rep.Verb == "miss" && up == nil:
+			if up, err = b.upload(ctx, rep); err != nil {
+				return nil, err
+			}
+			b.up = up
+		case rep.Verb == "err":
+			return nil, b.scriptErr(ctx, rep, up)
+		default:
+			return nil, b.bootErr(ctx, "probe", fmt.Errorf("%w: unexpected %q", ErrBadReply, rep.Verb))
+		}
+	}
+}
+
+// scriptErr turns an err reply into its typed error.
+func (b *booter) scriptErr(ctx context.Context, rep Reply, up *uploader) error {
+	switch rep.Code {
+	case "platform":
+		remote, uname, _ := strings.Cut(rep.Detail, " ")
+		return &PlatformError{Host: b.host, Remote: remote, Uname: uname, Local: Platforms(b.bins)}
+	case "noexec":
+		return &CacheDirError{Host: b.host, Detail: rep.Detail}
+	case "write":
+		if up != nil && rep.AvailKiB >= 0 && rep.AvailKiB*1024 < up.bin.size {
+			return &DiskFullError{Host: b.host, Dir: up.dir, Need: up.bin.size, AvailKiB: rep.AvailKiB}
+		}
+		return b.bootErr(ctx, "upload", fmt.Errorf("write %s", rep.Detail))
+	case "verify":
+		want := ""
+		if up != nil {
+			want = up.want
+		}
+		return b.bootErr(ctx, "verify", fmt.Errorf("the uploaded binary does not match: %s printed %q, want %q", up.tool(), rep.Detail, want))
+	}
+	stage := "probe"
+	if up != nil {
+		stage = "upload"
+	}
+	return b.bootErr(ctx, stage, fmt.Errorf("%s %s", rep.Code, rep.Detail))
+}
+
+// uploader sends one binary on the script's stdin.
+type uploader struct {
+	bin   *Binary
+	dir   string
+	want  string
+	miss  Reply
+	begin time.Time
+	done  chan struct{}
+	err   error
+}
+
+func (u *uploader) wait() { <-u.done }
+
+func (u *uploader) tool() string {
+	if u == nil {
+		return "?"
+	}
+	return u.miss.Tool
+}
+
+// upload answers a miss: the header line, then the encoded binary, on the
+// same stdin, written by a goroutine while the replies are read (a failed
+// write is reported early).
+func (b *booter) upload(ctx context.Context, miss Reply) (*uploader, error) {
+	bin := For(b.bins, miss.Platform)
+	if bin == nil {
+		return nil, &PlatformError{Host: b.host, Remote: miss.Platform, Local: Platforms(b.bins)}
+	}
+	if miss.AvailKiB >= 0 && miss.AvailKiB*1024 < bin.size {
+		return nil, &DiskFullError{Host: b.host, Dir: miss.Dir, Need: bin.size, AvailKiB: miss.AvailKiB}
+	}
+	if miss.Tool == "none" {
+		return nil, b.bootErr(ctx, "verify", errors.New("the target has no digest tool (openssl, sha256sum, shasum, sha256 or cksum)"))
+	}
+	if miss.Tool == "cksum" {
+		b.log.Warn("boot: the target has no SHA-256 tool; the upload is verified with POSIX cksum (CRC-32) only", "host", b.host)
+	}
+	codec := PickCodec(miss.Codecs)
+	data, err := bin.Encoded(codec)
+	if err != nil {
+		return nil, err
+	}
+	want, err := bin.Expected(miss.Tool)
+	if err != nil {
+		return nil, err
+	}
+	var tok [8]byte
+	_, _ = rand.Read(tok[:])
+	u := &uploader{bin: bin, dir: miss.Dir, want: want, miss: miss, begin: time.Now(), done: make(chan struct{})}
+	b.info.Codec, b.info.Uploaded, b.info.DigestTool = codec, int64(len(data)), miss.Tool
+	hdr := uploadHeader(hex.EncodeToString(tok[:]), codec, len(data), miss.Tool, want)
+	stdin := b.r.Stdin()
+	go func() {
+		defer close(u.done)
+		if _, u.err = io.WriteString(stdin, hdr); u.err == nil {
+			_, u.err = stdin.Write(data)
+		}
+	}()
+	b.log.Debug("boot: uploading the binary", "host", b.host, "dir", miss.Dir, "codec", codec, "bytes", len(data))
+	return u, nil
+}
+
+// noReply explains a script that ended without answering: a shell that
+// could not be run (exit status 126 or 127), or something else.
+func (b *booter) noReply(ctx context.Context, readErr error) error {
+	if !errors.Is(readErr, errNoReply) {
+		return b.bootErr(ctx, "probe", readErr)
+	}
+	wctx, cancel := context.WithTimeout(ctx, abortTimeout)
+	defer cancel()
+	werr := b.r.Wait(wctx)
+	if ctx.Err() != nil {
+		return b.bootErr(ctx, "probe", ctx.Err())
+	}
+	b.tail.Wait()
+	var ec runner.ExitCoder
+	if errors.As(werr, &ec) && (ec.ExitCode() == 127 || ec.ExitCode() == 126) {
+		return &ShellError{Host: b.host, Shell: b.opts.Shell, ExitStatus: ec.ExitCode(), Stderr: b.tail.Tail()}
+	}
+	why := readErr
+	if werr != nil {
+		why = fmt.Errorf("%w (%v)", readErr, werr)
+	}
+	return &BootstrapError{Host: b.host, Stage: "probe", Err: why, Stderr: b.tail.Tail()}
+}
+
+// bootErr wraps err for stage, preferring the deadline when it passed.
+func (b *booter) bootErr(ctx context.Context, stage string, err error) error {
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (stage %s)", ctx.Err(), stage)
+	}
+	tail := ""
+	if b.tail != nil {
+		tail = b.tail.Tail()
+	}
+	return &BootstrapError{Host: b.host, Stage: stage, Err: err, Stderr: tail}
+}
+
+func (b *booter) kill() {
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	_ = b.r.Kill(ctx)
+}
+
+func (b *booter) wait() {
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	_ = b.r.Wait(ctx)
+}
+
+// tailBuffer keeps the last 4 KiB of a stream.
+type tailBuffer struct {
+	mu   sync.Mutex
+	buf  []byte
+	done chan struct{}
+}
+
+// keepTail reads r to EOF, keeping its last 4 KiB.
+func keepTail(r io.ReadCloser) Tail {
+	t := &tailBuffer{done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		defer r.Close()
+		_, _ = io.Copy(t, r)
+	}()
+	return t
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 4096 {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-4096:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Tail() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
+}
+
+func (t *tailBuffer) Wait() { <-t.done }

@@ -1,0 +1,64 @@
+package spawn
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults shared by every method.
+const (
+	defaultGrace            = 2 * time.Second
+	defaultBootstrapTimeout = 60 * time.Second
+)
+
+// Common holds the options every connection method shares; each method's
+// options embed it. Zero values mean the documented defaults.
+type Common struct {
+	// Name is the context's human name. Default: the method's own
+	// ("local-<pid>", "ssh-<alias>", "command-<argv0>", ...).
+	Name string
+	// Grace is how long Shutdown waits after asking the child to stop
+	// before SIGTERM, and after SIGTERM before SIGKILL. Default 2s.
+	Grace time.Duration
+	// LogLevel is the minimum level of the child's slog records forwarded
+	// to the parent. Default slog.LevelInfo.
+	LogLevel slog.Level
+	// Env is set in the child's environment ("NAME=value").
+	Env []string
+}
+
+func (c *Common) grace() time.Duration {
+	if c.Grace <= 0 {
+		return defaultGrace
+	}
+	return c.Grace
+}
+
+// Bootstrap holds the options of the methods that start the child through
+// the bootstrap (docs/bootstrap.md): every method but Local. Zero values
+// mean the documented defaults.
+type Bootstrap struct {
+	// Binaries are programs for other platforms (NewBinary). The one for
+	// the target's platform is shipped; the running program (Self) serves
+	// its own platform unless Binaries has one for it.
+	Binaries []*Binary
+	// CacheDirs are the target's directories tried for the binary cache,
+	// in order. Default: $XDG_CACHE_HOME/spindle (or ~/.cache/spindle),
+	// ${TMPDIR:-/tmp}/spindle-UID, /var/tmp/spindle-UID,
+	// /dev/shm/spindle-UID. A directory must be private to the user and
+	// allow executing files. Paths must be absolute and free of ":".
+	CacheDirs []string
+	// Shell is the POSIX shell that runs the bootstrap. Default /bin/sh.
+	Shell string
+	// Timeout bounds the whole start: reaching the target, the bootstrap,
+	// the upload and the handshake. Default 60s. The caller's ctx can
+	// only shorten it.
+	Timeout time.Duration
+}
+
+func (b *Bootstrap) timeout() time.Duration {
+	if b.Timeout <= 0 {
+		return defaultBootstrapTimeout
+	}
+	return b.Timeout
+}

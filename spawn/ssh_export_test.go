@@ -1,8 +1,0 @@
-package spawn
-
-// EncodeForTest compresses b with codec (for the benchmarks of the
-// spawn_test package).
-func EncodeForTest(b *Binary, codec string) error {
-	_, err := b.encoded(codec)
-	return err
-}

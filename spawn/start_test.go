@@ -1,0 +1,126 @@
+package spawn_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/internal/execrun"
+	"github.com/spindle-go/spindle/spawn/runner"
+)
+
+// shTarget runs the bootstrap straight on this host: the plainest target
+// there is (no prefix), through the same boot code as every method.
+func shTarget() *execrun.Target {
+	return &execrun.Target{Desc: runner.Info{Method: "exec", Host: "localhost"}, Signals: true}
+}
+
+func startBooted(t testing.TB, root *actors.Node, name string, tg runner.Target, b spawn.Bootstrap) *spawn.Process {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := spawn.Start(ctx, root, tg, spawn.Common{Name: name, Grace: time.Second}, b)
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	return p
+}
+
+func TestStart_ColdThenWarmCache(t *testing.T) {
+	root := newRoot(t, nil)
+	dir := filepath.Join(t.TempDir(), "cache")
+	ctx := testCtx(t, 60*time.Second)
+	for i, wantHit := range []bool{false, true} {
+		p := startBooted(t, root, "booted", shTarget(), spawn.Bootstrap{CacheDirs: []string{dir}})
+		info := p.Info()
+		if info.Boot.CacheHit != wantHit || (info.Boot.Uploaded > 0) == wantHit {
+			t.Fatalf("start %d: cache hit %v, uploaded %d; want hit %v", i, info.Boot.CacheHit, info.Boot.Uploaded, wantHit)
+		}
+		if info.Method != "exec" || info.Pid <= 0 || info.Boot.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+			t.Fatalf("info %+v", info)
+		}
+		pid, err := p.Spawn(ctx, "echo", "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pong, err := actors.Request[*Pong](ctx, root, pid, &Ping{N: 7, Payload: make([]byte, 1<<20)})
+		if err != nil || pong.N != 7 || pong.Pid != info.Pid || len(pong.Payload) != 1<<20 {
+			t.Fatalf("pong %v, %v; want N=7 from pid %d", pong, err, info.Pid)
+		}
+		if err := p.Shutdown(ctx); err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+		if err := p.Wait(ctx); err != nil {
+			t.Fatalf("exit: %v, want status 0", err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), "spindle-") {
+		t.Fatalf("cache holds %v, want one binary and no temporary files", entries)
+	}
+}
+
+func TestStart_KilledChildReportsExitStatus(t *testing.T) {
+	root := newRoot(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	p := startBooted(t, root, "victim", shTarget(), spawn.Bootstrap{CacheDirs: []string{t.TempDir()}})
+	if err := p.Signal(ctx, runner.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Dead():
+	case <-ctx.Done():
+		t.Fatal("no IS_DEAD after SIGKILL")
+	}
+	var re *spawn.RemoteExitError
+	if !errors.As(p.DeadReason(), &re) || re.Signal != "KILL" {
+		t.Fatalf("reason %v, want a *RemoteExitError for SIGKILL", p.DeadReason())
+	}
+	if code, ok := spawn.ExitStatus(p.DeadReason()); !ok || code != 137 {
+		t.Fatalf("ExitStatus = %d, %v; want 137", code, ok)
+	}
+	if err := p.Kill(); err != nil { // after death: a no-op
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown of a child killed by a signal: %v", err)
+	}
+}
+
+func TestStart_NoShell(t *testing.T) {
+	root := newRoot(t, nil)
+	ctx := testCtx(t, 30*time.Second)
+	// Through a prefix (env), as through docker exec or sudo: the prefix
+	// runs, the shell does not (exit status 127).
+	tg := &execrun.Target{Prefix: []string{"env"}, Desc: runner.Info{Method: "command", Host: "localhost"}}
+	_, err := spawn.Start(ctx, root, tg, spawn.Common{}, spawn.Bootstrap{Shell: "/nonexistent/sh"})
+	if !errors.Is(err, spawn.ErrNoShell) {
+		t.Fatalf("error %v, want ErrNoShell", err)
+	}
+}
+
+func TestStart_DeadlineKillsTheBootstrap(t *testing.T) {
+	root := newRoot(t, nil)
+	// A "shell" that never answers: the start must end at its deadline.
+	hang := filepath.Join(t.TempDir(), "hang")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	begin := time.Now()
+	_, err := spawn.Start(ctx, root, shTarget(), spawn.Common{}, spawn.Bootstrap{Shell: hang})
+	if !errors.Is(err, spawn.ErrBootstrapTimeout) {
+		t.Fatalf("error %v, want ErrBootstrapTimeout", err)
+	}
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Fatalf("the failed start took %v", d)
+	}
+}

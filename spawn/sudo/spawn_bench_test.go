@@ -1,0 +1,121 @@
+package sudo_test
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/sudotest"
+	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/internal/execrun"
+	"github.com/spindle-go/spindle/spawn/runner"
+	"github.com/spindle-go/spindle/spawn/sudo"
+)
+
+// BenchmarkSpawnSudo is spawn to first reply (start, spawn "who", one
+// request) with a warm cache, through sudo (root to spindle-b, no
+// password; and spindle-a to root with its password), against its floors
+// in the same run: `sudo -u spindle-b true` and a local child
+// (spawn.Local) to its first reply. Goal: sudo <= 1.3 x (floor + local).
+// Shutdown is outside the timer.
+func BenchmarkSpawnSudo(b *testing.B) {
+	u := sudotest.Setup(b)
+	root := newRoot(b)
+	ctx := context.Background()
+	b.Run("floor-sudo-true", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := exec.Command("sudo", "-n", "-u", u.B.Name, "true").CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
+	b.Run("local", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			c, err := spawn.Local(ctx, root, spawn.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			firstReply(b, root, c)
+			b.StopTimer()
+			if err := c.Shutdown(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
+	// boot-exec: the same bootstrap straight on this host (no sudo), to
+	// tell the bootstrap's own cost from sudo's.
+	plain := &execrun.Target{Desc: runner.Info{Method: "exec", Host: "localhost"}, Signals: true}
+	nopass := mustSudo(b, &sudo.Host{}, sudo.Options{User: u.B.Name})
+	password := mustSudo(b, host(u.A), sudo.Options{Auth: sudo.Auth{Password: sudo.StaticPassword(u.A.Password)}})
+	for _, c := range []struct {
+		name string
+		tgt  runner.Target
+	}{{"boot-exec", plain}, {"sudo-nopass", nopass}, {"sudo-password", password}} {
+		b.Run(c.name, func(b *testing.B) {
+			dir := cacheDir(b)
+			stop(b, start(b, root, c.tgt, dir)) // warm the cache
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := start(b, root, c.tgt, dir)
+				firstReply(b, root, p)
+				b.StopTimer()
+				if err := p.Shutdown(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+type spawner interface {
+	Spawn(ctx context.Context, kind, name string) (*actor.PID, error)
+}
+
+func firstReply(b *testing.B, root *actors.Node, c spawner) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pid, err := c.Spawn(ctx, "who", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := actors.Request[*Me](ctx, root, pid, &Who{}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRoundTripSudo is one request and its reply (64 B) to a child
+// under sudo, against a local child in the same run. Goal: <= 1.5x.
+func BenchmarkRoundTripSudo(b *testing.B) {
+	u := sudotest.Setup(b)
+	root := newRoot(b)
+	ctx := context.Background()
+	local, err := spawn.Local(ctx, root, spawn.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = local.Shutdown(ctx) })
+	under := start(b, root, mustSudo(b, &sudo.Host{}, sudo.Options{User: u.B.Name}), cacheDir(b))
+	b.Cleanup(func() { _ = under.Shutdown(ctx) })
+	for _, c := range []struct {
+		name string
+		c    spawner
+	}{{"local", local}, {"sudo", under}} {
+		b.Run(c.name, func(b *testing.B) {
+			pid, err := c.c.Spawn(ctx, "who", "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := &Who{Payload: make([]byte, 64)}
+			for b.Loop() {
+				if _, err := actors.Request[*Me](ctx, root, pid, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
