@@ -63,7 +63,11 @@ func fuzzSeeds() map[string][]byte {
 	dead := frame(KindDead, FlagError, AppendDeadReply(nil, DeadReply{Target: "$2/worker", TargetCtx: 2,
 		HasSender: true, SenderCtx: 1, SenderID: "$1/client", Code: DeadUnreachable, Reason: "no route to context 2"}))
 
+	deadCause := frame(KindDead, 0, AppendDeadReply(nil, DeadReply{TargetCtx: 2, Code: DeadUnreachable,
+		Reason: "exit status 137", Cause: CauseExit, Detail: 137}))
+
 	seeds := map[string][]byte{
+		"dead-cause":     deadCause,
 		"hello":          hello,
 		"hello-reply":    frame(KindHello, 0, AppendHello(nil, Hello{ContextID: 2, Incarnation: fuzzIncarnation, MaxFrame: MinMaxFrame})),
 		"version-reject": AppendVersionReject(nil, 2),
