@@ -44,7 +44,7 @@ var ErrExited = errors.New("actors: context process exited")
 
 // ErrWriteStalled is the cause of a link declared dead because its writer
 // made no progress (the peer stopped reading).
-var ErrWriteStalled = errors.New("actors: link writer stalled")
+var ErrWriteStalled = lnk.ErrWriteStalled
 
 // ErrRefused is the cause of a message refused by policy: the sender has no
 // authority for it (a SYSTEM stop from a sibling), claims a sender in
@@ -113,7 +113,7 @@ func (e *DeadError) Unwrap() error { return e.Err }
 
 // RemoteCause is the cause of a death or refusal that came over the wire as
 // a stable code and text. It matches the sentinel of its code under
-// errors.Is: ErrHeartbeatTimeout, ErrProtocol, ErrWriteStalled, ErrRefused,
+// errors.Is: ErrHeartbeatTimeout, ErrProtocol, ErrWriteStalled, ErrCongested, ErrRefused,
 // ErrWatchLimit, ErrNoRoute, ErrNodeClosed.
 type RemoteCause struct {
 	Cause wire.Cause
@@ -155,6 +155,8 @@ func causeSentinel(c wire.Cause) error {
 		return ErrExited
 	case wire.CauseStalled:
 		return ErrWriteStalled
+	case wire.CauseCongested:
+		return ErrCongested
 	case wire.CausePolicy:
 		return ErrRefused
 	case wire.CauseWatchLimit:
@@ -186,6 +188,8 @@ func causeOf(err error) (wire.Cause, int32) {
 		return wire.CauseHeartbeat, 0
 	case errors.Is(err, ErrWriteStalled):
 		return wire.CauseStalled, 0
+	case errors.Is(err, ErrCongested):
+		return wire.CauseCongested, 0
 	case errors.As(err, &pe) || errors.Is(err, ErrProtocol):
 		return wire.CauseProtocol, 0
 	case errors.As(err, &ec):

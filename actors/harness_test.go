@@ -26,6 +26,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if childRole() { // a re-executed test binary, see isolation_test.go
+		return
+	}
 	if mode := os.Getenv(rawChildEnv); mode != "" {
 		os.Exit(rawChildMain(mode)) // this binary re-executed as a raw child (rawchild_test.go)
 	}

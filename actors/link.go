@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -23,9 +25,48 @@ const (
 	// inline may write the frame from the caller's goroutine when the link
 	// is idle (user and actor sends).
 	inline = lnk.Inline
-	// control jumps ahead of queued bulk frames (heartbeats).
+	// control jumps ahead of queued bulk frames, never waits and is never
+	// chunked (heartbeats, route updates, dead replies, SHUTDOWN).
 	control = lnk.Control
+	// noWait is queued that fails with ErrCongested instead of waiting: a
+	// reader forwarding to another link must never wait on its queue.
+	noWait = lnk.NoWait
 )
+
+// ErrCongested is the reason of a frame this context could not pass on
+// because the link toward its destination is over its queue limit (that
+// context is slow or stuck). The frame is failed back to its sender with an
+// IS_DEAD reply (code wire.DeadRejected, cause wire.CauseCongested), so
+// that no link's reader ever waits on another link's queue; the sender's
+// error matches ErrRejected and ErrCongested.
+var ErrCongested = lnk.ErrCongested
+
+// WriteStallError is the reason a link was declared dead because its
+// writer made no progress for the heartbeat timeout while it had bytes to
+// write: the peer stopped reading, though it may still send (heartbeats
+// included). Its fields: Peer, the peer's name; Stall, how long the write
+// had made no progress; Timeout, the heartbeat timeout. It matches
+// ErrWriteStalled.
+type WriteStallError = lnk.WriteStallError
+
+// modeOf returns how a frame of kind k built by this node is sent: the
+// control kinds (IS_DEAD, route updates, SHUTDOWN) go on the control queue,
+// never behind bulk and never chunked; others are queued.
+func modeOf(k wire.Kind) sendMode {
+	switch k {
+	case wire.KindDead, wire.KindAddRoute, wire.KindDelRoute, wire.KindShutdown:
+		return control
+	}
+	return queued
+}
+
+// congested is the *DeadError of a frame for context dst that the link out
+// toward it had no room for.
+func (n *Node) congested(dst uint32, out *link) *DeadError {
+	return newDeadError(dst, nil, wire.DeadRejected,
+		fmt.Sprintf("congested: the link from context %d toward context %d (%s) is over its queue limit",
+			n.id, out.peer, out.peerName), ErrCongested)
+}
 
 // A link is the node's side of one link to a neighbouring context: the
 // link layer (queues, writer, reader loop, heartbeat; package
@@ -78,6 +119,10 @@ func (l *link) send(frame []byte, mode sendMode) error { return l.Send(frame, mo
 
 func (l *link) sendFDs(frame []byte, fds []int, mode sendMode) error {
 	return l.SendFDs(frame, fds, mode)
+}
+
+func (l *link) sendFDsContext(cx context.Context, frame []byte, fds []int, mode sendMode) error {
+	return l.SendContext(cx, frame, fds, mode)
 }
 
 func (l *link) takeFDs() []int       { return l.TakeFDs() }

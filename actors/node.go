@@ -147,6 +147,10 @@ type Node struct {
 	closers   map[int]func(context.Context) error
 	closerSeq int
 
+	shutOnce   sync.Once
+	shutDone   chan struct{} // closed when the shutdown goroutine is done
+	shutClosed chan struct{} // closed when Shutdown has closed the links and stopped the actor system
+
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the node was asked to stop
 	stopWhy  error
@@ -291,7 +295,10 @@ func (n *Node) OnShutdown(f func(context.Context) error) (remove func()) {
 	}
 }
 
-func (n *Node) runClosers(ctx context.Context) {
+// startClosers runs the OnShutdown hooks, each on its own goroutine, and
+// returns a channel closed when all have returned. The goroutines are
+// counted in n.wg.
+func (n *Node) startClosers(ctx context.Context) <-chan struct{} {
 	n.closersMu.Lock()
 	fs := make([]func(context.Context) error, 0, len(n.closers))
 	for _, f := range n.closers {
@@ -302,24 +309,64 @@ func (n *Node) runClosers(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, f := range fs {
 		wg.Add(1)
+		n.wg.Add(1)
 		go func(f func(context.Context) error) {
+			defer n.wg.Done()
 			defer wg.Done()
 			if err := f(ctx); err != nil {
 				n.log.Debug("shutdown hook", "err", err)
 			}
 		}(f)
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		wg.Wait()
+		close(done)
+	}()
+	return done
 }
 
 // Shutdown stops the child contexts spawned from this node (through the
-// OnShutdown hooks), closes every link, stops the actor system and waits for
-// the node's goroutines. It is idempotent.
+// OnShutdown hooks, which get ctx), closes every link, stops the actor
+// system and waits for the node's goroutines. It returns when all that is
+// done, or with ctx's error once ctx is done, whichever is first: the
+// links are closed and the actor system is stopped by then even if a hook
+// has not returned. What is still running then finishes on the node's own
+// shutdown goroutine, which every Shutdown call (again bounded by its ctx)
+// waits for. It is idempotent and safe for concurrent use.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.requestStop(ErrNodeClosed)
-	n.runClosers(ctx)
+	first := false
+	n.shutOnce.Do(func() {
+		first = true
+		n.shutDone = make(chan struct{})
+		n.shutClosed = make(chan struct{})
+		go n.shutdown(ctx)
+	})
+	select {
+	case <-n.shutDone:
+		return nil
+	case <-ctx.Done():
+		if first { // the shutdown goroutine saw ctx end too
+			<-n.shutClosed // the links are closed and the actor system stopped
+		}
+		return ctx.Err()
+	}
+}
+
+// shutdown is the node's shutdown goroutine (see Shutdown): it is started
+// once, and closes n.shutClosed when the links are closed and the actor
+// system is stopped, n.shutDone when every goroutine of the node is gone.
+func (n *Node) shutdown(ctx context.Context) {
+	defer close(n.shutDone)
+	hooks := n.startClosers(ctx)
+	select {
+	case <-hooks:
+	case <-ctx.Done():
+	}
 	n.mu.Lock()
-	already := n.closed
 	n.closed = true
 	links := make([]*link, 0, len(n.children)+1)
 	for _, l := range n.children {
@@ -329,31 +376,27 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		links = append(links, n.parent)
 	}
 	n.mu.Unlock()
-	if already {
-		return nil
-	}
 	for _, l := range links {
 		l.shutdown(errLinkClosed)
 	}
 	// Fail what still waits before waiting for goroutines: a node-level
 	// call (ALLOCATE_ID on behalf of a child) may be one of them.
 	n.track.failAll(newDeadError(n.id, nil, wire.DeadUnreachable, "node shut down", ErrNodeClosed))
-	done := make(chan struct{})
-	go func() {
+	linksDone := make(chan struct{})
+	go func() { // owned: shutdown waits for it below
 		for _, l := range links {
 			l.Wait()
 		}
-		n.wg.Wait()
-		close(done)
+		close(linksDone)
 	}()
-	var err error
 	select {
-	case <-done:
+	case <-linksDone:
 	case <-ctx.Done():
-		err = ctx.Err()
 	}
 	n.sys.Shutdown()
-	return err
+	close(n.shutClosed)
+	<-linksDone
+	n.wg.Wait()
 }
 
 // minLevel filters records below min before passing them on.

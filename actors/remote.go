@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -121,6 +123,12 @@ func putBuf(b *[]byte) {
 // the envelope and the msgpack payload appended straight into it. Failures
 // to reach the context are *DeadError.
 func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error {
+	return n.sendUserContext(context.Background(), ctx, pid, m, mode)
+}
+
+// sendUserContext is sendUser that stops waiting for room in the link's
+// queue when cx is done, and then returns an error wrapping cx's.
+func (n *Node) sendUserContext(cx context.Context, ctx uint32, pid *actor.PID, m any, mode sendMode) error {
 	hdr, msg, sender := actor.UnwrapEnvelope(m)
 	if _, ok := msg.(*actor.DeadLetterResponse); ok {
 		// protoactor answers a message to a missing actor with this; across
@@ -174,9 +182,12 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 			Reason: "message larger than the link's frame limit"}
 	}
 	*buf = b
-	err = l.sendFDs(b[start:], fds, mode) // closes fds, sent or not
+	err = l.sendFDsContext(cx, b[start:], fds, mode) // closes fds, sent or not
 	if fdRefused(err) {
 		return &FDError{Context: ctx, PID: pid, Err: err}
+	}
+	if ce := cx.Err(); ce != nil && errors.Is(err, ce) {
+		return fmt.Errorf("actors: message to %s not queued (the link is over its queue limit): %w", FormatPID(pid), err)
 	}
 	return n.sendErr(ctx, pid, err)
 }
@@ -231,11 +242,22 @@ type Undeliverable struct {
 
 // Send sends msg to pid, like System().Root.Send, but reports at once when
 // the message cannot leave this context (unregistered type, dead context).
+// While the link toward pid's context is over its queue limit it waits
+// (backpressure), until the link drains or is declared dead; SendContext
+// bounds that wait.
 func (n *Node) Send(pid *actor.PID, msg any) error {
+	return n.SendContext(context.Background(), pid, msg)
+}
+
+// SendContext is Send that stops waiting for room in the link's queue when
+// ctx is done, and then returns an error wrapping ctx's error (the message
+// was not sent). It waits for nothing else: a link that is not over its
+// limit takes the message at once.
+func (n *Node) SendContext(ctx context.Context, pid *actor.PID, msg any) error {
 	id, ok := ContextOf(pid)
 	if !ok || id == n.id {
 		n.sys.Root.Send(pid, msg)
 		return nil
 	}
-	return n.sendUser(id, pid, msg, inline)
+	return n.sendUserContext(ctx, id, pid, msg, inline)
 }

@@ -79,11 +79,15 @@ const replyIDBits = 128
 const replyIDPrefix = "$r"
 
 // newReplyID returns a fresh unguessable reply process ID: replyIDPrefix and
-// replyIDBits from crypto/rand in unpadded base64url (24 bytes in all).
+// replyIDBits from crypto/rand in unpadded base64url (24 bytes in all). It
+// is safe for concurrent use.
 func newReplyID() string {
 	var b [replyIDBits / 8]byte
 	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program instead
-	return replyIDPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	var id [len(replyIDPrefix) + (replyIDBits+5)/6]byte
+	copy(id[:], replyIDPrefix)
+	base64.RawURLEncoding.Encode(id[len(replyIDPrefix):], b[:])
+	return string(id[:]) // the one allocation
 }
 
 func (n *Node) dropReply(r *reply) {
@@ -136,7 +140,7 @@ func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error
 	}
 	if target == n.id {
 		n.sys.Root.Send(pid, env)
-	} else if err := n.sendUser(target, pid, env, inline); err != nil {
+	} else if err := n.sendUserContext(ctx, target, pid, env, inline); err != nil {
 		return nil, withPID(err, pid)
 	}
 	v, err := r.wait(ctx)

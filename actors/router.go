@@ -148,11 +148,13 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
-		err = out.sendFDs(f.Raw, fds, queued) // closes fds, sent or not
+		err = out.sendFDs(f.Raw, fds, noWait) // closes fds, sent or not; never waits
 		fds = nil
 		if fdRefused(err) {
 			err = &DeadError{Context: h.Dst(), Code: wire.DeadRejected,
 				Reason: fmt.Sprintf("context %d cannot pass the message's descriptors on: %v", n.id, err)}
+		} else if errors.Is(err, ErrCongested) {
+			err = n.congested(h.Dst(), out)
 		} else {
 			err = n.sendErr(h.Dst(), nil, err)
 		}
@@ -189,8 +191,8 @@ func (n *Node) replyDead(dst uint32, d wire.DeadReply) {
 	_ = n.sendFrame(wire.FrameSpec{Kind: wire.KindDead, Dst: dst, Src: n.id, Auth: n.id}, nil, body)
 }
 
-// sendFrame routes one frame built from parts. It only queues (it is safe
-// on a reader goroutine); a failure is a *DeadError.
+// sendFrame routes one frame built from parts. It only queues, control
+// kinds on the control queue (see modeOf); a failure is a *DeadError.
 func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
 	l, err := n.linkTo(s.Dst)
 	if err != nil {
@@ -198,7 +200,7 @@ func (n *Node) sendFrame(s wire.FrameSpec, kv, body []byte) error {
 	}
 	buf := getBuf()
 	*buf = wire.AppendFrame((*buf)[:0], s, kv, body)
-	err = l.send(*buf, queued)
+	err = l.send(*buf, modeOf(s.Kind))
 	putBuf(buf)
 	return n.sendErr(s.Dst, nil, err)
 }
@@ -244,7 +246,7 @@ func (n *Node) sendRouteUpdate(l *link, kind wire.Kind, u routeUpdate) {
 		}
 		buf := getBuf()
 		*buf = wire.AppendFrame((*buf)[:0], wire.FrameSpec{Kind: kind, Dst: l.peer, Src: n.id, Auth: n.id}, nil, body)
-		_ = l.send(*buf, queued)
+		_ = l.send(*buf, control)
 		putBuf(buf)
 	}
 }

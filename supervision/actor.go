@@ -2,7 +2,6 @@ package supervision
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -282,13 +281,15 @@ func (a *supervisorActor) spec(name string) ContextSpec {
 }
 
 // abnormal reports whether a context's death reason is a failure: anything
-// but a process that exited with status 0.
+// but a process that exited with status 0, whatever method started it
+// (spawn.ExitStatus is the one exit-status contract). A link that closed
+// without a known reason is a failure.
 func abnormal(reason error) bool {
-	var ee *spawn.ExitError
-	if errors.As(reason, &ee) && ee.State != nil && ee.State.Exited() && ee.State.ExitCode() == 0 {
-		return false
+	if reason == nil {
+		return true
 	}
-	return true
+	code, ok := spawn.ExitStatus(reason)
+	return !ok || code != 0
 }
 
 func reasonText(err error) string {

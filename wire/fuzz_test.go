@@ -63,7 +63,11 @@ func fuzzSeeds() map[string][]byte {
 	dead := frame(KindDead, FlagError, AppendDeadReply(nil, DeadReply{Target: "$2/worker", TargetCtx: 2,
 		HasSender: true, SenderCtx: 1, SenderID: "$1/client", Code: DeadUnreachable, Reason: "no route to context 2"}))
 
+	deadCause := frame(KindDead, 0, AppendDeadReply(nil, DeadReply{TargetCtx: 2, Code: DeadUnreachable,
+		Reason: "exit status 137", Cause: CauseExit, Detail: 137}))
+
 	seeds := map[string][]byte{
+		"dead-cause":     deadCause,
 		"hello":          hello,
 		"hello-reply":    frame(KindHello, 0, AppendHello(nil, Hello{ContextID: 2, Incarnation: fuzzIncarnation, MaxFrame: MinMaxFrame})),
 		"version-reject": AppendVersionReject(nil, 2),
@@ -112,9 +116,13 @@ func corpusFile(b []byte) []byte {
 
 // TestFuzzCorpus checks that testdata/fuzz/FuzzDecode holds the seeds of
 // fuzzSeeds; run with -update to rewrite it.
-func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
-	seeds := fuzzSeeds()
+func TestFuzzCorpus(t *testing.T) { checkCorpus(t, "FuzzDecode", fuzzSeeds()) }
+
+// checkCorpus checks that testdata/fuzz/<fuzzer> holds seeds; with
+// -update it writes them.
+func checkCorpus(t *testing.T, fuzzer string, seeds map[string][]byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", fuzzer)
 	names := make([]string, 0, len(seeds))
 	for name := range seeds {
 		names = append(names, name)
@@ -136,7 +144,7 @@ func TestFuzzCorpus(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s is missing or stale (run go test -run TestFuzzCorpus -update): %v", path, err)
+			t.Errorf("%s is missing or stale (run go test -run Corpus -update): %v", path, err)
 		}
 	}
 }

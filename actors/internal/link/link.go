@@ -84,22 +84,29 @@ type Link struct {
 	uconn  *net.UnixConn
 	fdOK   bool // both sides can pass descriptors on this link
 	hb     Heartbeat
-	w      io.Writer
+	lw     *liveWriter     // the transport's writer: tells the heartbeat whether writes progress
+	raw    syscall.RawConn // the writer's non-blocking descriptor, for inline writes; nil when none
+	tryFn  func(uintptr) bool
+	try    tryState // the inline write in progress, owned by the goroutine that set writing
 	closer io.Closer
 	reason func(error) error
 
-	mu       sync.Mutex
-	wake     *sync.Cond // writer waits for frames; senders wait for room
-	ctrl     []byte
-	bulk     []byte
-	fdq      []fdFrame // frames in bulk that carry descriptors, in order
-	maxQueue int
-	writing  bool  // a write is in progress (writer goroutine or inline)
-	lastSend int64 // nanoseconds since epoch of the last send, for the idle test
-	epoch    time.Time
-	closed   bool
-	cause    error         // why the link was closed from this side, if it was
-	quit     chan struct{} // closed with closed, for the heartbeat goroutine
+	mu   sync.Mutex
+	wake *sync.Cond // writer waits for frames; senders wait for room
+	ctrl []byte
+	bulk []byte
+	fdq  []fdFrame // frames in bulk that carry descriptors, in order
+	// partial is the rest of a frame an inline write began, written before
+	// anything else; partialFDs are its descriptors when none of it was.
+	partial    []byte
+	partialFDs []int
+	maxQueue   int
+	writing    bool  // a write is in progress (writer goroutine or inline)
+	lastSend   int64 // nanoseconds since epoch of the last send, for the idle test
+	epoch      time.Time
+	closed     bool
+	cause      error         // why the link was closed from this side, if it was
+	quit       chan struct{} // closed with closed, for the heartbeat goroutine
 
 	// Owned by the reader goroutine.
 	inFDs []int // descriptors of the frame being handled, until a handler takes them
@@ -173,7 +180,8 @@ func New(t Transport, in *Input, cfg Config, h Handler) *Link {
 		fdr:      in.fdr,
 		fdOK:     in.fdr != nil && cfg.PeerFeatures&wire.FeatureFDPassing != 0,
 		hb:       cfg.Heartbeat,
-		w:        t.W,
+		lw:       &liveWriter{w: t.W, epoch: in.live.epoch},
+		raw:      rawConnOf(t.W),
 		closer:   t.C,
 		maxQueue: cfg.MaxQueue,
 		epoch:    in.live.epoch,
@@ -190,6 +198,7 @@ func New(t Transport, in *Input, cfg Config, h Handler) *Link {
 	if l.fdOK {
 		l.uconn = in.fdr.c
 	}
+	l.tryFn = l.tryOnce
 	l.wake = sync.NewCond(&l.mu)
 	return l
 }
@@ -259,6 +268,8 @@ func (l *Link) Shutdown(cause error) {
 		CloseFDs(q.fds)
 	}
 	l.fdq = nil
+	CloseFDs(l.partialFDs)
+	l.partial, l.partialFDs = nil, nil
 	close(l.quit)
 	l.mu.Unlock()
 	l.wake.Broadcast()

@@ -1,11 +1,22 @@
 package link
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/spindle-go/spindle/wire"
 )
+
+// ErrCongested is the error of a NoWait or Control send that finds its
+// queue over the limit: the frame was not queued. Package actors exports it
+// as actors.ErrCongested and fails a forwarded frame back to its sender
+// with it.
+var ErrCongested = errors.New("actors: link congested")
 
 // inlineIdle is how long a link must have been quiet for a sender to write
 // its frame itself instead of handing it to the writer goroutine. A quiet
@@ -18,26 +29,34 @@ const inlineIdle = 20 * time.Microsecond
 type Mode uint8
 
 const (
-	// Queued only appends to the queue. Every send made on a link's reader
-	// goroutine must be Queued (or Control): a reader that writes can
-	// deadlock with a peer whose reader is writing too.
+	// Queued only appends to the bulk queue, waiting for room while it is
+	// over its limit (backpressure). A reader goroutine may use it only
+	// toward its own link.
 	Queued Mode = iota
-	// Inline may write the frame from the caller's goroutine when the link
-	// is idle (user and actor sends).
+	// Inline is Queued, except that it may write the frame from the
+	// caller's goroutine when the link is idle (user and actor sends). The
+	// inline write never waits for the peer: what the kernel does not take
+	// at once is left to the writer goroutine.
 	Inline
-	// Control jumps ahead of queued bulk frames and never waits for room
-	// (heartbeats).
+	// Control goes to the control queue, which the writer empties before
+	// bulk and between two pieces of it. It never waits and is never
+	// chunked; over the limit it fails with ErrCongested (heartbeats,
+	// route updates, dead replies, SHUTDOWN).
 	Control
+	// NoWait is Queued without the wait: over the limit it fails with
+	// ErrCongested. Frames a reader goroutine forwards to another link go
+	// NoWait, so that no link's reader ever waits on another link's queue.
+	NoWait
 )
 
 // Send queues one encoded frame, or writes it at once when the link is idle
-// and mode allows it. A frame longer than wire.DefaultChunkSize is queued as
-// CHUNK frames, so control frames can pass it. Send does not keep frame, so
-// the caller may reuse it. It blocks while the bulk queue is over its limit
-// (backpressure), and returns ErrClosed (or the link's cause) once the
-// link is closed.
+// and mode allows it. A bulk frame longer than wire.DefaultChunkSize is
+// queued as CHUNK frames, so control frames can pass it. Send does not keep
+// frame, so the caller may reuse it. In modes Queued and Inline it blocks
+// while the bulk queue is over its limit (backpressure); it returns
+// ErrClosed (or the link's cause) once the link is closed.
 func (l *Link) Send(frame []byte, mode Mode) error {
-	return l.SendFDs(frame, nil, mode)
+	return l.SendContext(context.Background(), frame, nil, mode)
 }
 
 // SendFDs is Send for a frame that carries descriptors (fds may be nil).
@@ -45,6 +64,12 @@ func (l *Link) Send(frame []byte, mode Mode) error {
 // them once they are sent or cannot be. A link that cannot carry them
 // fails with ErrNoFDPassing; a frame that carries them is never chunked.
 func (l *Link) SendFDs(frame []byte, fds []int, mode Mode) error {
+	return l.SendContext(context.Background(), frame, fds, mode)
+}
+
+// SendContext is SendFDs that stops waiting for room when ctx is done and
+// then returns ctx's error (the frame was not queued).
+func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mode) error {
 	if len(fds) > 0 {
 		if !l.fdOK {
 			CloseFDs(fds)
@@ -58,7 +83,8 @@ func (l *Link) SendFDs(frame []byte, fds []int, mode Mode) error {
 	}
 	size := len(frame)
 	// Chunks in transit are forwarded as they are.
-	chunked := size > wire.DefaultChunkSize+wire.HeaderSize && wire.Header(frame).Kind() != wire.KindChunk
+	chunked := mode != Control && size > wire.DefaultChunkSize+wire.HeaderSize &&
+		wire.Header(frame).Kind() != wire.KindChunk
 	if chunked {
 		size = wire.ChunkedLen(size, wire.DefaultChunkSize)
 		if mode == Inline {
@@ -66,23 +92,16 @@ func (l *Link) SendFDs(frame []byte, fds []int, mode Mode) error {
 		}
 	}
 	l.mu.Lock()
-	for mode != Control && !l.closed && len(l.bulk) > 0 && len(l.bulk)+size > l.maxQueue {
-		l.wake.Wait()
-	}
-	if l.closed {
-		err := l.cause
+	if err := l.room(ctx, mode, size); err != nil {
 		l.mu.Unlock()
 		CloseFDs(fds)
-		if err == nil {
-			err = ErrClosed
-		}
 		return err
 	}
 	now := int64(time.Since(l.epoch))
 	idle := now-l.lastSend > int64(inlineIdle)
 	l.lastSend = now
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
-	if mode == Inline && idle && empty && !l.writing {
+	if mode == Inline && idle && empty && !l.writing && len(l.partial) == 0 {
 		return l.writeInline(frame, fds)
 	}
 	switch {
@@ -103,21 +122,82 @@ func (l *Link) SendFDs(frame []byte, fds []int, mode Mode) error {
 	return nil
 }
 
+// room waits, in modes that wait, until the queue of mode has room for size
+// more bytes (a queue that is empty always has), or fails with
+// ErrCongested in modes that do not; it returns the link's cause once it is
+// closed, and ctx's error once ctx is done. l.mu is held.
+func (l *Link) room(ctx context.Context, mode Mode, size int) error {
+	full := func() bool {
+		if mode == Control {
+			return len(l.ctrl) > 0 && len(l.ctrl)+size > l.maxQueue
+		}
+		return len(l.bulk) > 0 && len(l.bulk)+size > l.maxQueue
+	}
+	waited := false
+	if !l.closed && full() {
+		if mode == Control || mode == NoWait {
+			return ErrCongested
+		}
+		waited = true
+		if ctx.Done() != nil {
+			stop := context.AfterFunc(ctx, func() {
+				l.mu.Lock()
+				l.wake.Broadcast()
+				l.mu.Unlock()
+			})
+			defer stop()
+		}
+		for !l.closed && full() && ctx.Err() == nil {
+			l.wake.Wait()
+		}
+	}
+	if l.closed {
+		if l.cause == nil {
+			return ErrClosed
+		}
+		return l.cause
+	}
+	if waited {
+		return ctx.Err()
+	}
+	return nil
+}
+
 // writeInline writes frame from the sender's goroutine. l.mu is held on
 // entry and released on return. Frames queued meanwhile are left to the
-// writer goroutine, which waits while a write is in progress.
+// writer goroutine, which waits while a write is in progress. When the
+// transport has a descriptor, the write never waits for the peer: the bytes
+// the kernel does not take at once stay in l.partial for the writer
+// goroutine, which writes them before anything else.
 func (l *Link) writeInline(frame []byte, fds []int) error {
 	l.writing = true
 	l.mu.Unlock()
+	var n int
 	var err error
-	if len(fds) > 0 {
-		err = writeFDs(l.uconn, frame, fds)
-	} else {
-		_, err = l.w.Write(frame)
+	switch {
+	case l.raw != nil:
+		n, err = l.tryWrite(frame, fds)
+	case len(fds) > 0:
+		err = l.writeFDs(frame, fds)
+		n = len(frame)
+	default:
+		n, err = l.lw.Write(frame)
 	}
 	l.mu.Lock()
 	l.writing = false
-	pending := len(l.ctrl) > 0 || len(l.bulk) > 0
+	switch {
+	case err != nil || n == len(frame):
+	case l.closed:
+		if n == 0 {
+			CloseFDs(fds)
+		}
+	default:
+		l.partial = append(l.partial[:0], frame[n:]...)
+		if n == 0 && len(fds) > 0 {
+			l.partialFDs = fds // not sent: they go with the frame's first byte
+		}
+	}
+	pending := len(l.ctrl) > 0 || len(l.bulk) > 0 || len(l.partial) > 0
 	l.mu.Unlock()
 	if err != nil {
 		l.Shutdown(err)
@@ -132,19 +212,93 @@ func (l *Link) writeInline(frame []byte, fds []int) error {
 	return nil
 }
 
+// tryWrite writes what the kernel takes of frame (with its descriptors,
+// which it closes once sent) without waiting, and returns how much that
+// was. Only the goroutine that set l.writing calls it.
+func (l *Link) tryWrite(frame []byte, fds []int) (int, error) {
+	l.try = tryState{buf: frame, fds: fds}
+	if err := l.raw.Write(l.tryFn); err != nil {
+		l.try.err = err
+	}
+	t := l.try
+	l.try = tryState{}
+	if t.n > 0 || t.err != nil {
+		CloseFDs(fds) // sent with the first bytes, or never
+	}
+	return t.n, t.err
+}
+
+// tryState is one inline write attempt, handed to tryOnce.
+type tryState struct {
+	buf []byte
+	fds []int
+	n   int
+	err error
+}
+
+// tryOnce is the syscall.RawConn callback of tryWrite: it writes until the
+// kernel would block, and never asks RawConn to wait.
+func (l *Link) tryOnce(fd uintptr) bool {
+	t := &l.try
+	for t.n < len(t.buf) {
+		var n int
+		var err error
+		if t.n == 0 && len(t.fds) > 0 {
+			n, err = unix.SendmsgN(int(fd), t.buf, unix.UnixRights(t.fds...), nil, 0)
+		} else {
+			n, err = unix.Write(int(fd), t.buf[t.n:])
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return true
+		}
+		if err != nil {
+			t.err = err
+			return true
+		}
+		t.n += n
+	}
+	return true
+}
+
+// rawConnOf returns the raw descriptor of w when it has one that is in
+// non-blocking mode, or nil.
+func rawConnOf(w any) syscall.RawConn {
+	sc, ok := w.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	nonblock := false
+	if err := rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		nonblock = err == nil && fl&unix.O_NONBLOCK != 0
+	}); err != nil || !nonblock {
+		return nil
+	}
+	return rc
+}
+
 func (l *Link) writeLoop() {
 	defer l.wg.Done()
 	var ctrl, bulk []byte // spare buffers, swapped with the queues
 	var fdq []fdFrame
 	for {
 		l.mu.Lock()
-		for !l.closed && (l.writing || (len(l.ctrl) == 0 && len(l.bulk) == 0)) {
+		for !l.closed && (l.writing || (len(l.partial) == 0 && len(l.ctrl) == 0 && len(l.bulk) == 0)) {
 			l.wake.Wait()
 		}
 		if l.closed {
 			l.mu.Unlock()
 			return
 		}
+		part := pending{buf: l.partial, fds: l.partialFDs}
+		l.partial, l.partialFDs = nil, nil
 		ctrl, l.ctrl = l.ctrl, ctrl[:0]
 		bulk, l.bulk = l.bulk, bulk[:0]
 		fdq, l.fdq = l.fdq, fdq[:0]
@@ -152,7 +306,7 @@ func (l *Link) writeLoop() {
 		l.mu.Unlock()
 		l.wake.Broadcast() // room for blocked senders
 
-		err := l.writeBatch(ctrl, bulk, fdq)
+		err := l.writeBatch(part, ctrl, bulk, fdq)
 		clear(fdq)
 		l.mu.Lock()
 		l.writing = false
@@ -168,21 +322,41 @@ func (l *Link) writeLoop() {
 	}
 }
 
+// pending is the rest of a frame an inline write began (with its
+// descriptors when none of it was written).
+type pending struct {
+	buf []byte
+	fds []int
+}
+
 // writePiece is the most bulk data the writer writes between two looks at
 // the control queue.
 const writePiece = 256 << 10
 
-// writeBatch writes the control frames, then the bulk frames in pieces of
-// about writePiece bytes cut at frame boundaries, writing whatever control
-// frames were queued meanwhile between two pieces.
-func (l *Link) writeBatch(ctrl, bulk []byte, fdq []fdFrame) (err error) {
+// writeBatch writes the rest of a frame begun inline, the control frames,
+// then the bulk frames in pieces of about writePiece bytes cut at frame
+// boundaries, writing whatever control frames were queued meanwhile between
+// two pieces.
+func (l *Link) writeBatch(part pending, ctrl, bulk []byte, fdq []fdFrame) (err error) {
 	defer func() {
+		CloseFDs(part.fds)
 		for _, q := range fdq { // not sent: the link failed
 			CloseFDs(q.fds)
 		}
 	}()
+	if len(part.fds) > 0 {
+		fds := part.fds
+		part.fds = nil
+		if err := l.writeFDs(part.buf, fds); err != nil {
+			return err
+		}
+	} else if len(part.buf) > 0 {
+		if _, err := l.lw.Write(part.buf); err != nil {
+			return err
+		}
+	}
 	if len(ctrl) > 0 {
-		if _, err := l.w.Write(ctrl); err != nil {
+		if _, err := l.lw.Write(ctrl); err != nil {
 			return err
 		}
 	}
@@ -194,7 +368,7 @@ func (l *Link) writeBatch(ctrl, bulk []byte, fdq []fdFrame) (err error) {
 			n := wire.Header(bulk).FrameLen()
 			fds := fdq[0].fds
 			fdq = fdq[1:]
-			if err := writeFDs(l.uconn, bulk[:n], fds); err != nil {
+			if err := l.writeFDs(bulk[:n], fds); err != nil {
 				return err
 			}
 			bulk, pos = bulk[n:], pos+n
@@ -207,7 +381,7 @@ func (l *Link) writeBatch(ctrl, bulk []byte, fdq []fdFrame) (err error) {
 			if n > writePiece {
 				n = pieceEnd(plain)
 			}
-			if _, err := l.w.Write(bulk[:n]); err != nil {
+			if _, err := l.lw.Write(bulk[:n]); err != nil {
 				return err
 			}
 			bulk, pos = bulk[n:], pos+n
@@ -219,12 +393,20 @@ func (l *Link) writeBatch(ctrl, bulk []byte, fdq []fdFrame) (err error) {
 		more, l.ctrl = l.ctrl, more[:0]
 		l.mu.Unlock()
 		if len(more) > 0 {
-			if _, err := l.w.Write(more); err != nil {
+			if _, err := l.lw.Write(more); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// writeFDs writes one frame with its descriptors, which it closes, as a
+// write the stall detector watches.
+func (l *Link) writeFDs(frame []byte, fds []int) error {
+	l.lw.begin()
+	defer l.lw.end()
+	return writeFDs(l.uconn, frame, fds)
 }
 
 // pieceEnd returns the length of the first whole frames of b that add up to

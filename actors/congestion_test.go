@@ -1,0 +1,57 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// fillLink sends big messages to pid with SendContext until one is not
+// taken within a short deadline: the link toward pid is then over its
+// queue limit. It returns how many were taken.
+func fillLink(t *testing.T, root *actors.Node, pid *actor.PID) int {
+	t.Helper()
+	big := &Ping{Text: strings.Repeat("x", 512<<10)} // under the deaf child's 1 MiB frame limit
+	const most = 1000                                // 500 MiB: far more than a queue may hold
+	for i := 0; i < most; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := root.SendContext(ctx, pid, big)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return i
+		}
+		if err != nil {
+			t.Fatalf("SendContext %d: %v", i, err)
+		}
+	}
+	t.Fatalf("%d messages of 512 KiB taken by a child that reads nothing: no backpressure", most)
+	return most
+}
+
+// TestRouter_ForwardIntoStuckLinkIsCongested: a frame a sibling sends
+// toward a context whose link is over its queue limit is not waited on by
+// the root's reader: it comes straight back as IS_DEAD (rejected, cause
+// congested), and the sibling's link keeps working.
+func TestRouter_ForwardIntoStuckLinkIsCongested(t *testing.T) {
+	root := newRoot(t, actors.Config{Setup: typeSetup})
+	deaf, _ := attachRawDeaf(t, root, "stuck")
+	fillLink(t, root, actor.NewPID(actors.Address(deaf.id), "anyone"))
+	sender, senderLink := attachRaw(t, root, "sender")
+	start := time.Now()
+	sender.writeRaw(sender.userFrame(sender.spec(wire.KindUser, deaf.id), "anyone", &Ping{Text: strings.Repeat("c", 600<<10)}))
+	d := sender.expectDead("congested", func(d wire.DeadReply) bool { return d.TargetCtx == deaf.id })
+	if d.Code != wire.DeadRejected || d.Cause != wire.CauseCongested || !strings.Contains(d.Reason, "congested") {
+		t.Fatalf("dead reply %+v, want rejected, cause congested", d)
+	}
+	t.Logf("congested IS_DEAD back %v after the send", time.Since(start))
+	sender.barrier(0)
+	if isClosed(senderLink.Done()) {
+		t.Fatalf("sender's link closed: %v", senderLink.Err())
+	}
+}
