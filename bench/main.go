@@ -56,6 +56,7 @@ type options struct {
 	only     string
 	python   string
 	ssh      bool
+	docker   bool
 	child    string
 	limit    time.Duration
 }
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "the Python that has python3-mitogen")
 	fs.StringVar(&o.child, "child", "", `binary for Spindle contexts and floor processes: "" builds bench/child, "self" uses this binary`)
 	fs.BoolVar(&o.ssh, "ssh", true, "run the SSH systems against a private sshd on 127.0.0.1 when sshd is installed")
+	fs.BoolVar(&o.docker, "docker", true, "run the docker systems in a busybox container when a Docker engine answers (as root)")
 	fs.DurationVar(&o.limit, "limit", 0, "time limit for one warm-up or round of one system (default 30s quick, 2m full)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -144,7 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	e := &env{plan: plan, exe: exe, python: o.python, noSSH: !o.ssh}
+	e := &env{plan: plan, exe: exe, python: o.python, noSSH: !o.ssh, noDocker: !o.docker}
 	e.log = func(name, format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s: %s\n", time.Since(t0).Seconds(), name, fmt.Sprintf(format, args...))
 	}

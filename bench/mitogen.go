@@ -28,12 +28,14 @@ var mitogenScripts embed.FS
 
 // mitogenTarget says where the Mitogen contexts run.
 type mitogenTarget struct {
-	Via      string `json:"via"` // "local" or "ssh"
+	Via      string `json:"via"` // "local", "ssh" or "docker"
 	Python   string `json:"python"`
 	Host     string `json:"host,omitempty"`
 	Port     int    `json:"port,omitempty"`
 	User     string `json:"user,omitempty"`
 	Identity string `json:"identity,omitempty"`
+	// Container is the container of Via "docker".
+	Container string `json:"container,omitempty"`
 }
 
 // probeMitogen returns the Python and Mitogen versions, or a skip error

@@ -48,10 +48,16 @@ var systems = []*system{
 		about: "Spindle context over SSH to a private sshd on 127.0.0.1, binary already cached"},
 	{name: "mitogen_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeMitogenSSH,
 		about: "router.ssh() contexts to a private sshd on 127.0.0.1"},
+	{name: "floor_docker", json: jsonWhenRun, work: dockerWorkloads, make: makeFloorDocker,
+		about: "`docker exec -i C true` to its exit; 64 bytes through `docker exec -i C cat` and back (the CLI's own cost)"},
+	{name: "spindle_docker", json: jsonWhenRun, work: dockerWorkloads, make: makeSpindleDocker,
+		about: "spawn/docker: `docker exec -i` into a busybox container (host /usr, /lib mounted read-only), binary already cached"},
+	{name: "mitogen_docker", json: jsonWhenRun, work: dockerWorkloads, make: makeMitogenDocker,
+		about: "router.docker() contexts in the same container (its python3 from the mounted /usr)"},
 }
 
 // jsonOrder is the order of the objects in the JSON file.
-var jsonOrder = []string{"spindle", "floor", "mitogen", "protoactor_grpc", "spindle_ssh", "mitogen_ssh"}
+var jsonOrder = []string{"spindle", "floor", "mitogen", "protoactor_grpc", "spindle_ssh", "mitogen_ssh", "floor_docker", "spindle_docker", "mitogen_docker"}
 
 // sshWorkloads are those issue 6 asks of SSH contexts: spawn (warm) and
 // round trip.
@@ -74,6 +80,11 @@ type env struct {
 	sshOnce sync.Once
 	sshd    *sshd
 	sshErr  error
+
+	noDocker   bool
+	dockerOnce sync.Once
+	docker     *dockerBox
+	dockerErr  error
 
 	mu       sync.Mutex
 	versions map[string]string // what each peer reported about itself
@@ -112,6 +123,9 @@ func (e *env) close() {
 	}
 	if e.sshd != nil {
 		e.sshd.stop()
+	}
+	if e.docker != nil {
+		e.docker.c.Remove()
 	}
 }
 

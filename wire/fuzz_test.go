@@ -116,9 +116,13 @@ func corpusFile(b []byte) []byte {
 
 // TestFuzzCorpus checks that testdata/fuzz/FuzzDecode holds the seeds of
 // fuzzSeeds; run with -update to rewrite it.
-func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
-	seeds := fuzzSeeds()
+func TestFuzzCorpus(t *testing.T) { checkCorpus(t, "FuzzDecode", fuzzSeeds()) }
+
+// checkCorpus checks that testdata/fuzz/<fuzzer> holds seeds; with
+// -update it writes them.
+func checkCorpus(t *testing.T, fuzzer string, seeds map[string][]byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", fuzzer)
 	names := make([]string, 0, len(seeds))
 	for name := range seeds {
 		names = append(names, name)
@@ -140,7 +144,7 @@ func TestFuzzCorpus(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s is missing or stale (run go test -run TestFuzzCorpus -update): %v", path, err)
+			t.Errorf("%s is missing or stale (run go test -run Corpus -update): %v", path, err)
 		}
 	}
 }

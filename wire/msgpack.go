@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -15,6 +16,41 @@ const maxPayloadDepth = 256
 
 // msgpackNil is the msgpack encoding of nil.
 const msgpackNil = 0xc0
+
+// Decoded-size bounds. Before decoding, a payload's decoded size is
+// estimated from its structure, about as if decoded into `any` (every
+// object an interface slot, every map and slice a header of its own; Go
+// maps allocate whole groups of slots, so small maps in `any` take up to 4
+// times the estimate, while typed structs take less), and the payload is
+// refused unless the estimate is at most MaxDecodeRatio times its length
+// plus decodeSlack, and at most MaxDecodedSize. Strings and binaries count
+// about their length, and the densest ordinary shapes (slices of small
+// ints, slices of one-field structs) stay under 32 times, so what is
+// refused are documents of empty or degenerate containers: an empty map
+// is 1 byte and counts 64.
+const (
+	// MaxDecodeRatio bounds the estimated decoded size of a payload
+	// relative to its length.
+	MaxDecodeRatio = 32
+	// MaxDecodedSize bounds the estimated decoded size of one payload.
+	MaxDecodedSize = 256 << 20
+	// decodeSlack lets small payloads of any shape through.
+	decodeSlack = 64 << 10
+)
+
+// Estimated decoded sizes, in bytes, of the objects of a payload, on top
+// of their encoded bytes.
+const (
+	costSlot  = 16            // an interface value: scalars
+	costStr   = costSlot + 8  // a string's header and its size-class slack
+	costBin   = costSlot + 32 // a []byte's header and its size-class slack
+	costArray = costSlot + 24 // a slice header; elements count their own slots
+	costMap   = costSlot + 48 // a map header; entries count their own
+)
+
+// ErrDecodeTooLarge is wrapped (with [ErrBadPayload]) by the errors of
+// payloads whose estimated decoded size is over the bounds above.
+var ErrDecodeTooLarge = errors.New("wire: payload would decode too large")
 
 // Marshal returns the plain msgpack encoding of v (for bodies that are not
 // registered user messages, such as system messages).
@@ -66,7 +102,7 @@ func decodeInto(b []byte, v any, typeName string) error {
 // fds resolves (nil: the payload may have none).
 func decodeIntoFDs(b []byte, v any, typeName string, fds FDReceiver) (err error) {
 	if err := checkMsgpack(b); err != nil {
-		return badPayload(typeName, "%v", err)
+		return badPayload(typeName, "%w", err)
 	}
 	d := decoderPool.Get().(*payloadDecoder)
 	d.r.Reset(b)
@@ -97,9 +133,17 @@ func decodeIntoFDs(b []byte, v any, typeName string, fds FDReceiver) (err error)
 // checkMsgpack walks b without recursion and checks that it is exactly one
 // well-formed msgpack object: every length fits in the remaining bytes
 // (so no declared length can make the decoder allocate more than the input
-// justifies), containers nest at most maxPayloadDepth deep, and nothing
-// trails.
+// justifies), containers nest at most maxPayloadDepth deep, the estimated
+// decoded size is within bounds (errors wrap ErrDecodeTooLarge), and
+// nothing trails.
 func checkMsgpack(b []byte) error {
+	_, err := scanMsgpack(b, min(MaxDecodeRatio*uint64(len(b))+decodeSlack, MaxDecodedSize))
+	return err
+}
+
+// scanMsgpack is checkMsgpack with the decoded-size limit given; it returns
+// the estimate.
+func scanMsgpack(b []byte, limit uint64) (est uint64, err error) {
 	// pending[i] is the number of objects still to read at depth i.
 	pending := make([]uint64, 1, 8)
 	pending[0] = 1
@@ -113,25 +157,50 @@ func checkMsgpack(b []byte) error {
 		pending[top]--
 		skip, children, err := msgpackHead(b[pos:])
 		if err != nil {
-			return fmt.Errorf("at offset %d: %v", pos, err)
+			return est, fmt.Errorf("at offset %d: %v", pos, err)
+		}
+		if est += uint64(decodedCost[b[pos]]) + uint64(skip); est > limit {
+			return est, fmt.Errorf("%w: %d bytes estimated by offset %d of %d, limit %d",
+				ErrDecodeTooLarge, est, pos, len(b), limit)
 		}
 		pos += skip
 		if children == 0 {
 			continue
 		}
 		if children > uint64(len(b)-pos) {
-			return fmt.Errorf("at offset %d: %d elements in %d bytes", pos, children, len(b)-pos)
+			return est, fmt.Errorf("at offset %d: %d elements in %d bytes", pos, children, len(b)-pos)
 		}
 		if len(pending) > maxPayloadDepth {
-			return fmt.Errorf("nested deeper than %d", maxPayloadDepth)
+			return est, fmt.Errorf("nested deeper than %d", maxPayloadDepth)
 		}
 		pending = append(pending, children)
 	}
 	if pos != len(b) {
-		return fmt.Errorf("%d trailing bytes", len(b)-pos)
+		return est, fmt.Errorf("%d trailing bytes", len(b)-pos)
 	}
-	return nil
+	return est, nil
 }
+
+// decodedCost is the estimated decoded size of an object by its code
+// byte, on top of its encoded bytes (for a container: its head; what is
+// inside counts for itself).
+var decodedCost = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
+			t[c] = costMap
+		case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd:
+			t[c] = costArray
+		case c >= 0xa0 && c <= 0xbf, c >= 0xd9 && c <= 0xdb:
+			t[c] = costStr
+		case c >= 0xc4 && c <= 0xc6:
+			t[c] = costBin
+		default:
+			t[c] = costSlot
+		}
+	}
+	return t
+}()
 
 type msgpackError string
 

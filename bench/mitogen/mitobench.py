@@ -1,8 +1,8 @@
 """Mitogen side of the Spindle benchmark harness.
 
 The Go harness runs `/usr/bin/python3 mitobench.py TARGET` (TARGET is JSON:
-{"via": "local"} or {"via": "ssh", "host": ..., "port": ..., "user": ...,
-"identity": ...}) and drives it one round at a time: one JSON request per
+{"via": "local"}, {"via": "ssh", "host": ..., "port": ..., "user": ...,
+"identity": ...} or {"via": "docker", "container": ...}) and drives it one round at a time: one JSON request per
 line on stdin, one JSON answer per line on stdout, times in seconds. The
 harness owns the plan (warm-up, rounds, sizes) and the statistics; this
 script only does what it is asked and times it with perf_counter.
@@ -50,6 +50,8 @@ def connect(router, target):
             python_path=python,
             connect_timeout=30,
         )
+    if target["via"] == "docker":
+        return router.docker(container=target["container"], python_path=python)
     return router.local(python_path=python)
 
 

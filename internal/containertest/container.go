@@ -37,6 +37,24 @@ func (e *Engine) Run(t testing.TB, image string, o RunOptions) *Container {
 	if o.Name == "" {
 		o.Name = RandomName("spindle-test-")
 	}
+	c := &Container{Name: o.Name, e: e}
+	t.Cleanup(func() { c.Remove() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	started, err := e.Start(ctx, image, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ID = started.ID
+	return c
+}
+
+// Start is Run for programs that are not tests: the caller removes the
+// container (Remove).
+func (e *Engine) Start(ctx context.Context, image string, o RunOptions) (*Container, error) {
+	if o.Name == "" {
+		o.Name = RandomName("spindle-test-")
+	}
 	if len(o.Cmd) == 0 {
 		o.Cmd = []string{"sleep", "1000000"}
 	}
@@ -47,10 +65,11 @@ func (e *Engine) Run(t testing.TB, image string, o RunOptions) *Container {
 	args = append(args, e.RunDefaults()...)
 	args = append(args, o.Args...)
 	args = append(append(args, image), o.Cmd...)
-	c := &Container{Name: o.Name, e: e}
-	t.Cleanup(func() { c.Remove() })
-	c.ID = e.Command(t, args...)
-	return c
+	id, err := run(ctx, nil, e.Path, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &Container{ID: id, Name: o.Name, e: e}, nil
 }
 
 // RunDefaults are the `run` options every container of this engine needs

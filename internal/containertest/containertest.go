@@ -81,6 +81,18 @@ func Podman(t testing.TB) *Engine {
 
 func engine(t testing.TB, cli, needs string) *Engine {
 	t.Helper()
+	e, err := Find(cli)
+	if err != nil {
+		Unavailable(t, fmt.Sprintf("needs %s: %v", needs, err))
+	}
+	return e
+}
+
+// Find returns the engine of cli ("docker" or "podman") when its CLI is
+// installed, its engine answers and this process runs as root: the
+// helpers' entry point for programs that are not tests (the bench
+// harness).
+func Find(cli string) (*Engine, error) {
 	path, err := exec.LookPath(cli)
 	if err == nil && os.Geteuid() != 0 {
 		err = fmt.Errorf("not root")
@@ -89,9 +101,9 @@ func engine(t testing.TB, cli, needs string) *Engine {
 		err = probe(cli, path)
 	}
 	if err != nil {
-		Unavailable(t, fmt.Sprintf("needs %s: %v", needs, err))
+		return nil, err
 	}
-	return &Engine{CLI: cli, Path: path}
+	return &Engine{CLI: cli, Path: path}, nil
 }
 
 // Unavailable skips t with why, or fails it under

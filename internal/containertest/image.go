@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -57,27 +58,44 @@ func (e *Engine) NoShellImage(t testing.TB) string {
 
 func (e *Engine) image(t testing.TB, repo string, build func(busybox []byte) ([]byte, error)) string {
 	t.Helper()
+	tag, err := e.makeImage(repo, build)
+	if errors.Is(err, errNoBusybox) {
+		Unavailable(t, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
+// ImportBusybox is BusyboxImage for programs that are not tests.
+func (e *Engine) ImportBusybox() (string, error) { return e.makeImage(BusyboxRepo, busyboxRootFS) }
+
+func (e *Engine) makeImage(repo string, build func(busybox []byte) ([]byte, error)) (string, error) {
 	imageMu.Lock()
 	defer imageMu.Unlock()
 	if tag, ok := images[e.CLI+repo]; ok {
-		return tag
+		return tag, nil
 	}
 	bb, err := busybox()
 	if err != nil {
-		Unavailable(t, err.Error())
+		return "", err
 	}
 	tarball, err := build(bb)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	sum := sha256.Sum256(tarball)
 	tag := repo + ":" + hex.EncodeToString(sum[:6])
 	if err := e.importOnce(tag, tarball); err != nil {
-		t.Fatalf("containertest: import %s into %s: %v", tag, e.CLI, err)
+		return "", fmt.Errorf("containertest: import %s into %s: %w", tag, e.CLI, err)
 	}
 	images[e.CLI+repo] = tag
-	return tag
+	return tag, nil
 }
+
+// errNoBusybox: this machine has no static busybox to build images from.
+var errNoBusybox = errors.New("needs busybox-static (Debian: apt-get install busybox-static)")
 
 // importOnce imports tarball as tag unless the engine has it. A file lock
 // keeps concurrent test processes (go test runs packages in parallel) from
@@ -116,10 +134,10 @@ func busybox() ([]byte, error) {
 		}
 	}
 	if path == "" {
-		return nil, fmt.Errorf("needs busybox-static (Debian: apt-get install busybox-static)")
+		return nil, errNoBusybox
 	}
 	if !IsStatic(path) {
-		return nil, fmt.Errorf("%s is dynamically linked; needs busybox-static (Debian: apt-get install busybox-static)", path)
+		return nil, fmt.Errorf("%s is dynamically linked: %w", path, errNoBusybox)
 	}
 	return os.ReadFile(path)
 }

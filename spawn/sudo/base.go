@@ -48,10 +48,15 @@ func (b *base) watchMarker() <-chan error {
 // signals, still holding the link; with its stdin ended, a Spindle child
 // sees the link end and exits, and the parent raises IS_DEAD with the
 // tool's exit status. After a normal end the close changes nothing.
-func (b *base) started() {
+// Then after, if set, runs (releasing what the runner holds). The
+// goroutine ends with the tool.
+func (b *base) started(after func()) {
 	go func() {
 		_ = b.Wait(context.Background())
 		_ = b.inner.Stdin().Close()
+		if after != nil {
+			after()
+		}
 	}()
 }
 

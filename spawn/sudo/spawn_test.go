@@ -85,7 +85,7 @@ func start(t testing.TB, root *actors.Node, tgt runner.Target, dir string) *spaw
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := spawn.Start(ctx, root, tgt, spawn.Common{Name: tgt.Info().Method, Grace: time.Second}, spawn.Bootstrap{CacheDirs: []string{dir}})
+	p, err := spawn.Start(ctx, root, tgt, spawn.Common{Name: tgt.Info().Method, Grace: 5 * time.Second}, spawn.Bootstrap{CacheDirs: []string{dir}})
 	if err != nil {
 		t.Fatalf("start through %s: %v", tgt.Info().Method, err)
 	}
@@ -197,8 +197,11 @@ func TestSpawn_KilledSudoRaisesIsDead(t *testing.T) {
 	if err := syscall.Kill(sudoPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
+	go func() { err := p.Wait(context.Background()); t.Logf("wait after %v: %v", time.Since(killed), err) }()
 	select {
 	case <-p.Dead():
+		t.Logf("dead after %v", time.Since(killed))
 	case <-time.After(10 * time.Second):
 		t.Fatal("no IS_DEAD 10s after sudo was killed")
 	}

@@ -124,7 +124,7 @@ func (r *sudoRunner) Start(ctx context.Context) error {
 	n, err := d.run(ctx)
 	if err == nil {
 		r.stderr = r.pump.forward()
-		r.started()
+		r.started(func() { r.pump.release(2 * time.Second) })
 		return nil
 	}
 	if errors.Is(err, ErrBadPassword) {
@@ -133,16 +133,6 @@ func (r *sudoRunner) Start(ctx context.Context) error {
 		_ = r.inner.Stdin().Close()
 	}
 	return r.fail(n, err, r.pump.tail)
-}
-
-// Wait waits for sudo to end, then gives the stderr reader a moment to
-// drain before releasing it.
-func (r *sudoRunner) Wait(ctx context.Context) error {
-	err := r.base.Wait(ctx)
-	if r.pump != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		r.pump.release(2 * time.Second)
-	}
-	return err
 }
 
 // promptPump reads sudo's stderr: while the dialogue runs it counts prompt

@@ -153,7 +153,7 @@ func (r *ttyRunner) Start(ctx context.Context) error {
 	close(stop)
 	<-stopped
 	if err == nil {
-		r.started()
+		r.started(nil)
 		return nil
 	}
 	return r.fail(n, err, r.tail)
