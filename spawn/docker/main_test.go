@@ -82,7 +82,38 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
+	if os.Getenv(envRole) == "parent" {
+		os.Exit(parentRole())
+	}
 	os.Exit(m.Run())
+}
+
+// envRole makes this test binary a root that starts two container
+// contexts, says so and waits to be killed (TestStart_ParentKilled...).
+const envRole = "SPINDLE_DOCKER_TEST_ROLE"
+
+func parentRole() int {
+	node, err := actors.NewNode(actors.Config{Name: "parent", Setup: setup, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return 1
+	}
+	bin := spawn.NewBinary(os.Getenv("SPINDLE_TEST_BINARY"), "linux/amd64")
+	cli := os.Getenv("SPINDLE_TEST_CLI")
+	for _, to := range []docker.TargetOptions{
+		{CLI: cli, Container: os.Getenv("SPINDLE_TEST_CONTAINER")},
+		{CLI: cli, Image: os.Getenv("SPINDLE_TEST_IMAGE"), ContainerName: os.Getenv("SPINDLE_TEST_FRESH")},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		_, err := docker.Start(ctx, node, docker.Options{Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{bin}}, TargetOptions: to})
+		cancel()
+		if err != nil {
+			fmt.Println("ERR", err)
+			return 1
+		}
+	}
+	fmt.Println("UP")
+	select {}
 }
 
 // capture is a slog.Handler that keeps records for assertions.
