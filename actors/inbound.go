@@ -238,8 +238,12 @@ func (n *Node) onWatch(src uint32, m *sysMsg, found bool) {
 			Why: int32(actor.TerminatedReason_NotFound)})
 		return
 	}
-	if err := n.track.held.add(src, n.childLinkOf(src), m.Target, m.PeerID); err != nil {
+	via := n.childLinkOf(src)
+	if err := n.track.held.add(src, via, m.Target, m.PeerID); err != nil {
 		n.pol.refused(n.log, src, "refused remote watch", "target", trimID(m.Target), "err", err)
+		if via != noLink {
+			n.sys.EventStream.Publish(&QuotaExceeded{Link: via, Name: n.contextName(via), Kind: wire.KindSystem, Err: err})
+		}
 		n.replyDead(src, withCause(wire.DeadReply{Target: trimID(m.Target), TargetCtx: n.id, HasSender: true,
 			SenderCtx: src, SenderID: trimID(m.PeerID), Code: wire.DeadRejected, Reason: err.Error()}, err))
 		return
