@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,5 +121,24 @@ func TestSudo_BadOptions(t *testing.T) {
 	}
 	if _, err := sudo.Su(&sudo.Host{}, sudo.SuOptions{User: "-c"}); err == nil {
 		t.Error("su user -c accepted")
+	}
+}
+
+// TestDoas_HungToolTimesOut: a doas that turns the terminal's echo off
+// (a prompt) and never reads is killed at the deadline: the prompt is
+// seen through the pty, the password written once, ErrAuthTimeout.
+func TestDoas_HungToolTimesOut(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "doas")
+	script := "#!/bin/sh\nstty -echo </dev/tty\nprintf 'Passwort: ' >/dev/tty\nexec sleep 100\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	tgt := mustTTY(t)(sudo.Doas(&sudo.Host{}, sudo.DoasOptions{Auth: sudo.Auth{Path: path, Password: countingPassword("pw", &calls)}}))
+	err := startErr(t, tgt, 2*time.Second)
+	var ae *sudo.AuthError
+	if !errors.Is(err, sudo.ErrAuthTimeout) || !errors.As(err, &ae) || ae.Prompts != 1 || calls.Load() != 1 {
+		t.Fatalf("err = %v (%+v), password asked %d times", err, ae, calls.Load())
 	}
 }
