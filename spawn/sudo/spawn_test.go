@@ -28,7 +28,7 @@ type (
 		Payload []byte
 		Log     string // when set: log it (slog) and write it to stderr
 	}
-	Me  struct {
+	Me struct {
 		Uid, Pid int
 		Payload  []byte
 	}
