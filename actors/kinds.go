@@ -63,7 +63,7 @@ func (n *Node) builtinKinds() kindTable {
 		wire.KindSpawnActor: {handle: func(_ *link, f wire.Frame) error { return n.onSpawnActor(f) }, bounce: reply},
 		wire.KindAllocateID: {handle: n.onAllocateID, bounce: reply},
 		wire.KindShutdown:   {handle: func(_ *link, f wire.Frame) error { return n.onShutdown(f) }},
-		wire.KindForwardLog: {handle: func(_ *link, f wire.Frame) error { return n.onForwardLog(f) }, bounce: never},
+		wire.KindForwardLog: {handle: n.onForwardLog, bounce: never},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/spindle-go/spindle/actors/internal/route"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -59,6 +60,7 @@ func (h *ForwardHandler) Handle(ctx context.Context, r slog.Record) error {
 		rec.Attrs = appendAttr(rec.Attrs, h.prefix, a)
 		return true
 	})
+	rec.bound()
 	body, err := wire.Marshal(&rec)
 	if err != nil {
 		return err
@@ -116,17 +118,70 @@ func appendAttr(dst []string, prefix string, a slog.Attr) []string {
 	return append(dst, prefix+a.Key, a.Value.String())
 }
 
+// Bounds of a forwarded log record: longer messages, keys and values are
+// cut (and the record marked truncated=true), attributes past the limit
+// dropped. Both the sender and the root apply them.
+const (
+	maxLogMsg   = 8 << 10
+	maxLogAttrs = 64 // key/value pairs
+	maxLogKey   = 128
+	maxLogValue = 4 << 10
+)
+
+// bound cuts rec to the bounds above; it reports whether it cut anything.
+func (rec *logRecord) bound() bool {
+	cut := false
+	if len(rec.Msg) > maxLogMsg {
+		rec.Msg, cut = route.Bound(rec.Msg, maxLogMsg), true
+	}
+	if len(rec.Attrs) > 2*maxLogAttrs {
+		rec.Attrs, cut = rec.Attrs[:2*maxLogAttrs], true
+	}
+	for i := range rec.Attrs {
+		max := maxLogValue
+		if i%2 == 0 {
+			max = maxLogKey
+		}
+		if len(rec.Attrs[i]) > max {
+			rec.Attrs[i], cut = route.Bound(rec.Attrs[i], max), true
+		}
+	}
+	if cut {
+		rec.Attrs = append(rec.Attrs[:len(rec.Attrs)&^1], "truncated", "true")
+	}
+	return cut
+}
+
 // onForwardLog logs a record forwarded by a descendant through the
 // configured logger, with ctx and ctx_id naming the frame's source (which
 // passed the reverse-path check); ctx attributes in the body are dropped.
-func (n *Node) onForwardLog(f wire.Frame) error {
+// Records are bounded in size, and in rate per child link (Quotas.LogRate):
+// the excess is dropped, and counted in the next record logged.
+func (n *Node) onForwardLog(l *link, f wire.Frame) error {
 	var rec logRecord
 	if err := wire.Unmarshal(f.Body(), &rec); err != nil {
 		return &ProtocolError{Err: err}
 	}
+	var dropped uint64
+	if !l.isParent {
+		n.mu.Lock()
+		var err error
+		dropped, err = n.rt.AllowLog(l.peer, n.now())
+		n.mu.Unlock()
+		if err != nil {
+			if dropped == 1 { // the first of a run of drops
+				n.quotaExceeded(l, route.TripLogs, wire.KindForwardLog, err)
+			}
+			return nil
+		}
+	}
+	rec.bound()
 	src := f.Header().Src()
-	attrs := make([]slog.Attr, 0, len(rec.Attrs)/2+2)
+	attrs := make([]slog.Attr, 0, len(rec.Attrs)/2+3)
 	attrs = append(attrs, slog.String("ctx", n.contextName(src)), slog.Uint64("ctx_id", uint64(src)))
+	if dropped > 0 {
+		attrs = append(attrs, slog.Uint64("dropped_before", dropped))
+	}
 	for i := 0; i+1 < len(rec.Attrs); i += 2 {
 		if k := rec.Attrs[i]; k == "ctx" || k == "ctx_id" {
 			continue

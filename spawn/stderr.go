@@ -2,16 +2,30 @@ package spawn
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // stderrTail is how many of a child's last stderr lines are kept for error
 // messages.
 const stderrTail = 20
+
+// Bounds of stderr forwarding. The forwarder never stops reading (a child
+// whose stderr is not read blocks, or dies of SIGPIPE once it is closed):
+// a line longer than stderrMaxLine is logged in pieces (part=1, 2, ...),
+// lines past the rate are dropped and counted, and the tail keeps at most
+// stderrTailLine bytes of each line.
+const (
+	stderrMaxLine  = 16 << 10
+	stderrRate     = 200 // lines logged per second, after a burst of
+	stderrBurst    = 1000
+	stderrTailLine = 1 << 10
+)
 
 // stderrForwarder logs every line a child writes to stderr (panics, output
 // of libraries that do not use slog) and keeps the last few for errors.
@@ -20,28 +34,90 @@ type stderrForwarder struct {
 	done chan struct{}
 	mu   sync.Mutex
 	last []string
+	now  func() time.Time
+
+	tokens  float64 // owned by the reading goroutine
+	stamp   time.Time
+	dropped int
 }
 
 func forwardStderr(r io.ReadCloser, log *slog.Logger) *stderrForwarder {
-	f := &stderrForwarder{done: make(chan struct{})}
+	f := &stderrForwarder{done: make(chan struct{}), now: time.Now, tokens: stderrBurst}
 	f.log.Store(log)
 	go func() {
 		defer close(f.done)
 		defer r.Close()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 4096), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			f.mu.Lock()
-			if len(f.last) == stderrTail {
-				f.last = f.last[1:]
-			}
-			f.last = append(f.last, line)
-			f.mu.Unlock()
-			f.log.Load().Warn("child stderr", "line", line)
-		}
+		f.run(r)
 	}()
 	return f
+}
+
+// run reads r to its end, line by line, in pieces of at most stderrMaxLine.
+func (f *stderrForwarder) run(r io.Reader) {
+	br := bufio.NewReaderSize(r, stderrMaxLine)
+	part := 0
+	for {
+		piece, err := br.ReadSlice('\n')
+		long := errors.Is(err, bufio.ErrBufferFull)
+		if len(piece) > 0 {
+			if long || part > 0 {
+				part++
+			}
+			f.line(strings.TrimRight(string(piece), "\r\n"), part)
+		}
+		if !long {
+			part = 0
+		}
+		if err != nil && !long {
+			f.flushDropped()
+			return
+		}
+	}
+}
+
+// line records one line (or piece of one: part > 0) and logs it unless
+// over the rate.
+func (f *stderrForwarder) line(s string, part int) {
+	f.mu.Lock()
+	if len(f.last) == stderrTail {
+		f.last = f.last[1:]
+	}
+	f.last = append(f.last, strings.Clone(s[:min(len(s), stderrTailLine)]))
+	f.mu.Unlock()
+	if !f.allow() {
+		f.dropped++
+		return
+	}
+	f.flushDropped()
+	if part > 0 {
+		f.log.Load().Warn("child stderr", "line", s, "part", part)
+		return
+	}
+	f.log.Load().Warn("child stderr", "line", s)
+}
+
+// allow takes a token of the line rate.
+func (f *stderrForwarder) allow() bool {
+	now := f.now()
+	if !f.stamp.IsZero() {
+		if dt := now.Sub(f.stamp).Seconds(); dt > 0 {
+			f.tokens = min(stderrBurst, f.tokens+dt*stderrRate)
+		}
+	}
+	f.stamp = now
+	if f.tokens < 1 {
+		return false
+	}
+	f.tokens--
+	return true
+}
+
+// flushDropped logs how many lines were dropped since the last one logged.
+func (f *stderrForwarder) flushDropped() {
+	if f.dropped > 0 {
+		f.log.Load().Warn("child stderr lines dropped", "count", f.dropped)
+		f.dropped = 0
+	}
 }
 
 // setLogger replaces the logger (once the child's context ID is known).

@@ -10,7 +10,11 @@
 //		User: "postgres",
 //		Auth: sudo.Auth{Password: askVault}, // called at most once per start
 //	})
-//	// t is a runner.Target: hand it to the bootstrap (spawn) like any other.
+//	// t is a runner.Target: start a child context through it like any other
+//	child, err := spawn.Start(ctx, node, t, spawn.Common{Name: "db"}, spawn.Bootstrap{})
+//
+// The bootstrap sends the binary on the same stream when the target user
+// has no cached copy, so a cold start authenticates once, like a warm one.
 //
 // su and doas read the password from a terminal; they wrap a target that
 // can give a command a pty besides its pipes (Terminal; Host does):

@@ -103,6 +103,8 @@ type linkQuota struct {
 	blocks  bucket
 	logs    bucket
 	tripped uint8 // quotas already reported once (bit per quota)
+
+	logDropped uint64 // log records refused since the last one allowed
 }
 
 // Quota bits for [Table.FirstTrip].
@@ -138,12 +140,17 @@ func (t *Table) AllowGrant(via, count uint32, now time.Time) error {
 }
 
 // AllowLog decides whether the link to child via may forward one more log
-// record at now. The error wraps [ErrLogRate].
-func (t *Table) AllowLog(via uint32, now time.Time) error {
-	if !t.quota(via).logs.take(now, t.lim.LogRate, t.lim.LogBurst) {
-		return fmt.Errorf("%w: over %g records per second", ErrLogRate, t.lim.LogRate)
+// record at now. Refused, it returns how many records in a row were
+// refused so far, this one included, and an error wrapping [ErrLogRate];
+// allowed, how many were refused since the last allowed one.
+func (t *Table) AllowLog(via uint32, now time.Time) (dropped uint64, err error) {
+	q := t.quota(via)
+	if !q.logs.take(now, t.lim.LogRate, t.lim.LogBurst) {
+		q.logDropped++
+		return q.logDropped, fmt.Errorf("%w: over %g records per second", ErrLogRate, t.lim.LogRate)
 	}
-	return nil
+	dropped, q.logDropped = q.logDropped, 0
+	return dropped, nil
 }
 
 // FirstTrip reports whether quota bit trips for the first time on the link

@@ -67,15 +67,20 @@ func TestTable_ChildDownFreesQuota(t *testing.T) {
 func TestTable_AllowLog(t *testing.T) {
 	tb := New(0, "root", nil, Limits{LogRate: 10, LogBurst: 3})
 	for i := 0; i < 3; i++ {
-		if err := tb.AllowLog(7, t0); err != nil {
+		if _, err := tb.AllowLog(7, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := tb.AllowLog(7, t0); !errors.Is(err, ErrLogRate) {
-		t.Fatalf("4th record = %v, want ErrLogRate", err)
+	for i := uint64(1); i <= 2; i++ {
+		if n, err := tb.AllowLog(7, t0); !errors.Is(err, ErrLogRate) || n != i {
+			t.Fatalf("record %d = %d, %v; want %d, ErrLogRate", 3+i, n, err, i)
+		}
 	}
-	if err := tb.AllowLog(7, t0.Add(100*time.Millisecond)); err != nil {
-		t.Fatalf("after 100ms: %v", err)
+	if n, err := tb.AllowLog(7, t0.Add(100*time.Millisecond)); err != nil || n != 2 {
+		t.Fatalf("after 100ms: %d, %v; want 2 dropped before", n, err)
+	}
+	if n, _ := tb.AllowLog(7, t0.Add(200*time.Millisecond)); n != 0 {
+		t.Fatalf("dropped count not reset: %d", n)
 	}
 	if !tb.FirstTrip(7, TripLogs) || tb.FirstTrip(7, TripLogs) || !tb.FirstTrip(7, TripIDs) || !tb.FirstTrip(9, TripLogs) {
 		t.Fatal("FirstTrip")
