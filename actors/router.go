@@ -147,6 +147,9 @@ func (n *Node) forward(in *link, f wire.Frame) {
 		}
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
+	if in.relaySkip(f) { // a chunk of a stream this hop already failed back
+		return
+	}
 	if err == nil {
 		err = out.sendFDs(f.Raw, fds, noWait) // closes fds, sent or not; never waits
 		fds = nil
@@ -160,7 +163,7 @@ func (n *Node) forward(in *link, f wire.Frame) {
 		}
 	}
 	closeFDs(fds)
-	if err != nil {
+	if f = in.relayed(f, err != nil); err != nil {
 		n.bounce(f, err)
 	}
 }
