@@ -211,11 +211,27 @@ func TestRequest_ForgedIsDeadFromSibling(t *testing.T) {
 	sib := attach(t, root, "sibling", cfg)
 	raw, _ := attachRaw(t, root, "mallory")
 
+	lost := make(chan *actors.Undeliverable, 4)
+	sub := sib.node.System().EventStream.Subscribe(func(evt interface{}) {
+		if u, ok := evt.(*actors.Undeliverable); ok {
+			offer(lost, u)
+		}
+	})
+	defer sib.node.System().EventStream.Unsubscribe(sub)
+
 	out := requestAsync(sib.node, target, &Ping{Text: "to the root"}, waitLong)
 	reply := recv(t, senders, waitLong, "the request at the root")
 	raw.sendDead(sib.link.ID, wire.DeadReply{Target: target.Id, TargetCtx: 0, HasSender: true, SenderCtx: sib.link.ID,
 		SenderID: reply.Id, Code: wire.DeadUnreachable, Reason: "root is dead", Cause: wire.CauseExit, Detail: 1})
+	// Nor may it make up the loss of a message the sibling sent the root.
+	raw.sendDead(sib.link.ID, wire.DeadReply{Target: target.Id, TargetCtx: 0, HasSender: true, SenderCtx: sib.link.ID,
+		SenderID: "some-actor", Code: wire.DeadUnreachable, Reason: "lost"})
 	raw.barrier(sib.link.ID)
+	select {
+	case u := <-lost:
+		t.Errorf("the sibling published a made-up Undeliverable: %+v", u)
+	default:
+	}
 	root.System().Root.Send(reply, &Pong{Text: "real"})
 	o := recv(t, out, waitLong, "the sibling's request")
 	if o.err != nil {

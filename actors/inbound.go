@@ -238,8 +238,12 @@ func (n *Node) onWatch(src uint32, m *sysMsg, found bool) {
 			Why: int32(actor.TerminatedReason_NotFound)})
 		return
 	}
-	if err := n.track.held.add(src, n.childLinkOf(src), m.Target, m.PeerID); err != nil {
+	via := n.childLinkOf(src)
+	if err := n.track.held.add(src, via, m.Target, m.PeerID); err != nil {
 		n.pol.refused(n.log, src, "refused remote watch", "target", trimID(m.Target), "err", err)
+		if via != noLink {
+			n.sys.EventStream.Publish(&QuotaExceeded{Link: via, Name: n.contextName(via), Kind: wire.KindSystem, Err: err})
+		}
 		n.replyDead(src, withCause(wire.DeadReply{Target: trimID(m.Target), TargetCtx: n.id, HasSender: true,
 			SenderCtx: src, SenderID: trimID(m.PeerID), Code: wire.DeadRejected, Reason: err.Error()}, err))
 		return
@@ -293,8 +297,9 @@ func (n *Node) onDead(f wire.Frame) error {
 
 // deliverDead fails the request waiting for the dead message, or publishes
 // the dead letter. A request fails only on a dead reply from a context on
-// the path to the context it waits for (see onPathTo), so a context cannot
-// fail requests it has nothing to do with.
+// the path to the context it waits for (see onPathTo), and a dead letter is
+// published only from a context on the path to its target, so a context
+// cannot fail requests or report losses it has nothing to do with.
 func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 	var target *actor.PID
 	if d.Target != "" {
@@ -310,6 +315,12 @@ func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 			}
 			return
 		}
+	}
+	if !n.onPathTo(from, d.TargetCtx) {
+		// Only a context on the path to the message's target may say it
+		// was not delivered: no made-up Undeliverable events.
+		n.pol.refused(n.log, from, "dropped dead reply from outside the target's route", "target_ctx", d.TargetCtx)
+		return
 	}
 	var sender *actor.PID
 	if d.HasSender {

@@ -253,6 +253,7 @@ func TestWatch_SubtreeFloodChargedToItsLink(t *testing.T) {
 		_, ok := root.Routes()[ids[fakes-1]]
 		return ok
 	})
+	quota := subscribeQuota(t, root)
 	for _, id := range ids {
 		for i := 0; i < perContext; i++ {
 			raw.send(wire.FrameSpec{Kind: wire.KindSystem, Dst: 0, Src: id, Auth: id},
@@ -260,6 +261,10 @@ func TestWatch_SubtreeFloodChargedToItsLink(t *testing.T) {
 		}
 	}
 	refused := raw.countWatchRefusals(0)
+	ev := recv(t, quota, waitLong, "a QuotaExceeded event")
+	if !errors.Is(ev.Err, actors.ErrWatchLimit) || ev.Link != raw.id || ev.Kind != wire.KindSystem {
+		t.Errorf("QuotaExceeded %+v, want ErrWatchLimit charged to link %d", ev, raw.id)
+	}
 	if got, want := root.HeldWatches(), 4*perContext; got != want {
 		t.Errorf("the subtree holds %d watches, want the link's bound %d", got, want)
 	}

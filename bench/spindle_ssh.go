@@ -1,4 +1,4 @@
-// This file adapts spawn.SSH (issue 4) to the harness.
+// This file adapts spawn/ssh (issue 4, moved in issue 12) to the harness.
 
 package main
 
@@ -23,8 +23,9 @@ func sshLauncher(node *actors.Node, exe string, t sshTarget) func(context.Contex
 	)
 	return func(ctx context.Context, name string) (spawn.Child, error) {
 		once.Do(func() { bin = spawn.NewBinary(exe, "") }) // hashed once, reused
-		return ssh.SSH(ctx, node, ssh.SSHOptions{
-			Name:            name,
+		return ssh.Start(ctx, node, ssh.Options{
+			Common:          spawn.Common{Name: name, Grace: time.Second},
+			Bootstrap:       spawn.Bootstrap{Binaries: []*spawn.Binary{bin}, CacheDirs: []string{t.CacheDir}},
 			Host:            t.Host,
 			Port:            t.Port,
 			User:            t.User,
@@ -33,9 +34,6 @@ func sshLauncher(node *actors.Node, exe string, t sshTarget) func(context.Contex
 			IdentityFiles:   []string{t.Identity},
 			KnownHostsFiles: []string{t.KnownHosts},
 			HostKeyPolicy:   ssh.HostKeyStrict,
-			Binaries:        []*spawn.Binary{bin},
-			CacheDirs:       []string{t.CacheDir},
-			Grace:           time.Second,
 		})
 	}
 }

@@ -27,9 +27,11 @@
 // and kinds in every context (pass the same setup function), and Shutdown
 // the node (or each Context) before exiting.
 //
-// SSH starts a context on an SSH host in the same way: the host needs a
-// POSIX shell, and the program ships its own binary there on first use
-// (see SSHOptions, docs/ssh.md and docs/bootstrap.md). Both return a Child.
+// Other methods live in their own packages (spawn/ssh, spawn/command,
+// spawn/kube, spawn/docker, spawn/sudo): each makes a runner.Target and
+// calls Start, the seam for method authors, which runs the bootstrap
+// (docs/bootstrap.md) and returns a *Process. Every started child is a
+// Child, and ExitStatus reads the exit status from any of their errors.
 //
 // Local children run in their own process group with Pdeathsig set, so a
 // parent that is killed leaves no orphan; they also exit when their parent

@@ -24,8 +24,13 @@ func shTarget() *execrun.Target {
 
 func startBooted(t testing.TB, root *actors.Node, name string, tg runner.Target, b spawn.Bootstrap) *spawn.Process {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: the first cold start of a process compresses the test
+	// binary, which takes many seconds under -race on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if b.Timeout == 0 {
+		b.Timeout = 3 * time.Minute
+	}
 	p, err := spawn.Start(ctx, root, tg, spawn.Common{Name: name, Grace: time.Second}, b)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -36,7 +41,7 @@ func startBooted(t testing.TB, root *actors.Node, name string, tg runner.Target,
 func TestStart_ColdThenWarmCache(t *testing.T) {
 	root := newRoot(t, nil)
 	dir := filepath.Join(t.TempDir(), "cache")
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t, 4*time.Minute)
 	for i, wantHit := range []bool{false, true} {
 		p := startBooted(t, root, "booted", shTarget(), spawn.Bootstrap{CacheDirs: []string{dir}})
 		info := p.Info()

@@ -30,10 +30,10 @@ func TestSupervisor_TransientSSHCleanExitNotRestarted(t *testing.T) {
 		env = append(env, "GORACE="+v)
 	}
 	start := func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
-		opts := ssh.SSHOptions{Host: srv.User + "@" + srv.Addr, ConfigFile: "none", Agent: "none",
-			IdentityFiles: []string{srv.UserKey}, KnownHostsFiles: []string{srv.KnownHosts}, Env: env}
-		opts.Name, opts.Grace = name, time.Second
-		return ssh.SSH(ctx, node, opts)
+		opts := ssh.Options{Host: srv.User + "@" + srv.Addr, ConfigFile: "none", Agent: "none",
+			IdentityFiles: []string{srv.UserKey}, KnownHostsFiles: []string{srv.KnownHosts}}
+		opts.Name, opts.Grace, opts.Env = name, time.Second, env
+		return ssh.Start(ctx, node, opts)
 	}
 	root := newRoot(t, actors.Config{})
 	evs := events(t, root)

@@ -107,8 +107,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_ = node.Shutdown(ctx)
 	}()
 
-	opts := ssh.SSHOptions{Host: fs.Arg(0), ConfigFile: *config, IdentityFiles: identities,
-		KnownHostsFiles: knownHosts, BootstrapTimeout: *timeout, Name: "worker"}
+	opts := ssh.Options{Host: fs.Arg(0), ConfigFile: *config, IdentityFiles: identities,
+		KnownHostsFiles: knownHosts, Common: spawn.Common{Name: "worker"}, Bootstrap: spawn.Bootstrap{Timeout: *timeout}}
 	if *acceptNew {
 		opts.HostKeyPolicy = ssh.HostKeyAcceptNew
 	}
@@ -116,7 +116,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		opts.Password = func(string, string) (string, error) { return pw, nil }
 	}
 	begin := time.Now()
-	w, err := ssh.SSH(ctx, node, opts)
+	w, err := ssh.Start(ctx, node, opts)
 	if err != nil {
 		return explain(err)
 	}
@@ -132,13 +132,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "worker context %d on %s: up %v after the start\n", w.ID(), info.Host, time.Since(begin).Round(time.Millisecond))
 	fmt.Fprintf(out, "  hostname   %s\n", id.Hostname)
 	fmt.Fprintf(out, "  platform   %s, %d CPUs, process %d\n", id.Platform, id.CPUs, id.Pid)
-	if info.CacheHit {
-		fmt.Fprintf(out, "  binary     cached in %s (nothing uploaded)\n", info.Dir)
+	if info.Boot.CacheHit {
+		fmt.Fprintf(out, "  binary     cached in %s (nothing uploaded)\n", info.Boot.Dir)
 	} else {
-		fmt.Fprintf(out, "  binary     uploaded to %s: %d bytes (%s), verified with %s\n", info.Dir, info.Uploaded, info.Codec, info.DigestTool)
+		fmt.Fprintf(out, "  binary     uploaded to %s: %d bytes (%s), verified with %s\n", info.Boot.Dir, info.Boot.Uploaded, info.Boot.Codec, info.Boot.DigestTool)
 	}
 	fmt.Fprintf(out, "  start      connect %v, bootstrap %v, handshake %v\n",
-		info.Connect.Round(time.Millisecond), info.Bootstrap.Round(time.Millisecond), info.Handshake.Round(time.Millisecond))
+		info.Boot.Connect.Round(time.Millisecond), info.Boot.Bootstrap.Round(time.Millisecond), info.Boot.Handshake.Round(time.Millisecond))
 
 	samples := make([]time.Duration, 0, *requests)
 	for i := 0; i < *requests; i++ {

@@ -34,7 +34,7 @@ type authenticator struct {
 // newAuthenticator prepares agent, key files and callbacks for target t.
 // agentSock "" means the configured IdentityAgent or $SSH_AUTH_SOCK; "none"
 // disables the agent.
-func newAuthenticator(t sshTarget, opts *SSHOptions, log *slog.Logger) *authenticator {
+func newAuthenticator(t sshTarget, opts *Options, log *slog.Logger) *authenticator {
 	a := &authenticator{user: t.User, host: t.Alias, log: log, only: t.IdentitiesOnly,
 		passphrase: opts.Passphrase, password: opts.Password}
 	files := append(append([]string(nil), opts.IdentityFiles...), t.IdentityFiles...)

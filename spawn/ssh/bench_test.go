@@ -28,8 +28,8 @@ func BenchmarkSSHSpawnWarm(b *testing.B) {
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		samples = append(samples, benchSpawn(b, root, opts, func(c *ssh.SSHContext) {
-			if !c.Info().CacheHit {
+		samples = append(samples, benchSpawn(b, root, opts, func(c *ssh.Context) {
+			if !c.Info().Boot.CacheHit {
 				b.Fatal("warm start uploaded the binary")
 			}
 		}))
@@ -54,11 +54,11 @@ func BenchmarkSSHSpawnCold(b *testing.B) {
 		b.StopTimer()
 		opts.CacheDirs = []string{filepath.Join(b.TempDir(), fmt.Sprint("c", i))}
 		b.StartTimer()
-		samples = append(samples, benchSpawn(b, root, opts, func(c *ssh.SSHContext) {
-			if c.Info().CacheHit {
+		samples = append(samples, benchSpawn(b, root, opts, func(c *ssh.Context) {
+			if c.Info().Boot.CacheHit {
 				b.Fatal("cold start found the binary cached")
 			}
-			uploaded = c.Info().Uploaded
+			uploaded = c.Info().Boot.Uploaded
 		}))
 	}
 	b.StopTimer()
@@ -68,12 +68,12 @@ func BenchmarkSSHSpawnCold(b *testing.B) {
 
 // benchSpawn starts one context, gets a first answer and returns the time
 // that took; the shutdown is not timed.
-func benchSpawn(b *testing.B, root *actors.Node, opts ssh.SSHOptions, check func(*ssh.SSHContext)) time.Duration {
+func benchSpawn(b *testing.B, root *actors.Node, opts ssh.Options, check func(*ssh.Context)) time.Duration {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, err := ssh.SSH(ctx, root, opts)
+	c, err := ssh.Start(ctx, root, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

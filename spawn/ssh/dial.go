@@ -39,7 +39,7 @@ func (c *sshConn) Close() error {
 // Each jump host is resolved through the configuration too (its own
 // ProxyJump is not followed). ctx bounds everything; each hop's TCP
 // connection and key exchange are also bounded by the connect timeout.
-func dialSSH(ctx context.Context, cfg *sshConfigFiles, t sshTarget, opts *SSHOptions, log *slog.Logger) (*sshConn, error) {
+func dialSSH(ctx context.Context, cfg *sshConfigFiles, t sshTarget, opts *Options, log *slog.Logger) (*sshConn, error) {
 	var chain []sshTarget
 	for _, spec := range t.ProxyJump {
 		hop, err := resolveTarget(cfg, spec)
@@ -73,7 +73,7 @@ func dialSSH(ctx context.Context, cfg *sshConfigFiles, t sshTarget, opts *SSHOpt
 
 // dialHop opens the TCP connection (directly or through via) and runs the
 // SSH handshake and authentication.
-func dialHop(ctx context.Context, t sshTarget, via *ssh.Client, viaName string, opts *SSHOptions, log *slog.Logger) (*ssh.Client, net.Conn, error) {
+func dialHop(ctx context.Context, t sshTarget, via *ssh.Client, viaName string, opts *Options, log *slog.Logger) (*ssh.Client, net.Conn, error) {
 	timeout := opts.ConnectTimeout
 	if timeout <= 0 {
 		timeout = t.ConnectTimeout

@@ -8,13 +8,15 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/spindle-go/spindle/spawn"
 )
 
 // TestSSHErrors_IsMatrix pins which sentinel each typed error matches, and
 // that wrapping keeps it.
 func TestSSHErrors_IsMatrix(t *testing.T) {
 	sentinels := []error{ErrAuthFailed, ErrHostKeyMismatch, ErrUnknownHost, ErrConnectionRefused, ErrConnectTimeout,
-		ErrNoShell, ErrNoExecDir, ErrDiskFull, ErrPlatformMismatch, ErrBootstrapTimeout, ErrBootstrap, ErrConnectionLost}
+		spawn.ErrNoShell, spawn.ErrNoExecDir, spawn.ErrDiskFull, spawn.ErrPlatformMismatch, spawn.ErrBootstrapTimeout, spawn.ErrBootstrap, ErrConnectionLost}
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	for _, tc := range []struct {
 		err  error
@@ -27,12 +29,12 @@ func TestSSHErrors_IsMatrix(t *testing.T) {
 		{&DialError{Addr: "h:22", Stage: "connect", Err: refused}, []error{ErrConnectionRefused}},
 		{&DialError{Addr: "h:22", Stage: "connect", Err: context.DeadlineExceeded}, []error{ErrConnectTimeout}},
 		{&DialError{Addr: "h:22", Stage: "handshake", Err: errors.New("protocol")}, nil},
-		{&ShellError{Host: "h", Shell: "/bin/sh", ExitStatus: 127}, []error{ErrNoShell}},
-		{&CacheDirError{Host: "h"}, []error{ErrNoExecDir}},
-		{&DiskFullError{Host: "h"}, []error{ErrDiskFull}},
-		{&PlatformError{Host: "h", Remote: "linux/arm64", Local: []string{"linux/amd64"}}, []error{ErrPlatformMismatch}},
-		{&BootstrapError{Host: "h", Stage: "probe", Err: context.DeadlineExceeded}, []error{ErrBootstrapTimeout}},
-		{&BootstrapError{Host: "h", Stage: "verify", Err: errors.New("mismatch")}, []error{ErrBootstrap}},
+		{&spawn.ShellError{Host: "h", Shell: "/bin/sh", ExitStatus: 127}, []error{spawn.ErrNoShell}},
+		{&spawn.CacheDirError{Host: "h"}, []error{spawn.ErrNoExecDir}},
+		{&spawn.DiskFullError{Host: "h"}, []error{spawn.ErrDiskFull}},
+		{&spawn.PlatformError{Host: "h", Remote: "linux/arm64", Local: []string{"linux/amd64"}}, []error{spawn.ErrPlatformMismatch}},
+		{&spawn.BootstrapError{Host: "h", Stage: "probe", Err: context.DeadlineExceeded}, []error{spawn.ErrBootstrapTimeout}},
+		{&spawn.BootstrapError{Host: "h", Stage: "verify", Err: errors.New("mismatch")}, []error{spawn.ErrBootstrap}},
 		{&ConnectionLostError{Host: "h", Err: errors.New("EOF")}, []error{ErrConnectionLost}},
 	} {
 		for _, wrapped := range []error{tc.err, fmt.Errorf("outer: %w", tc.err)} {

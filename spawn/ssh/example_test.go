@@ -13,7 +13,7 @@ import (
 // ExampleSSH starts a context on an SSH host, as OpenSSH would connect
 // (~/.ssh/config, ssh-agent, known_hosts), runs an actor there and shuts
 // it down. It needs a host, so it is compiled but not run by go test.
-func ExampleSSH() {
+func ExampleStart() {
 	node, err := actors.NewNode(actors.Config{Name: "root", Setup: setup})
 	if err != nil {
 		panic(err)
@@ -22,7 +22,7 @@ func ExampleSSH() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	w, err := ssh.SSH(ctx, node, ssh.SSHOptions{Host: "deploy@build-7.example.com"})
+	w, err := ssh.Start(ctx, node, ssh.Options{Host: "deploy@build-7.example.com"})
 	switch {
 	case errors.Is(err, ssh.ErrUnknownHost), errors.Is(err, ssh.ErrHostKeyMismatch):
 		fmt.Println("host key not trusted:", err) // the fingerprint is in err
@@ -35,7 +35,7 @@ func ExampleSSH() {
 		return
 	}
 	defer w.Shutdown(ctx)
-	fmt.Println("running on", w.Info().Platform, "cached:", w.Info().CacheHit)
+	fmt.Println("running on", w.Info().Boot.Platform, "cached:", w.Info().Boot.CacheHit)
 	pid, err := w.Spawn(ctx, "echo", "echo")
 	if err != nil {
 		fmt.Println(err)

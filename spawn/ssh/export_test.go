@@ -1,8 +1,10 @@
 package ssh
 
+import "github.com/spindle-go/spindle/spawn"
+
 // EncodeForTest compresses b with codec (for the benchmarks of the
 // spawn_test package).
-func EncodeForTest(b *Binary, codec string) error {
+func EncodeForTest(b *spawn.Binary, codec string) error {
 	_, err := b.Encoded(codec)
 	return err
 }

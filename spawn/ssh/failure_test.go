@@ -87,7 +87,7 @@ func TestSSH_BootstrapTimeout(t *testing.T) {
 	writeFileMode(t, filepath.Join(bin, "uname"), "#!/bin/sh\nexec sleep "+marker+"\n", 0o755)
 	opts := sshOpts(srv, "hung")
 	opts.Shell = writeScript(t, "hangsh", "#!/bin/sh\nPATH="+bin+":$PATH\nexport PATH\nexec /bin/sh \"$@\"\n")
-	opts.BootstrapTimeout = time.Second
+	opts.Timeout = time.Second
 	start := time.Now()
 	err := trySSH(t, root, opts)
 	if !errors.Is(err, spawn.ErrBootstrapTimeout) {
@@ -136,8 +136,8 @@ func TestSSH_NoExecCacheDir(t *testing.T) {
 	good := filepath.Join(t.TempDir(), "good")
 	opts.CacheDirs = []string{filepath.Join(noexec, "cache"), good}
 	c := startSSH(t, root, opts)
-	if c.Info().Dir != good {
-		t.Fatalf("binary runs from %s, want the fallback %s", c.Info().Dir, good)
+	if c.Info().Boot.Dir != good {
+		t.Fatalf("binary runs from %s, want the fallback %s", c.Info().Boot.Dir, good)
 	}
 	t.Log(err)
 }
@@ -238,8 +238,8 @@ func TestSSH_PlatformMismatch(t *testing.T) {
 	// binary under an arm64 label, since this host cannot run arm64).
 	opts.Binaries = []*spawn.Binary{spawn.NewBinary(self.Path(), "linux/arm64")}
 	c := startSSH(t, root, opts)
-	if c.Info().Platform != "linux/arm64" {
-		t.Fatalf("platform %q, want linux/arm64", c.Info().Platform)
+	if c.Info().Boot.Platform != "linux/arm64" {
+		t.Fatalf("platform %q, want linux/arm64", c.Info().Boot.Platform)
 	}
 	if _, err := actors.Request[*Pong](testCtx(t, 10*time.Second), root, echoIn(t, c), &Ping{}); err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestSSH_PlatformMismatch(t *testing.T) {
 func TestSSH_MinimalHost(t *testing.T) {
 	srv, _ := sshServer(t, sshtest.Config{})
 	root := newRoot(t, nil)
-	posix := []string{"uname", "id", "ls", "mkdir", "chmod", "rm", "mv", "cat", "df", "tail", "cksum"}
+	posix := []string{"uname", "id", "ls", "mkdir", "chmod", "rm", "mv", "cat", "df", "tail", "dd", "wc", "cksum"}
 	for _, tc := range []struct {
 		extra       []string
 		codec, tool string
@@ -265,8 +265,8 @@ func TestSSH_MinimalHost(t *testing.T) {
 			opts.CacheDirs = []string{filepath.Join(t.TempDir(), "c")}
 			opts.Shell = restrictedShell(t, append(posix, tc.extra...)...)
 			c := startSSH(t, root, opts)
-			if info := c.Info(); info.Codec != tc.codec || info.DigestTool != tc.tool {
-				t.Fatalf("codec %q, tool %q; want %s, %s", info.Codec, info.DigestTool, tc.codec, tc.tool)
+			if info := c.Info(); info.Boot.Codec != tc.codec || info.Boot.DigestTool != tc.tool {
+				t.Fatalf("codec %q, tool %q; want %s, %s", info.Boot.Codec, info.Boot.DigestTool, tc.codec, tc.tool)
 			}
 			if _, err := actors.Request[*Pong](testCtx(t, 10*time.Second), root, echoIn(t, c), &Ping{}); err != nil {
 				t.Fatal(err)
@@ -302,7 +302,7 @@ Host via-jump
   UserKnownHostsFile %[5]s
   ProxyJump jump
 `, srv.Host, srv.Port, srv.User, srv.UserKey, srv.KnownHosts), 0o600)
-	base := ssh.SSHOptions{ConfigFile: cfg, Agent: "none", Grace: time.Second}
+	base := ssh.Options{ConfigFile: cfg, Agent: "none", Common: spawn.Common{Grace: time.Second}}
 
 	opts := base
 	opts.Host = "target"

@@ -149,7 +149,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 	srv, _ := sshServer(t, sshtest.Config{})
 	root := newRoot(t, nil)
 	start := func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
-		return ssh.SSH(ctx, node, sshOpts(srv, name))
+		return ssh.Start(ctx, node, sshOpts(srv, name))
 	}
 	s, err := supervision.Start(root, supervision.Config{Name: "ssh-pool", Children: []supervision.ContextSpec{
 		{Name: "remote-worker", Restart: supervision.Permanent, Start: start,
@@ -168,7 +168,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 	if _, err := actors.Request[*Pong](ctx, root, first.PIDs["echo"], &Ping{}); err != nil {
 		t.Fatal(err)
 	}
-	remote := first.Context.(*ssh.SSHContext)
+	remote := first.Context.(*ssh.Context)
 	if err := syscall.Kill(remote.Info().Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 		next, _ = s.Child("remote-worker")
 		return next.Up && next.ID != first.ID && next.PIDs["echo"] != nil
 	})
-	if next.Incarnation != 2 || next.Context.(*ssh.SSHContext).Info().Pid == remote.Info().Pid {
+	if next.Incarnation != 2 || next.Context.(*ssh.Context).Info().Pid == remote.Info().Pid {
 		t.Fatalf("restarted child %+v", next)
 	}
 	if _, err := actors.Request[*Pong](ctx, root, next.PIDs["echo"], &Ping{}); err != nil {

@@ -69,31 +69,29 @@ func sshServer(t testing.TB, cfg sshtest.Config) (*sshtest.Server, string) {
 // key, reading no ssh configuration and no agent. The remote environment
 // comes from sshd, not from us: GORACE is passed on so that race-built
 // children do not sleep at exit.
-func sshOpts(srv *sshtest.Server, name string) ssh.SSHOptions {
+func sshOpts(srv *sshtest.Server, name string) ssh.Options {
 	var env []string
 	if v := os.Getenv("GORACE"); v != "" {
 		env = append(env, "GORACE="+v)
 	}
-	return ssh.SSHOptions{
-		Env:             env,
+	return ssh.Options{
+		Common:          spawn.Common{Env: env, Name: name, Grace: time.Second},
 		Host:            srv.User + "@" + srv.Addr,
 		ConfigFile:      "none",
 		Agent:           "none",
 		IdentityFiles:   []string{srv.UserKey},
 		KnownHostsFiles: []string{srv.KnownHosts},
-		Name:            name,
-		Grace:           time.Second,
 	}
 }
 
 // startSSH starts an SSH context that is shut down when the test ends.
-func startSSH(t testing.TB, node *actors.Node, opts ssh.SSHOptions) *ssh.SSHContext {
+func startSSH(t testing.TB, node *actors.Node, opts ssh.Options) *ssh.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := ssh.SSH(ctx, node, opts)
+	c, err := ssh.Start(ctx, node, opts)
 	if err != nil {
-		t.Fatalf("ssh.SSH(%s): %v", opts.Host, err)
+		t.Fatalf("ssh.Start(%s): %v", opts.Host, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -104,14 +102,14 @@ func startSSH(t testing.TB, node *actors.Node, opts ssh.SSHOptions) *ssh.SSHCont
 }
 
 // trySSH starts an SSH context that is expected to fail.
-func trySSH(t testing.TB, node *actors.Node, opts ssh.SSHOptions) error {
+func trySSH(t testing.TB, node *actors.Node, opts ssh.Options) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := ssh.SSH(ctx, node, opts)
+	c, err := ssh.Start(ctx, node, opts)
 	if err == nil {
 		_ = c.Shutdown(ctx)
-		t.Fatalf("ssh.SSH(%s) succeeded, want an error", opts.Host)
+		t.Fatalf("ssh.Start(%s) succeeded, want an error", opts.Host)
 	}
 	return err
 }
@@ -149,7 +147,7 @@ func TestSSH_ColdThenWarm(t *testing.T) {
 
 	cold := startSSH(t, root, sshOpts(srv, "cold"))
 	info := cold.Info()
-	if info.CacheHit || info.Uploaded == 0 || info.Codec == "" || info.DigestTool == "" {
+	if info.Boot.CacheHit || info.Boot.Uploaded == 0 || info.Boot.Codec == "" || info.Boot.DigestTool == "" {
 		t.Fatalf("first start: %+v, want an upload", info)
 	}
 	before, err := os.Stat(cachedPath(t, cache))
@@ -169,7 +167,7 @@ func TestSSH_ColdThenWarm(t *testing.T) {
 
 	warm := startSSH(t, root, sshOpts(srv, "warm"))
 	winfo := warm.Info()
-	if !winfo.CacheHit || winfo.Uploaded != 0 || winfo.Codec != "" {
+	if !winfo.Boot.CacheHit || winfo.Boot.Uploaded != 0 || winfo.Boot.Codec != "" {
 		t.Fatalf("second start: %+v, want a cache hit with nothing uploaded", winfo)
 	}
 	after, err := os.Stat(cachedPath(t, cache))
@@ -387,7 +385,7 @@ func TestSSH_ConcurrentColdStarts(t *testing.T) {
 	root := newRoot(t, nil)
 	const n = 4
 	var wg sync.WaitGroup
-	ctxs := make([]*ssh.SSHContext, n)
+	ctxs := make([]*ssh.Context, n)
 	errs := make([]error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -395,7 +393,7 @@ func TestSSH_ConcurrentColdStarts(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			ctxs[i], errs[i] = ssh.SSH(ctx, root, sshOpts(srv, fmt.Sprintf("racer-%d", i)))
+			ctxs[i], errs[i] = ssh.Start(ctx, root, sshOpts(srv, fmt.Sprintf("racer-%d", i)))
 		}(i)
 	}
 	wg.Wait()
@@ -406,7 +404,7 @@ func TestSSH_ConcurrentColdStarts(t *testing.T) {
 		}
 		c := ctxs[i]
 		t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
-		if !c.Info().CacheHit {
+		if !c.Info().Boot.CacheHit {
 			uploads++
 		}
 		if _, err := actors.Request[*Pong](testCtx(t, 10*time.Second), root, echoIn(t, c), &Ping{}); err != nil {
@@ -443,7 +441,7 @@ func TestSSH_NoGoroutineLeakAfterShutdown(t *testing.T) {
 		}
 		ctx := testCtx(t, 60*time.Second)
 		for i := 0; i < 2; i++ {
-			c, err := ssh.SSH(ctx, root, sshOpts(srv, fmt.Sprintf("leak-%d", i)))
+			c, err := ssh.Start(ctx, root, sshOpts(srv, fmt.Sprintf("leak-%d", i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -454,7 +452,7 @@ func TestSSH_NoGoroutineLeakAfterShutdown(t *testing.T) {
 		// A failed start leaves nothing either.
 		bad := sshOpts(srv, "bad")
 		bad.Shell = "/nonexistent/sh"
-		if _, err := ssh.SSH(ctx, root, bad); err == nil {
+		if _, err := ssh.Start(ctx, root, bad); err == nil {
 			t.Fatal("start with a missing shell succeeded")
 		}
 		if err := root.Shutdown(ctx); err != nil {

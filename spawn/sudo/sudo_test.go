@@ -408,3 +408,31 @@ func TestSudo_LoginShellNoise(t *testing.T) {
 		}
 	}
 }
+
+// TestSudo_SignalRelayed: TERM sent to the runner ends the command under
+// sudo (sudo relays it), and sudo reports the command's death by TERM.
+func TestSudo_SignalRelayed(t *testing.T) {
+	u := sudotest.Setup(t)
+	tgt := mustSudo(t, &sudo.Host{}, sudo.Options{User: u.B.Name})
+	r, err := tgt.Runner(runner.Command{Argv: []string{"sh", "-c", `echo up; exec sleep 100`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, r.Stderr()) }()
+	if l, _ := bufio.NewReader(r.Stdout()).ReadString('\n'); l != "up\n" {
+		t.Fatalf("%q", l)
+	}
+	if err := r.Signal(ctx, runner.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = r.Wait(ctx)
+	var ec runner.ExitCoder
+	if !errors.As(err, &ec) || ec.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Fatalf("Wait = %v, want the command's death by TERM", err)
+	}
+}

@@ -13,7 +13,7 @@
 #   up TOKEN CODEC SIZE TOOL WANT
 # and then SIZE bytes of the binary encoded with CODEC, which the script
 # reads exactly (never a byte more: what follows is the link), decodes
-# into DIR/.spindle-SHA.TOKEN.tmp, verifies with TOOL against WANT,
+# on the fly into DIR/.spindle-SHA.TOKEN.tmp, verifies with TOOL against WANT,
 # renames to DIR/spindle-SHA (atomic) and execs. One stream, one
 # command, so a method that authenticates (sudo, su, doas) asks once.
 # This file is joined into one line: every line ends with ";", ";;", "in",
@@ -89,32 +89,29 @@ printf "%s\n" "$m miss $p ${z}raw $h $(kib "$w") $w";
 read -r v k c n h want || exit 5;
 if [ "$v" = up ] && [ -n "$k" ] && [ "$n" -gt 0 ] 2>/dev/null; then :; else printf "%s\n" "$m err upload bad header"; exit 5; fi;
 t="$w/.spindle-$s.$k.tmp";
-# recv N FILE: copy exactly N bytes of stdin into FILE, never more.
+# recv N: copy exactly N bytes of stdin to stdout, never more. Without
+# iflag=fullblock (BSD dd), read in bounded chunks into a file and count.
 recv() {
   if dd if=/dev/null of=/dev/null iflag=fullblock 2>/dev/null </dev/null; then
-    dd bs="$1" count=1 iflag=fullblock of="$2" 2>/dev/null;
+    dd bs="$1" count=1 iflag=fullblock 2>/dev/null;
   else
-    : >"$2" || return 1; g=0;
+    : >"$t.in" || return 1; g=0;
     while [ "$g" -lt "$1" ]; do
       q=$(($1 - g)); if [ "$q" -gt 65536 ]; then q=65536; fi;
-      dd bs="$q" count=1 2>/dev/null >>"$2" || return 1;
-      q=$(wc -c <"$2"); q=$((q)); if [ "$q" -le "$g" ]; then return 1; fi; g=$q;
+      dd bs="$q" count=1 2>/dev/null >>"$t.in" || return 1;
+      q=$(wc -c <"$t.in"); q=$((q)); if [ "$q" -le "$g" ]; then return 1; fi; g=$q;
     done;
+    cat "$t.in"; rm -f "$t.in";
   fi;
-  q=$(wc -c <"$2"); [ $((q)) -eq "$1" ];
 };
-if recv "$n" "$t.in"; then
-  case $c in
-    zstd) zstd -dcq <"$t.in" >"$t";; gzip) gzip -dc <"$t.in" >"$t";; raw) mv -f "$t.in" "$t";; *) false;;
-  esac;
-  r=$?;
-else r=$?; fi;
+case $c in zstd) d="zstd -dcq";; gzip) d="gzip -dc";; raw) d=cat;; *) d=false;; esac;
+recv "$n" | $d >"$t";
+r=$?;
 if [ $r -ne 0 ]; then
   q=$(kib "$w"); rm -f "$t" "$t.in";
   printf "%s\n" "$m err write $q $c exit status $r";
   exit 6;
 fi;
-rm -f "$t.in";
 case $h in
   openssl) v=$(openssl dgst -sha256 -r <"$t");; sha256sum) v=$(sha256sum <"$t");;
   shasum) v=$(shasum -a 256 <"$t");; sha256) v=$(sha256 -q <"$t");;
