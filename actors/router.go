@@ -146,10 +146,10 @@ func (n *Node) forward(in *link, f wire.Frame) {
 			err = newDeadError(h.Dst(), nil, wire.DeadRejected, why, ErrRefused)
 		}
 	}
-	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if in.relaySkip(f) { // a chunk of a stream this hop already failed back
 		return
 	}
+	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
 		err = out.sendFDs(f.Raw, fds, noWait) // closes fds, sent or not; never waits
 		fds = nil
