@@ -24,8 +24,11 @@ import (
 
 // Messages between the test and its child contexts.
 type (
-	Who struct{ Payload []byte }
-	Me  struct {
+	Who struct {
+		Payload []byte
+		Log     string // when set: log it (slog) and write it to stderr
+	}
+	Me struct {
 		Uid, Pid int
 		Payload  []byte
 	}
@@ -40,21 +43,29 @@ func setup(n *actors.Node) error {
 	if err := actors.RegisterType[Me](n, "sudotest.Me"); err != nil {
 		return err
 	}
-	n.RegisterKind("who", actor.PropsFromProducer(func() actor.Actor { return who{} }))
+	n.RegisterKind("who", actor.PropsFromProducer(func() actor.Actor { return who{node: n} }))
 	return nil
 }
 
-type who struct{}
+type who struct{ node *actors.Node }
 
-func (who) Receive(c actor.Context) {
+func (w who) Receive(c actor.Context) {
 	if m, ok := c.Message().(*Who); ok {
+		if m.Log != "" {
+			w.node.Logger().Info("hello from another user", "text", m.Log)
+			fmt.Fprintln(os.Stderr, "raw stderr line:", m.Log)
+		}
 		c.Respond(&Me{Uid: os.Getuid(), Pid: os.Getpid(), Payload: m.Payload})
 	}
 }
 
 func newRoot(t testing.TB) *actors.Node {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return newRootLog(t, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+func newRootLog(t testing.TB, log *slog.Logger) *actors.Node {
+	t.Helper()
 	n, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: log})
 	if err != nil {
 		t.Fatal(err)
