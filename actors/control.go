@@ -184,9 +184,9 @@ func (n *Node) onAllocateID(l *link, f wire.Frame) error {
 	return nil
 }
 
-func (n *Node) onShutdown(f wire.Frame) error {
+func (n *Node) onShutdown(l *link, f wire.Frame) error {
 	if !n.isAncestor(f.Header().Auth()) {
-		n.log.Warn("SHUTDOWN refused: not from a parent", "src", f.Header().Src())
+		n.warnOnce(l, route.TripShutdown, "SHUTDOWN refused: not from a parent", "src", f.Header().Src())
 		return nil
 	}
 	n.requestStop(ErrShutdownRequested)

@@ -62,7 +62,7 @@ func (n *Node) builtinKinds() kindTable {
 		wire.KindDead:       {handle: func(_ *link, f wire.Frame) error { return n.onDead(f) }, bounce: never},
 		wire.KindSpawnActor: {handle: func(_ *link, f wire.Frame) error { return n.onSpawnActor(f) }, bounce: reply},
 		wire.KindAllocateID: {handle: n.onAllocateID, bounce: reply},
-		wire.KindShutdown:   {handle: func(_ *link, f wire.Frame) error { return n.onShutdown(f) }},
+		wire.KindShutdown:   {handle: n.onShutdown},
 		wire.KindForwardLog: {handle: n.onForwardLog, bounce: never},
 	}
 }

@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/spindle-go/spindle/actors/internal/route"
@@ -90,9 +92,24 @@ func (n *Node) newAssembler() *wire.Assembler {
 // now is the node's clock; the route table gets time from here.
 func (n *Node) now() time.Time { return time.Now() }
 
+// warnOnce logs a refusal of a frame that came over l at Warn the first
+// time per link and kind of refusal, at Debug after: a hostile child must
+// not be able to fill the logs with refusals.
+func (n *Node) warnOnce(l *link, bit uint16, msg string, args ...any) {
+	level := slog.LevelWarn // the parent's refusals: it could stop us anyway
+	if !l.isParent {
+		n.mu.Lock()
+		if !n.rt.FirstTrip(l.peer, bit) {
+			level = slog.LevelDebug
+		}
+		n.mu.Unlock()
+	}
+	n.log.Log(context.Background(), level, msg, append(args, "link", l.peer)...)
+}
+
 // quotaExceeded reports a quota that link l exceeded: an event each time,
 // a log record the first time per link and quota.
-func (n *Node) quotaExceeded(l *link, bit uint8, kind wire.Kind, err error) {
+func (n *Node) quotaExceeded(l *link, bit uint16, kind wire.Kind, err error) {
 	n.mu.Lock()
 	first := n.rt.FirstTrip(l.peer, bit)
 	n.mu.Unlock()

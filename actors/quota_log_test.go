@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,23 @@ func TestQuota_ForwardLogHuge(t *testing.T) {
 	}
 	if len(r.msg) > 8<<10 || r.attrs["truncated"] != "true" || len(r.attrs) > 64+4 {
 		t.Fatalf("record msg %d bytes, %d attrs, truncated=%q", len(r.msg), len(r.attrs), r.attrs["truncated"])
+	}
+}
+
+// TestQuota_SpoofFloodLogsOnce: a child sending thousands of frames with a
+// spoofed source fills no logs: the first refusal per link is a warning,
+// the rest are debug records.
+func TestQuota_SpoofFloodLogsOnce(t *testing.T) {
+	logs := newLogStore(t)
+	root := newRoot(t, actors.Config{Setup: typeSetup, Logger: logs.logger()})
+	raw, _ := attachRaw(t, root, "mallory")
+	for i := 0; i < 1000; i++ {
+		s := raw.spec(wire.KindUser, 0)
+		s.Src = 4000 + uint32(i)
+		raw.send(s, nil)
+	}
+	raw.barrier(0)
+	if n := logs.count(func(r logRec) bool { return r.level >= slog.LevelWarn }); n != 1 {
+		t.Fatalf("%d warnings for 1000 spoofed frames, want 1", n)
 	}
 }

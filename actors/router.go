@@ -78,8 +78,8 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 		return e.handle(l, f)
 	}
 	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
-		n.log.Warn("dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
-			"dst", h.Dst(), "link", l.peer)
+		n.warnOnce(l, route.TripSpoofed, "dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
+			"dst", h.Dst())
 		return nil
 	}
 	if h.Dst() != n.id {
@@ -98,7 +98,7 @@ func (n *Node) onChunk(l *link, f wire.Frame) error {
 	case errors.Is(err, wire.ErrChunkQuota) && !l.isParent:
 		n.quotaExceeded(l, route.TripChunks, wire.KindChunk, err) // logs once per link
 	case err != nil:
-		n.log.Warn("dropped chunked frame", "src", f.Header().Src(), "err", err)
+		n.warnOnce(l, route.TripChunkBroken, "dropped chunked frame", "src", f.Header().Src(), "err", err)
 	}
 	if err != nil {
 		n.replyDead(f.Header().Src(), wire.DeadReply{TargetCtx: n.id, Code: wire.DeadRejected, Reason: err.Error()})
@@ -317,8 +317,8 @@ func (n *Node) onAddRoute(l *link, f wire.Frame) error {
 	accepted.Parents = n.learnParents(l, u, accepted.IDs)
 	n.mu.Unlock()
 	if len(refused) > 0 {
-		n.log.Warn("refused ADD_ROUTE for IDs not granted through this link", "id", refused[0], "count", len(refused),
-			"ids", idList(refused), "link", l.peer)
+		n.warnOnce(l, route.TripAddRoute, "refused ADD_ROUTE for IDs not granted through this link", "id", refused[0], "count", len(refused),
+			"ids", idList(refused))
 	}
 	if parent != nil && len(accepted.IDs) > 0 {
 		n.sendRouteUpdate(parent, wire.KindAddRoute, accepted)

@@ -26,7 +26,7 @@ type spindleDriver struct {
 // localLauncher starts local children of exe over the given link kind.
 func localLauncher(node *actors.Node, exe string, link spawn.LinkKind) func(context.Context, string) (spawn.Child, error) {
 	return func(ctx context.Context, name string) (spawn.Child, error) {
-		return spawn.Local(ctx, node, spawn.Options{Name: name, Executable: exe, Link: link, Grace: time.Second})
+		return spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second}, Executable: exe, Link: link})
 	}
 }
 

@@ -122,7 +122,7 @@ func BenchmarkSpawnToFirstReply(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		c, err := spawn.Local(ctx, root, spawn.Options{Name: fmt.Sprintf("s%d", i)})
+		c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("s%d", i)}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,11 +5,15 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/spawn/runner"
 )
 
 // Child is a started child context, whatever started it (a local process,
-// an SSH session, a container). Supervisors hold children through this
-// interface. Implementations are safe for concurrent use.
+// an SSH session, a container, another user). Supervisors hold children
+// through this interface. Every method shares one lifecycle: Shutdown
+// runs the same ladder (SHUTDOWN over the link, SIGTERM, SIGKILL, each
+// after the grace period), and a child that dies by itself releases its
+// Node.OnShutdown hook. Implementations are safe for concurrent use.
 type Child interface {
 	// ID returns the child's context ID (never reused within a tree).
 	ID() uint32
@@ -25,8 +29,19 @@ type Child interface {
 	Dead() <-chan struct{}
 	// DeadReason returns why the link ended; nil while it is up.
 	DeadReason() error
-	// Kill ends the child at once (SIGKILL for a local process). It is safe
-	// to call more than once and after the child is gone.
+	// Wait waits for the child's process to end: nil for exit status 0,
+	// else an error ExitStatus reads (or the method's own, a lost
+	// connection). ctx bounds the wait only.
+	Wait(ctx context.Context) error
+	// Signal sends sig to the child's process (group) where the method can
+	// (runner.Caps.Signal); otherwise the error wraps
+	// errors.ErrUnsupported. os.ErrProcessDone once the process has ended.
+	Signal(ctx context.Context, sig runner.Signal) error
+	// Info describes the child: method, host, user, process ID there.
+	Info() Info
+	// Kill ends the child at once, the most forceful way its method has
+	// (SIGKILL for a local process). It is safe to call more than once and
+	// after the child is gone.
 	Kill() error
 	// Shutdown stops the child gracefully, then forcefully, and waits for
 	// it to go. It is safe to call more than once.

@@ -17,7 +17,7 @@
 //	func main() {
 //		spawn.Main(setup)
 //		node, _ := actors.NewNode(actors.Config{Setup: setup})
-//		child, _ := spawn.Local(ctx, node, spawn.Options{Name: "worker-1"})
+//		child, _ := spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: "worker-1"}})
 //		pid, _ := child.Spawn(ctx, "worker", "w")
 //		res, err := actors.Request[Result](ctx, node, pid, Job{N: 1})
 //	}

@@ -23,7 +23,7 @@ func ExampleLocal() {
 	}
 	defer node.Shutdown(ctx)
 
-	child, err := spawn.Local(ctx, node, spawn.Options{Name: "worker-1"})
+	child, err := spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: "worker-1"}})
 	if err != nil {
 		panic(err)
 	}

@@ -69,7 +69,7 @@ func BenchmarkFDPass(b *testing.B) {
 		b.Run(fmt.Sprintf("fds=%d", k), func(b *testing.B) {
 			root := newRoot(b, nil)
 			ctx := testCtx(b, 5*time.Minute)
-			c, err := spawn.Local(ctx, root, spawn.Options{Name: "fdbench", Link: spawn.SocketPair, Grace: time.Second})
+			c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "fdbench", Grace: time.Second}, Link: spawn.SocketPair})
 			if err != nil {
 				b.Fatal(err)
 			}

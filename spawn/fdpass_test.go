@@ -105,7 +105,7 @@ func isCloexec(sc interface {
 func TestLocal_FDPassing(t *testing.T) {
 	root := newRoot(t, nil)
 	ctx := testCtx(t, 20*time.Second)
-	c, err := spawn.Local(ctx, root, spawn.Options{Name: "fd", Link: spawn.SocketPair, Grace: time.Second})
+	c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "fd", Grace: time.Second}, Link: spawn.SocketPair})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestLocal_FDPassing(t *testing.T) {
 func TestLocal_FDPassingNeedsSocketPair(t *testing.T) {
 	root := newRoot(t, nil)
 	ctx := testCtx(t, 20*time.Second)
-	c, err := spawn.Local(ctx, root, spawn.Options{Name: "piped", Link: spawn.Pipes, Grace: time.Second})
+	c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "piped", Grace: time.Second}, Link: spawn.Pipes})
 	if err != nil {
 		t.Fatal(err)
 	}

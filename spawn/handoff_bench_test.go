@@ -138,7 +138,7 @@ func httpWorkers(b *testing.B, root *actors.Node, n int) ([]*actor.PID, []int) {
 	ctx := testCtx(b, 10*time.Second)
 	pids, procs := make([]*actor.PID, n), make([]int, n)
 	for i := range pids {
-		c, err := spawn.Local(ctx, root, spawn.Options{Name: fmt.Sprintf("http-%d", i), Link: spawn.SocketPair, Grace: time.Second})
+		c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("http-%d", i), Grace: time.Second}, Link: spawn.SocketPair})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package spawn_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/runner"
 )
 
 // A SIGSTOPped child is declared dead by the heartbeat within the timeout
@@ -53,7 +55,7 @@ func TestLocal_SIGSTOPDeclaredDeadByHeartbeat(t *testing.T) {
 			}()
 			time.Sleep(20 * time.Millisecond)
 			stopped := time.Now()
-			if err := c.Signal(syscall.SIGSTOP); err != nil {
+			if err := c.Signal(context.Background(), runner.Signal("STOP")); err != nil {
 				t.Fatal(err)
 			}
 			select {

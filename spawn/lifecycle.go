@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spindle-go/spindle/actors"
 )
 
 // ladder is the shutdown ladder of every child, whatever started it: each
@@ -88,3 +90,7 @@ func isEOFish(err error) bool {
 func isClosed(err error) bool {
 	return errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
 }
+
+// registerHook registers a child's shutdown hook (Node.OnShutdown); a
+// variable so that a test can count registrations against removals.
+var registerHook = (*actors.Node).OnShutdown

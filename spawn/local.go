@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/spawn/internal/execrun"
+	"github.com/spindle-go/spindle/spawn/runner"
 )
 
 // LinkKind selects the byte stream between a parent and a local child.
@@ -36,24 +38,17 @@ func (k LinkKind) String() string {
 }
 
 // Options configures a local child context. The zero value is usable.
+// Name (default "local-<pid>"), Grace, LogLevel and Env (added to the
+// child's environment) come from the embedded Common, as for every method.
 type Options struct {
-	// Name is the child's human name. Default "local-<pid>".
-	Name string
+	Common
 	// Link selects pipes (default) or a socketpair.
 	Link LinkKind
 	// Executable is the binary to run. Default: this program
 	// (os.Executable), which must call Main first thing in main.
 	Executable string
-	// Env is added to the child's environment.
-	Env []string
 	// Dir is the child's working directory. Default: the parent's.
 	Dir string
-	// Grace is how long Shutdown waits after asking the child to stop before
-	// SIGTERM, and after SIGTERM before SIGKILL. Default 2s.
-	Grace time.Duration
-	// LogLevel is the minimum level of the child's slog records forwarded to
-	// the parent. Default slog.LevelInfo.
-	LogLevel slog.Level
 }
 
 func (o *Options) setDefaults() error {
@@ -64,9 +59,7 @@ func (o *Options) setDefaults() error {
 		}
 		o.Executable = exe
 	}
-	if o.Grace <= 0 {
-		o.Grace = 2 * time.Second
-	}
+	o.Grace = o.grace()
 	return nil
 }
 
@@ -83,7 +76,9 @@ type Context struct {
 	exited  chan struct{} // closed when the process has been reaped
 	waitErr error         // from cmd.Wait, valid after exited
 
-	unhook       func()
+	hook         hook
+	killTimer    *time.Timer // a delayed kill (protocol error), stopped at exit
+	timerMu      sync.Mutex
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -142,7 +137,12 @@ func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, erro
 		return nil, fmt.Errorf("spawn: %s: %w", name, err)
 	}
 	c.stderr.setLogger(node.Logger().With("child", name, "child_id", c.link.ID, "pid", cmd.Process.Pid))
-	c.unhook = node.OnShutdown(c.Shutdown)
+	c.hook.remove = registerHook(node, c.Shutdown)
+	go func() { // a child that dies by itself releases its hook too
+		<-c.link.Done()
+		<-c.exited
+		c.hook.release()
+	}()
 	return c, nil
 }
 
@@ -213,7 +213,23 @@ func closeAll(c interface{ Close() error }, files []*os.File) {
 
 func (c *Context) reap() {
 	c.waitErr = c.cmd.Wait()
+	c.timerMu.Lock()
 	close(c.exited)
+	if c.killTimer != nil {
+		c.killTimer.Stop()
+	}
+	c.timerMu.Unlock()
+}
+
+// killAfter kills the child after d unless it exits first (the timer is
+// stopped when it is reaped).
+func (c *Context) killAfter(d time.Duration) {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if isDone(c.exited) || c.killTimer != nil {
+		return
+	}
+	c.killTimer = time.AfterFunc(d, c.kill)
 }
 
 // exitReason turns the error that ended the link into the child's exit
@@ -230,7 +246,7 @@ func (c *Context) exitReason(linkErr error) error {
 	}
 	var pe *actors.ProtocolError
 	if errors.As(linkErr, &pe) {
-		time.AfterFunc(c.grace, c.kill) // a no-op once the process is gone
+		c.killAfter(c.grace)
 		return linkErr
 	}
 	t := time.NewTimer(250 * time.Millisecond)
@@ -319,22 +335,39 @@ func (c *Context) Wait(ctx context.Context) error {
 	}
 }
 
-// Signal sends sig to the child's process group.
-func (c *Context) Signal(sig syscall.Signal) error {
-	select {
-	case <-c.exited:
+// Info describes the child: method "local", this host, the current user
+// and the child's process ID.
+func (c *Context) Info() Info {
+	u := ""
+	if cur, err := user.Current(); err == nil {
+		u = cur.Username
+	}
+	return Info{Method: "local", User: u, Pid: c.cmd.Process.Pid}
+}
+
+// Signal sends sig to the child's process group; os.ErrProcessDone once
+// the process has ended.
+func (c *Context) Signal(_ context.Context, sig runner.Signal) error {
+	n, ok := execrun.SignalNumber(sig)
+	if !ok {
+		return fmt.Errorf("spawn: unknown signal %q", sig)
+	}
+	return c.signal(n)
+}
+
+func (c *Context) signal(sig syscall.Signal) error {
+	if isDone(c.exited) {
 		return os.ErrProcessDone
-	default:
 	}
 	return syscall.Kill(-c.cmd.Process.Pid, sig)
 }
 
-func (c *Context) kill() { _ = c.Signal(syscall.SIGKILL) }
+func (c *Context) kill() { _ = c.signal(syscall.SIGKILL) }
 
 // Kill sends SIGKILL to the child's process group. It is safe to call more
 // than once; after the process is gone it returns nil.
 func (c *Context) Kill() error {
-	if err := c.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := c.signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("spawn: kill %s: %w", c.name, err)
 	}
 	return nil
@@ -342,42 +375,25 @@ func (c *Context) Kill() error {
 
 // Shutdown stops the child: it asks the context to stop (it shuts down its
 // own children first), then sends SIGTERM and finally SIGKILL, each after
-// the grace period, and waits for the process and its link to go. It is
-// safe to call more than once; later calls return the first result.
+// the grace period (the ladder every method shares), and waits for the
+// process and its link to go. It is safe to call more than once; later
+// calls return the first result: nil when the child stopped as asked or
+// by our signal, ctx's error, or the *exec.ExitError of a child that
+// failed by itself.
 func (c *Context) Shutdown(ctx context.Context) error {
 	c.shutdownOnce.Do(func() { c.shutdownErr = c.shutdown(ctx) })
 	return c.shutdownErr
 }
 
 func (c *Context) shutdown(ctx context.Context) error {
-	if c.unhook != nil {
-		c.unhook()
-	}
-	steps := []func(){
+	c.hook.release()
+	err := ladder(ctx, c.grace, c.exited,
 		func() { _ = c.node.RequestShutdown(c.link.ID) },
-		func() { _ = c.Signal(syscall.SIGTERM) },
-		func() { c.kill() },
-	}
-	var err error
-	for i, step := range steps {
-		step()
-		if i == len(steps)-1 {
-			<-c.exited // SIGKILL cannot be refused
-			break
-		}
-		t := time.NewTimer(c.grace)
-		select {
-		case <-c.exited:
-		case <-t.C:
-		case <-ctx.Done():
-			err = ctx.Err()
-			c.kill()
-			<-c.exited
-		}
-		t.Stop()
-		if isDone(c.exited) {
-			break
-		}
+		func() { _ = c.signal(syscall.SIGTERM) },
+		c.kill)
+	if !isDone(c.exited) {
+		c.kill() // SIGKILL cannot be refused
+		<-c.exited
 	}
 	<-c.link.Done()
 	c.link.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/runner"
 	"github.com/spindle-go/spindle/wire"
 	"go.uber.org/goleak"
 )
@@ -108,7 +109,7 @@ func TestLocal_SIGKILLFailsRequestAndWatch(t *testing.T) {
 			}()
 			time.Sleep(20 * time.Millisecond) // let the request leave
 			killed := time.Now()
-			if err := victim.Signal(syscall.SIGKILL); err != nil {
+			if err := victim.Signal(context.Background(), runner.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			select {
@@ -375,7 +376,7 @@ func TestLocal_ShutdownIsGracefulAndIdempotent(t *testing.T) {
 	root := newRoot(t, nil)
 	ctx := testCtx(t, 30*time.Second)
 	// A long grace: the child must leave on SHUTDOWN, not on SIGTERM.
-	c, err := spawn.Local(ctx, root, spawn.Options{Name: "polite", Grace: 20 * time.Second})
+	c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "polite", Grace: 20 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +398,7 @@ func TestLocal_BadExecutableFailsFast(t *testing.T) {
 	root := newRoot(t, nil)
 	ctx := testCtx(t, 10*time.Second)
 	start := time.Now()
-	_, err := spawn.Local(ctx, root, spawn.Options{Name: "false", Executable: "/bin/false"})
+	_, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "false"}, Executable: "/bin/false"})
 	if err == nil {
 		t.Fatal("spawning /bin/false succeeded")
 	}
@@ -418,7 +419,7 @@ func TestLocal_NoGoroutineLeakAfterShutdown(t *testing.T) {
 		}
 		ctx := testCtx(t, 20*time.Second)
 		for i := 0; i < 2; i++ {
-			c, err := spawn.Local(ctx, root, spawn.Options{Name: fmt.Sprintf("leak-%d", i)})
+			c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("leak-%d", i)}})
 			if err != nil {
 				t.Fatal(err)
 			}

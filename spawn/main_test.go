@@ -153,7 +153,7 @@ func (s *spawner) Receive(c actor.Context) {
 	go func() { // never block in Receive
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		gk, err := spawn.Local(ctx, s.node, spawn.Options{Name: "grandchild"})
+		gk, err := spawn.Local(ctx, s.node, spawn.Options{Common: spawn.Common{Name: "grandchild"}})
 		if err != nil {
 			sys.Root.Send(sender, &Grandkid{Err: err.Error()})
 			return
@@ -191,7 +191,7 @@ func orphanParent() {
 	}
 	var pids []int
 	for i := 0; i < 2; i++ {
-		c, err := spawn.Local(context.Background(), node, spawn.Options{Name: fmt.Sprintf("orphan-%d", i)})
+		c, err := spawn.Local(context.Background(), node, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("orphan-%d", i)}})
 		if err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)
@@ -269,7 +269,7 @@ func startChild(t testing.TB, node *actors.Node, name string, link spawn.LinkKin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := spawn.Local(ctx, node, spawn.Options{Name: name, Link: link, Grace: time.Second})
+	c, err := spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second}, Link: link})
 	if err != nil {
 		t.Fatalf("spawn %s: %v", name, err)
 	}

@@ -74,7 +74,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	}
 	p.link, p.handshake = link, time.Since(begin)
 	p.stderr.setLogger(log.With("child_id", link.ID, "pid", p.boot.Pid))
-	p.hook.remove = node.OnShutdown(p.Shutdown)
+	p.hook.remove = registerHook(node, p.Shutdown)
 	p.wg.Add(1)
 	go func() { // a child that dies by itself releases its hook too
 		defer p.wg.Done()

@@ -1,14 +1,15 @@
 package supervision_test
 
 import (
+	"context"
 	"sort"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/runner"
 	"github.com/spindle-go/spindle/supervision"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkKillToTerminated(b *testing.B) {
 	samples := make([]time.Duration, 0, b.N)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		c, err := spawn.Local(testCtx(b, 10*time.Second), root, spawn.Options{Name: "victim"})
+		c, err := spawn.Local(testCtx(b, 10*time.Second), root, spawn.Options{Common: spawn.Common{Name: "victim"}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -53,7 +54,7 @@ func BenchmarkKillToTerminated(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		if err := c.Signal(syscall.SIGKILL); err != nil {
+		if err := c.Signal(context.Background(), runner.SIGKILL); err != nil {
 			b.Fatal(err)
 		}
 		samples = append(samples, (<-term).Sub(start))

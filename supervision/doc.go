@@ -12,7 +12,7 @@
 //		Children: []supervision.ContextSpec{{
 //			Name:   "worker-1",
 //			Start:  func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
-//				return spawn.Local(ctx, n, spawn.Options{Name: name})
+//				return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
 //			},
 //			Actors: []supervision.ActorSpec{{Kind: "worker", Name: "w"}},
 //		}},

@@ -17,7 +17,7 @@ func Example() {
 	defer node.Shutdown(context.Background())
 
 	start := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
-		return spawn.Local(ctx, n, spawn.Options{Name: name})
+		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
 	}
 	sup, _ := supervision.Start(node, supervision.Config{
 		Name:     "pool",

@@ -95,7 +95,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // local starts workers as local child processes (this test binary).
 func local(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
-	return spawn.Local(ctx, node, spawn.Options{Name: name, Grace: time.Second})
+	return spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second}})
 }
 
 func workers(n int, restart supervision.Restart) []supervision.ContextSpec {

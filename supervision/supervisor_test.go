@@ -5,13 +5,13 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/runner"
 	"github.com/spindle-go/spindle/supervision"
 	"go.uber.org/goleak"
 )
@@ -169,7 +169,7 @@ func TestSupervisor_GivesUp(t *testing.T) {
 func TestSupervisor_StartFailure(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	bad := func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
-		return spawn.Local(ctx, node, spawn.Options{Name: name, Executable: "/bin/false"})
+		return spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: name}, Executable: "/bin/false"})
 	}
 	s, err := supervision.Start(root, supervision.Config{
 		Children: []supervision.ContextSpec{{Name: "broken", Start: bad}},
@@ -198,7 +198,7 @@ func TestSupervisor_RestartsStoppedContext(t *testing.T) {
 	defer s.Stop(testCtx(t, 30*time.Second))
 	old := waitUp(t, s, 20*time.Second)[0]
 	lc := old.Context.(*spawn.Context)
-	if err := lc.Signal(syscall.SIGSTOP); err != nil {
+	if err := lc.Signal(context.Background(), runner.Signal("STOP")); err != nil {
 		t.Fatal(err)
 	}
 	failed := next[*supervision.ChildFailed](t, evs, 10*time.Second)

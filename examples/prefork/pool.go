@@ -90,7 +90,7 @@ func startPool(cfg poolConfig) (p *pool, err error) {
 // connections' descriptors, each running one actor named "http".
 func workerSpecs(cfg poolConfig) []supervision.ContextSpec {
 	start := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
-		return spawn.Local(ctx, n, spawn.Options{Name: name, Link: spawn.SocketPair})
+		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}, Link: spawn.SocketPair})
 	}
 	specs := make([]supervision.ContextSpec, cfg.Workers)
 	for i := range specs {

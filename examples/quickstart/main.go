@@ -19,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/runner"
 )
 
 // Job asks a worker to sum the squares 1..N. A Delay keeps it in flight.
@@ -144,7 +145,7 @@ func run(out io.Writer) error {
 	}()
 	time.Sleep(50 * time.Millisecond) // let the request reach the worker
 	killedAt := time.Now()
-	if err := victim.Signal(syscall.SIGKILL); err != nil {
+	if err := victim.Signal(context.Background(), runner.SIGKILL); err != nil {
 		return err
 	}
 	o := <-done
@@ -184,7 +185,7 @@ func startWorkers(ctx context.Context, out io.Writer, node *actors.Node, count i
 		go func(i int) {
 			defer wg.Done()
 			start := time.Now()
-			w, err := spawn.Local(ctx, node, spawn.Options{Name: fmt.Sprintf("worker-%d", i+1)})
+			w, err := spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("worker-%d", i+1)}})
 			if err != nil {
 				errs[i] = err
 				return

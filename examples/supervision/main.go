@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/runner"
 	"github.com/spindle-go/spindle/supervision"
 )
 
@@ -96,7 +98,7 @@ func run(out io.Writer) error {
 	defer node.System().EventStream.Unsubscribe(sub)
 
 	startWorker := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
-		return spawn.Local(ctx, n, spawn.Options{Name: name})
+		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
 	}
 	var children []supervision.ContextSpec
 	for _, name := range []string{"worker-1", "worker-2", "worker-3"} {
@@ -131,7 +133,7 @@ func run(out io.Writer) error {
 	for _, st := range steps {
 		ci, _ := sup.Child(st.child)
 		tl.printf("sending %s to %s (ctx %d, pid %d): %s", sigName[st.sig], st.child, ci.ID, ci.Context.(*spawn.Context).Pid(), st.what)
-		if err := ci.Context.(*spawn.Context).Signal(st.sig); err != nil {
+		if err := ci.Context.Signal(context.Background(), runner.Signal(strings.TrimPrefix(sigName[st.sig], "SIG"))); err != nil {
 			return err
 		}
 		if err := waitRestarted(sup, st.child, ci.ID, 10*time.Second); err != nil {

@@ -175,7 +175,7 @@ func starters(b *testing.B) []struct {
 	out := []starter{{"local", func(b *testing.B, root *actors.Node) func(context.Context) (spawn.Child, error) {
 		exe := containertest.StaticTestBinary(b)
 		return func(ctx context.Context) (spawn.Child, error) {
-			return spawn.Local(ctx, root, spawn.Options{Name: "local", Executable: exe, Grace: time.Second})
+			return spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "local", Grace: time.Second}, Executable: exe})
 		}
 	}}}
 	for _, eng := range engines {

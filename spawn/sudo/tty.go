@@ -191,10 +191,27 @@ func (r *ttyRunner) tail() string {
 	out := strings.ReplaceAll(string(r.ttyOut), "\r", "")
 	r.mu.Unlock()
 	if !r.stderrOnTTY {
-		b, _ := io.ReadAll(io.LimitReader(r.tty.Stderr(), 4096))
-		out += "\n" + string(b)
+		out += "\n" + readBounded(r.tty.Stderr(), 4096, time.Second)
 	}
 	return lastLines(out, 5)
+}
+
+// readBounded reads up to n bytes of rc until EOF or d has passed, then
+// closes it (which ends a read still waiting: something else may hold the
+// pipe open).
+func readBounded(rc io.ReadCloser, n int64, d time.Duration) string {
+	ch := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(rc, n))
+		ch <- b
+	}()
+	select {
+	case b := <-ch:
+		return string(b)
+	case <-time.After(d):
+		_ = rc.Close()
+		return string(<-ch)
+	}
 }
 
 // watchEcho reports a prompt each time the terminal's echo goes from on

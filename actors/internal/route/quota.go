@@ -102,17 +102,22 @@ type linkQuota struct {
 	granted uint64 // IDs granted through the link
 	blocks  bucket
 	logs    bucket
-	tripped uint8 // quotas already reported once (bit per quota)
+	tripped uint16 // quotas already reported once (bit per quota)
 
 	logDropped uint64 // log records refused since the last one allowed
 }
 
 // Quota bits for [Table.FirstTrip].
 const (
-	TripIDs uint8 = 1 << iota
+	TripIDs uint16 = 1 << iota
 	TripLogs
 	TripChunks
 	TripDecode
+	// Refusals logged once per link (not quotas, but log volume).
+	TripSpoofed
+	TripChunkBroken
+	TripAddRoute
+	TripShutdown
 )
 
 func (t *Table) quota(via uint32) *linkQuota {
@@ -155,7 +160,7 @@ func (t *Table) AllowLog(via uint32, now time.Time) (dropped uint64, err error) 
 
 // FirstTrip reports whether quota bit trips for the first time on the link
 // to child via (so its owner logs once per link, not once per frame).
-func (t *Table) FirstTrip(via uint32, bit uint8) bool {
+func (t *Table) FirstTrip(via uint32, bit uint16) bool {
 	q := t.quota(via)
 	first := q.tripped&bit == 0
 	q.tripped |= bit
