@@ -32,6 +32,22 @@ func BenchmarkSpawnSudo(b *testing.B) {
 			}
 		}
 	})
+	b.Run("floor-su-true", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := exec.Command("su", u.B.Name, "-c", "true").CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
+	b.Run("floor-doas-true", func(b *testing.B) {
+		for b.Loop() {
+			c := exec.Command("doas", "-n", "true")
+			c.SysProcAttr = sudoSysProc(u.B)
+			if out, err := c.CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
 	b.Run("local", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			c, err := spawn.Local(ctx, root, spawn.Options{})
@@ -51,10 +67,12 @@ func BenchmarkSpawnSudo(b *testing.B) {
 	plain := &execrun.Target{Desc: runner.Info{Method: "exec", Host: "localhost"}, Signals: true}
 	nopass := mustSudo(b, &sudo.Host{}, sudo.Options{User: u.B.Name})
 	password := mustSudo(b, host(u.A), sudo.Options{Auth: sudo.Auth{Password: sudo.StaticPassword(u.A.Password)}})
+	su := mustTTY(b)(sudo.Su(&sudo.Host{}, sudo.SuOptions{User: u.B.Name})) // root needs no password
+	doas := mustTTY(b)(sudo.Doas(host(u.B), sudo.DoasOptions{}))            // permit nopass
 	for _, c := range []struct {
 		name string
 		tgt  runner.Target
-	}{{"boot-exec", plain}, {"sudo-nopass", nopass}, {"sudo-password", password}} {
+	}{{"boot-exec", plain}, {"sudo-nopass", nopass}, {"sudo-password", password}, {"su-nopass", su}, {"doas-nopass", doas}} {
 		b.Run(c.name, func(b *testing.B) {
 			dir := cacheDir(b)
 			stop(b, start(b, root, c.tgt, dir)) // warm the cache

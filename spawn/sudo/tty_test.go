@@ -10,7 +10,7 @@ import (
 	"github.com/spindle-go/spindle/spawn/sudo"
 )
 
-func mustTTY(t *testing.T) func(*sudo.TTYTarget, error) *sudo.TTYTarget {
+func mustTTY(t testing.TB) func(*sudo.TTYTarget, error) *sudo.TTYTarget {
 	return func(tgt *sudo.TTYTarget, err error) *sudo.TTYTarget {
 		t.Helper()
 		if err != nil {
