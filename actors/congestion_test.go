@@ -39,7 +39,7 @@ func fillLink(t *testing.T, root *actors.Node, pid *actor.PID) int {
 // the root's reader: it comes straight back as IS_DEAD (rejected, cause
 // congested), and the sibling's link keeps working.
 func TestRouter_ForwardIntoStuckLinkIsCongested(t *testing.T) {
-	root := newRoot(t, actors.Config{Setup: typeSetup})
+	root := newRoot(t, actors.Config{Setup: typeSetup, HeartbeatInterval: -1}) // the deaf peer never pings
 	deaf, _ := attachRawDeaf(t, root, "stuck")
 	fillLink(t, root, actor.NewPID(actors.Address(deaf.id), "anyone"))
 	sender, senderLink := attachRaw(t, root, "sender")
@@ -53,5 +53,29 @@ func TestRouter_ForwardIntoStuckLinkIsCongested(t *testing.T) {
 	sender.barrier(0)
 	if isClosed(senderLink.Done()) {
 		t.Fatalf("sender's link closed: %v", senderLink.Err())
+	}
+}
+
+// TestRouter_RequestThroughCongestedHopFailsAtOnce: a child's request to a
+// context behind a congested link fails at once (not at its deadline) with
+// an error that matches ErrRejected and ErrCongested, the cause carried
+// over the wire.
+func TestRouter_RequestThroughCongestedHopFailsAtOnce(t *testing.T) {
+	root := newRoot(t, actors.Config{Setup: typeSetup, HeartbeatInterval: -1}) // the deaf peer never pings
+	deaf, _ := attachRawDeaf(t, root, "stuck")
+	target := actor.NewPID(actors.Address(deaf.id), "anyone")
+	fillLink(t, root, target)
+	c := attach(t, root, "asker", actors.Config{Setup: typeSetup})
+	ctx, cancel := context.WithTimeout(context.Background(), ctxLong)
+	defer cancel()
+	start := time.Now()
+	_, err := c.node.Request(ctx, target, &Ping{Text: strings.Repeat("q", 600<<10)})
+	took := time.Since(start)
+	t.Logf("request through the congested hop failed after %v: %v", took, err)
+	if !errors.Is(err, actors.ErrRejected) || !errors.Is(err, actors.ErrCongested) {
+		t.Fatalf("Request = %v, want an error matching ErrRejected and ErrCongested", err)
+	}
+	if took > atOnce {
+		t.Fatalf("Request failed after %v, not at once", took)
 	}
 }

@@ -84,7 +84,83 @@ type link struct {
 	targets       map[string]*actor.PID
 	senders       map[string]*actor.PID
 	lastSenderCtx uint32
-	chunks        *wire.Assembler // chunked frames addressed to this context
+	chunks        *wire.Assembler         // chunked frames addressed to this context
+	relay         map[uint32]*relayStream // chunk streams forwarded from this link, by source
+}
+
+// relayStream is a chunk stream this context forwards: the head of the
+// frame it carries (to fail it back to its sender with the right reply),
+// and whether a chunk of it could not be passed on.
+type relayStream struct {
+	head    []byte
+	dropped bool
+}
+
+// Bounds of the relay table: the bytes of a frame kept to bounce it (its
+// header and envelope fit), and the streams tracked per link (a full table
+// is dropped, as the PID caches are).
+const (
+	relayHeadMax = 4 << 10
+	relayMax     = 256
+)
+
+// relaySkip reports whether f is a chunk of a stream that this context
+// already failed back to its sender (it is dropped too).
+func (l *link) relaySkip(f wire.Frame) bool {
+	h := f.Header()
+	if h.Kind() != wire.KindChunk || h.Flags()&wire.FlagStart != 0 {
+		return false
+	}
+	st := l.relay[h.Src()]
+	if st == nil || !st.dropped {
+		return false
+	}
+	if h.Flags()&wire.FlagEnd != 0 {
+		delete(l.relay, h.Src())
+	}
+	return true
+}
+
+// relayed records a forwarded chunk (failed says it could not be passed
+// on) and returns the frame to fail back to its sender: for a chunk, the
+// head of the frame its stream carries, so that the dead reply names the
+// message's sender and a waiting request fails at once.
+func (l *link) relayed(f wire.Frame, failed bool) wire.Frame {
+	h := f.Header()
+	if h.Kind() != wire.KindChunk {
+		return f
+	}
+	src, flags := h.Src(), h.Flags()
+	if flags&wire.FlagStart != 0 {
+		if l.relay == nil || len(l.relay) >= relayMax {
+			l.relay = make(map[uint32]*relayStream)
+		}
+		l.relay[src] = &relayStream{head: frameHead(f.Body())}
+	}
+	st := l.relay[src]
+	if flags&wire.FlagEnd != 0 || (st == nil && failed) {
+		delete(l.relay, src)
+	} else if failed {
+		st.dropped = true
+	}
+	if failed && st != nil && st.head != nil {
+		return wire.Frame{Raw: st.head}
+	}
+	return f
+}
+
+// frameHead returns a frame with the header of the frame whose first
+// bytes are b and the first relayHeadMax bytes of its body, or nil when b
+// does not start with a frame header.
+func frameHead(b []byte) []byte {
+	oh := wire.Header(b)
+	if len(b) < wire.HeaderSize || oh.Check(0) != nil || wire.HeaderSize+oh.KVLen() > len(b) {
+		return nil
+	}
+	body := b[wire.HeaderSize+oh.KVLen():]
+	body = body[:min(len(body), relayHeadMax, oh.BodyLen())]
+	return wire.AppendFrame(nil, wire.FrameSpec{Kind: oh.Kind(), Flags: oh.Flags(), Dst: oh.Dst(), Src: oh.Src(),
+		Auth: oh.Auth()}, nil, body)
 }
 
 var _ lnk.Handler = (*link)(nil)

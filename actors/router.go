@@ -146,6 +146,9 @@ func (n *Node) forward(in *link, f wire.Frame) {
 			err = newDeadError(h.Dst(), nil, wire.DeadRejected, why, ErrRefused)
 		}
 	}
+	if in.relaySkip(f) { // a chunk of a stream this hop already failed back
+		return
+	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
 		err = out.sendFDs(f.Raw, fds, noWait) // closes fds, sent or not; never waits
@@ -160,7 +163,7 @@ func (n *Node) forward(in *link, f wire.Frame) {
 		}
 	}
 	closeFDs(fds)
-	if err != nil {
+	if f = in.relayed(f, err != nil); err != nil {
 		n.bounce(f, err)
 	}
 }

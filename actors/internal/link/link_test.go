@@ -99,6 +99,7 @@ func TestLink_SilentPeerDeclaredDead(t *testing.T) {
 			if !errors.As(reason, &he) || !errors.Is(reason, ErrHeartbeatTimeout) || he.Peer != "quiet" {
 				t.Fatalf("reason %v (%T), want a *HeartbeatError for quiet", reason, reason)
 			}
+			<-l.Done() // closed after LinkDown returns
 			if !errors.Is(l.Err(), ErrHeartbeatTimeout) {
 				t.Fatalf("Err() = %v", l.Err())
 			}
