@@ -10,17 +10,14 @@ import (
 
 // policy holds what this context knows to judge the authority of frames
 // beyond the reverse-path check (docs/security.md): the shape of its
-// subtree, which child links are isolated (unidirectional mode), and which
-// refusals were already logged. It is safe for concurrent use.
+// subtree and which child links are isolated (route.Shape, the pure core),
+// and which refusals were already logged. It is safe for concurrent use.
 type policy struct {
 	mu sync.Mutex
-	// up maps each context below this one to its parent, as announced by
-	// ADD_ROUTE; it lets a dead reply be checked against the path to its
-	// target.
-	up map[uint32]uint32
-	// isolated holds the direct children whose link is in unidirectional
-	// mode: no frame passes between them and another child link.
-	isolated map[uint32]bool
+	// shape has the parent of each context below this one, as announced
+	// by ADD_ROUTE (it lets a dead reply be checked against the path to
+	// its target), and the direct children in unidirectional mode.
+	shape *route.Shape
 	// warned holds the refusals already logged at Warn, so that a hostile
 	// context repeating a refused frame costs one record per kind of
 	// refusal, not one per frame. Bounded by maxWarned.
@@ -36,35 +33,22 @@ type warnKey struct {
 // maxWarned bounds policy.warned; past it, refusals are logged at Debug.
 const maxWarned = 4096
 
-// maxDepth bounds the walk up the parent map (a context's ancestors number
-// at most 1024, the limit of a hello).
-const maxDepth = 1024
-
 func (p *policy) init() {
-	p.up = make(map[uint32]uint32)
-	p.isolated = make(map[uint32]bool)
+	p.shape = route.NewShape()
 	p.warned = make(map[warnKey]struct{})
 }
 
 // learnParent records that context id lives below parent.
 func (p *policy) learnParent(id, parent uint32) {
 	p.mu.Lock()
-	p.up[id] = parent
+	p.shape.LearnParent(id, parent)
 	p.mu.Unlock()
-}
-
-// parentKnown returns the recorded parent of context id.
-func (p *policy) parentKnown(id uint32) (uint32, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	parent, ok := p.up[id]
-	return parent, ok
 }
 
 // isolate puts the link to direct child id in unidirectional mode.
 func (p *policy) isolate(id uint32) {
 	p.mu.Lock()
-	p.isolated[id] = true
+	p.shape.Isolate(id)
 	p.mu.Unlock()
 }
 
@@ -73,9 +57,8 @@ func (p *policy) forget(ids []uint32) {
 	gone := make(map[uint32]bool, len(ids))
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.shape.Forget(ids)
 	for _, id := range ids {
-		delete(p.up, id)
-		delete(p.isolated, id)
 		gone[id] = true
 	}
 	for k := range p.warned {
@@ -105,16 +88,8 @@ func (p *policy) refused(log *slog.Logger, src uint32, what string, args ...any)
 
 // onPathTo reports whether context from lies on the path from this context
 // to context target: target itself, this context, or a context between the
-// two. Only those may fail a request to target with a dead reply.
-//
-// For a target below this context the path is known from the parent map
-// that ADD_ROUTE builds. For any other target the path leaves through the
-// parent: the ancestors up to the common ancestor are on it, and so is any
-// ancestor above (an ancestor routes all our traffic to that part of the
-// tree anyway), but an ancestor is not between us and a target that is
-// itself an ancestor nearer to us. Contexts on the way down from the common
-// ancestor into another branch are not known here: their dead replies are
-// refused, and the target's death still reaches us by DEL_ROUTE.
+// two (route.Shape.OnPath). Only those may fail a request to target with a
+// dead reply.
 func (n *Node) onPathTo(from, target uint32) bool {
 	if from == n.id || from == target {
 		return true
@@ -122,32 +97,9 @@ func (n *Node) onPathTo(from, target uint32) bool {
 	n.mu.RLock()
 	below := n.rt.Below(target)
 	n.mu.RUnlock()
-	if below {
-		id := target
-		for i := 0; i < maxDepth; i++ {
-			parent, ok := n.pol.parentKnown(id)
-			if !ok || parent == n.id {
-				return false
-			}
-			if parent == from {
-				return true
-			}
-			id = parent
-		}
-		return false
-	}
-	targetAt := -1
-	for i, a := range n.parents {
-		if a == target {
-			targetAt = i
-		}
-	}
-	for i, a := range n.parents {
-		if a == from {
-			return targetAt < 0 || i > targetAt
-		}
-	}
-	return false
+	n.pol.mu.Lock()
+	defer n.pol.mu.Unlock()
+	return n.pol.shape.OnPath(n.id, n.parents, below, from, target)
 }
 
 // mayDirect reports whether a SYSTEM stop, restart or resume for local actor
@@ -201,9 +153,9 @@ func (n *Node) crossRefused(in, out *link) string {
 		return ""
 	}
 	n.pol.mu.Lock()
-	isolated := n.pol.isolated[in.peer] || n.pol.isolated[out.peer]
+	refused := n.pol.shape.CrossRefused(in.peer, out.peer, n.cfg.Unidirectional)
 	n.pol.mu.Unlock()
-	if !isolated && !n.cfg.Unidirectional {
+	if !refused {
 		return ""
 	}
 	return fmt.Sprintf("unidirectional mode: context %d does not pass frames between its children %d and %d",

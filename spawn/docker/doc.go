@@ -6,9 +6,22 @@
 //
 // # Usage
 //
-//	tg, err := docker.NewTarget(docker.TargetOptions{Container: "web-1", User: "app"})
-//	// tg is a runner.Target: the bootstrap (spawn/internal/boot), or a
-//	// wrapping method such as sudo, starts commands in web-1 through it.
+//	p, err := docker.Start(ctx, node, docker.Options{
+//		Bootstrap:     spawn.Bootstrap{Binaries: []*spawn.Binary{static}}, // a CGO_ENABLED=0 build
+//		TargetOptions: docker.TargetOptions{Container: "web-1", User: "app"},
+//	})
+//	pid, err := p.Spawn(ctx, "worker", "w") // p is a *spawn.Process
+//
+// With Image instead of Container, each start runs a fresh container
+// (`docker run -i --rm --pull never`) that ends with the context.
+// NewTarget gives the runner.Target alone, for wrapping methods:
+//
+//	tg, err := docker.NewTarget(docker.TargetOptions{Container: "web-1"})
+//	st, err := sudo.Sudo(tg, sudo.Options{User: "postgres"})
+//
+// The caller's duties: run a statically linked binary in containers
+// without the program's libc (see Start), and Shutdown the context (or
+// the node) before exiting.
 //
 // Podman is the same package with TargetOptions.CLI = "podman": the flag
 // dialect follows the CLI's base name (--connection and --url instead of
