@@ -26,6 +26,13 @@ func subscribeQuota(t testing.TB, n *actors.Node) <-chan *actors.QuotaExceeded {
 // allocAnswers sends n ALLOCATE_ID requests of count IDs each and returns
 // how many were granted and how many refused.
 func allocAnswers(t *testing.T, raw *rawPeer, n int, count uint32) (granted, refused int) {
+	granted, refused, _ = allocRanges(t, raw, n, count)
+	return granted, refused
+}
+
+// allocRanges is allocAnswers that also returns the end of the highest
+// block granted.
+func allocRanges(t *testing.T, raw *rawPeer, n int, count uint32) (granted, refused int, end uint32) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		raw.send(raw.spec(wire.KindAllocateID, 0), rawAllocRequest{ReplyID: "$r" + string(rune('a'+i%26)), Count: count})
@@ -38,11 +45,17 @@ func allocAnswers(t *testing.T, raw *rawPeer, n int, count uint32) (granted, ref
 		switch f.Header().Kind() {
 		case wire.KindUser:
 			granted++
+			e, err := wire.ParseEnvelope(f.Body())
+			var b struct{ First, Count uint32 }
+			if err != nil || wire.Unmarshal(e.Payload, &b) != nil {
+				t.Fatalf("bad ID block: %v", err)
+			}
+			end = max(end, b.First+b.Count)
 		case wire.KindDead:
 			refused++
 		}
 	}
-	return granted, refused
+	return granted, refused, end
 }
 
 // TestQuota_AllocateIDFlood: a child asking for ID blocks in a loop gets
@@ -52,7 +65,7 @@ func TestQuota_AllocateIDFlood(t *testing.T) {
 	root := newRoot(t, actors.Config{Setup: typeSetup, Quotas: actors.Quotas{GrantedIDs: 8192}})
 	quota := subscribeQuota(t, root)
 	raw, link := attachRaw(t, root, "mallory")
-	granted, refused := allocAnswers(t, raw, 40, 1024)
+	granted, refused, end := allocRanges(t, raw, 40, 1024)
 	if granted != 8 || refused != 32 {
 		t.Fatalf("granted %d blocks of 1024, refused %d; want 8 and 32", granted, refused)
 	}
@@ -67,6 +80,12 @@ func TestQuota_AllocateIDFlood(t *testing.T) {
 	}
 	if isClosed(link.Done()) {
 		t.Fatalf("the link was closed: %v", link.Err())
+	}
+	// Once mallory is gone its IDs are never handed out again.
+	_ = raw.conn.Close()
+	<-link.Done()
+	if id := attach(t, root, "after", actors.Config{Setup: typeSetup}).node.ID(); id < end {
+		t.Fatalf("a new child got ID %d, granted to the dead link (below %d)", id, end)
 	}
 }
 

@@ -24,7 +24,9 @@ func reportLatencies(b *testing.B, samples []time.Duration) {
 		return
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
-	p := func(q float64) float64 { return float64(samples[int(q*float64(len(samples)-1))]) / float64(time.Millisecond) }
+	p := func(q float64) float64 {
+		return float64(samples[int(q*float64(len(samples)-1))]) / float64(time.Millisecond)
+	}
 	b.ReportMetric(p(0.50), "p50-ms")
 	b.ReportMetric(p(0.99), "p99-ms")
 }

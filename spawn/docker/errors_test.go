@@ -128,3 +128,37 @@ func TestStart_ContextAndHost(t *testing.T) {
 		t.Errorf("DOCKER_HOST pointing nowhere: %v, want ErrEngineUnavailable", err)
 	}
 }
+
+// TestStart_PodmanURL reaches rootful podman through its API service
+// (`podman system service`, started by the test) with podman --url.
+func TestStart_PodmanURL(t *testing.T) {
+	e := containertest.Podman(t)
+	c := e.Run(t, e.BusyboxImage(t), containertest.RunOptions{})
+	sock := "unix://" + t.TempDir() + "/podman.sock"
+	svc := exec.Command(e.Path, "system", "service", "--time=0", sock)
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Process.Kill(); _ = svc.Wait() })
+	root := newRoot(t, nil)
+	o := opts(t, e, "via-url", docker.TargetOptions{Container: c.Name, Host: sock})
+	var p interface{ Shutdown(context.Context) error }
+	waitFor(t, 20*time.Second, "a context through "+sock, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pp, err := docker.Start(ctx, root, o)
+		if err != nil {
+			t.Logf("not yet: %v", err)
+			return false
+		}
+		p = pp
+		pid := echoIn(t, pp)
+		if _, err := actors.Request[*Pong](ctx, root, pid, &Ping{}); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	if err := p.Shutdown(ctxFor(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -93,3 +93,19 @@ func TestExchangeHello_PeerThatNeverAnswers(t *testing.T) {
 		t.Fatalf("returned after %v", took)
 	}
 }
+
+// FuzzReadHello: the handshake parser never panics on any input and
+// either returns a hello or an error.
+func FuzzReadHello(f *testing.F) {
+	good := wire.Hello{ContextID: 1, Incarnation: uuid.New(), ParentIDs: []uint32{0}, Name: "c", MaxFrame: 1 << 20}
+	f.Add(helloFrame(0, wire.AppendHello(nil, good)))
+	f.Add(helloFrame(wire.FlagError, []byte("refused")))
+	f.Add(frameOf(wire.KindPing, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var out bytes.Buffer
+		h, err := ReadHello(wire.NewReader(bytes.NewReader(b), 1<<20), &out)
+		if err == nil && len(b) < wire.HeaderSize {
+			t.Fatalf("hello %+v from %d bytes", h, len(b))
+		}
+	})
+}
