@@ -16,6 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/fdcount"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -428,5 +429,38 @@ func TestSystem_StopFromChild(t *testing.T) {
 	root.System().Root.Stop(echo)
 	if term := nextTerminated(t, events, waitLong); !samePID(term.Who, echo) {
 		t.Errorf("Terminated.Who = %s, want %s", pidString(term.Who), pidString(echo))
+	}
+}
+
+// TestRouter_ForgedSenderWithDescriptors: a message refused for its forged
+// sender is refused before decoding; the descriptors it carried are closed
+// and the link keeps carrying descriptors.
+func TestRouter_ForgedSenderWithDescriptors(t *testing.T) {
+	p := attachUnixPeer(t)
+	base := fdcount.Open(t)
+	msg := p.payload(&FDMsg{Tag: "forged", File: nil})
+	fds := p.fds(1)
+	b, start := wire.BeginFrame(nil, wire.FrameSpec{Kind: wire.KindUser, Flags: wire.FlagFDs, Dst: p.root, Src: p.id, Auth: p.id})
+	b = wire.AppendEnvelopeHead(b, wire.Envelope{FDs: 1, Target: "sink", HasSender: true, SenderCtx: p.root,
+		SenderID: "$rSomeonesReply", Type: "*test.FDMsg"})
+	b = append(b, msg...)
+	if err := wire.FinishFrame(b, start, 0); err != nil {
+		t.Fatal(err)
+	}
+	p.write(b, fds)
+	d := recv(t, p.dead, waitLong, "IS_DEAD reply")
+	if d.Code != wire.DeadRejected || d.Cause != wire.CausePolicy {
+		t.Fatalf("dead reply %+v, want rejected by policy", d)
+	}
+	fdcount.Await(t, base+len(p.files), waitLong) // the received duplicate is closed
+	good := p.fds(1)
+	p.write(p.frame(1, p.payload(&FDMsg{Tag: "ok", File: p.files[len(p.files)-2]})), good)
+	m := recv(t, p.got, waitLong, "a good message after the refused one")
+	if m.File == nil {
+		t.Fatal("no file in the good message")
+	}
+	_ = m.File.Close()
+	if isClosed(p.link.Done()) {
+		t.Fatalf("link closed: %v", p.link.Err())
 	}
 }

@@ -16,6 +16,12 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 	if err != nil {
 		return &ProtocolError{Err: err}
 	}
+	if n.senderRefused(f, e) {
+		if e.FDs > 0 {
+			closeFDs(l.takeFDs()) // the refused frame's descriptors
+		}
+		return nil // refused before any decoding
+	}
 	var msg any
 	var inbox *fdInbox // the frame's descriptors, if it carries any
 	if e.FDs > 0 {
@@ -37,6 +43,31 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 	return err
 }
 
+// senderRefused checks the authority of a USER frame before its payload is
+// decoded, and answers a refused one with a dead reply (rejected, policy):
+//   - the envelope's sender context must be the frame's source, the one
+//     context that passed the reverse-path check (a sender in another
+//     context, a reply capability it was not given, would make the answer
+//     land there);
+//   - an answer to a request for an actor in another context must come
+//     from that context (a context that learnt the reply's ID cannot answer
+//     it).
+func (n *Node) senderRefused(f wire.Frame, e wire.EnvelopeView) bool {
+	src := f.Header().Src()
+	if e.HasSender && e.SenderCtx != src {
+		n.pol.refused(n.log, src, "refused message whose sender is in another context",
+			"sender_ctx", e.SenderCtx, "target", string(e.Target))
+		n.deadUser(src, e, wire.DeadRejected, fmt.Sprintf("sender context %d is not the frame's source %d", e.SenderCtx, src), ErrRefused)
+		return true
+	}
+	if r, ok := n.track.replyFor(e.Target); ok && r.ctx != n.id && r.ctx != src {
+		n.pol.refused(n.log, src, "refused answer to a request for another context", "awaits", r.ctx)
+		n.deadUser(src, e, wire.DeadRejected, fmt.Sprintf("context %d may not answer a request to context %d", src, r.ctx), ErrRefused)
+		return true
+	}
+	return false
+}
+
 // inboundUser is a decoded user message and its local target.
 type inboundUser struct {
 	target *actor.PID
@@ -49,22 +80,6 @@ type inboundUser struct {
 // or err says why the link must close.
 func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any, decodeErr error) (inboundUser, error) {
 	h := f.Header()
-	if e.HasSender && e.SenderCtx != h.Src() {
-		// Only the frame's source passed the reverse-path check: a sender
-		// in another context (a reply capability it was not given) would
-		// make the answer land there.
-		n.pol.refused(n.log, h.Src(), "refused message whose sender is in another context",
-			"sender_ctx", e.SenderCtx, "target", string(e.Target))
-		n.deadUser(h.Src(), e, wire.DeadRejected, fmt.Sprintf("sender context %d is not the frame's source %d", e.SenderCtx, h.Src()), ErrRefused)
-		return inboundUser{}, nil
-	}
-	if r, ok := n.track.replyFor(e.Target); ok && r.ctx != n.id && r.ctx != h.Src() {
-		// The answer to a request for an actor in context r.ctx comes from
-		// r.ctx: a context that learnt the reply's ID cannot answer it.
-		n.pol.refused(n.log, h.Src(), "refused answer to a request for another context", "awaits", r.ctx)
-		n.deadUser(h.Src(), e, wire.DeadRejected, fmt.Sprintf("context %d may not answer a request to context %d", h.Src(), r.ctx), ErrRefused)
-		return inboundUser{}, nil
-	}
 	if decodeErr != nil {
 		n.deadUser(h.Src(), e, wire.DeadRejected, decodeErr.Error(), decodeErr)
 		return inboundUser{}, nil
