@@ -79,3 +79,35 @@ func TestRouter_RequestThroughCongestedHopFailsAtOnce(t *testing.T) {
 		t.Fatalf("Request failed after %v, not at once", took)
 	}
 }
+
+// TestNode_SpawnRemoteHonoursCtxWhileBackpressured: a node-level call
+// (SpawnRemote) toward a link over its queue limit returns by its
+// deadline instead of waiting for room.
+func TestNode_SpawnRemoteHonoursCtxWhileBackpressured(t *testing.T) {
+	root := newRoot(t, actors.Config{Setup: typeSetup, HeartbeatInterval: -1}) // the deaf peer never pings
+	deaf, _ := attachRawDeaf(t, root, "stuck")
+	pid := actor.NewPID(actors.Address(deaf.id), "anyone")
+	fillLink(t, root, pid)
+	for _, size := range []int{16 << 10, 1 << 10, 16} { // leave less room than a spawn request needs
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			err := root.SendContext(ctx, pid, &Ping{Text: strings.Repeat("f", size)})
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := root.SpawnRemote(ctx, deaf.id, "echo", strings.Repeat("n", 200))
+	took := time.Since(start)
+	t.Logf("SpawnRemote with a 300ms deadline returned after %v: %v", took, err)
+	if !errors.Is(err, context.DeadlineExceeded) || took > atOnce {
+		t.Fatalf("SpawnRemote = %v after %v, want DeadlineExceeded at about 300ms", err, took)
+	}
+}

@@ -215,3 +215,21 @@ func fdRefused(err error) bool {
 }
 
 func closeFDs(fds []int) { lnk.CloseFDs(fds) }
+
+// sendFrameContext is sendFrame (router.go) for a caller with a ctx: it
+// stops waiting for room in the link's queue when ctx is done, and then
+// returns an error wrapping ctx's (the frame was not sent).
+func (n *Node) sendFrameContext(ctx context.Context, s wire.FrameSpec, kv, body []byte) error {
+	l, err := n.linkTo(s.Dst)
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	*buf = wire.AppendFrame((*buf)[:0], s, kv, body)
+	err = l.sendFDsContext(ctx, *buf, nil, modeOf(s.Kind))
+	putBuf(buf)
+	if ce := ctx.Err(); ce != nil && errors.Is(err, ce) {
+		return fmt.Errorf("actors: %s to context %d not queued (the link is over its queue limit): %w", s.Kind, s.Dst, err)
+	}
+	return n.sendErr(s.Dst, nil, err)
+}

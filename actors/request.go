@@ -169,7 +169,7 @@ func (n *Node) call(ctx context.Context, dst uint32, kind wire.Kind, body func(r
 	if err != nil {
 		return nil, err
 	}
-	if err := n.sendFrame(wire.FrameSpec{Kind: kind, Dst: dst, Src: n.id, Auth: n.id}, nil, b); err != nil {
+	if err := n.sendFrameContext(ctx, wire.FrameSpec{Kind: kind, Dst: dst, Src: n.id, Auth: n.id}, nil, b); err != nil {
 		return nil, err
 	}
 	return r.wait(ctx)

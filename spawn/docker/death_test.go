@@ -20,6 +20,12 @@ var stopFile = []string{"sh", "-c", "while [ ! -e /tmp/stop ]; do sleep 0.05; do
 
 type killFunc func(t *testing.T, e *containertest.Engine, name string, root *actors.Node, pid *actor.PID)
 
+// dockerStop stops the container with a grace period long enough for
+// SIGTERM to act.
+func dockerStop(t *testing.T, e *containertest.Engine, name string, _ *actors.Node, _ *actor.PID) {
+	e.Command(t, "stop", "-t", "10", name)
+}
+
 func cliKill(t *testing.T, e *containertest.Engine, name string, _ *actors.Node, _ *actor.PID) {
 	e.Command(t, "kill", name)
 }
@@ -48,6 +54,8 @@ func TestStart_DeathIsDead(t *testing.T) {
 		}, 137, "signal KILL"},
 		{"docker-kill-fresh", containertest.Docker, true, cliKill, 137, "signal KILL"},
 		{"podman-kill-fresh", containertest.Podman, true, cliKill, 137, "signal KILL"},
+		{"docker-stop-fresh-pid1", containertest.Docker, true, dockerStop, 2, "exit status 2"},
+		{"docker-stop-fresh-init", containertest.Docker, true, dockerStop, 143, "signal TERM"},
 		{"context-exits-fresh", containertest.Docker, true, func(t *testing.T, _ *containertest.Engine, _ string, root *actors.Node, pid *actor.PID) {
 			_ = root.Send(pid, &Exit{Code: 3})
 		}, 3, "exit status 3"},
@@ -57,7 +65,7 @@ func TestStart_DeathIsDead(t *testing.T) {
 			img := e.BusyboxImage(t)
 			root := newRoot(t, nil)
 			var c *containertest.Container
-			to := docker.TargetOptions{Image: img}
+			to := docker.TargetOptions{Image: img, Init: strings.HasSuffix(tc.name, "-init")}
 			if !tc.fresh {
 				c = e.Run(t, img, containertest.RunOptions{Cmd: stopFile})
 				to = docker.TargetOptions{Container: c.Name}

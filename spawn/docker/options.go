@@ -38,6 +38,14 @@ type TargetOptions struct {
 	// ("--network", "none", "--read-only", "-v", "/src:/src"). Only with
 	// Image.
 	RunArgs []string
+	// Init runs an init process as the fresh container's pid 1 (docker
+	// run --init; podman needs catatonit for it), so that the context is
+	// not pid 1: `docker stop`'s SIGTERM then ends it as a signal (exit
+	// status 143) and orphans in the container are reaped. Without it the
+	// context is pid 1, which the kernel shields from SIGTERM's default
+	// action, and `docker stop` ends it with exit status 2 (the Go
+	// runtime's fallback). Only with Image.
+	Init bool
 
 	// User runs the command as this user ("1000", "app", "1000:1000");
 	// default the container's (docker exec -u / run -u).
@@ -83,8 +91,8 @@ func (o *TargetOptions) validate() error {
 		return errors.New("docker: TargetOptions.Container and Image are exclusive")
 	case o.Context != "" && o.Host != "":
 		return errors.New("docker: TargetOptions.Context and Host are exclusive")
-	case o.Container != "" && (o.ContainerName != "" || len(o.RunArgs) > 0):
-		return errors.New("docker: TargetOptions.ContainerName and RunArgs need an Image")
+	case o.Container != "" && (o.ContainerName != "" || len(o.RunArgs) > 0 || o.Init):
+		return errors.New("docker: TargetOptions.ContainerName, RunArgs and Init need an Image")
 	case strings.HasPrefix(o.Container, "-") || strings.HasPrefix(o.Image, "-") || strings.HasPrefix(o.ContainerName, "-"):
 		return errors.New("docker: a container, image or name cannot start with '-'")
 	}

@@ -91,6 +91,9 @@ func (t *Target) Runner(cmd runner.Command) (runner.Runner, error) {
 			r.container = "spindle-" + randomHex(6)
 		}
 		args = append(args, "run", "-i", "--rm", "--pull", "never", "--name", r.container)
+		if t.opts.Init {
+			args = append(args, "--init")
+		}
 	}
 	if t.opts.User != "" {
 		args = append(args, "-u", t.opts.User)
