@@ -322,13 +322,18 @@ func (d *Dispatcher) Dispatch(ctx context.Context, c net.Conn) (*actor.PID, erro
 				_ = c.Close()
 				return pid, nil
 			}
+			if ctx.Err() != nil {
+				// An attempt cut short by the caller's own deadline says
+				// nothing about the worker: keep the last real refusal.
+				if last == nil {
+					last = err
+				}
+				break
+			}
 			last = err
 			d.retried.Add(1)
 			if errors.Is(err, ErrNoFDPassing) {
 				return nil, err // no worker of this kind can ever take it
-			}
-			if ctx.Err() != nil {
-				break
 			}
 		}
 		if last == nil {

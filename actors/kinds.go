@@ -97,6 +97,24 @@ func (n *Node) HandleKind(kind wire.Kind, h KindHandler) error {
 	return nil
 }
 
+// SendKind sends one frame of kind, with body, to context dst (src and
+// auth are this context): the sending half of the [Node.HandleKind] seam.
+// The frame is routed like any other (in chunks when it is larger than a
+// chunk; the destination reassembles it before its handler runs). Built-in
+// kinds cannot be sent this way (an error wrapping [ErrKindTaken]); a dead
+// or unreachable destination is a *DeadError. SendKind queues the frame
+// the way the node's own replies are queued from reader goroutines, so it
+// may be called from a KindHandler; it is safe for concurrent use.
+func (n *Node) SendKind(kind wire.Kind, dst uint32, body []byte) error {
+	if _, builtin := n.builtin[kind]; builtin {
+		return fmt.Errorf("%w: %s is a built-in kind", ErrKindTaken, kind)
+	}
+	if dst == n.id {
+		return fmt.Errorf("actors: SendKind(%s) to this context %d", kind, dst)
+	}
+	return n.sendFrame(wire.FrameSpec{Kind: kind, Dst: dst, Src: n.id, Auth: n.id}, nil, body)
+}
+
 // kind returns how frames of kind k are handled.
 func (n *Node) kind(k wire.Kind) (kindEntry, bool) {
 	e, ok := (*n.frameKinds.Load())[k]

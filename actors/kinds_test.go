@@ -64,3 +64,32 @@ func TestHandleKind_HandlerError(t *testing.T) {
 		t.Fatalf("link error %v, want it to wrap the handler's", link.Err())
 	}
 }
+
+// TestSendKind_Refusals: built-in kinds cannot be sent through SendKind,
+// and a frame of a registered kind bigger than a chunk arrives whole.
+func TestSendKind_Refusals(t *testing.T) {
+	const kind wire.Kind = 4302
+	got := make(chan int, 1)
+	setup := func(n *actors.Node) error {
+		return n.HandleKind(kind, func(f wire.Frame) error {
+			got <- len(f.Body())
+			return nil
+		})
+	}
+	root := newRoot(t, actors.Config{Setup: setup})
+	c := attach(t, root, "worker", actors.Config{Setup: setup})
+	for _, k := range []wire.Kind{wire.KindUser, wire.KindAddRoute, wire.KindDelRoute, wire.KindShutdown, wire.KindDead} {
+		if err := root.SendKind(k, c.link.ID, nil); !errors.Is(err, actors.ErrKindTaken) {
+			t.Errorf("SendKind(%s) = %v, want ErrKindTaken", k, err)
+		}
+	}
+	if err := root.SendKind(kind, c.link.ID, make([]byte, 300<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if n := recv(t, got, waitLong, "the big frame"); n != 300<<10 {
+		t.Fatalf("handler got %d bytes", n)
+	}
+	if err := root.SendKind(kind, 999, nil); !errors.Is(err, actors.ErrContextDead) {
+		t.Fatalf("SendKind to nowhere = %v, want ErrContextDead", err)
+	}
+}

@@ -128,6 +128,7 @@ type Node struct {
 	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
 	kinds      map[string]*actor.Props
 	frameKinds atomic.Pointer[kindTable] // frame kinds and their handlers
+	builtin    kindTable                 // the built-in kinds, never changed
 
 	mu       sync.RWMutex
 	parent   *link
@@ -192,6 +193,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	n.fam.init()
 	n.ids.node = n
 	kt := n.builtinKinds()
+	n.builtin = kt
 	n.frameKinds.Store(&kt)
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {

@@ -74,12 +74,13 @@ func (p *policy) refused(log *slog.Logger, src uint32, what string, args ...any)
 	p.mu.Lock()
 	k := warnKey{src, what}
 	_, seen := p.warned[k]
-	if !seen && len(p.warned) < maxWarned {
+	warn := !seen && len(p.warned) < maxWarned
+	if warn {
 		p.warned[k] = struct{}{}
 	}
 	p.mu.Unlock()
 	args = append([]any{"src", src}, args...)
-	if seen {
+	if !warn {
 		log.Debug(what, args...)
 		return
 	}

@@ -19,7 +19,7 @@ import (
 
 // requireTool skips when a tool is missing, unless the integration suites
 // must run (CI).
-func requireTool(t *testing.T, names ...string) {
+func requireTool(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
@@ -40,7 +40,7 @@ func requireTool(t *testing.T, names ...string) {
 // namespaced starts `unshare --fork --pid --mount-proc --uts sh -c
 // 'hostname inner; ...; sleep 600'` and returns the host PID of its inner
 // shell (PID 1 of the new PID namespace).
-func namespaced(t *testing.T) int {
+func namespaced(t testing.TB) int {
 	t.Helper()
 	requireTool(t, "unshare", "nsenter")
 	cmd := exec.Command("unshare", "--fork", "--pid", "--mount-proc", "--uts", "sh", "-c",

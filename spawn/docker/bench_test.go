@@ -21,6 +21,7 @@ import (
 //	BenchmarkFloorFirstByte/ENGINE  `docker exec -i C echo x` to its first byte
 //	BenchmarkSpawnWarm/local        spawn.Local of the same static binary to its first reply
 //	BenchmarkSpawnWarm/ENGINE       docker.Start (exec, warm cache) to the first reply
+//	BenchmarkSpawnFresh/ENGINE      docker.Start of a fresh container (run, upload) to the first reply
 //	BenchmarkFloorRoundTrip/ENGINE  64 bytes through `docker exec -i C cat` and back
 //	BenchmarkRoundTrip/local|ENGINE a small request and its reply
 //
@@ -194,6 +195,28 @@ func BenchmarkSpawnWarm(b *testing.B) {
 			root := newRoot(b, nil)
 			start := st.start(b, root)
 			spawnOnce(b, root, start) // fills the cache
+			samples := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				samples = append(samples, spawnOnce(b, root, start))
+			}
+			b.StopTimer()
+			reportLatencies(b, samples)
+		})
+	}
+}
+
+// BenchmarkSpawnFresh is a start in a fresh container (`docker run -i
+// --rm`): the container's creation and a cold cache, so the binary is
+// uploaded every time.
+func BenchmarkSpawnFresh(b *testing.B) {
+	for _, eng := range engines {
+		b.Run(eng.name, func(b *testing.B) {
+			e := eng.get(b)
+			root := newRoot(b, nil)
+			o := opts(b, e, eng.name, docker.TargetOptions{Image: e.BusyboxImage(b)})
+			start := func(ctx context.Context) (spawn.Child, error) { return docker.Start(ctx, root, o) }
+			spawnOnce(b, root, start) // the binary's compressed form is made once
 			samples := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -23,10 +23,13 @@ import (
 // stdin and stdout stay clean pipes for the link. Host implements it.
 type Terminal interface {
 	runner.Target
-	// TerminalRunner prepares cmd with a new pty as its controlling
-	// terminal. With stdinOnTTY the pty is also its stdin and stderr (su
-	// reads the password from stdin and prompts on stderr), and the
-	// runner's Stdin and Stderr are the command's descriptors 3 and 4.
+	// TerminalRunner prepares cmd with a new pty. Without stdinOnTTY the
+	// pty is the command's controlling terminal, in a session of its own
+	// (doas opens /dev/tty). With stdinOnTTY the pty is its stdin and
+	// stderr instead (su reads the password from stdin and prompts on
+	// stderr; it needs no controlling terminal, so the command stays in
+	// this session), and the runner's Stdin and Stderr are the command's
+	// descriptors 3 and 4.
 	TerminalRunner(cmd runner.Command, stdinOnTTY bool) (TTYRunner, error)
 }
 
@@ -69,8 +72,7 @@ func (h *Host) Runner(cmd runner.Command) (runner.Runner, error) {
 	return h.prepare(cmd, false, false)
 }
 
-// TerminalRunner prepares cmd in a new session whose controlling terminal
-// is a new pty.
+// TerminalRunner prepares cmd with a new pty (see Terminal).
 func (h *Host) TerminalRunner(cmd runner.Command, stdinOnTTY bool) (TTYRunner, error) {
 	return h.prepare(cmd, true, stdinOnTTY)
 }
@@ -82,7 +84,7 @@ func (h *Host) prepare(cmd runner.Command, tty, stdinOnTTY bool) (*hostRunner, e
 	c := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
 	c.Env = append(append(os.Environ(), h.Env...), cmd.Env...)
 	c.Dir = cmd.Dir
-	c.SysProcAttr = sysProcAttr(tty)
+	c.SysProcAttr = sysProcAttr(tty && !stdinOnTTY)
 	c.SysProcAttr.Credential = h.Credential
 	return &hostRunner{cmd: c, tty: tty, stdinOnTTY: stdinOnTTY}, nil
 }
@@ -130,7 +132,6 @@ func (r *hostRunner) Start(ctx context.Context) error {
 		if r.stdinOnTTY {
 			r.cmd.Stdin, r.cmd.Stderr = slave, slave
 			r.cmd.ExtraFiles = []*os.File{inR, errW} // descriptors 3 and 4
-			r.cmd.SysProcAttr.Ctty = 0
 		} else {
 			r.cmd.ExtraFiles = []*os.File{slave} // descriptor 3
 			r.cmd.SysProcAttr.Ctty = 3
