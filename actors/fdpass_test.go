@@ -24,6 +24,7 @@ import (
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/fdcount"
+	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -70,11 +71,11 @@ func fdSinkProps(got chan<- *FDMsg) *actor.Props {
 // unixPair joins parent and child with an AF_UNIX socketpair, as
 // spawn.SocketPair does.
 func unixPair(t testing.TB) (parent, child actors.Transport) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd0, fd1, err := platform.Socketpair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return connTransport(fileConn(t, fds[0])), connTransport(fileConn(t, fds[1]))
+	return connTransport(fileConn(t, fd0)), connTransport(fileConn(t, fd1))
 }
 
 func fileConn(t testing.TB, fd int) *net.UnixConn {
@@ -264,11 +265,11 @@ func TestFDs_EveryKindArrivesWorking(t *testing.T) {
 }
 
 func socketpairConns(t testing.TB) (*net.UnixConn, *net.UnixConn) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd0, fd1, err := platform.Socketpair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fileConn(t, fds[0]), fileConn(t, fds[1])
+	return fileConn(t, fd0), fileConn(t, fd1)
 }
 
 // TestFDs_BoundToTheirFrames sends 200 pipes from 4 goroutines, mixed with

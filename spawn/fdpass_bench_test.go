@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/spawn"
 )
 
@@ -128,12 +129,12 @@ func BenchmarkFDPass(b *testing.B) {
 func BenchmarkFDPassFloor(b *testing.B) {
 	for _, k := range []int{1, 16} {
 		b.Run(fmt.Sprintf("fds=%d", k), func(b *testing.B) {
-			fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+			fd0, fd1, err := platform.Socketpair()
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer syscall.Close(fds[0])
-			defer syscall.Close(fds[1])
+			defer syscall.Close(fd0)
+			defer syscall.Close(fd1)
 			devnull, err := os.Open(os.DevNull)
 			if err != nil {
 				b.Fatal(err)
@@ -150,14 +151,14 @@ func BenchmarkFDPassFloor(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
-			go func() { got <- recvRights(fds[1], b.N, k) }()
+			go func() { got <- recvRights(fd1, b.N, k) }()
 			for i := 1; i <= b.N; i++ {
-				if err := syscall.Sendmsg(fds[0], []byte{1}, rights, nil, 0); err != nil {
+				if err := syscall.Sendmsg(fd0, []byte{1}, rights, nil, 0); err != nil {
 					b.Fatal(err)
 				}
 				if i%window == 0 || i == b.N {
 					// The receiver answers one byte per window.
-					if _, err := syscall.Read(fds[0], ack); err != nil {
+					if _, err := syscall.Read(fd0, ack); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -181,7 +182,7 @@ func recvRights(fd, n, k int) error {
 	buf := make([]byte, 1)
 	oob := make([]byte, syscall.CmsgSpace(k*4))
 	for i := 1; i <= n; i++ {
-		_, oobn, _, _, err := syscall.Recvmsg(fd, buf, oob, syscall.MSG_CMSG_CLOEXEC)
+		_, oobn, _, _, err := syscall.Recvmsg(fd, buf, oob, platform.MsgCmsgCloexec)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/spawn/internal/execrun"
 	"github.com/spindle-go/spindle/spawn/runner"
 )
@@ -49,6 +50,10 @@ type Options struct {
 	Executable string
 	// Dir is the child's working directory. Default: the parent's.
 	Dir string
+
+	// noPdeathsig leaves Linux's Pdeathsig off, as on darwin and the BSDs,
+	// so tests can check that a child exits on its link's EOF alone.
+	noPdeathsig bool
 }
 
 func (o *Options) setDefaults() error {
@@ -99,10 +104,11 @@ func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, erro
 		Dir:        opts.Dir,
 		Env:        append(append(os.Environ(), opts.Env...), envChild+"=1", envLink+"="+spec, envLogLevel+"="+opts.LogLevel.String()),
 		ExtraFiles: childEnds,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,            // own process group: signals reach it and only it
-			Pdeathsig: syscall.SIGKILL, // no orphan when the parent is killed
-		},
+		// Own process group: signals reach it and only it.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if !opts.noPdeathsig {
+		platform.SetPdeathsig(cmd.SysProcAttr) // no orphan when the parent is killed (Linux)
 	}
 	stderrR, stderrW, err := os.Pipe()
 	if err != nil {
@@ -156,14 +162,14 @@ type linkEnds struct {
 func makeLink(kind LinkKind) (parent linkEnds, child []*os.File, spec string, err error) {
 	switch kind {
 	case SocketPair:
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		pfd, cfd, err := platform.Socketpair()
 		if err != nil {
 			return parent, nil, "", fmt.Errorf("spawn: socketpair: %w", err)
 		}
-		pf := os.NewFile(uintptr(fds[0]), "spindle-link")
+		pf := os.NewFile(uintptr(pfd), "spindle-link")
 		conn, err := net.FileConn(pf)
 		_ = pf.Close()
-		cf := os.NewFile(uintptr(fds[1]), "spindle-link-child")
+		cf := os.NewFile(uintptr(cfd), "spindle-link-child")
 		if err != nil {
 			_ = cf.Close()
 			return parent, nil, "", fmt.Errorf("spawn: socketpair: %w", err)
@@ -184,21 +190,6 @@ func makeLink(kind LinkKind) (parent linkEnds, child []*os.File, spec string, er
 		}
 		return linkEnds{fromChildR, toChildW, closers{fromChildR, toChildW}},
 			[]*os.File{toChildR, fromChildW}, "pipe:3,4", nil
-	}
-}
-
-// pipeSize is the capacity asked for each link pipe (Linux default: 64 KiB).
-// A larger pipe carries a big frame in fewer writes and wake-ups.
-const pipeSize = 1 << 20
-
-// growPipe raises a pipe's capacity when the system allows it; failure
-// (an unprivileged user over /proc/sys/fs/pipe-max-size) is harmless.
-func growPipe(f *os.File) {
-	const fSetPipeSz = 1031 // F_SETPIPE_SZ (Linux)
-	if rc, err := f.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, fSetPipeSz, pipeSize)
-		})
 	}
 }
 

@@ -149,9 +149,23 @@ func TestLocal_SIGKILLFailsRequestAndWatch(t *testing.T) {
 	}
 }
 
+// TestLocal_ParentSIGKILLLeavesNoOrphans: a root (this test binary, run
+// as a real intermediate process) starts two children and is SIGKILLed;
+// both children are gone within 2 s.
 func TestLocal_ParentSIGKILLLeavesNoOrphans(t *testing.T) {
+	orphanTest(t, "SPINDLE_TEST_NO_PDEATHSIG=0")
+}
+
+// TestLocal_ParentSIGKILLWithoutPdeathsig: the same with Pdeathsig off,
+// as on darwin and the BSDs, which have none: the children exit on their
+// link's EOF alone (the kernel closes the dead parent's pipe ends).
+func TestLocal_ParentSIGKILLWithoutPdeathsig(t *testing.T) {
+	orphanTest(t, "SPINDLE_TEST_NO_PDEATHSIG=1")
+}
+
+func orphanTest(t *testing.T, env string) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SPINDLE_TEST_ROLE=orphan-parent")
+	cmd.Env = append(os.Environ(), "SPINDLE_TEST_ROLE=orphan-parent", env)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

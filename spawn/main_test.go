@@ -182,7 +182,8 @@ func TestMain(m *testing.M) {
 }
 
 // orphanParent is a root that starts two children, prints their process
-// IDs and waits to be killed.
+// IDs and waits to be killed. With SPINDLE_TEST_NO_PDEATHSIG=1 the children
+// run without Pdeathsig, so only their link's EOF can make them exit.
 func orphanParent() {
 	node, err := actors.NewNode(actors.Config{Setup: setup, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
@@ -191,7 +192,11 @@ func orphanParent() {
 	}
 	var pids []int
 	for i := 0; i < 2; i++ {
-		c, err := spawn.Local(context.Background(), node, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("orphan-%d", i)}})
+		opts := spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("orphan-%d", i)}}
+		if os.Getenv("SPINDLE_TEST_NO_PDEATHSIG") == "1" {
+			spawn.WithoutPdeathsig(&opts) // as on darwin and the BSDs
+		}
+		c, err := spawn.Local(context.Background(), node, opts)
 		if err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)

@@ -83,8 +83,8 @@ func (e *Engine) RunDefaults() []string {
 	lim := func(res int, cap uint64) string {
 		var r syscall.Rlimit
 		v := cap
-		if syscall.Getrlimit(res, &r) == nil && r.Max < v {
-			v = r.Max
+		if syscall.Getrlimit(res, &r) == nil && uint64(r.Max) < v { // int64 on freebsd
+			v = uint64(r.Max)
 		}
 		s := strconv.FormatUint(v, 10)
 		return s + ":" + s

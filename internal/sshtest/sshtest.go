@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spindle-go/spindle/internal/platform"
 )
 
 // EnvRequire names the variable that turns missing prerequisites into
@@ -207,7 +209,8 @@ func (s *Server) run(cfg Config, conf string) error {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	platform.SetPdeathsig(cmd.SysProcAttr)
 	// Connection processes inherit the log pipe and may outlive the
 	// listener (a cut connection lingers until ClientAlive gives up).
 	cmd.WaitDelay = 2 * time.Second

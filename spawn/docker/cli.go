@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/spawn/internal/execrun"
 	"github.com/spindle-go/spindle/spawn/runner"
 )
@@ -217,7 +218,8 @@ func (t *Target) control(ctx context.Context, args ...string) error {
 
 func (t *Target) output(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, t.path, append(append([]string(nil), t.global...), args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	platform.SetPdeathsig(cmd.SysProcAttr)
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError

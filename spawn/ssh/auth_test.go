@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn/ssh"
 )
@@ -160,7 +161,8 @@ func TestSSH_Agent(t *testing.T) {
 	root := newRoot(t, nil)
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	agent := exec.Command("ssh-agent", "-D", "-a", sock)
-	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	agent.SysProcAttr = &syscall.SysProcAttr{}
+	platform.SetPdeathsig(agent.SysProcAttr)
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}

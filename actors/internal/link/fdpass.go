@@ -63,10 +63,10 @@ func newFDReader(c *net.UnixConn) *fdReader {
 	return &fdReader{c: c, oob: make([]byte, syscall.CmsgSpace(wire.MaxFDs*4))}
 }
 
-// Read reads like the socket's Read; descriptors that arrive are queued.
-// Net's ReadMsgUnix receives them close-on-exec (MSG_CMSG_CLOEXEC).
+// Read reads like the socket's Read; descriptors that arrive are queued,
+// close-on-exec (readMsg, per platform).
 func (r *fdReader) Read(p []byte) (int, error) {
-	n, oobn, flags, _, err := r.c.ReadMsgUnix(p, r.oob)
+	n, oobn, flags, err := readMsg(r.c, p, r.oob)
 	n, oobn = max(n, 0), max(oobn, 0) // -1 on some errors
 	if oobn > 0 {
 		fds, perr := parseRights(r.oob[:oobn])
@@ -89,29 +89,6 @@ func (r *fdReader) Read(p []byte) (int, error) {
 	}
 	r.off += int64(n)
 	return n, err
-}
-
-// parseRights returns the descriptors in SCM_RIGHTS control messages. Any
-// other control message is an error (after its descriptors, if any, are
-// collected so the caller can close them).
-func parseRights(oob []byte) ([]int, error) {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, fmt.Errorf("actors: bad control message: %w", err)
-	}
-	var fds []int
-	for _, m := range msgs {
-		if m.Header.Level != syscall.SOL_SOCKET || m.Header.Type != syscall.SCM_RIGHTS {
-			err = fmt.Errorf("actors: unexpected control message level %d type %d", m.Header.Level, m.Header.Type)
-			continue
-		}
-		got, perr := syscall.ParseUnixRights(&m)
-		if perr != nil {
-			err = fmt.Errorf("actors: bad SCM_RIGHTS message: %w", perr)
-		}
-		fds = append(fds, got...)
-	}
-	return fds, err
 }
 
 // claim returns the descriptors that came with frame f, which starts at

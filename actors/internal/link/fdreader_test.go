@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"github.com/spindle-go/spindle/internal/fdcount"
+	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/wire"
 )
 
 func unixConns(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd0, fd1, err := platform.Socketpair()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func unixConns(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 		}
 		return c.(*net.UnixConn)
 	}
-	a, b := conn(fds[0]), conn(fds[1])
+	a, b := conn(fd0), conn(fd1)
 	t.Cleanup(func() { _, _ = a.Close(), b.Close() })
 	return a, b
 }
