@@ -110,7 +110,7 @@ func sampleReport() *Report {
 			{Name: "spindle", InJSON: true, Figures: Figures{st(9.2, 9, 9.4), st(60, 58, 70), st(75, 74, 81), st(198, 185, 214), st(1.36e6, 1.34e6, 1.4e6), st(1210, 1170, 1290)}},
 			{Name: "mitogen", InJSON: true, Skipped: "python3-mitogen is not installed"},
 			{Name: "protoactor_grpc", InJSON: true, Figures: Figures{st(16, 15, 20), st(280, 250, 310), st(138, 130, 150), nil, st(1.28e6, 1.2e6, 1.3e6), nil}},
-			{Name: "spindle_ssh", Skipped: "spawn.SSH is not in this build"},
+			{Name: "spindle_ssh", Skipped: "spawn/ssh is not in this build"},
 			{Name: "mitogen_ssh", Failed: "mitobench.py: exit status 1"},
 		},
 	}

@@ -179,7 +179,7 @@ var spindleSSHLauncher func(node *actors.Node, exe string, t sshTarget) func(ctx
 
 func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	if spindleSSHLauncher == nil {
-		return nil, skipf("spawn.SSH is not in this build of the library (SSH contexts, issue 4)")
+		return nil, skipf("spawn/ssh is not in this build of the library (SSH contexts, issue 4)")
 	}
 	t, err := e.sshTarget(ctx)
 	if err != nil {

@@ -228,7 +228,8 @@ func (p *Process) Kill() error {
 }
 
 // Shutdown stops the child: SHUTDOWN over the link, then SIGTERM (where
-// the method can signal), then Kill, each after the grace period, and
+// the method can signal; otherwise that step is skipped), then Kill, each
+// after the grace period, and
 // waits for the process, its link and everything Process started. It is
 // safe to call more than once; later calls return the first result: nil
 // when the child stopped as asked, ctx's error, or the *RemoteExitError of
@@ -240,10 +241,12 @@ func (p *Process) Shutdown(ctx context.Context) error {
 
 func (p *Process) shutdown(ctx context.Context) error {
 	p.hook.release()
-	err := ladder(ctx, p.grace, p.exited,
-		func() { _ = p.node.RequestShutdown(p.link.ID) },
-		func() { _ = p.Signal(ctx, runner.SIGTERM) },
-		func() { _ = p.runKill() })
+	steps := []func(){func() { _ = p.node.RequestShutdown(p.link.ID) }}
+	if p.run.Caps().Signal { // else SIGTERM cannot reach it: Kill after one grace period
+		steps = append(steps, func() { _ = p.Signal(ctx, runner.SIGTERM) })
+	}
+	steps = append(steps, func() { _ = p.runKill() })
+	err := ladder(ctx, p.grace, p.exited, steps...)
 	if !isDone(p.exited) {
 		_ = p.runKill()
 		<-p.exited

@@ -27,6 +27,9 @@ type base struct {
 	stdout io.ReadCloser // after the marker
 	stderr io.ReadCloser // set by the runner once the command runs
 
+	stdinOnce sync.Once
+	stdin     *closeOnce // the inner stdin, closed once whoever asks
+
 	waitOnce sync.Once
 	waitDone chan struct{}
 	waitErr  error
@@ -53,7 +56,7 @@ func (b *base) watchMarker() <-chan error {
 func (b *base) started(after func()) {
 	go func() {
 		_ = b.Wait(context.Background())
-		_ = b.inner.Stdin().Close()
+		_ = b.Stdin().Close()
 		if after != nil {
 			after()
 		}
@@ -94,8 +97,26 @@ func exitCode(err error) int {
 	return -1
 }
 
-// Stdin is the command's stdin (the tool's, which passes it on).
-func (b *base) Stdin() io.WriteCloser { return b.inner.Stdin() }
+// Stdin is the command's stdin (the tool's, which passes it on). Its
+// Close may be called more than once and concurrently (by the caller, by
+// Kill, and when the tool ends): only the first reaches the inner stream,
+// which need not allow more (an SSH session's does not).
+func (b *base) Stdin() io.WriteCloser {
+	b.stdinOnce.Do(func() { b.stdin = &closeOnce{WriteCloser: b.inner.Stdin()} })
+	return b.stdin
+}
+
+// closeOnce passes Close on once.
+type closeOnce struct {
+	io.WriteCloser
+	once sync.Once
+	err  error
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(func() { c.err = c.WriteCloser.Close() })
+	return c.err
+}
 
 // Stdout is the command's stdout after the marker line.
 func (b *base) Stdout() io.ReadCloser { return b.stdout }
@@ -137,7 +158,7 @@ func (b *base) Signal(ctx context.Context, sig runner.Signal) error {
 // signals) sees its stdin end.
 func (b *base) Kill(ctx context.Context) error {
 	err := b.inner.Kill(ctx)
-	_ = b.inner.Stdin().Close()
+	_ = b.Stdin().Close()
 	return err
 }
 

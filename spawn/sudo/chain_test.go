@@ -20,6 +20,8 @@ type sshCLI struct {
 	host  *sudo.Host
 	args  []string
 	login string
+	// the server, for other clients
+	addr, key, knownHosts string
 }
 
 func (s *sshCLI) Info() runner.Info {
@@ -49,7 +51,7 @@ func sshAs(t *testing.T, u sudotest.User) *sshCLI {
 	if err := os.Chmod(filepath.Join(srv.Dir, "authorized_keys"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &sshCLI{host: &sudo.Host{}, login: u.Name + "@" + srv.Host, args: []string{
+	return &sshCLI{host: &sudo.Host{}, login: u.Name + "@" + srv.Host, addr: srv.Addr, key: srv.UserKey, knownHosts: srv.KnownHosts, args: []string{
 		"-T", "-p", strconv.Itoa(srv.Port), "-i", srv.UserKey, "-o", "BatchMode=yes",
 		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + srv.KnownHosts, "-o", "LogLevel=ERROR",
 	}}

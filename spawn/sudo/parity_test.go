@@ -83,17 +83,14 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// spindleProcs lists processes of uid whose environment marks a Spindle
-// child.
-func spindleProcs(uid uint32) []string {
+// spindleProcs lists the processes running a binary from dir (a test's
+// own cache directory: other suites' children, in containers too, share
+// the users and the /proc of this machine).
+func spindleProcs(dir string) []string {
 	var out []string
-	envs, _ := filepath.Glob("/proc/[0-9]*/environ")
-	for _, f := range envs {
-		st, err := os.Stat(filepath.Dir(f))
-		if err != nil || st.Sys() == nil {
-			continue
-		}
-		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "SPINDLE_CHILD=1") && owner(st) == uid {
+	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, f := range exes {
+		if exe, err := os.Readlink(f); err == nil && strings.HasPrefix(exe, dir+"/") {
 			out = append(out, filepath.Dir(f))
 		}
 	}
@@ -128,7 +125,11 @@ func TestSpawn_Parity(t *testing.T) {
 			}
 			recs := newRecords()
 			root := newRootLog(t, slog.New(recs))
-			p := start(t, root, tgt, cacheDir(t))
+			dir := cacheDir(t)
+			p := start(t, root, tgt, dir)
+			if len(spindleProcs(dir)) == 0 {
+				t.Fatal("the child is not found by its binary's path: the check below would prove nothing")
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			pid, err := p.Spawn(ctx, "who", "who")
@@ -158,7 +159,7 @@ func TestSpawn_Parity(t *testing.T) {
 				t.Fatal("no Terminated after Shutdown")
 			}
 			eventually(t, 10*time.Second, "the end of every Spindle process of "+u.B.Name, func() bool {
-				return len(spindleProcs(c.uid)) == 0
+				return len(spindleProcs(dir)) == 0
 			})
 		})
 	}
@@ -208,7 +209,5 @@ func TestSpawn_SupervisedRestartAfterKilledSudo(t *testing.T) {
 		t.Fatalf("after the restart: %+v %v (first pid %d)", again, err, me.Pid)
 	}
 }
-
-func owner(st os.FileInfo) uint32 { return st.Sys().(*syscall.Stat_t).Uid }
 
 func killPid(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }

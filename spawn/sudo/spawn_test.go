@@ -19,6 +19,7 @@ import (
 	"github.com/spindle-go/spindle/internal/sudotest"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/runner"
+	"github.com/spindle-go/spindle/spawn/ssh"
 	"github.com/spindle-go/spindle/spawn/sudo"
 )
 
@@ -96,11 +97,21 @@ func start(t testing.TB, root *actors.Node, tgt runner.Target, dir string) *spaw
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := spawn.Start(ctx, root, tgt, spawn.Common{Name: tgt.Info().Method, Grace: 5 * time.Second}, spawn.Bootstrap{CacheDirs: []string{dir}})
+	p, err := spawn.Start(ctx, root, tgt, spawn.Common{Name: tgt.Info().Method, Grace: 5 * time.Second, Env: raceEnv()},
+		spawn.Bootstrap{CacheDirs: []string{dir}})
 	if err != nil {
 		t.Fatalf("start through %s: %v", tgt.Info().Method, err)
 	}
 	return p
+}
+
+// raceEnv passes GORACE on to the child (sudo, su -l and doas reset the
+// environment), so that race-built children do not sleep at exit.
+func raceEnv() []string {
+	if v := os.Getenv("GORACE"); v != "" {
+		return []string{"GORACE=" + v}
+	}
+	return nil
 }
 
 // ask spawns "who" in the child and asks it.
@@ -190,6 +201,31 @@ func TestSpawn_SudoInsideSSH(t *testing.T) {
 		t.Fatalf("uid %d, password asked %d times", me.Uid, calls.Load())
 	}
 	stop(t, p)
+}
+
+// TestSpawn_SudoOverSSHTarget: spawn/ssh's own Target (x/crypto/ssh to
+// the real sshd, as spindle-a), sudo to root over it, a child context.
+func TestSpawn_SudoOverSSHTarget(t *testing.T) {
+	u := sudotest.Setup(t)
+	root := newRoot(t)
+	cli := sshAs(t, u.A) // starts sshd and lets spindle-a read the key file
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := ssh.Dial(ctx, root, ssh.Options{Host: u.A.Name + "@" + cli.addr, ConfigFile: "none", Agent: "none",
+		IdentityFiles: []string{cli.key}, KnownHostsFiles: []string{cli.knownHosts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var calls atomic.Int32
+	tgt := mustSudo(t, st, sudo.Options{Auth: sudo.Auth{Password: countingPassword(u.A.Password, &calls)}})
+	for i := 0; i < 2; i++ { // cold, then warm: one password each
+		p := start(t, root, tgt, cacheDir(t))
+		if me := ask(t, root, p, 1<<20); me.Uid != 0 || calls.Load() != int32(i+1) {
+			t.Fatalf("start %d: uid %d, password asked %d times", i, me.Uid, calls.Load())
+		}
+		stop(t, p)
+	}
 }
 
 // TestSpawn_KilledSudoRaisesIsDead: kill -9 on the sudo process of a

@@ -120,7 +120,7 @@ func (r *sudoRunner) Start(ctx context.Context) error {
 	r.pump = newPromptPump(r.inner.Stderr(), r.prompt, prompts)
 	d := &dialogue{method: "sudo", user: r.user, auth: r.auth, prompts: prompts,
 		marker: r.watchMarker(), exitAfterPassword: ErrRefused,
-		answer: func(line []byte) error { _, err := r.inner.Stdin().Write(line); return err }}
+		answer: func(line []byte) error { _, err := r.Stdin().Write(line); return err }}
 	n, err := d.run(ctx)
 	if err == nil {
 		r.stderr = r.pump.forward()
@@ -130,7 +130,7 @@ func (r *sudoRunner) Start(ctx context.Context) error {
 	if errors.Is(err, ErrBadPassword) {
 		// Ending sudo's stdin makes it give up at once ("no password was
 		// provided"), so it logs one failed attempt and asks no more.
-		_ = r.inner.Stdin().Close()
+		_ = r.Stdin().Close()
 	}
 	return r.fail(n, err, r.pump.tail)
 }

@@ -112,7 +112,6 @@ const (
 	TripIDs uint16 = 1 << iota
 	TripLogs
 	TripChunks
-	TripDecode
 	// Refusals logged once per link (not quotas, but log volume).
 	TripSpoofed
 	TripChunkBroken
