@@ -104,6 +104,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	if mode == Inline && idle && empty && !l.writing && len(l.partial) == 0 {
 		return l.writeInline(frame, fds)
 	}
+	l.bigSend = max(l.bigSend, size)
 	switch {
 	case len(fds) > 0:
 		l.fdq = append(l.fdq, fdFrame{off: len(l.bulk), fds: fds})
@@ -325,9 +326,12 @@ func (l *Link) writeLoop() {
 	}
 }
 
-// keepQueueBuf is the largest queue buffer a link keeps once its queues
-// have drained: a burst grows the queues (up to the bulk limit, twice, as
-// the writer swaps two buffers), and an idle link gives that back.
+// keepQueueBuf is the least queue buffer a link keeps once its queues
+// have drained. A burst grows the queues (up to the bulk limit, twice, as
+// the writer swaps two buffers); a drained link keeps buffers of at most
+// twice its largest recent frame, or keepQueueBuf, and gives the rest back,
+// so a burst of small messages leaves nothing behind while a link that
+// carries 1 MiB messages back and forth does not reallocate for each one.
 const keepQueueBuf = 64 << 10
 
 // keepFDQueue is the same bound for the queue of descriptor records.
@@ -338,25 +342,21 @@ func (l *Link) idleLocked() bool {
 	return len(l.partial) == 0 && len(l.ctrl) == 0 && len(l.bulk) == 0
 }
 
-// releaseLocked drops the writer's spare buffers and the empty queues when
-// they are bigger than keepQueueBuf, so that the memory a burst grew is
-// released once the link has drained (appends grow them again on demand).
-// l.mu is held and the queues are empty.
+// releaseLocked drops the writer's spare buffers and the empty queues that
+// are bigger than the link needs now (see keepQueueBuf); appends grow them
+// again on demand. l.mu is held and the queues are empty.
 func (l *Link) releaseLocked(ctrl, bulk []byte, fdq []fdFrame) ([]byte, []byte, []fdFrame) {
-	if cap(ctrl) > keepQueueBuf {
-		ctrl = nil
+	keep := max(keepQueueBuf, 2*l.bigSend)
+	l.bigSend = 0
+	drop := func(b []byte) []byte {
+		if cap(b) > keep {
+			return nil
+		}
+		return b
 	}
-	if cap(bulk) > keepQueueBuf {
-		bulk = nil
-	}
+	ctrl, bulk, l.ctrl, l.bulk = drop(ctrl), drop(bulk), drop(l.ctrl), drop(l.bulk)
 	if cap(fdq) > keepFDQueue {
 		fdq = nil
-	}
-	if cap(l.ctrl) > keepQueueBuf {
-		l.ctrl = nil
-	}
-	if cap(l.bulk) > keepQueueBuf {
-		l.bulk = nil
 	}
 	if cap(l.fdq) > keepFDQueue {
 		l.fdq = nil
