@@ -7,12 +7,13 @@ package actors_test
 // actor's send is Inline, it waits until the link drains or is declared
 // dead). So the shared actor waits, and every other context's requests to
 // it wait with it, until the write stall is detected (HeartbeatTimeout);
-// with heartbeats off, or against a child that reads just fast enough not
-// to count as stalled, for good. Known gap (docs/security.md): the test
-// reports the figure and skips naming it while the delay is there.
+// with heartbeats off (here), or against a child that reads just fast
+// enough not to count as stalled, for good. Known gap (docs/security.md):
+// the test skips naming it while the request waits.
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,10 @@ import (
 )
 
 func TestProbe_AnswersToStuckChildBlockSharedActor(t *testing.T) {
-	const stall = 6 * time.Second
-	cfg := actors.Config{Setup: typeSetup, HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: stall}
+	// Heartbeats off: nothing declares the stuck link dead, so what the
+	// shared actor waits for is only that link's room (with heartbeats on
+	// it waits up to HeartbeatTimeout: 4.96 s measured with 6 s).
+	cfg := actors.Config{Setup: typeSetup, HeartbeatInterval: -1}
 	root := newRoot(t, cfg)
 	shared, err := root.System().Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
 		if m, ok := c.Message().(*Ping); ok {
@@ -35,44 +38,28 @@ func TestProbe_AnswersToStuckChildBlockSharedActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	deaf, deafLink := attachRawDeaf(t, root, "stuck")
-	stop := make(chan struct{})
-	pinged := make(chan struct{})
-	go func() { // the stuck child still sends heartbeats: it is not silent
-		defer close(pinged)
-		ping := wire.AppendFrame(nil, deaf.spec(wire.KindPing, 0), nil, nil)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				deaf.tryWriteRaw(ping)
-			}
-		}
-	}()
-	defer func() { close(stop); <-pinged }()
 	good := attach(t, root, "good", cfg)
 	// 200 requests for 512 KiB answers: 100 MiB, far over the 32 MiB queue.
 	ask := deaf.userFrameFrom(deaf.spec(wire.KindUser, 0), shared.Id, deaf.id, "inbox",
 		&Ping{Text: strings.Repeat("a", 512<<10)})
-	for i := 0; i < 200 && !isClosed(deafLink.Done()); i++ {
-		deaf.tryWriteRaw(ask)
+	for i := 0; i < 200; i++ {
+		deaf.writeRaw(ask)
 	}
+	// (net.Pipe: each write returns once the root's reader took it.)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
 	start := time.Now()
-	for i := 0; i < 20; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), ctxLong)
-		_, err := good.node.Request(ctx, shared, &Ping{Text: "me too"})
-		cancel()
-		if err != nil {
-			t.Fatalf("request %d of another child to the shared actor: %v after %v", i, err, time.Since(start))
-		}
-	}
+	_, err = good.node.Request(ctx, shared, &Ping{Text: "me too"})
 	took := time.Since(start)
-	t.Logf("another child's 20 requests to the shared actor took %v (stuck link down: %v, %v)",
-		took, isClosed(deafLink.Done()), deafLink.Err())
-	if took > 3*time.Second {
-		t.Skipf("known gap (docs/security.md): a shared root actor answering a child that stopped reading waits on "+
-			"that child's full queue; another child's requests to it took %v (HeartbeatTimeout %v)", took, stall)
+	t.Logf("another child's request to the shared actor: %v after %v", err, took)
+	if isClosed(deafLink.Done()) {
+		t.Fatalf("the stuck link closed: %v", deafLink.Err())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Skipf("known gap (docs/security.md): a shared root actor answering a child that stopped reading waits on " +
+			"that child's full queue; another child's request to it was still waiting at its 3 s deadline")
+	}
+	if err != nil {
+		t.Fatalf("another child's request to the shared actor: %v", err)
 	}
 }
