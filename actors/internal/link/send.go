@@ -310,6 +310,9 @@ func (l *Link) writeLoop() {
 		clear(fdq)
 		l.mu.Lock()
 		l.writing = false
+		if err == nil && l.idleLocked() {
+			ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+		}
 		l.mu.Unlock()
 		if err != nil {
 			l.Shutdown(err)
@@ -320,6 +323,45 @@ func (l *Link) writeLoop() {
 			bulk = nil
 		}
 	}
+}
+
+// keepQueueBuf is the largest queue buffer a link keeps once its queues
+// have drained: a burst grows the queues (up to the bulk limit, twice, as
+// the writer swaps two buffers), and an idle link gives that back.
+const keepQueueBuf = 64 << 10
+
+// keepFDQueue is the same bound for the queue of descriptor records.
+const keepFDQueue = 64
+
+// idleLocked reports whether nothing waits to be written. l.mu is held.
+func (l *Link) idleLocked() bool {
+	return len(l.partial) == 0 && len(l.ctrl) == 0 && len(l.bulk) == 0
+}
+
+// releaseLocked drops the writer's spare buffers and the empty queues when
+// they are bigger than keepQueueBuf, so that the memory a burst grew is
+// released once the link has drained (appends grow them again on demand).
+// l.mu is held and the queues are empty.
+func (l *Link) releaseLocked(ctrl, bulk []byte, fdq []fdFrame) ([]byte, []byte, []fdFrame) {
+	if cap(ctrl) > keepQueueBuf {
+		ctrl = nil
+	}
+	if cap(bulk) > keepQueueBuf {
+		bulk = nil
+	}
+	if cap(fdq) > keepFDQueue {
+		fdq = nil
+	}
+	if cap(l.ctrl) > keepQueueBuf {
+		l.ctrl = nil
+	}
+	if cap(l.bulk) > keepQueueBuf {
+		l.bulk = nil
+	}
+	if cap(l.fdq) > keepFDQueue {
+		l.fdq = nil
+	}
+	return ctrl, bulk, fdq
 }
 
 // pending is the rest of a frame an inline write began (with its
