@@ -64,4 +64,20 @@
 // grants, dead set and quotas are a pure table (internal/route) that the
 // node holds under its mutex, passing time in. Actor Receive functions run
 // on protoactor's dispatchers, as in any ActorSystem.
+//
+// # Process-wide setting
+//
+// Importing package actors sets github.com/orcaman/concurrent-map's
+// SHARD_COUNT from its default 32 to 1 when the package is initialised,
+// for the whole process. protoactor's ProcessRegistry builds 1024 such maps
+// per ActorSystem; with 32 shards each, an ActorSystem costs ~66,000
+// allocations and several milliseconds, which dominated the start of a
+// child context. The registry's 1024 buckets already spread its locks. The
+// setting is made before any code of a package that imports actors runs,
+// so every ActorSystem such code makes uses it. The library must never see
+// SHARD_COUNT change while one of its maps exists: a program whose other
+// packages create actor systems (or concurrent maps) from their package
+// initialisers without importing actors must set cmap.SHARD_COUNT = 1
+// there first; a program that sets another value before actors is
+// initialised keeps it.
 package actors

@@ -305,7 +305,7 @@ func TestIsolation_StuckReaderDeclaredWriteStalled(t *testing.T) {
 		t.Fatalf("blocked Send returned %v, want ErrContextDead", err)
 	}
 	down := contextDownFor(t, downs, stuck.link.ID)
-	if !strings.Contains(down.Reason.Reason, "write stalled") {
-		t.Fatalf("ContextDown reason %q does not say the writer stalled", down.Reason.Reason)
+	if !errors.Is(down.Reason, actors.ErrWriteStalled) || !errors.As(down.Reason, &we) {
+		t.Fatalf("ContextDown reason %v (%T), want a *WriteStallError", down.Reason, down.Reason)
 	}
 }

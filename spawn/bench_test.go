@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/msgptest"
 	"github.com/spindle-go/spindle/spawn"
 )
 
@@ -56,7 +57,13 @@ func BenchmarkRoundTrip(b *testing.B) {
 // BenchmarkOneWay measures one-way throughput of a small struct message to
 // an actor in a local child, up to the point where the child has processed
 // all of them.
-func BenchmarkOneWay(b *testing.B) {
+func BenchmarkOneWay(b *testing.B) { benchOneWay(b, &Count{N: 1}) }
+
+// BenchmarkOneWayGenerated is BenchmarkOneWay with a message type that has
+// msgp-generated codecs (internal/msgptest), sent without reflection.
+func BenchmarkOneWayGenerated(b *testing.B) { benchOneWay(b, &msgptest.Count{N: 1}) }
+
+func benchOneWay(b *testing.B, msg any) {
 	for _, link := range links {
 		b.Run(link.String(), func(b *testing.B) {
 			root := newRoot(b, nil)
@@ -66,7 +73,6 @@ func BenchmarkOneWay(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			msg := &Count{N: 1}
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/msgptest"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/wire"
 )
@@ -57,6 +58,7 @@ func setup(n *actors.Node) error {
 		actors.RegisterType[Grandkid](n, "test.Grandkid"),
 		actors.RegisterType[LogHello](n, "test.LogHello"),
 		actors.RegisterType[Count](n, "test.Count"),
+		actors.RegisterType[msgptest.Count](n, "test.CountGen"), // generated codecs
 		actors.RegisterType[Counted](n, "test.Counted"),
 		actors.RegisterType[GetCount](n, "test.GetCount"),
 	} {
@@ -102,6 +104,8 @@ type counter struct{ n int }
 func (k *counter) Receive(c actor.Context) {
 	switch c.Message().(type) {
 	case *Count:
+		k.n++
+	case *msgptest.Count:
 		k.n++
 	case *GetCount:
 		c.Respond(&Counted{N: k.n})

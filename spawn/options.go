@@ -25,6 +25,13 @@ type Common struct {
 	LogLevel slog.Level
 	// Env is set in the child's environment ("NAME=value").
 	Env []string
+	// AllowSiblings lets the child's subtree exchange messages with this
+	// context's other children. By default a child started through the
+	// bootstrap (spawn.Start: another host, a container, another user, a
+	// trust boundary) is isolated: it may talk to this context and its
+	// ancestors only (unidirectional mode, actors.Transport.Isolated; see
+	// docs/security.md). Local children are never isolated by default.
+	AllowSiblings bool
 }
 
 func (c *Common) grace() time.Duration {

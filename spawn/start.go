@@ -63,7 +63,8 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	go p.reap()
 	begin = time.Now()
 	r := &eofReader{r: proc.Link}
-	tr := actors.Transport{R: r, W: proc.Stdin, C: &procCloser{p: p, r: r}, Reason: p.deathReason}
+	tr := actors.Transport{R: r, W: proc.Stdin, C: &procCloser{p: p, r: r}, Reason: p.deathReason,
+		Isolated: !c.AllowSiblings} // a trust boundary: no sibling traffic unless asked for
 	link, err := node.AttachChild(ctx, name, tr)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -200,8 +200,7 @@ func (a *supervisorActor) start(c actor.Context, d StartChild) {
 				}
 				if err != nil {
 					res.err = err
-					_ = res.child.Kill()
-					<-res.child.Dead()
+					s.discard(res.child)
 					res.child = nil
 					break
 				}
@@ -210,6 +209,21 @@ func (a *supervisorActor) start(c actor.Context, d StartChild) {
 		}
 		root.Send(self, res)
 	}()
+}
+
+// discard kills a child whose start failed after its context came up,
+// and waits for its death, at most StopTimeout: a child whose link never
+// reports its end must not hold the supervisor (and its Stop) for ever.
+func (s *Supervisor) discard(c spawn.Child) {
+	_ = c.Kill()
+	t := time.NewTimer(s.cfg.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-c.Dead():
+	case <-t.C:
+		s.cfg.Logger.Warn("child of a failed start not dead after Kill", "supervisor", s.cfg.Name,
+			"ctx", c.Name(), "id", c.ID(), "waited", s.cfg.StopTimeout)
+	}
 }
 
 // watch turns the child's death into a childDead message.

@@ -93,3 +93,42 @@ func TestSupervisor_GiveUpMarksChildrenDownAndKeepsCause(t *testing.T) {
 		}
 	}
 }
+
+// Stop ends a supervisor whose starts keep failing, both when the start
+// itself fails and when the context comes up but its actors cannot be
+// started (the context is discarded, its death waited for at most
+// StopTimeout).
+func TestSupervisor_StopWhileStartsKeepFailing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec supervision.ContextSpec
+	}{
+		{"start fails", supervision.ContextSpec{Name: "broken", Start: func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
+			return nil, errors.New("no such host")
+		}}},
+		{"actors fail", supervision.ContextSpec{Name: "kindless", Start: local,
+			Actors: []supervision.ActorSpec{{Kind: "no-such-kind", Name: "x"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := newRoot(t, actors.Config{})
+			evs := events(t, root)
+			s, err := supervision.Start(root, supervision.Config{Children: []supervision.ContextSpec{tc.spec},
+				Policy: supervision.Policy{MaxRestarts: 1000, Period: time.Minute,
+					Backoff: supervision.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				next[*supervision.ChildFailed](t, evs, 30*time.Second)
+			}
+			if err := s.Stop(testCtx(t, 30*time.Second)); err != nil {
+				t.Fatalf("Stop of a supervisor whose starts keep failing: %v", err)
+			}
+			for _, ci := range s.Children() {
+				if ci.Up {
+					t.Fatalf("%s up after Stop", ci.Name)
+				}
+			}
+		})
+	}
+}

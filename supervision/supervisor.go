@@ -16,7 +16,7 @@ import (
 )
 
 // StartFunc starts one child context named name and joins it to node; a
-// closure over spawn.Local, spawn.SSH and the like. It must honour ctx.
+// closure over spawn.Local, ssh.Start, docker.Start and the like. It must honour ctx.
 type StartFunc func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error)
 
 // ActorSpec names an actor to start inside a child context after each of

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/spindle-go/spindle/internal/msgptest"
 )
 
 type benchMsg struct {
@@ -190,4 +192,40 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkRegistryEncodeGenerated is BenchmarkRegistryEncode for the same
+// message with msgp-generated codecs.
+func BenchmarkRegistryEncodeGenerated(b *testing.B) {
+	r := NewRegistry()
+	MustRegister[msgptest.Bench](r, "bench.Msg")
+	msg := &msgptest.Bench{ID: 42, Name: "forty-two", Value: 4.2}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if _, buf, err = r.AppendEncode(buf[:0], msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRegistryDecodeGenerated is BenchmarkRegistryDecode for the same
+// message with msgp-generated codecs (the payload is the reflective one).
+func BenchmarkRegistryDecodeGenerated(b *testing.B) {
+	refl, r := NewRegistry(), NewRegistry()
+	MustRegister[benchMsg](refl, "bench.Msg")
+	MustRegister[msgptest.Bench](r, "bench.Msg")
+	name, payload, err := refl.AppendEncode(nil, &benchMsg{ID: 42, Name: "forty-two", Value: 4.2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Decode(name, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/spindle-go/spindle/internal/msgptest"
 )
 
 var update = flag.Bool("update", false, "rewrite the seed corpus in testdata/fuzz")
@@ -25,6 +27,7 @@ func fuzzRegistry() *Registry {
 	MustRegister[testAny](r, "test.Any")
 	MustRegister[string](r, "string")
 	MustRegister[[]int](r, "ints")
+	MustRegister[msgptest.Small](r, "test.Small") // generated codecs
 	return r
 }
 
@@ -316,7 +319,8 @@ func FuzzParseDeadReply(f *testing.F) {
 // FuzzRegistryDecode feeds arbitrary msgpack to the registered types.
 func FuzzRegistryDecode(f *testing.F) {
 	reg := fuzzRegistry()
-	for _, msg := range []any{testMsg{ID: 1, Tags: []string{"x"}}, &testMsg{}, testAny{V: map[string]any{"a": []any{1}}}, "s", []int{1}} {
+	for _, msg := range []any{testMsg{ID: 1, Tags: []string{"x"}}, &testMsg{}, testAny{V: map[string]any{"a": []any{1}}}, "s", []int{1},
+		&msgptest.Small{ID: 1, Name: "n", Tags: []string{"t"}, Blob: []byte{1}}} {
 		name, b, err := reg.AppendEncode(nil, msg)
 		if err != nil {
 			f.Fatal(err)

@@ -1,14 +1,22 @@
 package wire
 
 import (
-	"bufio"
 	"errors"
 	"io"
 )
 
 const (
-	// readerBufSize is the size of the bufio.Reader under a Reader.
-	readerBufSize = 128 << 10
+	// minReadBuf and maxReadBuf bound the read buffer under a Reader. It
+	// starts at minReadBuf, doubles after a read that fills it, and drops
+	// to a quarter after a read that used less than a quarter, so a
+	// streaming link reads up to maxReadBuf per system call while an idle
+	// one holds minReadBuf.
+	minReadBuf = 4 << 10
+	maxReadBuf = 128 << 10
+	// shrinkFrameAfter is how many frames in a row that would fit in a
+	// quarter of the frame buffer make a Reader drop a frame buffer bigger
+	// than initialFrameBuf.
+	shrinkFrameAfter = 16
 	// initialFrameBuf is the first capacity of a Reader's frame buffer.
 	initialFrameBuf = 4 << 10
 	// keepFrameBuf is the largest frame buffer a Reader keeps between
@@ -55,18 +63,21 @@ func (f Frame) Body() []byte {
 // Reader reads frames from a byte stream. Reader is not safe for concurrent
 // use; a link has one reading goroutine that owns it.
 type Reader struct {
-	br  *bufio.Reader
-	max int
-	buf []byte
-	err error
-	off int64 // bytes of the frames returned so far
+	br    readBuf
+	max   int
+	buf   []byte
+	small int // frames in a row much smaller than buf
+	err   error
+	off   int64 // bytes of the frames returned so far
 }
 
-// NewReader returns a Reader that buffers r with a 128 KiB bufio.Reader and
-// accepts frames of at most maxFrame bytes (maxFrame <= 0 means
-// [DefaultMaxFrame]).
+// NewReader returns a Reader over r that accepts frames of at most
+// maxFrame bytes (maxFrame <= 0 means [DefaultMaxFrame]). Its read buffer
+// grows with the stream's rate (4 KiB to 128 KiB) and shrinks when the
+// stream slows down; frames longer than the buffer are read straight into
+// the frame buffer.
 func NewReader(r io.Reader, maxFrame int) *Reader {
-	rd := &Reader{br: bufio.NewReaderSize(r, readerBufSize)}
+	rd := &Reader{br: readBuf{src: r}}
 	rd.SetMaxFrame(maxFrame)
 	return rd
 }
@@ -110,19 +121,19 @@ func (r *Reader) ReadFrame() (Frame, error) {
 func (r *Reader) Offset() int64 { return r.off }
 
 func (r *Reader) readFrame() (Frame, error) {
-	if r.buf == nil || cap(r.buf) > keepFrameBuf {
-		r.buf = make([]byte, 0, initialFrameBuf)
+	if r.buf == nil || cap(r.buf) > keepFrameBuf || r.small >= shrinkFrameAfter {
+		r.buf, r.small = make([]byte, 0, initialFrameBuf), 0
 	}
 	h := Header(r.buf[:HeaderSize])
 	// Magic and version first: their place is stable across versions,
 	// the rest of the header is not.
-	if _, err := io.ReadFull(r.br, h[:offFlags]); err != nil {
+	if _, err := io.ReadFull(&r.br, h[:offFlags]); err != nil {
 		return Frame{}, err // io.EOF when no byte at all was read
 	}
 	if err := h[:offFlags].Check(r.max); err != ErrTruncated {
 		return Frame{}, err
 	}
-	if _, err := io.ReadFull(r.br, h[offFlags:]); err != nil {
+	if _, err := io.ReadFull(&r.br, h[offFlags:]); err != nil {
 		return Frame{}, unexpected(err)
 	}
 	if err := h.Check(r.max); err != nil {
@@ -131,6 +142,11 @@ func (r *Reader) readFrame() (Frame, error) {
 	buf, err := r.readRest(h.FrameLen())
 	if err != nil {
 		return Frame{}, err
+	}
+	if cap(buf) > initialFrameBuf && len(buf) <= cap(buf)/4 {
+		r.small++
+	} else {
+		r.small = 0
 	}
 	return Frame{Raw: buf}, nil
 }
@@ -145,7 +161,7 @@ func (r *Reader) readRest(n int) ([]byte, error) {
 			r.buf = buf
 		}
 		end := min(n, cap(buf))
-		if _, err := io.ReadFull(r.br, buf[len(buf):end]); err != nil {
+		if _, err := io.ReadFull(&r.br, buf[len(buf):end]); err != nil {
 			return nil, unexpected(err)
 		}
 		buf = buf[:end]
@@ -164,6 +180,83 @@ func growFrame(buf []byte, n int) []byte {
 	grown := make([]byte, len(buf), c)
 	copy(grown, buf)
 	return grown
+}
+
+// readBuf is the buffered reader under a Reader: bufio.Reader's job with a
+// buffer that follows the stream's rate (see minReadBuf). Only the Reader's
+// goroutine uses it.
+type readBuf struct {
+	src      io.Reader
+	b        []byte // b[r:w] is buffered, unread
+	r, w     int
+	next     int // size of the buffer for the next fill
+	srcError error
+}
+
+// Read implements io.Reader for io.ReadFull: it copies buffered bytes, or,
+// with nothing buffered, reads a long p straight from src and a short one
+// through a fill. An error of src is returned once, after the bytes read
+// with it, as bufio.Reader does.
+func (b *readBuf) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.r == b.w {
+		if err := b.srcError; err != nil {
+			b.srcError = nil
+			return 0, err
+		}
+		if len(p) >= b.size() {
+			n, err := b.src.Read(p)
+			if n < 0 || n > len(p) {
+				return 0, errInvalidRead
+			}
+			b.resize(n, len(p))
+			return n, err
+		}
+		if err := b.fill(); b.r == b.w {
+			b.srcError = nil
+			return 0, err
+		}
+	}
+	n := copy(p, b.b[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+// errInvalidRead is returned when the source reports an impossible count.
+var errInvalidRead = errors.New("wire: source returned an invalid read count")
+
+func (b *readBuf) size() int { return max(b.next, minReadBuf) }
+
+// fill reads once into an empty buffer of the current size; an error is
+// kept for the Read after the bytes read with it.
+func (b *readBuf) fill() error {
+	if size := b.size(); len(b.b) != size {
+		b.b = make([]byte, size)
+	}
+	b.r, b.w = 0, 0
+	n, err := b.src.Read(b.b)
+	if n < 0 || n > len(b.b) {
+		n, err = 0, errInvalidRead
+	}
+	b.w = n
+	b.resize(n, len(b.b))
+	b.srcError = err
+	return err
+}
+
+// resize sets the next buffer size from a read of n bytes into room bytes:
+// double after a full read, a quarter after one that used less than a
+// quarter of the buffer.
+func (b *readBuf) resize(n, room int) {
+	cur := b.size()
+	switch {
+	case n >= room && n >= cur:
+		b.next = min(2*cur, maxReadBuf)
+	case n < cur/4:
+		b.next = max(cur/4, minReadBuf)
+	}
 }
 
 // unexpected turns an EOF inside a frame into io.ErrUnexpectedEOF.

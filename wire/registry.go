@@ -33,10 +33,13 @@ type registryMaps struct {
 	names  map[string]reflect.Type   // registered names only, for Names
 }
 
-// registeredType is what a wire name decodes to: a T, or a *T if ptr.
+// registeredType is what a wire name decodes to: a T, or a *T if ptr. It
+// holds the per-type work done once at Register (see newRegisteredType).
 type registeredType struct {
-	t   reflect.Type // never a pointer type
-	ptr bool
+	t         reflect.Type // never a pointer type
+	ptr       bool
+	generated bool // *T has a generated UnmarshalMsg (see generatedUnmarshaler)
+	nilPtr    any  // a nil *T, if ptr
 }
 
 // NewRegistry returns an empty Registry.
@@ -53,6 +56,11 @@ func NewRegistry() *Registry {
 // Register registers T under name. Values of both T and *T can then be
 // encoded; a *T decodes as *T and a T as T (on the wire a *T travels under
 // the name "*"+name).
+//
+// A type with msgp-generated codecs (MarshalMsg and UnmarshalMsg, the
+// method sets of github.com/tinylib/msgp's Marshaler and Unmarshaler) is
+// encoded and decoded by them, without reflection; the bytes are msgpack
+// as on the reflective path, so either kind of peer reads the other's.
 //
 // T must be a concrete non-pointer type and name must be non-empty, shorter
 // than [MaxNameLen] bytes and not start with "*". Registering a name already used
@@ -111,8 +119,8 @@ func (r *Registry) register(t reflect.Type, name string) error {
 	next.names[name] = t
 	next.byType[t] = name
 	next.byType[reflect.PointerTo(t)] = ptrPrefix + name
-	next.byName[name] = registeredType{t: t}
-	next.byName[ptrPrefix+name] = registeredType{t: t, ptr: true}
+	next.byName[name] = newRegisteredType(t, false)
+	next.byName[ptrPrefix+name] = newRegisteredType(t, true)
 	r.maps.Store(next)
 	return nil
 }
@@ -191,7 +199,13 @@ func (r *Registry) AppendPayload(dst []byte, msg any) ([]byte, error) {
 	return out, nil
 }
 
+// appendPayload encodes msg with its generated MarshalMsg if it has one,
+// else with the reflective msgpack encoder; both write msgpack, so either
+// kind of peer decodes either.
 func appendPayload(dst []byte, msg any) (out []byte, err error) {
+	if out, ok, err := appendGenerated(dst, msg); ok {
+		return out, err
+	}
 	e := encoderPool.Get().(*payloadEncoder)
 	e.enc.Reset(&e.w) // clear options a custom encoder may have set
 	e.w.b = dst
@@ -233,11 +247,19 @@ func (r *Registry) DecodeName(name []byte, payload []byte) (any, error) {
 }
 
 func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, error) {
-	if rt.ptr && len(payload) == 1 && payload[0] == msgpackNil {
-		return reflect.Zero(reflect.PointerTo(rt.t)).Interface(), nil // a nil *T
+	isNil := len(payload) == 1 && payload[0] == msgpackNil
+	if rt.ptr && isNil {
+		return rt.nilPtr, nil // a nil *T
 	}
 	v := reflect.New(rt.t)
-	if err := decodeInto(payload, v.Interface(), name); err != nil {
+	p := v.Interface()
+	var err error
+	if rt.generated && !isNil { // a nil T decodes to its zero value, reflectively
+		err = decodeGenerated(payload, p.(generatedUnmarshaler), name)
+	} else {
+		err = decodeInto(payload, p, name)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if rt.ptr {

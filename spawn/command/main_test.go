@@ -2,6 +2,7 @@ package command_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"testing"
@@ -21,6 +22,12 @@ type (
 		Hostname string
 		Uid      int
 	}
+	// AskSibling names an actor in another context for a relay to ask.
+	AskSibling  struct{ Address, ID string }
+	SiblingSaid struct {
+		Err     string
+		Refused bool
+	}
 )
 
 func setup(n *actors.Node) error {
@@ -30,6 +37,29 @@ func setup(n *actors.Node) error {
 	if err := actors.RegisterType[Here](n, "test.Here"); err != nil {
 		return err
 	}
+	if err := actors.RegisterType[AskSibling](n, "test.AskSibling"); err != nil {
+		return err
+	}
+	if err := actors.RegisterType[SiblingSaid](n, "test.SiblingSaid"); err != nil {
+		return err
+	}
+	// relay asks the "where" actor named in AskSibling (in another context)
+	// and reports the outcome to its own requester.
+	n.RegisterKind("relay", actor.PropsFromFunc(func(c actor.Context) {
+		if m, ok := c.Message().(*AskSibling); ok {
+			sender, sys := c.Sender(), c.ActorSystem()
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_, err := actors.Request[*Here](ctx, n, actor.NewPID(m.Address, m.ID), &WhereAreYou{})
+				said := &SiblingSaid{Refused: errors.Is(err, actors.ErrRefused)}
+				if err != nil {
+					said.Err = err.Error()
+				}
+				sys.Root.Send(sender, said)
+			}()
+		}
+	}))
 	n.RegisterKind("where", actor.PropsFromFunc(func(c actor.Context) {
 		if _, ok := c.Message().(*WhereAreYou); ok {
 			h, _ := os.Hostname()

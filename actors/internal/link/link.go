@@ -103,6 +103,7 @@ type Link struct {
 	maxQueue   int
 	writing    bool  // a write is in progress (writer goroutine or inline)
 	lastSend   int64 // nanoseconds since epoch of the last send, for the idle test
+	bigSend    int   // the largest frame queued since the queues last drained
 	epoch      time.Time
 	closed     bool
 	cause      error         // why the link was closed from this side, if it was

@@ -104,6 +104,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	if mode == Inline && idle && empty && !l.writing && len(l.partial) == 0 {
 		return l.writeInline(frame, fds)
 	}
+	l.bigSend = max(l.bigSend, size)
 	switch {
 	case len(fds) > 0:
 		l.fdq = append(l.fdq, fdFrame{off: len(l.bulk), fds: fds})
@@ -310,6 +311,9 @@ func (l *Link) writeLoop() {
 		clear(fdq)
 		l.mu.Lock()
 		l.writing = false
+		if err == nil && l.idleLocked() {
+			ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+		}
 		l.mu.Unlock()
 		if err != nil {
 			l.Shutdown(err)
@@ -320,6 +324,44 @@ func (l *Link) writeLoop() {
 			bulk = nil
 		}
 	}
+}
+
+// keepQueueBuf is the least queue buffer a link keeps once its queues
+// have drained. A burst grows the queues (up to the bulk limit, twice, as
+// the writer swaps two buffers); a drained link keeps buffers of at most
+// twice its largest recent frame, or keepQueueBuf, and gives the rest back,
+// so a burst of small messages leaves nothing behind while a link that
+// carries 1 MiB messages back and forth does not reallocate for each one.
+const keepQueueBuf = 64 << 10
+
+// keepFDQueue is the same bound for the queue of descriptor records.
+const keepFDQueue = 64
+
+// idleLocked reports whether nothing waits to be written. l.mu is held.
+func (l *Link) idleLocked() bool {
+	return len(l.partial) == 0 && len(l.ctrl) == 0 && len(l.bulk) == 0
+}
+
+// releaseLocked drops the writer's spare buffers and the empty queues that
+// are bigger than the link needs now (see keepQueueBuf); appends grow them
+// again on demand. l.mu is held and the queues are empty.
+func (l *Link) releaseLocked(ctrl, bulk []byte, fdq []fdFrame) ([]byte, []byte, []fdFrame) {
+	keep := max(keepQueueBuf, 2*l.bigSend)
+	l.bigSend = 0
+	drop := func(b []byte) []byte {
+		if cap(b) > keep {
+			return nil
+		}
+		return b
+	}
+	ctrl, bulk, l.ctrl, l.bulk = drop(ctrl), drop(bulk), drop(l.ctrl), drop(l.bulk)
+	if cap(fdq) > keepFDQueue {
+		fdq = nil
+	}
+	if cap(l.fdq) > keepFDQueue {
+		l.fdq = nil
+	}
+	return ctrl, bulk, fdq
 }
 
 // pending is the rest of a frame an inline write began (with its

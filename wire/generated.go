@@ -1,0 +1,77 @@
+package wire
+
+import (
+	"reflect"
+)
+
+// generatedMarshaler is the method set of github.com/tinylib/msgp's
+// msgp.Marshaler, which `msgp` generates for a type: MarshalMsg appends
+// the type's msgpack encoding to b. Package wire declares it instead of
+// importing msgp (wire imports only msgpack and uuid): any type with this
+// method is encoded by it, without reflection.
+type generatedMarshaler interface {
+	MarshalMsg(b []byte) ([]byte, error)
+}
+
+// generatedUnmarshaler is the method set of msgp.Unmarshaler: UnmarshalMsg
+// decodes one msgpack object from the front of b into the receiver and
+// returns the rest.
+type generatedUnmarshaler interface {
+	UnmarshalMsg(b []byte) ([]byte, error)
+}
+
+var generatedUnmarshalerType = reflect.TypeFor[generatedUnmarshaler]()
+
+// newRegisteredType returns the decoding record of T (of *T if ptr), with
+// the per-type work done once: whether *T has generated decoding, and the
+// nil *T a msgpack nil decodes to.
+func newRegisteredType(t reflect.Type, ptr bool) registeredType {
+	pt := reflect.PointerTo(t)
+	rt := registeredType{t: t, ptr: ptr, generated: pt.Implements(generatedUnmarshalerType)}
+	if ptr {
+		rt.nilPtr = reflect.Zero(pt).Interface()
+	}
+	return rt
+}
+
+// appendGenerated appends msg's encoding with its generated MarshalMsg.
+// ok is false when msg has none, or is a nil pointer (which the reflective
+// encoder writes as msgpack nil, as before).
+func appendGenerated(dst []byte, msg any) (out []byte, ok bool, err error) {
+	m, ok := msg.(generatedMarshaler)
+	if !ok {
+		return dst, false, nil
+	}
+	if v := reflect.ValueOf(msg); v.Kind() == reflect.Pointer && v.IsNil() {
+		return dst, false, nil
+	}
+	out, err = m.MarshalMsg(dst)
+	if err != nil {
+		return dst, true, err
+	}
+	return out, true, nil
+}
+
+// decodeGenerated decodes payload into v with its generated UnmarshalMsg,
+// under the same rules as the reflective decodeInto: the payload is first
+// checked to be one well-formed msgpack object within the decode limits
+// (generated code trusts declared lengths), nothing may trail, and a panic
+// in the generated code is an ErrBadPayload, never a crash.
+func decodeGenerated(payload []byte, v generatedUnmarshaler, typeName string) (err error) {
+	if err := checkMsgpack(payload); err != nil {
+		return badPayload(typeName, "%w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = badPayload(typeName, "decoder panic: %v", p)
+		}
+	}()
+	rest, err := v.UnmarshalMsg(payload)
+	if err != nil {
+		return badPayload(typeName, "%w", err)
+	}
+	if len(rest) != 0 {
+		return badPayload(typeName, "%d trailing bytes", len(rest))
+	}
+	return nil
+}
