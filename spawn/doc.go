@@ -33,8 +33,9 @@
 // (docs/bootstrap.md) and returns a *Process. Every started child is a
 // Child, and ExitStatus reads the exit status from any of their errors.
 //
-// Local children run in their own process group with Pdeathsig set, so a
-// parent that is killed leaves no orphan; they also exit when their parent
-// link reaches EOF. Shutdown asks the child to stop, then sends SIGTERM,
+// Local children run in their own process group with Pdeathsig set on
+// Linux, so a parent that is killed leaves no orphan; they also exit when
+// their parent link reaches EOF, which is what ends them on darwin and the
+// BSDs, where there is no Pdeathsig (docs/platforms.md). Shutdown asks the child to stop, then sends SIGTERM,
 // then SIGKILL, each after a grace period.
 package spawn
