@@ -31,6 +31,11 @@ const (
 	// noWait is queued that fails with ErrCongested instead of waiting: a
 	// reader forwarding to another link must never wait on its queue.
 	noWait = lnk.NoWait
+	// bounded is inline for sends made by actors: it waits for room at most
+	// lnk.BoundedWait, then fails with ErrCongested (and at once while the
+	// link stays congested), so a stuck context cannot hold an actor that
+	// answers it, and with it every other context that talks to that actor.
+	bounded = lnk.Bounded
 )
 
 // ErrCongested is the reason of a frame this context could not pass on

@@ -46,7 +46,7 @@ type remoteProcess struct {
 var _ actor.Process = (*remoteProcess)(nil)
 
 func (p *remoteProcess) SendUserMessage(pid *actor.PID, m any) {
-	if err := p.n.sendUser(p.ctx, pid, m, inline); err != nil {
+	if err := p.n.sendUser(p.ctx, pid, m, bounded); err != nil {
 		p.n.undeliverable(pid, m, err)
 	}
 }

@@ -104,6 +104,7 @@ type Link struct {
 	writing    bool  // a write is in progress (writer goroutine or inline)
 	lastSend   int64 // nanoseconds since epoch of the last send, for the idle test
 	bigSend    int   // the largest frame queued since the queues last drained
+	congested  bool  // a Bounded send found no room in BoundedWait (see Bounded)
 	epoch      time.Time
 	closed     bool
 	cause      error         // why the link was closed from this side, if it was

@@ -222,6 +222,47 @@ func TestLink_NoWaitNeverWaits(t *testing.T) {
 	}
 }
 
+// TestLink_BoundedWaitsOnceThenFailsFast: on a link whose peer stopped
+// reading, an actor's (Bounded) send waits for room at most BoundedWait
+// and fails with ErrCongested; while the link stays congested, later
+// Bounded sends fail at once, so a stuck peer holds the sending actor once,
+// not once per message.
+func TestLink_BoundedWaitsOnceThenFailsFast(t *testing.T) {
+	for _, ct := range connTypes {
+		t.Run(ct.name, func(t *testing.T) {
+			l, _, _ := stuckLink(t, ct, 256<<10)
+			// The writer may still move a batch into the transport's own
+			// buffer: send until the queue stays full.
+			var err error
+			var first time.Duration
+			for range 64 {
+				start := time.Now()
+				err = l.Send(frameOf(testKind, make([]byte, 64<<10)), Bounded)
+				first = time.Since(start)
+				if err != nil {
+					break
+				}
+			}
+			if !errors.Is(err, ErrCongested) {
+				t.Fatalf("Bounded on a stuck link: %v, want ErrCongested", err)
+			}
+			if first < BoundedWait/2 || first > BoundedWait+waitLong {
+				t.Fatalf("the first Bounded send returned after %v, want about %v", first, BoundedWait)
+			}
+			start := time.Now()
+			for range 100 {
+				if err := l.Send(frameOf(testKind, make([]byte, 4<<10)), Bounded); !errors.Is(err, ErrCongested) {
+					t.Fatalf("Bounded on a congested link: %v, want ErrCongested", err)
+				}
+			}
+			if took := time.Since(start); took > atOnce {
+				t.Fatalf("100 Bounded sends on a congested link took %v, want at once", took)
+			}
+			t.Logf("first Bounded send failed after %v; the next 100 in %v", first, time.Since(start))
+		})
+	}
+}
+
 // TestLink_ControlFrameNotStuckBehindFullBulk: a control frame queued after
 // a full bulk queue reaches the peer ahead of the bulk frames still queued.
 func TestLink_ControlFrameNotStuckBehindFullBulk(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,7 +48,18 @@ const (
 	// ErrCongested. Frames a reader goroutine forwards to another link go
 	// NoWait, so that no link's reader ever waits on another link's queue.
 	NoWait
+	// Bounded is Inline for sends made by actors (protoactor's sends to a
+	// remote PID, Respond included): it waits for room at most BoundedWait,
+	// then fails with ErrCongested and marks the link congested; while it
+	// is, Bounded sends fail at once until the bulk queue is below half its
+	// limit. A context that stops reading can so hold an actor that answers
+	// it (one shared by the whole tree) for BoundedWait once, not once per
+	// message.
+	Bounded
 )
+
+// BoundedWait is the longest a Bounded send waits for room.
+const BoundedWait = time.Second
 
 // Send queues one encoded frame, or writes it at once when the link is idle
 // and mode allows it. A bulk frame longer than wire.DefaultChunkSize is
@@ -87,10 +99,8 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 		wire.Header(frame).Kind() != wire.KindChunk
 	if chunked {
 		size = wire.ChunkedLen(size, wire.DefaultChunkSize)
-		if mode == Inline {
-			mode = Queued
-		}
 	}
+	mayInline := (mode == Inline || mode == Bounded) && !chunked
 	l.mu.Lock()
 	if err := l.room(ctx, mode, size); err != nil {
 		l.mu.Unlock()
@@ -101,7 +111,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	idle := now-l.lastSend > int64(inlineIdle)
 	l.lastSend = now
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
-	if mode == Inline && idle && empty && !l.writing && len(l.partial) == 0 {
+	if mayInline && idle && empty && !l.writing && len(l.partial) == 0 {
 		return l.writeInline(frame, fds)
 	}
 	l.bigSend = max(l.bigSend, size)
@@ -134,22 +144,37 @@ func (l *Link) room(ctx context.Context, mode Mode, size int) error {
 		}
 		return len(l.bulk) > 0 && len(l.bulk)+size > l.maxQueue
 	}
+	if mode == Bounded && l.congested {
+		if len(l.bulk) > l.maxQueue/2 {
+			return ErrCongested
+		}
+		l.congested = false
+	}
 	waited := false
 	if !l.closed && full() {
 		if mode == Control || mode == NoWait {
 			return ErrCongested
 		}
 		waited = true
-		if ctx.Done() != nil {
-			stop := context.AfterFunc(ctx, func() {
-				l.mu.Lock()
-				l.wake.Broadcast()
-				l.mu.Unlock()
-			})
-			defer stop()
+		wakeUp := func() {
+			l.mu.Lock()
+			l.wake.Broadcast()
+			l.mu.Unlock()
 		}
-		for !l.closed && full() && ctx.Err() == nil {
+		if ctx.Done() != nil {
+			defer context.AfterFunc(ctx, wakeUp)()
+		}
+		var expired atomic.Bool
+		if mode == Bounded {
+			t := time.AfterFunc(BoundedWait, func() { expired.Store(true); wakeUp() })
+			defer t.Stop()
+		}
+		for !l.closed && full() && ctx.Err() == nil && !expired.Load() {
 			l.wake.Wait()
+		}
+		if !l.closed && full() && ctx.Err() == nil {
+			l.congested = true // only a Bounded wait ends this way
+			return ErrCongested
 		}
 	}
 	if l.closed {
