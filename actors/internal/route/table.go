@@ -167,14 +167,6 @@ func (t *Table) ArrivedOn(l Link, id uint32) bool {
 	return ok && r == l
 }
 
-// SameRoute reports whether contexts a and b are reached through the same
-// link (a non-root context reaches both through its parent by default).
-func (t *Table) SameRoute(a, b uint32) bool {
-	la, oka := t.Route(a)
-	lb, okb := t.Route(b)
-	return oka && okb && la == lb
-}
-
 // Below reports whether id lives behind one of this context's child links.
 func (t *Table) Below(id uint32) bool {
 	_, ok := t.routes[id]
