@@ -93,6 +93,8 @@ func TestImportRules(t *testing.T) {
 	p.rule(t, "spawn/internal/boot", "spawn/internal/boot never imports actors",
 		func(d string) bool { return !under(d, "actors") }, nil)
 	p.rule(t, "supervision/internal/core", "the supervision core imports the standard library only", none, none)
+	p.rule(t, "internal/platform", "platform code imports only the standard library and x/sys", none,
+		func(d string) bool { return strings.HasPrefix(d, "golang.org/x/sys/") })
 	for pkg := range p.deps {
 		rest, ok := strings.CutPrefix(pkg, "actors/")
 		if ok && !under(pkg, "actors/internal") && !strings.Contains(rest, "/") {
