@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +32,12 @@ func tr(n *actors.Node) *transfer.Transfer {
 }
 
 // setup is the Setup of every test context: a Transfer with test handlers.
-func setup(n *actors.Node) error { return setupWith(transfer.Config{})(n) }
+func setup(n *actors.Node) error {
+	var cfg transfer.Config
+	cfg.Window, _ = strconv.Atoi(os.Getenv("TRANSFER_TEST_WINDOW"))   // benchmarks
+	cfg.FrameData, _ = strconv.Atoi(os.Getenv("TRANSFER_TEST_FRAME")) // benchmarks
+	return setupWith(cfg)(n)
+}
 
 func setupWith(cfg transfer.Config) func(*actors.Node) error {
 	return func(n *actors.Node) error {
@@ -92,16 +99,32 @@ func childSetup(n *actors.Node) error {
 	if err := setup(n); err != nil {
 		return err
 	}
-	go sampleHeap(n.Stopping())
+	if p := os.Getenv("TRANSFER_TEST_CPUPROFILE"); p != "" { // for profiling a child
+		f, err := os.Create(p)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			n.OnShutdown(func(context.Context) error { pprof.StopCPUProfile(); return f.Close() })
+		}
+	}
+	if os.Getenv("TRANSFER_TEST_NO_SAMPLER") == "" {
+		go sampleHeap(n.Stopping())
+	}
 	return nil
 }
 
 // pattern is an endless reader of a fixed byte pattern.
 type pattern struct{}
 
+var patternBytes = func() []byte {
+	b := make([]byte, 64<<10)
+	for i := range b {
+		b[i] = byte(i*7 + 3 + i>>8)
+	}
+	return b
+}()
+
 func (pattern) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(i*7 + 3)
+	for n := 0; n < len(p); {
+		n += copy(p[n:], patternBytes)
 	}
 	return len(p), nil
 }
