@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/supervision/internal/core"
 )
 
 // Messages the supervisor actor sends itself from its goroutines.
@@ -39,8 +40,8 @@ type incarnation struct {
 // back as a message.
 type supervisorActor struct {
 	s       *Supervisor
-	core    *Core
-	first   []Directive
+	core    *core.Core
+	first   []core.Directive
 	running map[string]*incarnation
 	timer   *time.Timer
 	timerAt time.Time
@@ -64,10 +65,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	case tickMsg:
 		if m.at.Equal(a.timerAt) {
 			a.timerAt = time.Time{}
-			a.apply(c, a.core.Handle(Tick{}, now))
+			a.apply(c, a.core.Handle(core.Tick{}, now))
 		}
 	case shutdownMsg:
-		a.apply(c, a.core.Handle(Shutdown{}, now))
+		a.apply(c, a.core.Handle(core.Shutdown{}, now))
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -86,7 +87,7 @@ func (a *supervisorActor) onDead(c actor.Context, m childDead, now time.Time) {
 		}
 		a.s.mu.Unlock()
 	}
-	a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reasonText(m.reason)}, now))
+	a.apply(c, a.core.Handle(core.Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reasonText(m.reason)}, now))
 }
 
 func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Time) {
@@ -97,12 +98,12 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 	if m.err != nil {
 		if in.stopWant {
 			delete(a.running, m.name)
-			a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Reason: "stopped while starting"}, now))
+			a.apply(c, a.core.Handle(core.Exited{Name: m.name, Inc: m.inc, Reason: "stopped while starting"}, now))
 			return
 		}
 		delete(a.running, m.name)
 		a.cause[m.name] = m.err
-		a.apply(c, a.core.Handle(StartFailed{Name: m.name, Inc: m.inc, Reason: m.err.Error()}, now))
+		a.apply(c, a.core.Handle(core.StartFailed{Name: m.name, Inc: m.inc, Reason: m.err.Error()}, now))
 		return
 	}
 	in.child = m.child
@@ -126,16 +127,16 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 	if a.spec(m.name).Standby {
 		a.s.prepareSpare(a.spec(m.name))
 	}
-	a.apply(c, a.core.Handle(Started{Name: m.name, Inc: m.inc}, now))
+	a.apply(c, a.core.Handle(core.Started{Name: m.name, Inc: m.inc}, now))
 }
 
 // apply carries out directives.
-func (a *supervisorActor) apply(c actor.Context, ds []Directive) {
+func (a *supervisorActor) apply(c actor.Context, ds []core.Directive) {
 	for _, d := range ds {
 		switch d := d.(type) {
-		case StartChild:
+		case core.StartChild:
 			a.start(c, d)
-		case StopChild:
+		case core.StopChild:
 			if in := a.running[d.Name]; in != nil && in.inc == d.Inc {
 				if in.child == nil {
 					in.stopWant = true
@@ -143,24 +144,24 @@ func (a *supervisorActor) apply(c actor.Context, ds []Directive) {
 					a.stop(d.Name, in)
 				}
 			}
-		case Timer:
+		case core.Timer:
 			a.arm(c, d.At)
-		case Failed:
+		case core.Failed:
 			a.failed(d)
-		case GaveUp:
+		case core.GaveUp:
 			a.gaveUp = &GaveUpError{Supervisor: a.s.cfg.Name, Child: d.Name, Reason: d.Reason, Restarts: d.Restarts,
 				Period: d.Period, Cause: a.cause[d.Name]}
 			a.s.cancel() // starts in flight are stopped, not waited out
 			a.s.node.System().EventStream.Publish(&SupervisorGaveUp{Supervisor: a.s.cfg.Name, Err: a.gaveUp})
 			a.s.cfg.Logger.Error("supervisor gave up", "supervisor", a.s.cfg.Name, "ctx", d.Name,
 				"restarts", d.Restarts, "period", d.Period, "reason", d.Reason)
-		case Done:
+		case core.Done:
 			a.finish(c)
 		}
 	}
 }
 
-func (a *supervisorActor) failed(d Failed) {
+func (a *supervisorActor) failed(d core.Failed) {
 	a.s.mu.Lock()
 	info := a.s.infos[d.Name]
 	id := info.ID
@@ -176,7 +177,7 @@ func (a *supervisorActor) failed(d Failed) {
 }
 
 // start runs one start on a goroutine: the context, then its actors.
-func (a *supervisorActor) start(c actor.Context, d StartChild) {
+func (a *supervisorActor) start(c actor.Context, d core.StartChild) {
 	spec := a.spec(d.Name)
 	a.running[d.Name] = &incarnation{inc: d.Inc}
 	s, self, root := a.s, c.Self(), c.ActorSystem().Root

@@ -36,7 +36,7 @@
 // on the actor system's event stream (ChildFailed, ChildRestarted,
 // SupervisorGaveUp) and logged.
 //
-// The decisions come from Core, a pure state machine fed with events and
+// The decisions come from a pure state machine (supervision/internal/core) fed with events and
 // the time, tested without sleeps; the supervisor actor around it does the
 // starting and stopping on its own goroutines and never blocks.
 //

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/supervision/internal/core"
 )
 
 // StartFunc starts one child context named name and joins it to node; a
@@ -186,21 +187,21 @@ func Start(node *actors.Node, cfg Config) (*Supervisor, error) {
 	base, cancel := context.WithCancel(context.Background())
 	s := &Supervisor{cfg: cfg, node: node, infos: make(map[string]*ChildInfo), done: make(chan struct{}),
 		spares: make(map[string]spawn.Child), sparing: make(map[string]bool), base: base, cancel: cancel}
-	specs := make([]ChildSpec, len(cfg.Children))
+	specs := make([]core.ChildSpec, len(cfg.Children))
 	for i, c := range cfg.Children {
 		if c.Start == nil {
 			cancel()
 			return nil, fmt.Errorf("supervision: child %q has no Start function", c.Name)
 		}
-		specs[i] = ChildSpec{Name: c.Name, Restart: c.Restart}
+		specs[i] = core.ChildSpec{Name: c.Name, Restart: core.Restart(c.Restart)}
 		s.infos[c.Name] = &ChildInfo{Name: c.Name}
 	}
-	core, first, err := NewCore(cfg.Policy, specs, cfg.Rand, cfg.Now())
+	cr, first, err := core.NewCore(cfg.Policy.core(), specs, cfg.Rand, cfg.Now())
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	a := &supervisorActor{s: s, core: core, first: first, running: make(map[string]*incarnation)}
+	a := &supervisorActor{s: s, core: cr, first: first, running: make(map[string]*incarnation)}
 	pid, err := node.System().Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }),
 		"supervisor/"+cfg.Name)
 	if err != nil {

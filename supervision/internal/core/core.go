@@ -1,4 +1,9 @@
-package supervision
+// Package core is the pure decision logic of a supervisor: a state machine
+// fed with events and the time, returning directives. It has no goroutines,
+// timers, clock or IO; package supervision drives it from an actor. Its
+// types mirror the public configuration of package supervision, which
+// converts them.
+package core
 
 import (
 	"fmt"
@@ -18,15 +23,6 @@ const (
 	RestForOne
 )
 
-func (s Strategy) String() string {
-	switch s {
-	case OneForAll:
-		return "one_for_all"
-	case RestForOne:
-		return "rest_for_one"
-	}
-	return "one_for_one"
-}
 
 // Restart says when a child is restarted (Erlang/OTP restart types).
 type Restart int
@@ -40,15 +36,6 @@ const (
 	Temporary
 )
 
-func (r Restart) String() string {
-	switch r {
-	case Transient:
-		return "transient"
-	case Temporary:
-		return "temporary"
-	}
-	return "permanent"
-}
 
 // Backoff spaces restarts of a child that keeps failing: the n-th
 // consecutive failure waits Min·2^(n-1), at most Max, stretched by a random
@@ -73,7 +60,8 @@ type Policy struct {
 	Backoff Backoff
 }
 
-func (p *Policy) setDefaults() {
+// SetDefaults writes the documented defaults into the zero fields.
+func (p *Policy) SetDefaults() {
 	if p.MaxRestarts == 0 {
 		p.MaxRestarts = 3
 	}
@@ -233,7 +221,7 @@ type ChildSpec struct {
 // order, and the directives that start the first of them. rand returns
 // values in [0, 1) (math/rand's Float64; tests pass a fixed function).
 func NewCore(p Policy, specs []ChildSpec, rand func() float64, now time.Time) (*Core, []Directive, error) {
-	p.setDefaults()
+	p.SetDefaults()
 	seen := make(map[string]bool, len(specs))
 	c := &Core{p: p, rand: rand}
 	for _, s := range specs {

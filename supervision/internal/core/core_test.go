@@ -1,6 +1,7 @@
-package supervision
+package core
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func TestCore_Strategies(t *testing.T) {
 		{RestForOne, []Directive{StopChild{"c", 1}, StartChild{"b", 2}, StartChild{"c", 2}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.strategy.String(), func(t *testing.T) {
+		t.Run(fmt.Sprint(tt.strategy), func(t *testing.T) {
 			h := newHarness(t, Policy{Strategy: tt.strategy}, specs("a", "b", "c"))
 			mark := len(h.log)
 			h.fail("b")
@@ -136,7 +137,7 @@ func TestCore_RestartTypes(t *testing.T) {
 		{Temporary, false, false},
 	}
 	for _, tt := range tests {
-		name := tt.restart.String()
+		name := fmt.Sprint(tt.restart)
 		if tt.abnormal {
 			name += "/abnormal"
 		} else {
