@@ -23,7 +23,6 @@ const (
 	RestForOne
 )
 
-
 // Restart says when a child is restarted (Erlang/OTP restart types).
 type Restart int
 
@@ -35,7 +34,6 @@ const (
 	// Temporary children are never restarted.
 	Temporary
 )
-
 
 // Backoff spaces restarts of a child that keeps failing: the n-th
 // consecutive failure waits Min·2^(n-1), at most Max, stretched by a random
