@@ -72,6 +72,28 @@ type Policy struct {
 	Period      time.Duration
 	// Backoff defaults: Min 10ms, Max 5s, Jitter 0.2, ResetAfter Period.
 	Backoff Backoff
+	// Sequential starts children one at a time, in order, also under
+	// OneForOne, whose children otherwise start (and restart) in parallel,
+	// each on its own backoff. OneForAll and RestForOne always start in
+	// order.
+	Sequential bool
+}
+
+// Intensity is a child's own restart intensity (ContextSpec.Intensity).
+// The zero value means none: the child counts against the Policy's.
+type Intensity struct {
+	// MaxRestarts restarts within Period are allowed; one more and the
+	// child is given up (negative: it is given up at its first failure).
+	MaxRestarts int
+	// Period defaults to the Policy's.
+	Period time.Duration
+	// Forever restarts the child for ever, spaced by its backoff (which
+	// grows to Backoff.Max): for a host that may be down for a long time.
+	Forever bool
+}
+
+func (i Intensity) core() core.Intensity {
+	return core.Intensity{MaxRestarts: i.MaxRestarts, Period: i.Period, Forever: i.Forever}
 }
 
 func (b Backoff) core() core.Backoff {
@@ -80,5 +102,5 @@ func (b Backoff) core() core.Backoff {
 
 func (p Policy) core() core.Policy {
 	return core.Policy{Strategy: core.Strategy(p.Strategy), MaxRestarts: p.MaxRestarts, Period: p.Period,
-		Backoff: p.Backoff.core()}
+		Backoff: p.Backoff.core(), Sequential: p.Sequential}
 }

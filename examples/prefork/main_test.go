@@ -182,8 +182,8 @@ func TestPrefork_WorkerDiesTakingAConnection(t *testing.T) {
 	}
 	select {
 	case e := <-failed:
-		if !strings.Contains(e.Reason, "exit status 3") {
-			t.Errorf("worker-1 failed with %q, want exit status 3", e.Reason)
+		if code, ok := spawn.ExitStatus(e.Reason); !ok || code != 3 {
+			t.Errorf("worker-1 failed with %v, want exit status 3", e.Reason)
 		}
 		t.Logf("worker-1 (ctx %d) failed: %s; dispatcher %+v", e.ID, e.Reason, p.disp.Stats())
 	case <-time.After(waitLong):
