@@ -327,8 +327,10 @@ func (a *supervisorActor) finish(c actor.Context) {
 		s.wg.Wait()
 		s.cancel(ErrStopped)
 		s.err = err
+		// The actor's name is free again once Done is closed: a new
+		// supervisor of the same name may start right after Stop.
+		_ = sys.Root.StopFuture(self).Wait()
 		close(s.done)
-		sys.Root.Stop(self)
 	}()
 }
 

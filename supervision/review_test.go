@@ -132,3 +132,22 @@ func TestSupervisor_StopWhileStartsKeepFailing(t *testing.T) {
 		})
 	}
 }
+
+// A supervisor of the same name can start right after Stop returns.
+// Before, the actor was stopped after Done closed, so a new Start could
+// fail with "name exists".
+func TestSupervisor_RestartSameNameAfterStop(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	for i := 0; i < 5; i++ {
+		s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "again", Children: workers(1, supervision.Permanent)})
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		if err := s.WaitUp(testCtx(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(testCtx(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
