@@ -218,7 +218,9 @@ func TestFile_GiBBoundedMemory(t *testing.T) {
 	const bound = 32 << 20
 	root := newRoot(t, actors.Config{})
 	c := spawnChild(t, root, "gib")
-	heap, err := tr(root).Open(timeout(t), c.ID(), "heap")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	heap, err := tr(root).Open(ctx, c.ID(), "heap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +239,6 @@ func TestFile_GiBBoundedMemory(t *testing.T) {
 	defer close(stop)
 	go sampleHeap(stop)
 	dst := filepath.Join(t.TempDir(), "gib")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	for _, dir := range []string{"push", "pull"} {
 		resetHeap()
 		rootStart, childStart := highHeap(), childHigh('r')
