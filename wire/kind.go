@@ -31,6 +31,8 @@ const (
 	KindDetaching     Kind = 109 // Mitogen DETACHING: the child is detaching from its parent
 	KindCallService   Kind = 110 // Mitogen CALL_SERVICE: call a named service
 	KindSpawnActor    Kind = 120 // spawn a registered actor kind in the destination context
+	KindCallReply     Kind = 121 // the result or error of a CALL_FUNCTION or CALL_SERVICE (actors/calls)
+	KindCallCancel    Kind = 122 // the caller gave up on a call: cancel its handler (actors/calls)
 
 	KindDead Kind = 999 // IS_DEAD: dead reply, body = DeadReply
 )
@@ -54,6 +56,8 @@ var kindNames = map[Kind]string{
 	KindDetaching:     "DETACHING",
 	KindCallService:   "CALL_SERVICE",
 	KindSpawnActor:    "SPAWN_ACTOR",
+	KindCallReply:     "CALL_REPLY",
+	KindCallCancel:    "CALL_CANCEL",
 	KindDead:          "IS_DEAD",
 }
 
