@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
 	"github.com/spindle-go/spindle/spawn"
@@ -51,7 +52,7 @@ type (
 		Caller uint32 // calls.CallerOf in the callee
 		Pid    int
 	}
-	Fail struct{ How string }
+	Fail  struct{ How string }
 	Block struct {
 		Key string
 	}
@@ -150,11 +151,22 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 	if err != nil {
 		return err
 	}
+	probe, err := calls.NewService(ep, "probe", calls.ServiceConfig{Policy: calls.AnyContext, MaxConcurrent: 64})
+	if err != nil {
+		return err
+	}
 	odd, err := calls.NewService(ep, "odd", calls.ServiceConfig{Policy: func(c calls.Caller) bool { return c.ID%2 == 1 }})
 	if err != nil {
 		return err
 	}
+	n.RegisterKind("echo", actor.PropsFromFunc(func(c actor.Context) { // for actors.Request in benchmarks
+		if m, ok := c.Message().(*Echo); ok {
+			c.Respond(&Echoed{Text: m.Text, Ctx: n.ID()})
+		}
+	}))
 	for _, err := range []error{
+		actors.RegisterType[Echo](n, "test.Echo"),
+		actors.RegisterType[Echoed](n, "test.Echoed"),
 		calls.RegisterError(ep, "test.ErrGone", ErrGone),
 		calls.RegisterErrorType[*CodedError](ep, "test.CodedError"),
 		calls.Handle(ep, "echo", echo),
@@ -185,14 +197,20 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 		calls.Handle(ep, "big", func(ctx context.Context, req *Big) (*Blob, error) {
 			return &Blob{B: make([]byte, req.N)}, nil
 		}),
-		calls.Handle(ep, "relay", func(ctx context.Context, req *Block) (*Echoed, error) {
-			// a handler that calls on: the root asks a child to call the root back
-			return calls.Call[Echo, Echoed](ctx, ep, 0, "echo", &Echo{Text: req.Key})
+		calls.Handle(ep, "callUp", func(ctx context.Context, req *Echo) (*Echo, error) {
+			// a child calls its root's function: the code of the refusal
+			_, err := calls.Call[Echo, Echoed](ctx, ep, 0, "echo", req)
+			var re *calls.RemoteError
+			if errors.As(err, &re) {
+				return &Echo{Text: string(re.Code)}, nil
+			}
+			return nil, err
 		}),
 		calls.Method(pub, "echo", echo),
 		calls.Method(pub, "block", block),
 		calls.Method(priv, "echo", echo),
 		calls.Method(odd, "echo", echo),
+		calls.Method(probe, "echo", echo),
 	} {
 		if err != nil {
 			return err
