@@ -124,9 +124,10 @@ type ChildInfo struct {
 	GaveUp bool
 }
 
-// Supervisor supervises child contexts. Its decisions come from a Core; an
-// actor applies them, doing every start and stop on its own goroutines, so
-// it never blocks. A Supervisor is safe for concurrent use.
+// Supervisor supervises child contexts. Its decisions come from a pure core
+// (supervision/internal/core); an actor applies them, doing every start and
+// stop on its own goroutines, so it never blocks. A Supervisor is safe for
+// concurrent use.
 type Supervisor struct {
 	cfg  Config
 	node *actors.Node
