@@ -171,7 +171,8 @@ func (p *Process) Info() Info {
 	return Info{Method: p.target.Method, Host: p.target.Host, User: p.target.User, Pid: p.boot.Pid,
 		Boot: BootstrapInfo{Host: p.desc, Platform: p.boot.Platform, Pid: p.boot.Pid, Dir: p.boot.Dir,
 			CacheHit: p.boot.CacheHit, Codec: p.boot.Codec, Uploaded: p.boot.Uploaded, DigestTool: p.boot.DigestTool,
-			Bootstrap: p.boot.Bootstrap, Upload: p.boot.Upload, Handshake: p.handshake}}
+			Bootstrap: p.boot.Bootstrap, Upload: p.boot.Upload, Handshake: p.handshake,
+			Build: p.boot.Build, Built: p.boot.Built}}
 }
 
 // Spawn starts an actor of a kind registered in the child and returns its
