@@ -37,7 +37,7 @@ func TestSupervisor_TransientSSHCleanExitNotRestarted(t *testing.T) {
 	}
 	root := newRoot(t, actors.Config{})
 	evs := events(t, root)
-	s, err := supervision.Start(root, supervision.Config{Children: []supervision.ContextSpec{
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Children: []supervision.ContextSpec{
 		{Name: "remote", Restart: supervision.Transient, Start: start, Actors: []supervision.ActorSpec{{Kind: "worker", Name: "w"}}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +50,8 @@ func TestSupervisor_TransientSSHCleanExitNotRestarted(t *testing.T) {
 	}
 	ev := next[*supervision.ChildFailed](t, evs, 30*time.Second)
 	var exit *spawn.RemoteExitError
-	if !errors.As(ev.Err, &exit) || exit.Status != 0 || exit.Signal != "" {
-		t.Fatalf("death reason %v (%T), want a remote exit with status 0", ev.Err, ev.Err)
+	if !errors.As(ev.Reason, &exit) || exit.Status != 0 || exit.Signal != "" {
+		t.Fatalf("death reason %v (%T), want a remote exit with status 0", ev.Reason, ev.Reason)
 	}
 	if ev.Restart {
 		t.Fatalf("a Transient SSH context that exited 0 is restarted: %+v", ev)
