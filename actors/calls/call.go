@@ -49,8 +49,8 @@ func invoke[Resp any](ctx context.Context, ep *Endpoint, kind wire.Kind, target 
 	if err != nil {
 		return nil, err
 	}
-	resp := new(Resp)
-	if err := wire.Unmarshal(body, resp); err != nil {
+	resp, err := decoderFor[Resp](ep)(body)
+	if err != nil {
 		return nil, fmt.Errorf("calls: %s in context %d: answer: %w", label(name, method), target, err)
 	}
 	return resp, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/internal/msgptest"
 )
 
 func TestCall_ParentToChild(t *testing.T) {
@@ -359,5 +360,24 @@ func TestEndpoint_CloseFailsPendingAndCancelsHandlers(t *testing.T) {
 	}
 	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), ep, k.link.ID, "echo", &Echo{}); !errors.Is(err, calls.ErrClosed) {
 		t.Fatalf("call from a closed endpoint = %v, want ErrClosed", err)
+	}
+}
+
+// TestCall_GeneratedCodecs: types with msgp-generated codecs travel both
+// ways (the reflection-free path), with nil answers as zero values.
+func TestCall_GeneratedCodecs(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	k := attach(t, root, "worker")
+	in := &msgptest.Small{ID: 41, Name: "n", Value: 1.5, Tags: []string{"a", "b"}, Blob: []byte{1, 2}}
+	got, err := calls.Call[msgptest.Small, msgptest.Small](ctxWith(t, waitLong), calls.Of(root), k.link.ID, "gen", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != 42 || got.Name != "n" || got.Value != 1.5 || len(got.Tags) != 2 || len(got.Blob) != 2 {
+		t.Fatalf("got %+v", got)
+	}
+	got, err = calls.Call[msgptest.Small, msgptest.Small](ctxWith(t, waitLong), calls.Of(root), k.link.ID, "gen", nil)
+	if err != nil || got == nil || got.ID != 1 {
+		t.Fatalf("nil request: %+v, %v", got, err)
 	}
 }

@@ -103,6 +103,8 @@ type Endpoint struct {
 	errByName map[string]errEntry
 
 	refusals refusals
+	codecs   codecs
+	decoders sync.Map // (*T)(nil) -> decoder[T], for answers
 	out      outgoing // calls this context waits for
 	in       incoming // calls this context runs
 

@@ -19,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/internal/msgptest"
 	"github.com/spindle-go/spindle/spawn"
 	"go.uber.org/goleak"
 )
@@ -206,6 +207,11 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 			}
 			return nil, err
 		}),
+		calls.Handle(ep, "gen", func(ctx context.Context, req *msgptest.Small) (*msgptest.Small, error) {
+			req.ID++ // generated codecs both ways
+			return req, nil
+		}),
+		calls.Method(pub, "gen", func(ctx context.Context, req *msgptest.Small) (*msgptest.Small, error) { return req, nil }),
 		calls.Method(pub, "echo", echo),
 		calls.Method(pub, "block", block),
 		calls.Method(priv, "echo", echo),
