@@ -381,3 +381,54 @@ func TestCall_GeneratedCodecs(t *testing.T) {
 		t.Fatalf("nil request: %+v, %v", got, err)
 	}
 }
+
+// TestCall_ThroughMiddle: calls reach a grandchild through its parent;
+// both ancestors may call its functions; its death fails a pending call at
+// the root at once.
+func TestCall_ThroughMiddle(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	mid := attach(t, root, "mid")
+	gk := attach(t, mid.node, "grandchild")
+	waitFor(t, waitLong, "the root learns the route", func() bool { _, ok := root.Routes()[gk.link.ID]; return ok })
+	ep := calls.Of(root)
+	got, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), ep, gk.link.ID, "echo", &Echo{Text: "deep"})
+	if err != nil || got.Ctx != gk.link.ID || got.Caller != 0 {
+		t.Fatalf("root -> grandchild: %+v, %v", got, err)
+	}
+	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), mid.ep, gk.link.ID, "echo", &Echo{}); err != nil {
+		t.Fatalf("middle -> its child: %v", err)
+	}
+	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), gk.ep, mid.link.ID, "echo", &Echo{}); !errors.Is(err, calls.ErrRefused) {
+		t.Fatalf("grandchild -> its parent's function: %v, want ErrRefused", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Block, Blocked](ctxWith(t, ctxLong), ep, gk.link.ID, "block", &Block{Key: "deep"})
+		done <- err
+	}()
+	recv(t, stateOf(gk.node).startedCh("deep"), waitLong, "grandchild's handler start")
+	_ = gk.conn.Close() // the middle loses its child
+	if err := recv(t, done, atOnce, "Call's return"); !errors.Is(err, actors.ErrContextDead) {
+		t.Fatalf("call to the dead grandchild = %v, want ErrContextDead", err)
+	}
+}
+
+// TestCall_RefusedBetweenIsolatedChildren: in unidirectional mode the
+// middle context refuses a call between two of its children with an
+// IS_DEAD naming the call, which fails at once with ErrRefused.
+func TestCall_RefusedBetweenIsolatedChildren(t *testing.T) {
+	root := newRootNode(t, actors.Config{Unidirectional: true}, calls.Config{})
+	a := attach(t, root, "a")
+	b := attach(t, root, "b")
+	start := time.Now()
+	_, err := calls.CallService[Echo, Echoed](ctxWith(t, ctxLong), a.ep, b.link.ID, "pub", "echo", &Echo{})
+	if !errors.Is(err, actors.ErrRefused) || !errors.Is(err, actors.ErrRejected) {
+		t.Fatalf("call between isolated siblings = %v, want ErrRefused", err)
+	}
+	if took := time.Since(start); took > atOnce {
+		t.Fatalf("took %v: failed at its deadline, not at once", took)
+	}
+	if _, err := calls.CallService[Echo, Echoed](ctxWith(t, waitLong), a.ep, 0, "pub", "echo", &Echo{}); err != nil {
+		t.Fatalf("child -> parent in unidirectional mode: %v", err)
+	}
+}

@@ -233,8 +233,15 @@ func quietLogger() *slog.Logger {
 // limits; it is shut down when the test ends.
 func newRoot(t testing.TB, cfg calls.Config) *actors.Node {
 	t.Helper()
-	n, err := actors.NewNode(actors.Config{Name: "root", Logger: quietLogger(),
-		Setup: func(n *actors.Node) error { return setupWith(n, cfg) }})
+	return newRootNode(t, actors.Config{}, cfg)
+}
+
+// newRootNode is newRoot with node settings.
+func newRootNode(t testing.TB, ncfg actors.Config, cfg calls.Config) *actors.Node {
+	t.Helper()
+	ncfg.Name, ncfg.Logger = "root", quietLogger()
+	ncfg.Setup = func(n *actors.Node) error { return setupWith(n, cfg) }
+	n, err := actors.NewNode(ncfg)
 	if err != nil {
 		t.Fatal(err)
 	}
