@@ -432,3 +432,45 @@ func TestCall_RefusedBetweenIsolatedChildren(t *testing.T) {
 		t.Fatalf("child -> parent in unidirectional mode: %v", err)
 	}
 }
+
+// TestCallAll_TimeoutCancelAndWindow: CallAll's per-target timeout and the
+// caller's cancellation reach the handlers, with a window of 1 (targets not
+// started when ctx ends fail with its error).
+func TestCallAll_TimeoutCancelAndWindow(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	a := attach(t, root, "a")
+	b := attach(t, root, "b")
+	ids := []uint32{a.link.ID, b.link.ID}
+	outs := calls.CallAll[Block, Blocked](ctxWith(t, waitLong), ep, ids, "block", &Block{Key: "t"},
+		calls.GatherOptions{MaxConcurrent: 1, Timeout: 100 * time.Millisecond})
+	for i, o := range outs {
+		if o.Context != ids[i] || !errors.Is(o.Err, context.DeadlineExceeded) || o.Resp != nil {
+			t.Fatalf("outcome %d: %+v", i, o)
+		}
+	}
+	ea := recv(t, stateOf(a.node).ended, waitLong, "a's handler end")
+	eb := recv(t, stateOf(b.node).ended, waitLong, "b's handler end")
+	if !ea.Canceled || !ea.HadDeadline || !eb.Canceled || !eb.HadDeadline {
+		t.Fatalf("handlers saw %+v and %+v", ea, eb)
+	}
+	waitFor(t, waitLong, "the callees forget the calls", func() bool { return a.ep.Stats().Calls == 0 && b.ep.Stats().Calls == 0 })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stateOf(a.node).startedCh("c")
+		cancel()
+	}()
+	outs = calls.CallAll[Block, Blocked](ctx, ep, ids, "block", &Block{Key: "c"}, calls.GatherOptions{MaxConcurrent: 1})
+	for i, o := range outs {
+		if !errors.Is(o.Err, context.Canceled) {
+			t.Fatalf("outcome %d after cancel: %+v", i, o)
+		}
+	}
+	if e := recv(t, stateOf(a.node).ended, waitLong, "a's handler end"); !e.Canceled {
+		t.Fatalf("a's handler saw %+v", e)
+	}
+	if s := ep.Stats(); s.Pending != 0 {
+		t.Fatalf("root still waits for %d calls", s.Pending)
+	}
+}

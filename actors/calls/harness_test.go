@@ -114,6 +114,18 @@ func (s *state) startedCh(key string) chan struct{} {
 	return ch
 }
 
+// markStarted closes the started channel of key (once).
+func (s *state) markStarted(key string) {
+	ch := s.startedCh(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
 func setup(n *actors.Node) error { return setupWith(n, endpointConfig) }
 
 func setupWith(n *actors.Node, cfg calls.Config) error {
@@ -128,7 +140,7 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 		return &Echoed{Text: req.Text, Ctx: n.ID(), Caller: c.ID, Pid: os.Getpid()}, nil
 	}
 	block := func(ctx context.Context, req *Block) (*Blocked, error) {
-		close(st.startedCh(req.Key))
+		st.markStarted(req.Key)
 		select {
 		case <-ctx.Done():
 		case <-st.release:
