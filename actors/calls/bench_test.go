@@ -58,3 +58,47 @@ func startChildB(b *testing.B, root *actors.Node, name string) uint32 {
 	b.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	return c.ID()
 }
+
+// BenchmarkFanOut calls the same function in 4 child processes: with
+// CallAll (all at once from one goroutine), Gather of Call (a goroutine
+// per call), and one after the other.
+func BenchmarkFanOut(b *testing.B) {
+	root := newRoot(b, calls.Config{})
+	ep := calls.Of(root)
+	var ids []uint32
+	for i := range 4 {
+		ids = append(ids, startChildB(b, root, "w"+string(rune('0'+i))))
+	}
+	ctx := context.Background()
+	req := &Echo{Text: "ping"}
+	b.Run("CallAll", func(b *testing.B) {
+		for b.Loop() {
+			for _, o := range calls.CallAll[Echo, Echoed](ctx, ep, ids, "echo", req, calls.GatherOptions{}) {
+				if o.Err != nil {
+					b.Fatal(o.Err)
+				}
+			}
+		}
+	})
+	b.Run("Gather", func(b *testing.B) {
+		for b.Loop() {
+			outs := calls.Gather(ctx, ids, calls.GatherOptions{}, func(ctx context.Context, id uint32) (*Echoed, error) {
+				return calls.Call[Echo, Echoed](ctx, ep, id, "echo", req)
+			})
+			for _, o := range outs {
+				if o.Err != nil {
+					b.Fatal(o.Err)
+				}
+			}
+		}
+	})
+	b.Run("sequential", func(b *testing.B) {
+		for b.Loop() {
+			for _, id := range ids {
+				if _, err := calls.Call[Echo, Echoed](ctx, ep, id, "echo", req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}

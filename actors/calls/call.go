@@ -49,8 +49,8 @@ func invoke[Resp any](ctx context.Context, ep *Endpoint, kind wire.Kind, target 
 	if err != nil {
 		return nil, err
 	}
-	resp := new(Resp)
-	if err := wire.Unmarshal(body, resp); err != nil {
+	resp, err := decoderFor[Resp](ep)(body)
+	if err != nil {
 		return nil, fmt.Errorf("calls: %s in context %d: answer: %w", label(name, method), target, err)
 	}
 	return resp, nil
@@ -66,18 +66,34 @@ func label(name, method string) string {
 
 // call sends one request and waits for its answer's body.
 func (ep *Endpoint) call(ctx context.Context, kind wire.Kind, target uint32, name, method string, req any) ([]byte, error) {
+	p, err := ep.start(ctx, kind, target, name, method, req, make(chan outcome, 1), 0)
+	if err != nil {
+		return nil, err
+	}
+	return ep.wait(ctx, p)
+}
+
+// start sends one request and records it as pending; its outcome will be
+// sent to ch, which must have room for it. The callee's deadline is ctx's,
+// or timeout from now if that is sooner (timeout 0: none).
+func (ep *Endpoint) start(ctx context.Context, kind wire.Kind, target uint32, name, method string, req any,
+	ch chan outcome, timeout time.Duration) (*pending, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var timeout int64
+	left := int64(timeout)
 	if dl, ok := ctx.Deadline(); ok {
-		if timeout = int64(time.Until(dl)); timeout <= 0 {
+		d := int64(time.Until(dl))
+		if d <= 0 {
 			return nil, context.DeadlineExceeded
 		}
+		if left == 0 || d < left {
+			left = d
+		}
 	}
-	p := &pending{id: newCallID(), target: target, name: label(name, method), ch: make(chan outcome, 1)}
+	p := &pending{id: newCallID(), target: target, name: label(name, method), ch: ch}
 	buf := getBuf()
-	b, err := appendRequestHead((*buf)[:0], p.id, timeout, name, method)
+	b, err := appendRequestHead((*buf)[:0], p.id, left, name, method)
 	head := len(b)
 	if err == nil {
 		b, err = ep.node.Registry().AppendPayload(b, req)
@@ -100,7 +116,7 @@ func (ep *Endpoint) call(ctx context.Context, kind wire.Kind, target uint32, nam
 	if err != nil {
 		return nil, fmt.Errorf("calls: %s to context %d: %w", p.name, target, err)
 	}
-	return ep.wait(ctx, p)
+	return p, nil
 }
 
 // wait waits for the outcome of p; when ctx is done first, it cancels the
@@ -110,12 +126,28 @@ func (ep *Endpoint) wait(ctx context.Context, p *pending) ([]byte, error) {
 	select {
 	case res = <-p.ch:
 	case <-ctx.Done():
-		if ep.out.take(p.id) != nil {
-			ep.sendCancel(p.target, p.id)
-			return nil, ctx.Err()
+		if !ep.abandon(p) {
+			res = <-p.ch // resolved meanwhile: the resolver sends right after taking it
+			break
 		}
-		res = <-p.ch // resolved meanwhile: the resolver sends right after taking it
+		return nil, ctx.Err()
 	}
+	return ep.result(p, res)
+}
+
+// abandon gives up on p: it reports false if p was resolved meanwhile
+// (its outcome is then on p.ch, or about to be), else it cancels the call
+// in the callee.
+func (ep *Endpoint) abandon(p *pending) bool {
+	if ep.out.take(p.id) == nil {
+		return false
+	}
+	ep.sendCancel(p.target, p.id)
+	return true
+}
+
+// result turns the outcome of p into an answer's body or an error.
+func (ep *Endpoint) result(p *pending, res outcome) ([]byte, error) {
 	switch {
 	case res.err != nil:
 		return nil, res.err
@@ -157,11 +189,11 @@ func (ep *Endpoint) deliver(from uint32, id callID, status byte, body []byte) {
 		return
 	}
 	if len(body) > ep.cfg.MaxReply {
-		p.ch <- outcome{err: fmt.Errorf("calls: %s in context %d: %w: answer of %d bytes, MaxReply is %d",
+		p.ch <- outcome{p: p, err: fmt.Errorf("calls: %s in context %d: %w: answer of %d bytes, MaxReply is %d",
 			p.name, from, ErrTooLarge, len(body), ep.cfg.MaxReply)}
 		return
 	}
-	p.ch <- outcome{status: status, body: bytes.Clone(body)}
+	p.ch <- outcome{p: p, status: status, body: bytes.Clone(body)}
 }
 
 // pending is a call this context waits for.
@@ -174,6 +206,7 @@ type pending struct {
 
 // outcome is how a call ended: an answer (status, body) or an error.
 type outcome struct {
+	p      *pending
 	status byte
 	body   []byte
 	err    error
@@ -233,7 +266,7 @@ func (o *outgoing) contextDown(id uint32, why *actors.DeadError) {
 	}
 	o.mu.Unlock()
 	for _, p := range failed {
-		p.ch <- outcome{err: fmt.Errorf("calls: %s to context %d: %w", p.name, id, why)}
+		p.ch <- outcome{p: p, err: fmt.Errorf("calls: %s to context %d: %w", p.name, id, why)}
 	}
 }
 
@@ -242,7 +275,7 @@ func (o *outgoing) contextDown(id uint32, why *actors.DeadError) {
 func (o *outgoing) undeliverable(id callID, why *actors.DeadError) {
 	p, ok := o.takeFrom(id, why.Context)
 	if ok {
-		p.ch <- outcome{err: fmt.Errorf("calls: %s to context %d: %w", p.name, p.target, why)}
+		p.ch <- outcome{p: p, err: fmt.Errorf("calls: %s to context %d: %w", p.name, p.target, why)}
 	}
 }
 
@@ -254,7 +287,7 @@ func (o *outgoing) failAll(err error) {
 	o.calls = map[callID]*pending{}
 	o.mu.Unlock()
 	for _, p := range all {
-		p.ch <- outcome{err: fmt.Errorf("calls: %s to context %d: %w", p.name, p.target, err)}
+		p.ch <- outcome{p: p, err: fmt.Errorf("calls: %s to context %d: %w", p.name, p.target, err)}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/internal/msgptest"
 )
 
 func TestCall_ParentToChild(t *testing.T) {
@@ -359,5 +360,117 @@ func TestEndpoint_CloseFailsPendingAndCancelsHandlers(t *testing.T) {
 	}
 	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), ep, k.link.ID, "echo", &Echo{}); !errors.Is(err, calls.ErrClosed) {
 		t.Fatalf("call from a closed endpoint = %v, want ErrClosed", err)
+	}
+}
+
+// TestCall_GeneratedCodecs: types with msgp-generated codecs travel both
+// ways (the reflection-free path), with nil answers as zero values.
+func TestCall_GeneratedCodecs(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	k := attach(t, root, "worker")
+	in := &msgptest.Small{ID: 41, Name: "n", Value: 1.5, Tags: []string{"a", "b"}, Blob: []byte{1, 2}}
+	got, err := calls.Call[msgptest.Small, msgptest.Small](ctxWith(t, waitLong), calls.Of(root), k.link.ID, "gen", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != 42 || got.Name != "n" || got.Value != 1.5 || len(got.Tags) != 2 || len(got.Blob) != 2 {
+		t.Fatalf("got %+v", got)
+	}
+	got, err = calls.Call[msgptest.Small, msgptest.Small](ctxWith(t, waitLong), calls.Of(root), k.link.ID, "gen", nil)
+	if err != nil || got == nil || got.ID != 1 {
+		t.Fatalf("nil request: %+v, %v", got, err)
+	}
+}
+
+// TestCall_ThroughMiddle: calls reach a grandchild through its parent;
+// both ancestors may call its functions; its death fails a pending call at
+// the root at once.
+func TestCall_ThroughMiddle(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	mid := attach(t, root, "mid")
+	gk := attach(t, mid.node, "grandchild")
+	waitFor(t, waitLong, "the root learns the route", func() bool { _, ok := root.Routes()[gk.link.ID]; return ok })
+	ep := calls.Of(root)
+	got, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), ep, gk.link.ID, "echo", &Echo{Text: "deep"})
+	if err != nil || got.Ctx != gk.link.ID || got.Caller != 0 {
+		t.Fatalf("root -> grandchild: %+v, %v", got, err)
+	}
+	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), mid.ep, gk.link.ID, "echo", &Echo{}); err != nil {
+		t.Fatalf("middle -> its child: %v", err)
+	}
+	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), gk.ep, mid.link.ID, "echo", &Echo{}); !errors.Is(err, calls.ErrRefused) {
+		t.Fatalf("grandchild -> its parent's function: %v, want ErrRefused", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Block, Blocked](ctxWith(t, ctxLong), ep, gk.link.ID, "block", &Block{Key: "deep"})
+		done <- err
+	}()
+	recv(t, stateOf(gk.node).startedCh("deep"), waitLong, "grandchild's handler start")
+	_ = gk.conn.Close() // the middle loses its child
+	if err := recv(t, done, atOnce, "Call's return"); !errors.Is(err, actors.ErrContextDead) {
+		t.Fatalf("call to the dead grandchild = %v, want ErrContextDead", err)
+	}
+}
+
+// TestCall_RefusedBetweenIsolatedChildren: in unidirectional mode the
+// middle context refuses a call between two of its children with an
+// IS_DEAD naming the call, which fails at once with ErrRefused.
+func TestCall_RefusedBetweenIsolatedChildren(t *testing.T) {
+	root := newRootNode(t, actors.Config{Unidirectional: true}, calls.Config{})
+	a := attach(t, root, "a")
+	b := attach(t, root, "b")
+	start := time.Now()
+	_, err := calls.CallService[Echo, Echoed](ctxWith(t, ctxLong), a.ep, b.link.ID, "pub", "echo", &Echo{})
+	if !errors.Is(err, actors.ErrRefused) || !errors.Is(err, actors.ErrRejected) {
+		t.Fatalf("call between isolated siblings = %v, want ErrRefused", err)
+	}
+	if took := time.Since(start); took > atOnce {
+		t.Fatalf("took %v: failed at its deadline, not at once", took)
+	}
+	if _, err := calls.CallService[Echo, Echoed](ctxWith(t, waitLong), a.ep, 0, "pub", "echo", &Echo{}); err != nil {
+		t.Fatalf("child -> parent in unidirectional mode: %v", err)
+	}
+}
+
+// TestCallAll_TimeoutCancelAndWindow: CallAll's per-target timeout and the
+// caller's cancellation reach the handlers, with a window of 1 (targets not
+// started when ctx ends fail with its error).
+func TestCallAll_TimeoutCancelAndWindow(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	a := attach(t, root, "a")
+	b := attach(t, root, "b")
+	ids := []uint32{a.link.ID, b.link.ID}
+	outs := calls.CallAll[Block, Blocked](ctxWith(t, waitLong), ep, ids, "block", &Block{Key: "t"},
+		calls.GatherOptions{MaxConcurrent: 1, Timeout: 100 * time.Millisecond})
+	for i, o := range outs {
+		if o.Context != ids[i] || !errors.Is(o.Err, context.DeadlineExceeded) || o.Resp != nil {
+			t.Fatalf("outcome %d: %+v", i, o)
+		}
+	}
+	ea := recv(t, stateOf(a.node).ended, waitLong, "a's handler end")
+	eb := recv(t, stateOf(b.node).ended, waitLong, "b's handler end")
+	if !ea.Canceled || !ea.HadDeadline || !eb.Canceled || !eb.HadDeadline {
+		t.Fatalf("handlers saw %+v and %+v", ea, eb)
+	}
+	waitFor(t, waitLong, "the callees forget the calls", func() bool { return a.ep.Stats().Calls == 0 && b.ep.Stats().Calls == 0 })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stateOf(a.node).startedCh("c")
+		cancel()
+	}()
+	outs = calls.CallAll[Block, Blocked](ctx, ep, ids, "block", &Block{Key: "c"}, calls.GatherOptions{MaxConcurrent: 1})
+	for i, o := range outs {
+		if !errors.Is(o.Err, context.Canceled) {
+			t.Fatalf("outcome %d after cancel: %+v", i, o)
+		}
+	}
+	if e := recv(t, stateOf(a.node).ended, waitLong, "a's handler end"); !e.Canceled {
+		t.Fatalf("a's handler saw %+v", e)
+	}
+	if s := ep.Stats(); s.Pending != 0 {
+		t.Fatalf("root still waits for %d calls", s.Pending)
 	}
 }

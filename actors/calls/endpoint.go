@@ -49,7 +49,7 @@ type Config struct {
 	MaxReply int
 	// MaxHeld bounds the bytes of the request bodies of all the calls
 	// running and queued here; a call beyond it is refused with ErrBusy.
-	// Default DefaultMaxHeld.
+	// It must be at least MaxRequest. Default DefaultMaxHeld.
 	MaxHeld int
 	// Logger receives the endpoint's logs. Default the node's logger.
 	Logger *slog.Logger
@@ -103,6 +103,8 @@ type Endpoint struct {
 	errByName map[string]errEntry
 
 	refusals refusals
+	codecs   codecs
+	decoders sync.Map // (*T)(nil) -> decoder[T], for answers
 	out      outgoing // calls this context waits for
 	in       incoming // calls this context runs
 

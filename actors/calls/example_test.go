@@ -261,3 +261,46 @@ func ExampleRegisterErrorType() {
 	fmt.Println(errors.As(err, &ce), ce.Code, ce.Msg)
 	// Output: true 7 no quota
 }
+
+// ExampleHandle: a handler sees the caller and the caller's deadline; a
+// panic is an error to the caller, and the context lives on.
+func ExampleHandle() {
+	node, err := actors.NewNode(actors.Config{Logger: quietLogger()})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Shutdown(context.Background())
+	ep, _ := calls.New(node, calls.Config{MaxConcurrent: 8})
+	_ = calls.Handle(ep, "whoami", func(ctx context.Context, _ *Key) (*Value, error) {
+		c, _ := calls.CallerOf(ctx)
+		_, hasDeadline := ctx.Deadline()
+		return &Value{Data: fmt.Sprintf("caller %d, deadline %v", c.ID, hasDeadline)}, nil
+	})
+	_ = calls.Handle(ep, "boom", func(context.Context, *Key) (*Value, error) { panic("oops") })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, _ := calls.Call[Key, Value](ctx, ep, node.ID(), "whoami", &Key{})
+	fmt.Println(v.Data)
+	_, err = calls.Call[Key, Value](ctx, ep, node.ID(), "boom", &Key{})
+	fmt.Println(errors.Is(err, calls.ErrPanic))
+	// Output:
+	// caller 0, deadline true
+	// true
+}
+
+// ExampleRegisterError: a sentinel registered under the same name in
+// every context comes back as itself.
+func ExampleRegisterError() {
+	root, kids, stop := exampleTree(1)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// exampleSetup registered ErrNoKey as "kv.ErrNoKey" in both contexts.
+	_, err := calls.CallService[Key, Value](ctx, calls.Of(root), kids[0].ID(), "kv", "get", &Key{Name: "missing"})
+	fmt.Println(errors.Is(err, ErrNoKey))
+	fmt.Println(err)
+	// Output:
+	// true
+	// calls: kv.get in context 1: get "missing": kv: no such key
+}

@@ -2,8 +2,11 @@ package calls
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/spindle-go/spindle/wire"
 )
 
 // DefaultGatherConcurrent is GatherOptions.MaxConcurrent's default.
@@ -89,10 +92,106 @@ func gatherOne[Resp any](ctx context.Context, target uint32, timeout time.Durati
 	return o
 }
 
-// CallAll calls the function name with req in every context of targets:
-// Gather of Call.
+// CallAll calls the function name with req in every context of targets,
+// as Gather of Call does, with the same outcomes, but from the calling
+// goroutine alone: it sends up to opts.MaxConcurrent requests and waits
+// for their answers together, so a fan-out costs no goroutine per target.
 func CallAll[Req, Resp any](ctx context.Context, ep *Endpoint, targets []uint32, name string, req *Req, opts GatherOptions) []Outcome[Resp] {
-	return Gather(ctx, targets, opts, func(ctx context.Context, id uint32) (*Resp, error) {
-		return Call[Req, Resp](ctx, ep, id, name, req)
-	})
+	window := opts.MaxConcurrent
+	if window <= 0 {
+		window = DefaultGatherConcurrent
+	}
+	f := fanOut[Resp]{ep: ep, ctx: ctx, opts: opts, outs: make([]Outcome[Resp], len(targets)),
+		ch: make(chan outcome, max(1, min(window, len(targets)))), inflight: map[*pending]slot{}}
+	for i, id := range targets {
+		f.outs[i].Context = id
+	}
+	next := 0
+	for next < len(targets) || len(f.inflight) > 0 {
+		for ; next < len(targets) && len(f.inflight) < window; next++ {
+			f.launch(next, wire.KindCallFunction, name, req)
+		}
+		if len(f.inflight) == 0 {
+			continue
+		}
+		select {
+		case o := <-f.ch:
+			f.land(o)
+		case <-ctx.Done():
+			f.abandonAll()
+			for ; next < len(targets); next++ {
+				f.outs[next].Err = ctx.Err()
+			}
+		}
+	}
+	return f.outs
+}
+
+// fanOut is the state of one CallAll.
+type fanOut[Resp any] struct {
+	ep       *Endpoint
+	ctx      context.Context
+	opts     GatherOptions
+	outs     []Outcome[Resp]
+	ch       chan outcome // every call's outcome; room for all in flight
+	inflight map[*pending]slot
+}
+
+type slot struct {
+	i     int
+	start time.Time
+	timer *time.Timer // opts.Timeout
+}
+
+func (f *fanOut[Resp]) launch(i int, kind wire.Kind, name string, req any) {
+	start := time.Now()
+	p, err := f.ep.start(f.ctx, kind, f.outs[i].Context, name, "", req, f.ch, f.opts.Timeout)
+	if err != nil {
+		f.outs[i].Err = err
+		return
+	}
+	s := slot{i: i, start: start}
+	if f.opts.Timeout > 0 {
+		s.timer = time.AfterFunc(f.opts.Timeout, func() {
+			if f.ep.abandon(p) {
+				f.ch <- outcome{p: p, err: context.DeadlineExceeded}
+			}
+		})
+	}
+	f.inflight[p] = s
+}
+
+// land records the outcome of one call.
+func (f *fanOut[Resp]) land(o outcome) {
+	s := f.inflight[o.p]
+	delete(f.inflight, o.p)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	out := &f.outs[s.i]
+	out.Took = time.Since(s.start)
+	body, err := f.ep.result(o.p, o)
+	if err == nil {
+		out.Resp, err = decoderFor[Resp](f.ep)(body)
+		if err != nil {
+			out.Resp, err = nil, fmt.Errorf("calls: %s in context %d: answer: %w", o.p.name, o.p.target, err)
+		}
+	}
+	out.Err = err
+}
+
+// abandonAll gives up on every call in flight (ctx is done); those that
+// were resolved meanwhile keep their outcome.
+func (f *fanOut[Resp]) abandonAll() {
+	for p, s := range f.inflight {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		if f.ep.abandon(p) {
+			f.ch <- outcome{p: p, err: f.ctx.Err()}
+		}
+	}
+	for len(f.inflight) > 0 {
+		f.land(<-f.ch)
+	}
 }

@@ -3,8 +3,6 @@ package calls
 import (
 	"context"
 	"fmt"
-
-	"github.com/spindle-go/spindle/wire"
 )
 
 // handler is a registered function or method, type-erased: fn decodes the
@@ -23,9 +21,13 @@ func newHandler[Req, Resp any](ep *Endpoint, name string, fn func(context.Contex
 		return nil, fmt.Errorf("calls: name %q empty or longer than %d bytes", name, MaxNameLen)
 	}
 	reg := ep.node.Registry()
+	decode, err := newDecoder[Req](&ep.codecs)
+	if err != nil {
+		return nil, err
+	}
 	return &handler{name: name, fn: func(ctx context.Context, body, dst []byte) ([]byte, error) {
-		req := new(Req)
-		if err := wire.Unmarshal(body, req); err != nil {
+		req, err := decode(body)
+		if err != nil {
 			return dst, &badRequestError{err}
 		}
 		resp, err := fn(ctx, req)

@@ -19,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/internal/msgptest"
 	"github.com/spindle-go/spindle/spawn"
 	"go.uber.org/goleak"
 )
@@ -113,6 +114,18 @@ func (s *state) startedCh(key string) chan struct{} {
 	return ch
 }
 
+// markStarted closes the started channel of key (once).
+func (s *state) markStarted(key string) {
+	ch := s.startedCh(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
 func setup(n *actors.Node) error { return setupWith(n, endpointConfig) }
 
 func setupWith(n *actors.Node, cfg calls.Config) error {
@@ -127,7 +140,7 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 		return &Echoed{Text: req.Text, Ctx: n.ID(), Caller: c.ID, Pid: os.Getpid()}, nil
 	}
 	block := func(ctx context.Context, req *Block) (*Blocked, error) {
-		close(st.startedCh(req.Key))
+		st.markStarted(req.Key)
 		select {
 		case <-ctx.Done():
 		case <-st.release:
@@ -206,6 +219,11 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 			}
 			return nil, err
 		}),
+		calls.Handle(ep, "gen", func(ctx context.Context, req *msgptest.Small) (*msgptest.Small, error) {
+			req.ID++ // generated codecs both ways
+			return req, nil
+		}),
+		calls.Method(pub, "gen", func(ctx context.Context, req *msgptest.Small) (*msgptest.Small, error) { return req, nil }),
 		calls.Method(pub, "echo", echo),
 		calls.Method(pub, "block", block),
 		calls.Method(priv, "echo", echo),
@@ -227,8 +245,15 @@ func quietLogger() *slog.Logger {
 // limits; it is shut down when the test ends.
 func newRoot(t testing.TB, cfg calls.Config) *actors.Node {
 	t.Helper()
-	n, err := actors.NewNode(actors.Config{Name: "root", Logger: quietLogger(),
-		Setup: func(n *actors.Node) error { return setupWith(n, cfg) }})
+	return newRootNode(t, actors.Config{}, cfg)
+}
+
+// newRootNode is newRoot with node settings.
+func newRootNode(t testing.TB, ncfg actors.Config, cfg calls.Config) *actors.Node {
+	t.Helper()
+	ncfg.Name, ncfg.Logger = "root", quietLogger()
+	ncfg.Setup = func(n *actors.Node) error { return setupWith(n, cfg) }
+	n, err := actors.NewNode(ncfg)
 	if err != nil {
 		t.Fatal(err)
 	}

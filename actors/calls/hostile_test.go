@@ -57,6 +57,11 @@ func TestHostile_GarbageBodies(t *testing.T) {
 	if code := p.reply(bad); code != string(calls.CodeBadRequest) {
 		t.Fatalf("garbage request payload: code %q, want bad_request", code)
 	}
+	gen := randID() // a handler of a type with generated codecs
+	p.send(wire.KindCallService, 0, rawRequest(gen, 0, "pub", "gen", []byte{0x81, 0xa2, 'I', 'D', 0xc1}))
+	if code := p.reply(gen); code != string(calls.CodeBadRequest) {
+		t.Fatalf("garbage generated-type payload: code %q, want bad_request", code)
+	}
 	trailing := randID()
 	p.send(wire.KindCallService, 0, rawRequest(trailing, 0, "pub", "echo", append(mustMarshal(t, &Echo{}), 0x01)))
 	if code := p.reply(trailing); code != string(calls.CodeBadRequest) {
