@@ -58,12 +58,12 @@ func (t *Transfer) onOpen(f wire.Frame) error {
 	body := appendCredit(nil, creditFrame{id: reply, add: uint32(t.cfg.Window)})
 	if err := t.node.SendKindFlags(wire.KindStreamCredit, 0, src, body); err != nil {
 		s.teardown(err)
+		t.running.Done() // counted by add
 		return nil
 	}
 	hctx, cancel := context.WithCancelCause(t.base)
 	s.setCancel(cancel)
-	t.running.Add(1)
-	go t.serve(hctx, s, e.h) // owned: shutdown waits for t.running
+	go t.serve(hctx, s, e.h) // owned: shutdown waits for t.running (counted by add)
 	return nil
 }
 

@@ -254,6 +254,7 @@ func (t *Transfer) add(s *Stream, incoming bool) error {
 		}
 		t.incoming[s.key.peer]++
 		t.total++
+		t.running.Add(1) // its handler, under mu: never after close, so shutdown's Wait sees it
 	}
 	t.streams[s.key] = s
 	return nil
