@@ -474,3 +474,25 @@ func TestCallAll_TimeoutCancelAndWindow(t *testing.T) {
 		t.Fatalf("root still waits for %d calls", s.Pending)
 	}
 }
+
+// TestCall_AnswerOverMaxReply: the callee refuses to send an answer over
+// its own MaxReply (too_large), and the caller refuses one over its own.
+func TestCall_AnswerOverMaxReply(t *testing.T) {
+	root := newRoot(t, calls.Config{MaxReply: 64 << 10})
+	small := attachWith(t, root, "small", calls.Config{MaxReply: 16 << 10})
+	big := attach(t, root, "big")
+	ep := calls.Of(root)
+	_, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, small.link.ID, "big", &Big{N: 32 << 10})
+	var re *calls.RemoteError
+	if !errors.Is(err, calls.ErrTooLarge) || !errors.As(err, &re) || re.Code != calls.CodeTooLarge {
+		t.Fatalf("callee's answer over its MaxReply = %v, want a too_large RemoteError", err)
+	}
+	_, err = calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 100 << 10})
+	if !errors.Is(err, calls.ErrTooLarge) || errors.As(err, &re) {
+		t.Fatalf("answer over the caller's MaxReply = %v, want a local ErrTooLarge", err)
+	}
+	got, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 32 << 10})
+	if err != nil || len(got.B) != 32<<10 {
+		t.Fatalf("answer within the limits: %d bytes, %v", len(got.B), err)
+	}
+}
