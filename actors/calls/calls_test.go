@@ -3,6 +3,7 @@ package calls_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -494,5 +495,38 @@ func TestCall_AnswerOverMaxReply(t *testing.T) {
 	got, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 32 << 10})
 	if err != nil || len(got.B) != 32<<10 {
 		t.Fatalf("answer within the limits: %d bytes, %v", len(got.B), err)
+	}
+}
+
+// TestEndpoint_CloseAnswersQueuedCalls: calls queued in a closing endpoint
+// fail with ErrClosed at the caller, running ones see their ctx cancelled.
+func TestEndpoint_CloseAnswersQueuedCalls(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	k := attach(t, root, "worker")
+	ep := calls.Of(root)
+	errs := make(chan error, 4)
+	for i := range 4 { // "pub": 2 running, 2 queued
+		go func() {
+			_, err := calls.CallService[Block, Blocked](ctxWith(t, ctxLong), ep, k.link.ID, "pub", "block", &Block{Key: fmt.Sprint("q", i)})
+			errs <- err
+		}()
+	}
+	waitFor(t, waitLong, "4 calls admitted", func() bool { return k.ep.Stats().Calls == 4 })
+	if err := k.ep.Close(ctxWith(t, waitLong)); err != nil {
+		t.Fatal(err)
+	}
+	closed, cancelled := 0, 0
+	for range 4 {
+		switch err := recv(t, errs, atOnce, "a call's return"); {
+		case errors.Is(err, calls.ErrClosed):
+			closed++
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		default:
+			t.Fatalf("call = %v, want ErrClosed or context.Canceled", err)
+		}
+	}
+	if closed != 2 || cancelled != 2 {
+		t.Fatalf("%d closed, %d cancelled; want 2 and 2", closed, cancelled)
 	}
 }
