@@ -110,7 +110,8 @@ type Endpoint struct {
 
 	base   context.Context // parent of every handler's ctx; cancelled by Close
 	cancel context.CancelFunc
-	live   liveSet // handler and Go goroutines
+	done   context.Context // always done: sends that must never wait for room
+	live   liveSet         // handler and Go goroutines
 
 	closeOnce  sync.Once
 	closedCh   chan struct{}
@@ -147,6 +148,9 @@ func New(node *actors.Node, cfg Config) (*Endpoint, error) {
 	ep.in.init(cfg)
 	ep.live.idle = make(chan struct{})
 	ep.base, ep.cancel = context.WithCancel(context.Background())
+	var stop context.CancelFunc
+	ep.done, stop = context.WithCancel(context.Background())
+	stop()
 	if err := ep.registerKinds(); err != nil {
 		ep.cancel()
 		return nil, err
@@ -200,8 +204,10 @@ func (ep *Endpoint) ID() uint32 { return ep.self }
 // node's Shutdown.
 func (ep *Endpoint) Close(ctx context.Context) error {
 	ep.closeOnce.Do(func() {
-		for _, j := range ep.in.close() {
-			ep.replyError(j.key.src, j.key.id, CodeClosed, fmt.Errorf("%w: context %d is closing", ErrClosed, ep.self))
+		for _, j := range ep.in.close() { // queued calls never run: tell their callers
+			body := appendReplyHead(nil, j.key.id, statusErr)
+			body = append(body, ep.encodeError(CodeClosed, fmt.Errorf("%w: context %d is closing", ErrClosed, ep.self))...)
+			ep.answer(ctx, j.key.src, j.key.id, body)
 		}
 		ep.out.failAll(ErrClosed)
 		ep.cancel()

@@ -316,3 +316,27 @@ func TestHostile_ConcurrentCallsToHostileTarget(t *testing.T) {
 		t.Fatalf("%d calls still pending", s.Pending)
 	}
 }
+
+// TestHostile_AnswerOverMaxReply: a target that answers with more than
+// the caller's MaxReply fails the call with ErrTooLarge; nothing is kept.
+func TestHostile_AnswerOverMaxReply(t *testing.T) {
+	const maxReply = 64 << 10
+	root := newRoot(t, calls.Config{MaxReply: maxReply})
+	p := attachRaw(t, root, "target")
+	ep := calls.Of(root)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Big, Blob](ctxWith(t, ctxLong), ep, p.id, "big", &Big{})
+		errs <- err
+	}()
+	f := p.expect("the call", func(f wire.Frame) bool { return f.Header().Kind() == wire.KindCallFunction })
+	var id [16]byte
+	copy(id[:], f.Body()[1:17])
+	p.send(wire.KindCallReply, 0, rawReply(id, mustMarshal(t, &Blob{B: make([]byte, maxReply)})))
+	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, calls.ErrTooLarge) {
+		t.Fatalf("answer over MaxReply = %v, want ErrTooLarge", err)
+	}
+	if s := ep.Stats(); s.Pending != 0 {
+		t.Fatalf("%d calls pending", s.Pending)
+	}
+}
