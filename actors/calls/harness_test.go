@@ -207,6 +207,9 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 				return nil, ctx.Err()
 			}
 		}),
+		calls.Handle(ep, "len", func(ctx context.Context, req *Blob) (*Big, error) {
+			return &Big{N: len(req.B)}, nil
+		}),
 		calls.Handle(ep, "big", func(ctx context.Context, req *Big) (*Blob, error) {
 			return &Blob{B: make([]byte, req.N)}, nil
 		}),
