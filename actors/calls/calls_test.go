@@ -530,3 +530,23 @@ func TestEndpoint_CloseAnswersQueuedCalls(t *testing.T) {
 		t.Fatalf("%d closed, %d cancelled; want 2 and 2", closed, cancelled)
 	}
 }
+
+// TestCall_ChunkedBothWays: a request and an answer bigger than a chunk
+// (wire.DefaultChunkSize) travel in pieces and arrive whole, also through
+// a middle context.
+func TestCall_ChunkedBothWays(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	mid := attach(t, root, "mid")
+	gk := attach(t, mid.node, "grandchild")
+	waitFor(t, waitLong, "the root learns the route", func() bool { _, ok := root.Routes()[gk.link.ID]; return ok })
+	ep := calls.Of(root)
+	const size = 300 << 10
+	n, err := calls.Call[Blob, Big](ctxWith(t, waitLong), ep, gk.link.ID, "len", &Blob{B: make([]byte, size)})
+	if err != nil || n.N != size {
+		t.Fatalf("chunked request: %+v, %v", n, err)
+	}
+	b, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, gk.link.ID, "big", &Big{N: size})
+	if err != nil || len(b.B) != size {
+		t.Fatalf("chunked answer: %d bytes, %v", len(b.B), err)
+	}
+}

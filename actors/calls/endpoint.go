@@ -120,7 +120,15 @@ type Endpoint struct {
 	pid        *actor.PID
 }
 
-var _ actor.Process = (*Endpoint)(nil)
+// registered is the Process under which an Endpoint is registered in its
+// node's process registry, so that Of finds it; it takes no messages.
+type registered struct{ ep *Endpoint }
+
+var _ actor.Process = registered{}
+
+func (registered) SendUserMessage(*actor.PID, any)   {}
+func (registered) SendSystemMessage(*actor.PID, any) {}
+func (registered) Stop(*actor.PID)                   {}
 
 // New makes the Endpoint of node and registers the kinds of package calls
 // (CALL_FUNCTION, CALL_SERVICE, CALL_REPLY, CALL_CANCEL) on it. Call it in
@@ -155,7 +163,7 @@ func New(node *actors.Node, cfg Config) (*Endpoint, error) {
 		ep.cancel()
 		return nil, err
 	}
-	pid, ok := node.System().ProcessRegistry.Add(ep, endpointID)
+	pid, ok := node.System().ProcessRegistry.Add(registered{ep}, endpointID)
 	if !ok {
 		ep.cancel()
 		return nil, fmt.Errorf("calls: node %d already has an endpoint", node.ID())
@@ -187,8 +195,8 @@ func Of(node *actors.Node) *Endpoint {
 	if !ok {
 		return nil
 	}
-	ep, _ := p.(*Endpoint)
-	return ep
+	r, _ := p.(registered)
+	return r.ep
 }
 
 // Node returns the endpoint's node.
@@ -247,12 +255,6 @@ func (ep *Endpoint) onEvent(evt any) {
 		}
 	}
 }
-
-// SendUserMessage, SendSystemMessage and Stop make the Endpoint the
-// Process registered under endpointID (for Of); it takes no messages.
-func (ep *Endpoint) SendUserMessage(*actor.PID, any)   {}
-func (ep *Endpoint) SendSystemMessage(*actor.PID, any) {}
-func (ep *Endpoint) Stop(*actor.PID)                   {}
 
 // liveSet counts the goroutines an Endpoint owns; idle is closed once the
 // set is closed and the last of them has left.
