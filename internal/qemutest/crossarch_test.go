@@ -104,7 +104,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func newRoot(t *testing.T) *actors.Node {
+func newRoot(t testing.TB) *actors.Node {
 	t.Helper()
 	h := slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})
 	n, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(h)})
@@ -149,9 +149,9 @@ func startArm64(t *testing.T, root *actors.Node, o docker.Options) *spawn.Proces
 		t.Fatalf("docker.Start in the arm64 container: %v", err)
 	}
 	b := p.Info().Boot
-	t.Logf("%s up in %v: platform %s, built %v (waited %v), uploaded %d bytes %s, bootstrap %v, handshake %v",
+	t.Logf("%s up in %v: platform %s, built %v (waited %v), uploaded %d bytes %s, bootstrap %v (upload and verification %v), handshake %v",
 		o.Name, time.Since(begin).Round(time.Millisecond), b.Platform, b.Built, b.Build.Round(time.Millisecond),
-		b.Uploaded, b.Codec, b.Bootstrap.Round(time.Millisecond), b.Handshake.Round(time.Millisecond))
+		b.Uploaded, b.Codec, b.Bootstrap.Round(time.Millisecond), b.Upload.Round(time.Millisecond), b.Handshake.Round(time.Millisecond))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
