@@ -300,3 +300,35 @@ func nextFrom[T supervision.Event](t testing.TB, ch <-chan supervision.Event, d 
 		}
 	}
 }
+
+// WaitUp does not wait for a child that ended and is not to be restarted
+// (a Transient child that exited with status 0), and ChildInfo says so.
+func TestSupervisor_WaitUpSkipsEndedChildren(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	hook, evs := onEvents()
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Children: workers(2, supervision.Transient), OnEvent: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(testCtx(t, 30*time.Second))
+	if err := s.WaitUp(testCtx(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	first := s.Children()[0]
+	if err := root.RequestShutdown(first.ID); err != nil { // it exits with status 0
+		t.Fatal(err)
+	}
+	ev := nextFrom[*supervision.ChildFailed](t, evs, 30*time.Second)
+	if ev.Restart || ev.Child != first.Name {
+		t.Fatalf("clean exit of a Transient child: %+v", ev)
+	}
+	if code, ok := spawn.ExitStatus(ev.Reason); !ok || code != 0 {
+		t.Fatalf("Reason %v, want exit status 0", ev.Reason)
+	}
+	if err := s.WaitUp(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatalf("WaitUp with an ended child: %v", err)
+	}
+	if ci, _ := s.Child(first.Name); ci.Up || !ci.Ended || ci.GaveUp || ci.LastErr == nil {
+		t.Fatalf("ended child %+v", ci)
+	}
+}

@@ -112,9 +112,10 @@ type ChildInfo struct {
 	Incarnation uint64 // 1 for the first start, +1 per restart
 	PIDs        map[string]*actor.PID
 	Restarts    int // restarts since the supervisor started
-	// LastErr is the cause of the child's last failure, with its type (its
-	// death reason or a *StartError); nil until it first fails. It stays
-	// after a restart.
+	// LastErr is why the child's last incarnation ended (its death
+	// reason, an exit status 0 included) or failed to start (a
+	// *StartError), with its type; nil until then. It stays after a
+	// restart.
 	LastErr error
 	// Ended: the child is not going to be started again (its restart
 	// type, or GaveUp), until a sibling's restart under OneForAll or
@@ -124,9 +125,10 @@ type ChildInfo struct {
 	GaveUp bool
 }
 
-// Supervisor supervises child contexts. Its decisions come from a Core; an
-// actor applies them, doing every start and stop on its own goroutines, so
-// it never blocks. A Supervisor is safe for concurrent use.
+// Supervisor supervises child contexts. Its decisions come from a pure core
+// (supervision/internal/core); an actor applies them, doing every start and
+// stop on its own goroutines, so it never blocks. A Supervisor is safe for
+// concurrent use.
 type Supervisor struct {
 	cfg  Config
 	node *actors.Node

@@ -31,6 +31,8 @@ const (
 	KindDetaching     Kind = 109 // Mitogen DETACHING: the child is detaching from its parent
 	KindCallService   Kind = 110 // Mitogen CALL_SERVICE: call a named service
 	KindSpawnActor    Kind = 120 // spawn a registered actor kind in the destination context
+	KindCallReply     Kind = 121 // the result or error of a CALL_FUNCTION or CALL_SERVICE (actors/calls)
+	KindCallCancel    Kind = 122 // the caller gave up on a call: cancel its handler (actors/calls)
 
 	// Streams (package actors/transfer): a byte stream each way between two
 	// contexts, with a credit window per stream and direction. START marks
@@ -62,6 +64,8 @@ var kindNames = map[Kind]string{
 	KindDetaching:     "DETACHING",
 	KindCallService:   "CALL_SERVICE",
 	KindSpawnActor:    "SPAWN_ACTOR",
+	KindCallReply:     "CALL_REPLY",
+	KindCallCancel:    "CALL_CANCEL",
 	KindStreamOpen:    "STREAM_OPEN",
 	KindStreamData:    "STREAM_DATA",
 	KindStreamCredit:  "STREAM_CREDIT",

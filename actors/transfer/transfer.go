@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -176,8 +175,10 @@ func (t *Transfer) Node() *actors.Node { return t.node }
 // Ancestor is the default Policy: src is one of this context's ancestors.
 func (t *Transfer) Ancestor(src uint32) bool { return slices.Contains(t.node.Parents(), src) }
 
-// Handle registers h as the handler of streams named name (at most 255
-// bytes; names starting with "spindle." are the package's own). allow says
+// Handle registers h as the handler of streams named name (1..255 bytes;
+// names starting with "spindle." belong to Spindle's own packages:
+// "spindle.push" and "spindle.pull" here, "spindle.command" in
+// actors/command). A name can be registered once. allow says
 // which contexts may open it; nil means ancestors only ([Transfer.Ancestor]),
 // [Anyone] every context. Register handlers in Config.Setup, so they exist
 // before the first frame arrives.
@@ -187,8 +188,6 @@ func (t *Transfer) Handle(name string, h Handler, allow Policy) error {
 		return errors.New("transfer: Handle: nil handler")
 	case name == "" || len(name) > maxName:
 		return fmt.Errorf("transfer: Handle: name of %d bytes, want 1..%d", len(name), maxName)
-	case strings.HasPrefix(name, reservedPrefix):
-		return fmt.Errorf("transfer: Handle(%q): names starting with %q are reserved", name, reservedPrefix)
 	}
 	if allow == nil {
 		allow = t.Ancestor
