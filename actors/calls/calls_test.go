@@ -3,6 +3,7 @@ package calls_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -472,5 +473,80 @@ func TestCallAll_TimeoutCancelAndWindow(t *testing.T) {
 	}
 	if s := ep.Stats(); s.Pending != 0 {
 		t.Fatalf("root still waits for %d calls", s.Pending)
+	}
+}
+
+// TestCall_AnswerOverMaxReply: the callee refuses to send an answer over
+// its own MaxReply (too_large), and the caller refuses one over its own.
+func TestCall_AnswerOverMaxReply(t *testing.T) {
+	root := newRoot(t, calls.Config{MaxReply: 64 << 10})
+	small := attachWith(t, root, "small", calls.Config{MaxReply: 16 << 10})
+	big := attach(t, root, "big")
+	ep := calls.Of(root)
+	_, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, small.link.ID, "big", &Big{N: 32 << 10})
+	var re *calls.RemoteError
+	if !errors.Is(err, calls.ErrTooLarge) || !errors.As(err, &re) || re.Code != calls.CodeTooLarge {
+		t.Fatalf("callee's answer over its MaxReply = %v, want a too_large RemoteError", err)
+	}
+	_, err = calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 100 << 10})
+	if !errors.Is(err, calls.ErrTooLarge) || errors.As(err, &re) {
+		t.Fatalf("answer over the caller's MaxReply = %v, want a local ErrTooLarge", err)
+	}
+	got, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 32 << 10})
+	if err != nil || len(got.B) != 32<<10 {
+		t.Fatalf("answer within the limits: %d bytes, %v", len(got.B), err)
+	}
+}
+
+// TestEndpoint_CloseAnswersQueuedCalls: calls queued in a closing endpoint
+// fail with ErrClosed at the caller, running ones see their ctx cancelled.
+func TestEndpoint_CloseAnswersQueuedCalls(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	k := attach(t, root, "worker")
+	ep := calls.Of(root)
+	errs := make(chan error, 4)
+	for i := range 4 { // "pub": 2 running, 2 queued
+		go func() {
+			_, err := calls.CallService[Block, Blocked](ctxWith(t, ctxLong), ep, k.link.ID, "pub", "block", &Block{Key: fmt.Sprint("q", i)})
+			errs <- err
+		}()
+	}
+	waitFor(t, waitLong, "4 calls admitted", func() bool { return k.ep.Stats().Calls == 4 })
+	if err := k.ep.Close(ctxWith(t, waitLong)); err != nil {
+		t.Fatal(err)
+	}
+	closed, cancelled := 0, 0
+	for range 4 {
+		switch err := recv(t, errs, atOnce, "a call's return"); {
+		case errors.Is(err, calls.ErrClosed):
+			closed++
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		default:
+			t.Fatalf("call = %v, want ErrClosed or context.Canceled", err)
+		}
+	}
+	if closed != 2 || cancelled != 2 {
+		t.Fatalf("%d closed, %d cancelled; want 2 and 2", closed, cancelled)
+	}
+}
+
+// TestCall_ChunkedBothWays: a request and an answer bigger than a chunk
+// (wire.DefaultChunkSize) travel in pieces and arrive whole, also through
+// a middle context.
+func TestCall_ChunkedBothWays(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	mid := attach(t, root, "mid")
+	gk := attach(t, mid.node, "grandchild")
+	waitFor(t, waitLong, "the root learns the route", func() bool { _, ok := root.Routes()[gk.link.ID]; return ok })
+	ep := calls.Of(root)
+	const size = 300 << 10
+	n, err := calls.Call[Blob, Big](ctxWith(t, waitLong), ep, gk.link.ID, "len", &Blob{B: make([]byte, size)})
+	if err != nil || n.N != size {
+		t.Fatalf("chunked request: %+v, %v", n, err)
+	}
+	b, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, gk.link.ID, "big", &Big{N: size})
+	if err != nil || len(b.B) != size {
+		t.Fatalf("chunked answer: %d bytes, %v", len(b.B), err)
 	}
 }

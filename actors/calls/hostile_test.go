@@ -5,11 +5,13 @@ package calls_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
 	"github.com/spindle-go/spindle/wire"
 )
@@ -314,5 +316,59 @@ func TestHostile_ConcurrentCallsToHostileTarget(t *testing.T) {
 	}
 	if s := ep.Stats(); s.Pending != 0 {
 		t.Fatalf("%d calls still pending", s.Pending)
+	}
+}
+
+// TestHostile_AnswerOverMaxReply: a target that answers with more than
+// the caller's MaxReply fails the call with ErrTooLarge; nothing is kept.
+func TestHostile_AnswerOverMaxReply(t *testing.T) {
+	const maxReply = 64 << 10
+	root := newRoot(t, calls.Config{MaxReply: maxReply})
+	p := attachRaw(t, root, "target")
+	ep := calls.Of(root)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Big, Blob](ctxWith(t, ctxLong), ep, p.id, "big", &Big{})
+		errs <- err
+	}()
+	f := p.expect("the call", func(f wire.Frame) bool { return f.Header().Kind() == wire.KindCallFunction })
+	var id [16]byte
+	copy(id[:], f.Body()[1:17])
+	p.send(wire.KindCallReply, 0, rawReply(id, mustMarshal(t, &Blob{B: make([]byte, maxReply)})))
+	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, calls.ErrTooLarge) {
+		t.Fatalf("answer over MaxReply = %v, want ErrTooLarge", err)
+	}
+	if s := ep.Stats(); s.Pending != 0 {
+		t.Fatalf("%d calls pending", s.Pending)
+	}
+}
+
+// TestHostile_ForgedIsDeadForCall: a sibling that learnt a call's ID
+// cannot fail it with a forged IS_DEAD (only a context on the path to the
+// call's target may); the target itself may.
+func TestHostile_ForgedIsDeadForCall(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	target := attachRaw(t, root, "target")
+	sibling := attachRaw(t, root, "sibling")
+	ep := calls.Of(root)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Echo, Echoed](ctxWith(t, ctxLong), ep, target.id, "echo", &Echo{})
+		errs <- err
+	}()
+	f := target.expect("the call", func(f wire.Frame) bool { return f.Header().Kind() == wire.KindCallFunction })
+	var id [16]byte
+	copy(id[:], f.Body()[1:17])
+	sender := "$c" + base64.RawURLEncoding.EncodeToString(id[:])
+	forged := wire.DeadReply{TargetCtx: target.id, HasSender: true, SenderCtx: 0, SenderID: sender,
+		Code: wire.DeadUnreachable, Reason: "forged: target is dead"}
+	sibling.send(wire.KindDead, 0, wire.AppendDeadReply(nil, forged))
+	sibling.barrier(0)
+	if s := ep.Stats(); s.Pending != 1 {
+		t.Fatalf("a sibling's forged IS_DEAD failed the call (%d pending)", s.Pending)
+	}
+	target.send(wire.KindDead, 0, wire.AppendDeadReply(nil, forged)) // the target may say so itself
+	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, actors.ErrContextDead) {
+		t.Fatalf("the target's IS_DEAD = %v, want ErrContextDead", err)
 	}
 }
