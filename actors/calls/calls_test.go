@@ -550,3 +550,72 @@ func TestCall_ChunkedBothWays(t *testing.T) {
 		t.Fatalf("chunked answer: %d bytes, %v", len(b.B), err)
 	}
 }
+
+// TestCall_OwnContextCancel: a call to the endpoint's own context is
+// cancelled like a remote one.
+func TestCall_OwnContextCancel(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Block, Blocked](ctx, ep, ep.ID(), "block", &Block{Key: "self"})
+		done <- err
+	}()
+	recv(t, stateOf(root).startedCh("self"), waitLong, "handler start")
+	cancel()
+	if err := recv(t, done, atOnce, "Call's return"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Call = %v", err)
+	}
+	if e := recv(t, stateOf(root).ended, waitLong, "handler end"); !e.Canceled {
+		t.Fatalf("handler saw %+v", e)
+	}
+}
+
+// TestRegistration_Errors: names are registered once, within MaxNameLen;
+// a second endpoint for a node is refused.
+func TestRegistration_Errors(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	if ep.Node() != root {
+		t.Fatal("Node() is not the endpoint's node")
+	}
+	echo := func(context.Context, *Echo) (*Echoed, error) { return &Echoed{}, nil }
+	long := strings.Repeat("x", calls.MaxNameLen+1)
+	svc, err := calls.NewService(ep, "extra", calls.ServiceConfig{})
+	if err != nil || svc.Name() != "extra" {
+		t.Fatalf("NewService: %v", err)
+	}
+	for what, err := range map[string]error{
+		"function twice":  calls.Handle(ep, "echo", echo),
+		"long function":   calls.Handle(ep, long, echo),
+		"empty function":  calls.Handle(ep, "", echo),
+		"nil handler":     calls.Handle[Echo, Echoed](ep, "nil", nil),
+		"method twice":    errors.Join(calls.Method(svc, "m", echo), calls.Method(svc, "m", echo)),
+		"error twice":     calls.RegisterError(ep, "test.ErrGone", ErrGone),
+		"nil error":       calls.RegisterError(ep, "nil", nil),
+		"interface type":  calls.RegisterErrorType[error](ep, "iface"),
+		"long error name": calls.RegisterError(ep, long, ErrGone),
+		"second endpoint": func() error { _, err := calls.New(root, calls.Config{}); return err }(),
+		"MaxHeld too low": func() error {
+			_, err := calls.New(root, calls.Config{MaxRequest: 2 << 20, MaxHeld: 1 << 20})
+			return err
+		}(),
+		"service twice": func() error { _, err := calls.NewService(ep, "extra", calls.ServiceConfig{}); return err }(),
+		"long service":  func() error { _, err := calls.NewService(ep, long, calls.ServiceConfig{}); return err }(),
+		"empty method arg": func() error {
+			_, err := calls.CallService[Echo, Echoed](context.Background(), ep, 0, "pub", "", &Echo{})
+			return err
+		}(),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", what)
+		}
+	}
+	if !errors.Is(func() error { _, err := calls.New(root, calls.Config{}); return err }(), actors.ErrKindTaken) {
+		t.Error("second endpoint: want actors.ErrKindTaken")
+	}
+	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), ep, ep.ID(), long, &Echo{}); err == nil {
+		t.Error("call of a name over MaxNameLen: no error")
+	}
+}

@@ -189,7 +189,9 @@ func (ep *Endpoint) registerKinds() error {
 	return nil
 }
 
-// Of returns the Endpoint that New made for node, or nil if none.
+// Of returns the Endpoint that New made for node, or nil if there is none
+// (or it was closed). It is how the root finds the endpoint its own
+// Config.Setup made.
 func Of(node *actors.Node) *Endpoint {
 	p, ok := node.System().ProcessRegistry.GetLocal(endpointID)
 	if !ok {
