@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 
@@ -370,5 +371,45 @@ func TestHostile_ForgedIsDeadForCall(t *testing.T) {
 	target.send(wire.KindDead, 0, wire.AppendDeadReply(nil, forged)) // the target may say so itself
 	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, actors.ErrContextDead) {
 		t.Fatalf("the target's IS_DEAD = %v, want ErrContextDead", err)
+	}
+}
+
+// countHandler counts log records by level and message.
+type countHandler struct {
+	mu *sync.Mutex
+	n  map[string]int // "WARN refused call: busy" -> count
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.n[r.Level.String()+" "+r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestHostile_RefusalsLogOnce: a child repeating refused calls costs one
+// Warn record per kind of refusal; the rest are Debug.
+func TestHostile_RefusalsLogOnce(t *testing.T) {
+	logs := countHandler{mu: &sync.Mutex{}, n: map[string]int{}}
+	root := newRoot(t, calls.Config{MaxPerCaller: 1, Logger: slog.New(logs)})
+	p := attachRaw(t, root, "noisy")
+	const n = 200
+	p.send(wire.KindCallService, 0, rawRequest(randID(), 0, "pub", "block", mustMarshal(t, &Block{Key: "hold"})))
+	for range n { // the last frame is a call: its reply comes after every frame was handled
+		p.send(wire.KindCallReply, 0, []byte{1})
+		p.send(wire.KindCallFunction, 0, rawRequest(randID(), 0, "echo", "", mustMarshal(t, &Echo{})))
+		p.send(wire.KindCallService, 0, rawRequest(randID(), 0, "pub", "echo", mustMarshal(t, &Echo{})))
+	}
+	p.replies(2 * n)
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	t.Logf("log records: %v", logs.n)
+	for _, msg := range []string{"refused call", "refused call: busy", "dropped malformed call reply"} {
+		if logs.n["WARN "+msg] != 1 || logs.n["DEBUG "+msg] != n-1 {
+			t.Errorf("%q: %d Warn, %d Debug; want 1 and %d", msg, logs.n["WARN "+msg], logs.n["DEBUG "+msg], n-1)
+		}
 	}
 }
