@@ -162,7 +162,13 @@ func (ep *Endpoint) sendCancel(target uint32, id callID) {
 		ep.in.cancelCall(jobKey{src: ep.self, id: id})
 		return
 	}
-	_ = ep.node.SendKind(wire.KindCallCancel, target, id[:]) // a dead target has forgotten the call anyway
+	// Never wait for room: the caller has given up already. A cancel that
+	// finds the link's queue full is not sent (the handler then ends at its
+	// deadline, or with the target's death); a dead target has forgotten
+	// the call anyway.
+	if err := ep.node.SendKindContext(ep.done, wire.KindCallCancel, target, id[:]); err != nil {
+		ep.log.Debug("call cancel not sent", "to", target, "err", err)
+	}
 }
 
 // onReply handles CALL_REPLY: the answer of a call made here, accepted only

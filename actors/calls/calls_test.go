@@ -3,6 +3,7 @@ package calls_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -472,5 +473,149 @@ func TestCallAll_TimeoutCancelAndWindow(t *testing.T) {
 	}
 	if s := ep.Stats(); s.Pending != 0 {
 		t.Fatalf("root still waits for %d calls", s.Pending)
+	}
+}
+
+// TestCall_AnswerOverMaxReply: the callee refuses to send an answer over
+// its own MaxReply (too_large), and the caller refuses one over its own.
+func TestCall_AnswerOverMaxReply(t *testing.T) {
+	root := newRoot(t, calls.Config{MaxReply: 64 << 10})
+	small := attachWith(t, root, "small", calls.Config{MaxReply: 16 << 10})
+	big := attach(t, root, "big")
+	ep := calls.Of(root)
+	_, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, small.link.ID, "big", &Big{N: 32 << 10})
+	var re *calls.RemoteError
+	if !errors.Is(err, calls.ErrTooLarge) || !errors.As(err, &re) || re.Code != calls.CodeTooLarge {
+		t.Fatalf("callee's answer over its MaxReply = %v, want a too_large RemoteError", err)
+	}
+	_, err = calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 100 << 10})
+	if !errors.Is(err, calls.ErrTooLarge) || errors.As(err, &re) {
+		t.Fatalf("answer over the caller's MaxReply = %v, want a local ErrTooLarge", err)
+	}
+	got, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, big.link.ID, "big", &Big{N: 32 << 10})
+	if err != nil || len(got.B) != 32<<10 {
+		t.Fatalf("answer within the limits: %d bytes, %v", len(got.B), err)
+	}
+}
+
+// TestEndpoint_CloseAnswersQueuedCalls: calls queued in a closing endpoint
+// fail with ErrClosed at the caller, running ones see their ctx cancelled.
+func TestEndpoint_CloseAnswersQueuedCalls(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	k := attach(t, root, "worker")
+	ep := calls.Of(root)
+	errs := make(chan error, 4)
+	for i := range 4 { // "pub": 2 running, 2 queued
+		go func() {
+			_, err := calls.CallService[Block, Blocked](ctxWith(t, ctxLong), ep, k.link.ID, "pub", "block", &Block{Key: fmt.Sprint("q", i)})
+			errs <- err
+		}()
+	}
+	waitFor(t, waitLong, "4 calls admitted", func() bool { return k.ep.Stats().Calls == 4 })
+	if err := k.ep.Close(ctxWith(t, waitLong)); err != nil {
+		t.Fatal(err)
+	}
+	closed, cancelled := 0, 0
+	for range 4 {
+		switch err := recv(t, errs, atOnce, "a call's return"); {
+		case errors.Is(err, calls.ErrClosed):
+			closed++
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		default:
+			t.Fatalf("call = %v, want ErrClosed or context.Canceled", err)
+		}
+	}
+	if closed != 2 || cancelled != 2 {
+		t.Fatalf("%d closed, %d cancelled; want 2 and 2", closed, cancelled)
+	}
+}
+
+// TestCall_ChunkedBothWays: a request and an answer bigger than a chunk
+// (wire.DefaultChunkSize) travel in pieces and arrive whole, also through
+// a middle context.
+func TestCall_ChunkedBothWays(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	mid := attach(t, root, "mid")
+	gk := attach(t, mid.node, "grandchild")
+	waitFor(t, waitLong, "the root learns the route", func() bool { _, ok := root.Routes()[gk.link.ID]; return ok })
+	ep := calls.Of(root)
+	const size = 300 << 10
+	n, err := calls.Call[Blob, Big](ctxWith(t, waitLong), ep, gk.link.ID, "len", &Blob{B: make([]byte, size)})
+	if err != nil || n.N != size {
+		t.Fatalf("chunked request: %+v, %v", n, err)
+	}
+	b, err := calls.Call[Big, Blob](ctxWith(t, waitLong), ep, gk.link.ID, "big", &Big{N: size})
+	if err != nil || len(b.B) != size {
+		t.Fatalf("chunked answer: %d bytes, %v", len(b.B), err)
+	}
+}
+
+// TestCall_OwnContextCancel: a call to the endpoint's own context is
+// cancelled like a remote one.
+func TestCall_OwnContextCancel(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Block, Blocked](ctx, ep, ep.ID(), "block", &Block{Key: "self"})
+		done <- err
+	}()
+	recv(t, stateOf(root).startedCh("self"), waitLong, "handler start")
+	cancel()
+	if err := recv(t, done, atOnce, "Call's return"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Call = %v", err)
+	}
+	if e := recv(t, stateOf(root).ended, waitLong, "handler end"); !e.Canceled {
+		t.Fatalf("handler saw %+v", e)
+	}
+}
+
+// TestRegistration_Errors: names are registered once, within MaxNameLen;
+// a second endpoint for a node is refused.
+func TestRegistration_Errors(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	if ep.Node() != root {
+		t.Fatal("Node() is not the endpoint's node")
+	}
+	echo := func(context.Context, *Echo) (*Echoed, error) { return &Echoed{}, nil }
+	long := strings.Repeat("x", calls.MaxNameLen+1)
+	svc, err := calls.NewService(ep, "extra", calls.ServiceConfig{})
+	if err != nil || svc.Name() != "extra" {
+		t.Fatalf("NewService: %v", err)
+	}
+	for what, err := range map[string]error{
+		"function twice":  calls.Handle(ep, "echo", echo),
+		"long function":   calls.Handle(ep, long, echo),
+		"empty function":  calls.Handle(ep, "", echo),
+		"nil handler":     calls.Handle[Echo, Echoed](ep, "nil", nil),
+		"method twice":    errors.Join(calls.Method(svc, "m", echo), calls.Method(svc, "m", echo)),
+		"error twice":     calls.RegisterError(ep, "test.ErrGone", ErrGone),
+		"nil error":       calls.RegisterError(ep, "nil", nil),
+		"interface type":  calls.RegisterErrorType[error](ep, "iface"),
+		"long error name": calls.RegisterError(ep, long, ErrGone),
+		"second endpoint": func() error { _, err := calls.New(root, calls.Config{}); return err }(),
+		"MaxHeld too low": func() error {
+			_, err := calls.New(root, calls.Config{MaxRequest: 2 << 20, MaxHeld: 1 << 20})
+			return err
+		}(),
+		"service twice": func() error { _, err := calls.NewService(ep, "extra", calls.ServiceConfig{}); return err }(),
+		"long service":  func() error { _, err := calls.NewService(ep, long, calls.ServiceConfig{}); return err }(),
+		"empty method arg": func() error {
+			_, err := calls.CallService[Echo, Echoed](context.Background(), ep, 0, "pub", "", &Echo{})
+			return err
+		}(),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", what)
+		}
+	}
+	if !errors.Is(func() error { _, err := calls.New(root, calls.Config{}); return err }(), actors.ErrKindTaken) {
+		t.Error("second endpoint: want actors.ErrKindTaken")
+	}
+	if _, err := calls.Call[Echo, Echoed](ctxWith(t, waitLong), ep, ep.ID(), long, &Echo{}); err == nil {
+		t.Error("call of a name over MaxNameLen: no error")
 	}
 }

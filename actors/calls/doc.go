@@ -57,7 +57,9 @@
 // # Concurrency
 //
 // An Endpoint is safe for concurrent use. Frames are handled on the links'
-// reader goroutines without blocking; every handler runs on a goroutine of
-// its own, within its pool's limits, and the endpoint waits for them when
-// it closes (at the node's Shutdown).
+// reader goroutines, which never run a handler or wait for one (a refusal
+// is queued on the link the call came in on); every handler runs on a
+// goroutine of its own, within its pool's limits, and the endpoint waits
+// for them when it closes (at the node's Shutdown). Endpoint.Stats
+// reports what it holds.
 package calls

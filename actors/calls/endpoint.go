@@ -110,7 +110,8 @@ type Endpoint struct {
 
 	base   context.Context // parent of every handler's ctx; cancelled by Close
 	cancel context.CancelFunc
-	live   liveSet // handler and Go goroutines
+	done   context.Context // always done: sends that must never wait for room
+	live   liveSet         // handler and Go goroutines
 
 	closeOnce  sync.Once
 	closedCh   chan struct{}
@@ -119,7 +120,15 @@ type Endpoint struct {
 	pid        *actor.PID
 }
 
-var _ actor.Process = (*Endpoint)(nil)
+// registered is the Process under which an Endpoint is registered in its
+// node's process registry, so that Of finds it; it takes no messages.
+type registered struct{ ep *Endpoint }
+
+var _ actor.Process = registered{}
+
+func (registered) SendUserMessage(*actor.PID, any)   {}
+func (registered) SendSystemMessage(*actor.PID, any) {}
+func (registered) Stop(*actor.PID)                   {}
 
 // New makes the Endpoint of node and registers the kinds of package calls
 // (CALL_FUNCTION, CALL_SERVICE, CALL_REPLY, CALL_CANCEL) on it. Call it in
@@ -147,11 +156,14 @@ func New(node *actors.Node, cfg Config) (*Endpoint, error) {
 	ep.in.init(cfg)
 	ep.live.idle = make(chan struct{})
 	ep.base, ep.cancel = context.WithCancel(context.Background())
+	var stop context.CancelFunc
+	ep.done, stop = context.WithCancel(context.Background())
+	stop()
 	if err := ep.registerKinds(); err != nil {
 		ep.cancel()
 		return nil, err
 	}
-	pid, ok := node.System().ProcessRegistry.Add(ep, endpointID)
+	pid, ok := node.System().ProcessRegistry.Add(registered{ep}, endpointID)
 	if !ok {
 		ep.cancel()
 		return nil, fmt.Errorf("calls: node %d already has an endpoint", node.ID())
@@ -177,14 +189,16 @@ func (ep *Endpoint) registerKinds() error {
 	return nil
 }
 
-// Of returns the Endpoint that New made for node, or nil if none.
+// Of returns the Endpoint that New made for node, or nil if there is none
+// (or it was closed). It is how the root finds the endpoint its own
+// Config.Setup made.
 func Of(node *actors.Node) *Endpoint {
 	p, ok := node.System().ProcessRegistry.GetLocal(endpointID)
 	if !ok {
 		return nil
 	}
-	ep, _ := p.(*Endpoint)
-	return ep
+	r, _ := p.(registered)
+	return r.ep
 }
 
 // Node returns the endpoint's node.
@@ -200,8 +214,10 @@ func (ep *Endpoint) ID() uint32 { return ep.self }
 // node's Shutdown.
 func (ep *Endpoint) Close(ctx context.Context) error {
 	ep.closeOnce.Do(func() {
-		for _, j := range ep.in.close() {
-			ep.replyError(j.key.src, j.key.id, CodeClosed, fmt.Errorf("%w: context %d is closing", ErrClosed, ep.self))
+		for _, j := range ep.in.close() { // queued calls never run: tell their callers
+			body := appendReplyHead(nil, j.key.id, statusErr)
+			body = append(body, ep.encodeError(CodeClosed, fmt.Errorf("%w: context %d is closing", ErrClosed, ep.self))...)
+			ep.answer(ctx, j.key.src, j.key.id, body)
 		}
 		ep.out.failAll(ErrClosed)
 		ep.cancel()
@@ -241,12 +257,6 @@ func (ep *Endpoint) onEvent(evt any) {
 		}
 	}
 }
-
-// SendUserMessage, SendSystemMessage and Stop make the Endpoint the
-// Process registered under endpointID (for Of); it takes no messages.
-func (ep *Endpoint) SendUserMessage(*actor.PID, any)   {}
-func (ep *Endpoint) SendSystemMessage(*actor.PID, any) {}
-func (ep *Endpoint) Stop(*actor.PID)                   {}
 
 // liveSet counts the goroutines an Endpoint owns; idle is closed once the
 // set is closed and the last of them has left.

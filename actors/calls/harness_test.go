@@ -67,6 +67,8 @@ type (
 		Left        time.Duration
 	}
 	WaitEnded struct{ Key string }
+	Flood     struct{ N, Want int }
+	Flooded   struct{ Busy int }
 	Big       struct{ N int }
 	Blob      struct{ B []byte }
 	Empty     struct{}
@@ -207,6 +209,9 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 				return nil, ctx.Err()
 			}
 		}),
+		calls.Handle(ep, "len", func(ctx context.Context, req *Blob) (*Big, error) {
+			return &Big{N: len(req.B)}, nil
+		}),
 		calls.Handle(ep, "big", func(ctx context.Context, req *Big) (*Blob, error) {
 			return &Blob{B: make([]byte, req.N)}, nil
 		}),
@@ -229,6 +234,32 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 		calls.Method(priv, "echo", echo),
 		calls.Method(odd, "echo", echo),
 		calls.Method(probe, "echo", echo),
+		calls.Method(probe, "block", block),
+		calls.Handle(ep, "flood", func(ctx context.Context, req *Flood) (*Flooded, error) {
+			// a child process that floods its root's service: N calls at
+			// once, which outlive this handler (the process is killed); it
+			// returns once Want of them have come back
+			errs := make(chan error, req.N)
+			for i := range req.N {
+				go func() {
+					_, err := calls.CallService[Block, Blocked](context.Background(), ep, 0, "probe", "block",
+						&Block{Key: fmt.Sprint("flood-", n.ID(), "-", i)})
+					errs <- err
+				}()
+			}
+			out := &Flooded{}
+			for range req.Want {
+				select {
+				case err := <-errs:
+					if errors.Is(err, calls.ErrBusy) {
+						out.Busy++
+					}
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return out, nil
+		}),
 	} {
 		if err != nil {
 			return err

@@ -5,11 +5,14 @@ package calls_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
 	"github.com/spindle-go/spindle/wire"
 )
@@ -314,5 +317,99 @@ func TestHostile_ConcurrentCallsToHostileTarget(t *testing.T) {
 	}
 	if s := ep.Stats(); s.Pending != 0 {
 		t.Fatalf("%d calls still pending", s.Pending)
+	}
+}
+
+// TestHostile_AnswerOverMaxReply: a target that answers with more than
+// the caller's MaxReply fails the call with ErrTooLarge; nothing is kept.
+func TestHostile_AnswerOverMaxReply(t *testing.T) {
+	const maxReply = 64 << 10
+	root := newRoot(t, calls.Config{MaxReply: maxReply})
+	p := attachRaw(t, root, "target")
+	ep := calls.Of(root)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Big, Blob](ctxWith(t, ctxLong), ep, p.id, "big", &Big{})
+		errs <- err
+	}()
+	f := p.expect("the call", func(f wire.Frame) bool { return f.Header().Kind() == wire.KindCallFunction })
+	var id [16]byte
+	copy(id[:], f.Body()[1:17])
+	p.send(wire.KindCallReply, 0, rawReply(id, mustMarshal(t, &Blob{B: make([]byte, maxReply)})))
+	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, calls.ErrTooLarge) {
+		t.Fatalf("answer over MaxReply = %v, want ErrTooLarge", err)
+	}
+	if s := ep.Stats(); s.Pending != 0 {
+		t.Fatalf("%d calls pending", s.Pending)
+	}
+}
+
+// TestHostile_ForgedIsDeadForCall: a sibling that learnt a call's ID
+// cannot fail it with a forged IS_DEAD (only a context on the path to the
+// call's target may); the target itself may.
+func TestHostile_ForgedIsDeadForCall(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	target := attachRaw(t, root, "target")
+	sibling := attachRaw(t, root, "sibling")
+	ep := calls.Of(root)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Echo, Echoed](ctxWith(t, ctxLong), ep, target.id, "echo", &Echo{})
+		errs <- err
+	}()
+	f := target.expect("the call", func(f wire.Frame) bool { return f.Header().Kind() == wire.KindCallFunction })
+	var id [16]byte
+	copy(id[:], f.Body()[1:17])
+	sender := "$c" + base64.RawURLEncoding.EncodeToString(id[:])
+	forged := wire.DeadReply{TargetCtx: target.id, HasSender: true, SenderCtx: 0, SenderID: sender,
+		Code: wire.DeadUnreachable, Reason: "forged: target is dead"}
+	sibling.send(wire.KindDead, 0, wire.AppendDeadReply(nil, forged))
+	sibling.barrier(0)
+	if s := ep.Stats(); s.Pending != 1 {
+		t.Fatalf("a sibling's forged IS_DEAD failed the call (%d pending)", s.Pending)
+	}
+	target.send(wire.KindDead, 0, wire.AppendDeadReply(nil, forged)) // the target may say so itself
+	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, actors.ErrContextDead) {
+		t.Fatalf("the target's IS_DEAD = %v, want ErrContextDead", err)
+	}
+}
+
+// countHandler counts log records by level and message.
+type countHandler struct {
+	mu *sync.Mutex
+	n  map[string]int // "WARN refused call: busy" -> count
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.n[r.Level.String()+" "+r.Message]++
+	h.mu.Unlock()
+	return nil
+}
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestHostile_RefusalsLogOnce: a child repeating refused calls costs one
+// Warn record per kind of refusal; the rest are Debug.
+func TestHostile_RefusalsLogOnce(t *testing.T) {
+	logs := countHandler{mu: &sync.Mutex{}, n: map[string]int{}}
+	root := newRoot(t, calls.Config{MaxPerCaller: 1, Logger: slog.New(logs)})
+	p := attachRaw(t, root, "noisy")
+	const n = 200
+	p.send(wire.KindCallService, 0, rawRequest(randID(), 0, "pub", "block", mustMarshal(t, &Block{Key: "hold"})))
+	for range n { // the last frame is a call: its reply comes after every frame was handled
+		p.send(wire.KindCallReply, 0, []byte{1})
+		p.send(wire.KindCallFunction, 0, rawRequest(randID(), 0, "echo", "", mustMarshal(t, &Echo{})))
+		p.send(wire.KindCallService, 0, rawRequest(randID(), 0, "pub", "echo", mustMarshal(t, &Echo{})))
+	}
+	p.replies(2 * n)
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	t.Logf("log records: %v", logs.n)
+	for _, msg := range []string{"refused call", "refused call: busy", "dropped malformed call reply"} {
+		if logs.n["WARN "+msg] != 1 || logs.n["DEBUG "+msg] != n-1 {
+			t.Errorf("%q: %d Warn, %d Debug; want 1 and %d", msg, logs.n["WARN "+msg], logs.n["DEBUG "+msg], n-1)
+		}
 	}
 }

@@ -114,3 +114,32 @@ func TestProcess_Gather(t *testing.T) {
 		}
 	}
 }
+
+// TestProcess_FloodFromChildBoundedAndFreed: a child process that floods
+// a service of the root open to every context holds at most MaxPerCaller
+// calls there; when it is killed, the root cancels them and frees all.
+func TestProcess_FloodFromChildBoundedAndFreed(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	ep := calls.Of(root)
+	c := startChild(t, root, "flooder")
+	const n = 50
+	want := n - calls.DefaultMaxPerCaller
+	got, err := calls.Call[Flood, Flooded](ctxWith(t, waitLong), ep, c.ID(), "flood", &Flood{N: n, Want: want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ep.Stats()
+	t.Logf("child's flood of %d calls: %d busy, the root holds %+v", n, got.Busy, s)
+	if got.Busy != want || s.Calls != calls.DefaultMaxPerCaller || s.Callers != 1 {
+		t.Fatalf("%d busy, root holds %+v; want %d busy, %d calls", got.Busy, s, want, calls.DefaultMaxPerCaller)
+	}
+	if err := c.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, waitLong, "the flooder's calls freed", func() bool { s := ep.Stats(); return s.Calls == 0 && s.Callers == 0 && s.HeldBytes == 0 })
+	for range calls.DefaultMaxPerCaller {
+		if e := recv(t, stateOf(root).ended, waitLong, "a cancelled handler"); !e.Canceled {
+			t.Fatalf("handler %+v not cancelled", e)
+		}
+	}
+}

@@ -128,32 +128,36 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
 // service's Policy says. A refusal is checked before existence, so a
 // caller without authority learns no names.
 func (ep *Endpoint) lookup(kind wire.Kind, r request, c Caller) (*handler, *pool, string, Code, error) {
-	ep.regMu.RLock()
-	defer ep.regMu.RUnlock()
 	if kind == wire.KindCallFunction {
 		if !Ancestors(c) {
 			return nil, nil, "", CodeRefused, fmt.Errorf("%w: CALL_FUNCTION from context %d, which is not an ancestor of context %d",
 				ErrRefused, c.ID, ep.self)
 		}
+		ep.regMu.RLock()
 		h, ok := ep.funcs[r.Name]
+		ep.regMu.RUnlock()
 		if !ok || r.Method != "" {
 			return nil, nil, "", CodeNotFound, fmt.Errorf("%w: function %q in context %d", ErrNotFound, r.Name, ep.self)
 		}
 		return h, &ep.in.fn, r.Name, "", nil
 	}
-	what := label(r.Name, r.Method)
+	ep.regMu.RLock()
 	svc, ok := ep.services[r.Name]
+	var h *handler
+	if ok {
+		h = svc.methods[r.Method]
+	}
+	ep.regMu.RUnlock()
 	if !ok {
 		return nil, nil, "", CodeNotFound, fmt.Errorf("%w: service %q in context %d", ErrNotFound, r.Name, ep.self)
 	}
-	if !svc.allows(c) {
+	if !svc.allows(c) { // the user's policy runs without the endpoint's locks
 		return nil, nil, "", CodeRefused, fmt.Errorf("%w: service %q does not accept calls from context %d", ErrRefused, r.Name, c.ID)
 	}
-	h, ok := svc.methods[r.Method]
-	if !ok {
+	if h == nil {
 		return nil, nil, "", CodeNotFound, fmt.Errorf("%w: method %q of service %q in context %d", ErrNotFound, r.Method, r.Name, ep.self)
 	}
-	return h, &svc.pool, what, "", nil
+	return h, &svc.pool, label(r.Name, r.Method), "", nil
 }
 
 // admit records j within the limits; start says that j runs now (the
