@@ -154,3 +154,10 @@ func benchFile(b *testing.B, dir string) string {
 	}
 	return src
 }
+
+// BenchmarkPushFile_InProcess is BenchmarkPushFile_ChildPipes with both
+// contexts in this process: no process boundary, for profiles.
+func BenchmarkPushFile_InProcess(b *testing.B) {
+	root, c := pair(b)
+	benchPush(b, root, c.node.ID())
+}
