@@ -277,3 +277,29 @@ func TestStream_RefusedOnTheWayFailsAtOnce(t *testing.T) {
 	}
 	t.Logf("refused after %v", time.Since(start))
 }
+
+// TestStream_LimitPerChildLink: the contexts behind one child link share
+// MaxPerLink streams here, whoever of them opens them.
+func TestStream_LimitPerChildLink(t *testing.T) {
+	open := actors.Config{Setup: setupWith(transfer.Config{MaxStreams: 4, MaxPerLink: 6})}
+	root := newRoot(t, open)
+	mid := attach(t, root, "mid", open)
+	var opened, limited int
+	for _, name := range []string{"g1", "g2"} {
+		g := attach(t, mid.node, name, open)
+		for i := 0; i < 4; i++ {
+			_, err := tr(g.node).Open(timeout(t), root.ID(), "hold")
+			switch {
+			case err == nil:
+				opened++
+			case errors.Is(err, transfer.ErrLimit):
+				limited++
+			default:
+				t.Fatal(err)
+			}
+		}
+	}
+	if opened != 6 || limited != 2 || tr(root).Streams() != 6 {
+		t.Fatalf("%d opened, %d limited, %d held; want 6, 2, 6", opened, limited, tr(root).Streams())
+	}
+}

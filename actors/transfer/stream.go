@@ -21,6 +21,10 @@ type Stream struct {
 	key    streamKey
 	name   string
 	wireID uint64 // the ID on this side's frames
+	// via is the child link the opener is behind (viaChild), for
+	// Config.MaxPerLink; set once by Transfer.add.
+	via      uint32
+	viaChild bool
 
 	wmu     sync.Mutex // serialises Write and CloseWrite
 	sendBuf []byte     // frame body under construction, under wmu
