@@ -63,11 +63,21 @@
 // forwarded by their header without decoding. The routing table, ID
 // grants, dead set and quotas are a pure table (internal/route) that the
 // node holds under its mutex, passing time in. Actor Receive functions run
-// on protoactor's dispatchers, as in any ActorSystem.
+// on protoactor's dispatchers, as in any ActorSystem, with one difference:
+// a message read from a link for an idle actor is processed on that link's
+// reader goroutine (zero-hop delivery, docs/links.md), under a watchdog
+// that gives the link a new reader when a Receive blocks or runs long.
 //
-// # Process-wide setting
+// # Process-wide settings
 //
-// Importing package actors sets github.com/orcaman/concurrent-map's
+// Importing package actors makes its zero-hop dispatcher protoactor's
+// default dispatcher (the one of every Props without WithDispatcher), for
+// the whole process. It behaves as protoactor's default goroutine
+// dispatcher (a goroutine per busy mailbox, throughput 300) except that a
+// mailbox made busy by a message a Spindle link's reader posts runs on that
+// reader. An actor with a dispatcher of its own keeps it.
+//
+// Importing package actors also sets github.com/orcaman/concurrent-map's
 // SHARD_COUNT from its default 32 to 1 when the package is initialised,
 // for the whole process. protoactor's ProcessRegistry builds 1024 such maps
 // per ActorSystem; with 32 shards each, an ActorSystem costs ~66,000

@@ -11,3 +11,7 @@ func (n *Node) HeldWatches() int { return n.track.held.count() }
 
 // OnPathTo exposes onPathTo.
 func (n *Node) OnPathTo(from, target uint32) bool { return n.onPathTo(from, target) }
+
+// Detached returns how many times the watchdog of zero-hop delivery gave
+// this link a new reader goroutine.
+func (c *ChildLink) Detached() int64 { return c.l.Detached() }

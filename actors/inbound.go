@@ -16,7 +16,8 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 	if err != nil {
 		return &ProtocolError{Err: err}
 	}
-	if n.senderRefused(f, e) {
+	awaiting, refused := n.senderRefused(f, e)
+	if refused {
 		if e.FDs > 0 {
 			closeFDs(l.takeFDs()) // the refused frame's descriptors
 		}
@@ -33,12 +34,18 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 	} else {
 		msg, err = n.reg.DecodeName(e.Type, e.Payload)
 	}
+	if awaiting != nil && err == nil && inbox == nil {
+		// The answer to a request of this context: straight to the
+		// waiting requester, no actor or registry lookup in between.
+		awaiting.SendUserMessage(nil, msg)
+		return nil
+	}
 	m, err := n.userEnvelope(l, f, e, msg, err)
 	if inbox != nil {
 		inbox.finish(m.target != nil) // closes whatever is not delivered
 	}
 	if m.target != nil {
-		n.sys.Root.Send(m.target, m.msg)
+		n.post(l, m.target, m.msg)
 	}
 	return err
 }
@@ -52,20 +59,24 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 //   - an answer to a request for an actor in another context must come
 //     from that context (a context that learnt the reply's ID cannot answer
 //     it).
-func (n *Node) senderRefused(f wire.Frame, e wire.EnvelopeView) bool {
+//
+// It returns the request the frame answers, if it answers one of this
+// context's requests and is not refused.
+func (n *Node) senderRefused(f wire.Frame, e wire.EnvelopeView) (*reply, bool) {
 	src := f.Header().Src()
 	if e.HasSender && e.SenderCtx != src {
 		n.pol.refused(n.log, src, "refused message whose sender is in another context",
 			"sender_ctx", e.SenderCtx, "target", string(e.Target))
 		n.deadUser(src, e, wire.DeadRejected, fmt.Sprintf("sender context %d is not the frame's source %d", e.SenderCtx, src), ErrRefused)
-		return true
+		return nil, true
 	}
-	if r, ok := n.track.replyFor(e.Target); ok && r.ctx != n.id && r.ctx != src {
+	r, ok := n.track.replyFor(e.Target)
+	if ok && r.ctx != n.id && r.ctx != src {
 		n.pol.refused(n.log, src, "refused answer to a request for another context", "awaits", r.ctx)
 		n.deadUser(src, e, wire.DeadRejected, fmt.Sprintf("context %d may not answer a request to context %d", src, r.ctx), ErrRefused)
-		return true
+		return nil, true
 	}
-	return false
+	return r, false
 }
 
 // inboundUser is a decoded user message and its local target.

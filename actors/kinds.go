@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -82,6 +83,40 @@ func (n *Node) HandleKind(kind wire.Kind, h KindHandler) error {
 	if h == nil {
 		return fmt.Errorf("actors: HandleKind(%s): nil handler", kind)
 	}
+	return n.addKind(kind, kindEntry{handle: func(_ *link, f wire.Frame) error { return h(f) }})
+}
+
+// HandleKindReplies is [Node.HandleKind] for a kind whose frames expect an
+// answer, such as a call: replyTo returns the reply ID a frame's body
+// names (ok false: none; it must not keep body, and must not panic on
+// hostile bytes). When a frame of the kind cannot be delivered (no route,
+// a congested hop, refused between isolated links, its destination died on
+// the way), the context that gives up on it answers with an IS_DEAD dead
+// reply naming (the frame's source, the reply ID) as the sender; at the
+// source it is published on the event stream as an [*Undeliverable] whose
+// Sender is that ID in the source context and whose Err is the
+// *DeadError, once the source has checked that the dead reply came from a
+// context on the path to the frame's destination. A context bounces with
+// the function it registered itself: contexts that route frames of the
+// kind should register it the same way (the same Config.Setup).
+func (n *Node) HandleKindReplies(kind wire.Kind, h KindHandler, replyTo func(body []byte) (id string, ok bool)) error {
+	if h == nil || replyTo == nil {
+		return fmt.Errorf("actors: HandleKindReplies(%s): nil handler", kind)
+	}
+	return n.addKind(kind, kindEntry{
+		handle: func(_ *link, f wire.Frame) error { return h(f) },
+		bounce: func(f wire.Frame, d *wire.DeadReply) bool {
+			id, ok := replyTo(f.Body())
+			if ok {
+				d.HasSender, d.SenderCtx, d.SenderID = true, f.Header().Src(), id
+			}
+			return true // without an ID: a dead reply naming no sender, as for HandleKind
+		},
+	})
+}
+
+// addKind adds the entry of a kind nobody handles yet.
+func (n *Node) addKind(kind wire.Kind, e kindEntry) error {
 	n.kindsMu.Lock()
 	defer n.kindsMu.Unlock()
 	old := *n.frameKinds.Load()
@@ -89,10 +124,10 @@ func (n *Node) HandleKind(kind wire.Kind, h KindHandler) error {
 		return fmt.Errorf("%w: %s", ErrKindTaken, kind)
 	}
 	next := make(kindTable, len(old)+1)
-	for k, e := range old {
-		next[k] = e
+	for k, v := range old {
+		next[k] = v
 	}
-	next[kind] = kindEntry{handle: func(_ *link, f wire.Frame) error { return h(f) }}
+	next[kind] = e
 	n.frameKinds.Store(&next)
 	return nil
 }
@@ -113,6 +148,36 @@ func (n *Node) SendKind(kind wire.Kind, dst uint32, body []byte) error {
 		return fmt.Errorf("actors: SendKind(%s) to this context %d", kind, dst)
 	}
 	return n.sendFrame(wire.FrameSpec{Kind: kind, Dst: dst, Src: n.id, Auth: n.id}, nil, body)
+}
+
+// SendKindContext is [Node.SendKind] for a caller that is not a
+// KindHandler, such as a goroutine waiting for an answer: when the link
+// toward dst is idle it may write the frame from the calling goroutine
+// (no hand-off to the link's writer, as for Request), and when the link's
+// queue is full it waits for room until ctx is done, then returns an error
+// wrapping ctx's (the frame was not sent). Never call it from a
+// KindHandler (a reader that writes can deadlock with a peer whose reader
+// writes too): use SendKind there.
+func (n *Node) SendKindContext(ctx context.Context, kind wire.Kind, dst uint32, body []byte) error {
+	if _, builtin := n.builtin[kind]; builtin {
+		return fmt.Errorf("%w: %s is a built-in kind", ErrKindTaken, kind)
+	}
+	if dst == n.id {
+		return fmt.Errorf("actors: SendKindContext(%s) to this context %d", kind, dst)
+	}
+	s := wire.FrameSpec{Kind: kind, Dst: dst, Src: n.id, Auth: n.id}
+	l, err := n.linkTo(dst)
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	*buf = wire.AppendFrame((*buf)[:0], s, nil, body)
+	err = l.sendFDsContext(ctx, *buf, nil, inline)
+	putBuf(buf)
+	if ce := ctx.Err(); ce != nil && errors.Is(err, ce) {
+		return fmt.Errorf("actors: %s to context %d not queued (the link is over its queue limit): %w", kind, dst, err)
+	}
+	return n.sendErr(dst, nil, err)
 }
 
 // kind returns how frames of kind k are handled.

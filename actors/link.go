@@ -91,6 +91,7 @@ type link struct {
 	lastSenderCtx uint32
 	chunks        *wire.Assembler         // chunked frames addressed to this context
 	relay         map[uint32]*relayStream // chunk streams forwarded from this link, by source
+	hop           hopSlot                 // zero-hop delivery (zerohop.go)
 }
 
 // relayStream is a chunk stream this context forwards: the head of the

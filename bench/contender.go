@@ -20,6 +20,9 @@ type contender interface {
 	// open starts the context that serves the steady-state workloads.
 	open(ctx context.Context) error
 	rttRound(ctx context.Context, n int) ([]float64, error)
+	// pingPongRound has two actors exchange n small messages and returns
+	// the time of each exchange.
+	pingPongRound(ctx context.Context, n int) ([]float64, error)
 	oneWayRound(ctx context.Context, n int) (Rate, error)
 	bulkRound(ctx context.Context, n int) ([]float64, error)
 	// close stops whatever is still running; it is safe to call once
@@ -38,6 +41,13 @@ type driver interface {
 }
 
 type stopper interface{ stop() error }
+
+// pingPonger is a session whose context has actors that can answer an
+// actor of the harness (or, for the floor, the same exchange without
+// actors).
+type pingPonger interface {
+	pingPong(ctx context.Context, n int) ([]float64, error)
+}
 
 // session is a running context that answers the steady-state workloads.
 type session interface {
@@ -102,6 +112,14 @@ func (g *goContender) open(ctx context.Context) error {
 
 func (g *goContender) rttRound(ctx context.Context, n int) ([]float64, error) {
 	return timeEach(ctx, n, g.s.roundTrip)
+}
+
+func (g *goContender) pingPongRound(ctx context.Context, n int) ([]float64, error) {
+	pp, ok := g.s.(pingPonger)
+	if !ok {
+		return nil, errors.New("this system has no ping-pong")
+	}
+	return pp.pingPong(ctx, n)
 }
 
 func (g *goContender) bulkRound(ctx context.Context, n int) ([]float64, error) {

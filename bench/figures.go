@@ -7,12 +7,13 @@ import "github.com/spindle-go/spindle/bench/internal/workload"
 type Metric int
 
 const (
-	SpawnP50 Metric = iota // spawn one context to its first reply, p50
-	Spawn10                // spawn ten contexts at once until all have replied
-	RTTP50                 // request round trip of a small message, p50
-	RTTP99                 // the same, p99
-	OneWay                 // one-way small messages, throughput
-	Bulk                   // round trip carrying 1 MiB each way, throughput
+	SpawnP50    Metric = iota // spawn one context to its first reply, p50
+	Spawn10                   // spawn ten contexts at once until all have replied
+	RTTP50                    // request round trip of a small message, p50
+	RTTP99                    // the same, p99
+	OneWay                    // one-way small messages, throughput
+	Bulk                      // round trip carrying 1 MiB each way, throughput
+	PingPongP50               // actor-to-actor ping-pong of a small message, p50 (issue 14)
 	numMetrics
 )
 
@@ -25,12 +26,13 @@ type metricInfo struct {
 }
 
 var metricInfos = [numMetrics]metricInfo{
-	SpawnP50: {"spawn_ms_p50", "spawn 1 context to first reply, p50", "ms", false},
-	Spawn10:  {"spawn10_ms", "spawn 10 contexts at once, all replied", "ms", false},
-	RTTP50:   {"rtt_us_p50", "request round trip, small message, p50", "µs", false},
-	RTTP99:   {"rtt_us_p99", "request round trip, small message, p99", "µs", false},
-	OneWay:   {"oneway_msgs_per_s", "one-way small messages", "msg/s", true},
-	Bulk:     {"bulk_1mib_mb_per_s", "1 MiB payload round trip (1 MiB each way)", "MB/s", true},
+	SpawnP50:    {"spawn_ms_p50", "spawn 1 context to first reply, p50", "ms", false},
+	Spawn10:     {"spawn10_ms", "spawn 10 contexts at once, all replied", "ms", false},
+	RTTP50:      {"rtt_us_p50", "request round trip, small message, p50", "µs", false},
+	RTTP99:      {"rtt_us_p99", "request round trip, small message, p99", "µs", false},
+	OneWay:      {"oneway_msgs_per_s", "one-way small messages", "msg/s", true},
+	Bulk:        {"bulk_1mib_mb_per_s", "1 MiB payload round trip (1 MiB each way)", "MB/s", true},
+	PingPongP50: {"pingpong_us_p50", "actor-to-actor ping-pong, small message, p50", "µs", false},
 }
 
 func (m Metric) info() metricInfo { return metricInfos[m] }
@@ -43,11 +45,12 @@ const bulkBytes = workload.BulkBytes
 // seconds, grouped by round. A nil field is a workload the system did not
 // run. The Mitogen driver script emits the same shape as JSON.
 type Raw struct {
-	Spawn   [][]float64 `json:"spawn"`   // per round, each spawn to first reply
-	Spawn10 []float64   `json:"spawn10"` // per round, ten spawns at once until the last reply
-	RTT     [][]float64 `json:"rtt"`     // per round, each small round trip
-	OneWay  []Rate      `json:"oneway"`  // per round, messages sent and time until all processed
-	Bulk    [][]float64 `json:"bulk"`    // per round, each 1 MiB round trip
+	Spawn    [][]float64 `json:"spawn"`              // per round, each spawn to first reply
+	Spawn10  []float64   `json:"spawn10"`            // per round, ten spawns at once until the last reply
+	RTT      [][]float64 `json:"rtt"`                // per round, each small round trip
+	PingPong [][]float64 `json:"pingpong,omitempty"` // per round, each exchange between two actors
+	OneWay   []Rate      `json:"oneway"`             // per round, messages sent and time until all processed
+	Bulk     [][]float64 `json:"bulk"`               // per round, each 1 MiB round trip
 }
 
 // Rate is a count of messages and the time they took.
@@ -88,6 +91,7 @@ func reduce(raw Raw) Figures {
 	perRound(Spawn10, len(raw.Spawn10), func(i int) (float64, bool) { return raw.Spawn10[i] * 1e3, true })
 	perRound(RTTP50, len(raw.RTT), quantileRound(raw.RTT, 0.5, 1e6))
 	perRound(RTTP99, len(raw.RTT), quantileRound(raw.RTT, 0.99, 1e6))
+	perRound(PingPongP50, len(raw.PingPong), quantileRound(raw.PingPong, 0.5, 1e6))
 	perRound(OneWay, len(raw.OneWay), func(i int) (float64, bool) {
 		r := raw.OneWay[i]
 		if r.N <= 0 || r.Seconds <= 0 {

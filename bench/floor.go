@@ -206,3 +206,9 @@ func (s *floorSession) oneWay(_ context.Context, n int) error {
 func (s *floorSession) stop() error {
 	return errors.Join(s.echo.stop(), s.sink.stop())
 }
+
+// pingPong is the round trip: the floor has no actors, and its 64-byte
+// exchange is what an actor ping-pong can at best be.
+func (s *floorSession) pingPong(ctx context.Context, n int) ([]float64, error) {
+	return timeEach(ctx, n, s.roundTrip)
+}

@@ -58,6 +58,7 @@ type options struct {
 	ssh      bool
 	docker   bool
 	child    string
+	profile  string
 	limit    time.Duration
 }
 
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.child, "child", "", `binary for Spindle contexts and floor processes: "" builds bench/child, "self" uses this binary`)
 	fs.BoolVar(&o.ssh, "ssh", true, "run the SSH systems against a private sshd on 127.0.0.1 when sshd is installed")
 	fs.BoolVar(&o.docker, "docker", true, "run the docker systems in a busybox container when a Docker engine answers (as root)")
+	fs.StringVar(&o.profile, "profile", "", "after the measured run, write CPU profiles per Go system (harness and context side) to this directory")
 	fs.DurationVar(&o.limit, "limit", 0, "time limit for one warm-up or round of one system (default 30s quick, 2m full)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -155,6 +157,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	e.log("run", "children: %s", childNote)
 	rep := &Report{Meta: Meta{Date: t0, Mode: plan.Mode, Rounds: plan.Rounds, Load: loadAverage(), Children: childNote}}
 	rep.Results = runAll(context.Background(), e, chosen, o.limit)
+	if o.profile != "" {
+		if err := profileSystems(context.Background(), e, chosen, o.profile); err != nil {
+			fmt.Fprintln(stderr, "bench: profile:", err)
+		}
+	}
 	e.close()
 	rep.Meta.Elapsed = time.Since(t0)
 	rep.Meta.Machine, rep.Meta.Software = describeMachine(e)

@@ -162,6 +162,10 @@ func (m *mitogenContender) open(ctx context.Context) error {
 	return err
 }
 
+func (m *mitogenContender) pingPongRound(context.Context, int) ([]float64, error) {
+	return nil, errors.New("mitogen: no actor ping-pong")
+}
+
 func (m *mitogenContender) rttRound(ctx context.Context, n int) ([]float64, error) {
 	a, err := m.do(ctx, "rtt", n)
 	return a.Samples, err

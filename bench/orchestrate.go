@@ -33,7 +33,7 @@ type phase struct {
 
 func (e *env) phases() []phase {
 	p := e.plan
-	steady := func(w Workloads) bool { return w.RTT || w.OneWay || w.Bulk }
+	steady := func(w Workloads) bool { return w.RTT || w.PingPong || w.OneWay || w.Bulk }
 	return []phase{
 		{
 			name: fmt.Sprintf("spawn (%d per round)", p.SpawnPerRound), uses: func(w Workloads) bool { return w.Spawn }, rounds: p.Rounds,
@@ -59,6 +59,15 @@ func (e *env) phases() []phase {
 			round: func(ctx context.Context, en *entry) error {
 				s, err := en.c.rttRound(ctx, p.RTTPerRound)
 				en.raw.RTT = append(en.raw.RTT, s)
+				return err
+			},
+		},
+		{
+			name: fmt.Sprintf("actor ping-pong (%d per round)", p.RTTPerRound), uses: func(w Workloads) bool { return w.PingPong }, rounds: p.Rounds,
+			warm: func(ctx context.Context, en *entry) error { _, err := en.c.pingPongRound(ctx, p.RTTWarmup); return err },
+			round: func(ctx context.Context, en *entry) error {
+				s, err := en.c.pingPongRound(ctx, p.RTTPerRound)
+				en.raw.PingPong = append(en.raw.PingPong, s)
 				return err
 			},
 		},

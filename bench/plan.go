@@ -64,10 +64,14 @@ func (p Plan) oneWayCount(n int, d time.Duration) int {
 
 // Workloads selects what a system runs; each system gives what it can.
 type Workloads struct {
-	Spawn, Spawn10, RTT, OneWay, Bulk bool
+	Spawn, Spawn10, RTT, PingPong, OneWay, Bulk bool
 }
 
-var allWorkloads = Workloads{Spawn: true, Spawn10: true, RTT: true, OneWay: true, Bulk: true}
+var allWorkloads = Workloads{Spawn: true, Spawn10: true, RTT: true, PingPong: true, OneWay: true, Bulk: true}
 
 // steadyWorkloads are those that need a context already running.
-var steadyWorkloads = Workloads{RTT: true, OneWay: true, Bulk: true}
+var steadyWorkloads = Workloads{RTT: true, PingPong: true, OneWay: true, Bulk: true}
+
+// mitogenWorkloads are allWorkloads but ping-pong: Mitogen has no actors
+// that answer each other.
+var mitogenWorkloads = Workloads{Spawn: true, Spawn10: true, RTT: true, OneWay: true, Bulk: true}

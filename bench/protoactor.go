@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -78,6 +79,12 @@ func protoactorPeer() int {
 	if _, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &paCounter{} }), "counter"); err != nil {
 		fmt.Fprintln(os.Stderr, "protoactor peer:", err)
 		return 1
+	}
+	if path := os.Getenv(workload.ProfileEnv); path != "" { // the -profile pass
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	fmt.Printf("ADDR %s\n", sys.Address())
 	_, _ = io.Copy(io.Discard, os.Stdin)
@@ -199,4 +206,8 @@ func (p *paPeer) stop() error {
 		return fmt.Errorf("protoactor peer: %w", err)
 	}
 	return err
+}
+
+func (p *paPeer) pingPong(ctx context.Context, n int) ([]float64, error) {
+	return pingPongOn(ctx, p.d.sys, p.echo, p.small, n)
 }

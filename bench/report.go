@@ -62,6 +62,8 @@ var ratioPairs = [][2]string{
 	{"spindle (socketpair)", "floor (socketpair)"},
 	{"spindle", "mitogen"},
 	{"spindle", "protoactor_grpc"},
+	{"spindle", "protoactor_inproc"},
+	{"protoactor_inproc", "floor"},
 	{"mitogen", "floor"},
 	{"protoactor_grpc", "floor"},
 	{"spindle_ssh", "mitogen_ssh"},

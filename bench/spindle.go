@@ -124,3 +124,7 @@ var bulkPayload = func() []byte {
 	}
 	return b
 }()
+
+func (ch *spindleChild) pingPong(ctx context.Context, n int) ([]float64, error) {
+	return pingPongOn(ctx, ch.node.System(), ch.echo, &workload.Ping{N: 1}, n)
+}

@@ -40,10 +40,12 @@ var systems = []*system{
 		about: "spawn.Local child context over pipes; an actor spawned in it, actors.Request / Node.Send"},
 	{name: "spindle (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeSpindle(spawn.SocketPair),
 		about: "the same over a socketpair"},
-	{name: "mitogen", json: jsonAlways, work: allWorkloads, make: makeMitogenLocal,
+	{name: "mitogen", json: jsonAlways, work: mitogenWorkloads, make: makeMitogenLocal,
 		about: "router.local() contexts, Context.call / call_no_reply, driven from /usr/bin/python3"},
 	{name: "protoactor_grpc", json: jsonAlways, work: allWorkloads, make: makeProtoactor,
 		about: "two protoactor-go actor systems joined by its gRPC remote on 127.0.0.1, protobuf messages"},
+	{name: "protoactor_inproc", json: jsonWhenRun, work: steadyWorkloads, make: makeInproc,
+		about: "two protoactor-go actors in the harness's process, the same Go messages, never encoded: the framework's own floor"},
 	{name: "spindle_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeSpindleSSH,
 		about: "Spindle context over SSH to a private sshd on 127.0.0.1, binary already cached"},
 	{name: "mitogen_ssh", json: jsonWhenRun, work: sshWorkloads, make: makeMitogenSSH,
@@ -57,7 +59,7 @@ var systems = []*system{
 }
 
 // jsonOrder is the order of the objects in the JSON file.
-var jsonOrder = []string{"spindle", "floor", "mitogen", "protoactor_grpc", "spindle_ssh", "mitogen_ssh", "floor_docker", "spindle_docker", "mitogen_docker"}
+var jsonOrder = []string{"spindle", "floor", "mitogen", "protoactor_grpc", "protoactor_inproc", "spindle_ssh", "mitogen_ssh", "floor_docker", "spindle_docker", "mitogen_docker"}
 
 // sshWorkloads are those issue 6 asks of SSH contexts: spawn (warm) and
 // round trip.

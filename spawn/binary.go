@@ -17,3 +17,26 @@ func NewBinary(path, platform string) *Binary { return boot.NewBinary(path, plat
 // Self returns the running program as a Binary (the default binary of
 // every bootstrapped context). Its digest is computed once per process.
 func Self() (*Binary, error) { return boot.Self() }
+
+// Builder builds the running program for other platforms on demand, for
+// Bootstrap.Build: the same main package of the same module with the same
+// build settings (tags, ldflags, gcflags, trimpath, GOEXPERIMENT), with the
+// target's GOOS/GOARCH and CGO_ENABLED=0 (-race, -msan and -asan, which
+// need cgo, are dropped), stripped (-trimpath -ldflags=-s -w) unless
+// BuildOptions.KeepSymbols. A test binary is rebuilt with `go test -c`.
+// Builds are cached in the user's cache directory under a content hash of
+// the running program, the platform and the flags, so a second run of the
+// same program builds nothing; concurrent requests for one platform share
+// one build. It needs the go command and the main module's source (found
+// from BuildOptions.Dir, default the working directory); without them the
+// error is a *BuildError (ErrNoToolchain, ErrNoSource) that names the
+// platform and the command that builds a binary to supply instead. A
+// Builder is safe for concurrent use; share one across spawns.
+type Builder = boot.Builder
+
+// BuildOptions configures a Builder; zero values mean the documented
+// defaults.
+type BuildOptions = boot.BuildOptions
+
+// NewBuilder returns a Builder. Nothing runs until a target needs it.
+func NewBuilder(opts BuildOptions) *Builder { return boot.NewBuilder(opts) }

@@ -76,4 +76,6 @@ type BootstrapInfo struct {
 	Bootstrap time.Duration // stage 1 until the binary runs, upload included
 	Upload    time.Duration // upload and verification alone
 	Handshake time.Duration // the Spindle handshake with the child
+	Build     time.Duration // waiting for Bootstrap.Build (0 when it was not asked)
+	Built     bool          // the binary was built on demand for this platform (or found in the build cache)
 }

@@ -22,6 +22,14 @@ var (
 	// ErrBootstrap: the bootstrap failed in another way: a digest mismatch
 	// after upload, an unexpected reply (*BootstrapError).
 	ErrBootstrap = boot.ErrBootstrap
+	// ErrCannotBuild: Bootstrap.Build could not build the binary for the
+	// target's platform (*BuildError, inside the *PlatformError).
+	ErrCannotBuild = boot.ErrCannotBuild
+	// ErrNoToolchain: a build on demand found no go command (*BuildError).
+	ErrNoToolchain = boot.ErrNoToolchain
+	// ErrNoSource: a build on demand found no source of the main package
+	// in its module (*BuildError).
+	ErrNoSource = boot.ErrNoSource
 )
 
 // Typed errors of the bootstrap; see the sentinels above.
@@ -37,4 +45,7 @@ type (
 	// BootstrapError reports a failure after the target was reached,
 	// before the context was up.
 	BootstrapError = boot.BootstrapError
+	// BuildError reports a build on demand that could not be done; it
+	// names the platform and how to supply a binary instead.
+	BuildError = boot.BuildError
 )

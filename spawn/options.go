@@ -3,6 +3,8 @@ package spawn
 import (
 	"log/slog"
 	"time"
+
+	"github.com/spindle-go/spindle/spawn/internal/boot"
 )
 
 // Defaults shared by every method.
@@ -49,6 +51,13 @@ type Bootstrap struct {
 	// the target's platform is shipped; the running program (Self) serves
 	// its own platform unless Binaries has one for it.
 	Binaries []*Binary
+	// Build, when set, builds the binary for a target whose platform no
+	// entry of Binaries is for, once the bootstrap has seen the target's
+	// platform (NewBuilder: the Go toolchain and the main module's
+	// source must be at hand). Without it such a target fails with a
+	// *PlatformError that says how to supply a binary. The build's time
+	// does not count against Timeout.
+	Build *Builder
 	// CacheDirs are the target's directories tried for the binary cache,
 	// in order. Default: $XDG_CACHE_HOME/spindle (or ~/.cache/spindle),
 	// ${TMPDIR:-/tmp}/spindle-UID, /var/tmp/spindle-UID,
@@ -58,8 +67,8 @@ type Bootstrap struct {
 	// Shell is the POSIX shell that runs the bootstrap. Default /bin/sh.
 	Shell string
 	// Timeout bounds the whole start: reaching the target, the bootstrap,
-	// the upload and the handshake. Default 60s. The caller's ctx can
-	// only shorten it.
+	// the upload and the handshake, not counting a build on demand
+	// (Build). Default 60s. The caller's ctx can only shorten it.
 	Timeout time.Duration
 }
 
@@ -68,4 +77,12 @@ func (b *Bootstrap) timeout() time.Duration {
 		return defaultBootstrapTimeout
 	}
 	return b.Timeout
+}
+
+// source is Build as the bootstrap's interface (nil stays nil).
+func (b *Bootstrap) source() boot.BinarySource {
+	if b.Build == nil {
+		return nil
+	}
+	return b.Build
 }

@@ -37,8 +37,7 @@ const (
 // package where one applies. Each method package (spawn/ssh,
 // spawn/command, spawn/kube, spawn/docker, spawn/sudo) wraps it.
 func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b Bootstrap) (*Process, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout())
-	defer cancel()
+	timeout, start := b.timeout(), time.Now()
 	ti := t.Info()
 	desc := describe(ti)
 	name := c.Name
@@ -50,7 +49,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	begin := time.Now()
 	proc, err := boot.Start(ctx, t, boot.Options{
 		Host: desc, Shell: b.Shell, LogLevel: c.LogLevel.String(), Env: c.Env,
-		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Logger: log,
+		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: b.source(), Logger: log, Timeout: timeout,
 		Stderr: func(r io.ReadCloser) boot.Tail {
 			p.stderr = forwardStderr(r, log)
 			return bootTail{p.stderr}
@@ -59,6 +58,10 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	if err != nil {
 		return nil, err
 	}
+	// The handshake has what is left of Timeout; a build on demand does
+	// not count.
+	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout+proc.Info.Build))
+	defer cancel()
 	p.run, p.boot = proc.Runner, proc.Info
 	go p.reap()
 	begin = time.Now()
@@ -168,7 +171,8 @@ func (p *Process) Info() Info {
 	return Info{Method: p.target.Method, Host: p.target.Host, User: p.target.User, Pid: p.boot.Pid,
 		Boot: BootstrapInfo{Host: p.desc, Platform: p.boot.Platform, Pid: p.boot.Pid, Dir: p.boot.Dir,
 			CacheHit: p.boot.CacheHit, Codec: p.boot.Codec, Uploaded: p.boot.Uploaded, DigestTool: p.boot.DigestTool,
-			Bootstrap: p.boot.Bootstrap, Upload: p.boot.Upload, Handshake: p.handshake}}
+			Bootstrap: p.boot.Bootstrap, Upload: p.boot.Upload, Handshake: p.handshake,
+			Build: p.boot.Build, Built: p.boot.Built}}
 }
 
 // Spawn starts an actor of a kind registered in the child and returns its

@@ -2,11 +2,14 @@ package supervision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/supervision/internal/core"
 )
 
 // Messages the supervisor actor sends itself from its goroutines.
@@ -39,12 +42,13 @@ type incarnation struct {
 // back as a message.
 type supervisorActor struct {
 	s       *Supervisor
-	core    *Core
-	first   []Directive
+	core    *core.Core
+	first   []core.Directive
 	running map[string]*incarnation
 	timer   *time.Timer
 	timerAt time.Time
 	gaveUp  *GaveUpError
+	ctxErr  error // the Start ctx ended: why the supervisor stopped
 	lastID  map[string]uint32
 	cause   map[string]error // each child's last failure, with its type
 }
@@ -64,10 +68,10 @@ func (a *supervisorActor) Receive(c actor.Context) {
 	case tickMsg:
 		if m.at.Equal(a.timerAt) {
 			a.timerAt = time.Time{}
-			a.apply(c, a.core.Handle(Tick{}, now))
+			a.apply(c, a.core.Handle(core.Tick{}, now))
 		}
 	case shutdownMsg:
-		a.apply(c, a.core.Handle(Shutdown{}, now))
+		a.shutdown(c, now)
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -78,18 +82,36 @@ func (a *supervisorActor) Receive(c actor.Context) {
 // onDead records a child's death: it is down from now on, whatever the
 // core decides, and its cause is kept for the events.
 func (a *supervisorActor) onDead(c actor.Context, m childDead, now time.Time) {
-	if in := a.running[m.name]; in != nil && in.inc == m.inc {
-		a.cause[m.name] = m.reason
-		a.s.mu.Lock()
-		if info := a.s.infos[m.name]; info.Incarnation == m.inc {
-			info.Up, info.Context = false, nil
-		}
-		a.s.mu.Unlock()
+	reason := m.reason
+	if reason == nil {
+		reason = fmt.Errorf("supervision: link to %s closed without a reason: %w", m.name, actors.ErrContextDead)
 	}
-	a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reasonText(m.reason)}, now))
+	if in := a.running[m.name]; in != nil && in.inc == m.inc {
+		a.cause[m.name] = reason
+		a.s.update(m.name, func(info *ChildInfo) {
+			if info.Incarnation == m.inc {
+				info.Up, info.Context = false, nil
+			}
+		})
+	}
+	a.apply(c, a.core.Handle(core.Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reason.Error()}, now))
+}
+
+// shutdown stops every child and then the supervisor, on Stop or when the
+// ctx given to Start ended (then kept as the reason, for Err).
+func (a *supervisorActor) shutdown(c actor.Context, now time.Time) {
+	if cause := context.Cause(a.s.base); cause != nil && !errors.Is(cause, ErrStopped) && a.ctxErr == nil && a.gaveUp == nil {
+		a.ctxErr = fmt.Errorf("supervision: %s stopped: %w", a.s.cfg.Name, cause)
+	}
+	a.apply(c, a.core.Handle(core.Shutdown{}, now))
 }
 
 func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Time) {
+	if a.s.base.Err() != nil {
+		// Stopping: the start's outcome (often ctx's error) is no failure,
+		// and the shutdown must come first so the core stops this child.
+		a.shutdown(c, now)
+	}
 	in := a.running[m.name]
 	if in == nil || in.inc != m.inc {
 		return
@@ -97,12 +119,12 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 	if m.err != nil {
 		if in.stopWant {
 			delete(a.running, m.name)
-			a.apply(c, a.core.Handle(Exited{Name: m.name, Inc: m.inc, Reason: "stopped while starting"}, now))
+			a.apply(c, a.core.Handle(core.Exited{Name: m.name, Inc: m.inc, Reason: "stopped while starting"}, now))
 			return
 		}
 		delete(a.running, m.name)
-		a.cause[m.name] = m.err
-		a.apply(c, a.core.Handle(StartFailed{Name: m.name, Inc: m.inc, Reason: m.err.Error()}, now))
+		a.cause[m.name] = &StartError{Child: m.name, Err: m.err}
+		a.apply(c, a.core.Handle(core.StartFailed{Name: m.name, Inc: m.inc, Reason: m.err.Error()}, now))
 		return
 	}
 	in.child = m.child
@@ -111,31 +133,34 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 		a.stop(m.name, in)
 		return
 	}
-	a.s.mu.Lock()
-	info := a.s.infos[m.name]
-	info.Up, info.Context, info.ID, info.Incarnation, info.PIDs = true, m.child, m.child.ID(), m.inc, m.pids
-	restarts := info.Restarts
-	a.s.mu.Unlock()
-	if m.inc > 1 {
-		ev := &ChildRestarted{Supervisor: a.s.cfg.Name, Child: m.name, ID: m.child.ID(), OldID: a.lastID[m.name], Restarts: restarts}
-		a.s.node.System().EventStream.Publish(ev)
+	var restarts int
+	a.s.update(m.name, func(info *ChildInfo) {
+		info.Up, info.Context, info.ID, info.Incarnation, info.PIDs = true, m.child, m.child.ID(), m.inc, m.pids
+		info.Ended = false
+		restarts = info.Restarts
+	})
+	if old, ok := a.lastID[m.name]; ok {
+		ev := &ChildRestarted{Supervisor: a.s.cfg.Name, Child: m.name, ID: m.child.ID(), OldID: old, Restarts: restarts}
+		a.s.emit(ev)
 		a.s.cfg.Logger.Info("child context restarted", "supervisor", a.s.cfg.Name, "ctx", m.name,
 			"id", ev.ID, "old_id", ev.OldID, "restarts", restarts)
+	} else {
+		a.s.emit(&ChildStarted{Supervisor: a.s.cfg.Name, Child: m.name, ID: m.child.ID()})
 	}
 	a.lastID[m.name] = m.child.ID()
 	if a.spec(m.name).Standby {
 		a.s.prepareSpare(a.spec(m.name))
 	}
-	a.apply(c, a.core.Handle(Started{Name: m.name, Inc: m.inc}, now))
+	a.apply(c, a.core.Handle(core.Started{Name: m.name, Inc: m.inc}, now))
 }
 
 // apply carries out directives.
-func (a *supervisorActor) apply(c actor.Context, ds []Directive) {
+func (a *supervisorActor) apply(c actor.Context, ds []core.Directive) {
 	for _, d := range ds {
 		switch d := d.(type) {
-		case StartChild:
+		case core.StartChild:
 			a.start(c, d)
-		case StopChild:
+		case core.StopChild:
 			if in := a.running[d.Name]; in != nil && in.inc == d.Inc {
 				if in.child == nil {
 					in.stopWant = true
@@ -143,40 +168,58 @@ func (a *supervisorActor) apply(c actor.Context, ds []Directive) {
 					a.stop(d.Name, in)
 				}
 			}
-		case Timer:
+		case core.Timer:
 			a.arm(c, d.At)
-		case Failed:
+		case core.Failed:
 			a.failed(d)
-		case GaveUp:
+		case core.ChildGaveUp:
+			a.childGaveUp(d)
+		case core.GaveUp:
 			a.gaveUp = &GaveUpError{Supervisor: a.s.cfg.Name, Child: d.Name, Reason: d.Reason, Restarts: d.Restarts,
 				Period: d.Period, Cause: a.cause[d.Name]}
-			a.s.cancel() // starts in flight are stopped, not waited out
-			a.s.node.System().EventStream.Publish(&SupervisorGaveUp{Supervisor: a.s.cfg.Name, Err: a.gaveUp})
+			a.s.cancel(a.gaveUp) // starts in flight are stopped, not waited out
+			a.s.emit(&SupervisorGaveUp{Supervisor: a.s.cfg.Name, Err: a.gaveUp})
 			a.s.cfg.Logger.Error("supervisor gave up", "supervisor", a.s.cfg.Name, "ctx", d.Name,
 				"restarts", d.Restarts, "period", d.Period, "reason", d.Reason)
-		case Done:
+		case core.Done:
 			a.finish(c)
 		}
 	}
 }
 
-func (a *supervisorActor) failed(d Failed) {
-	a.s.mu.Lock()
-	info := a.s.infos[d.Name]
-	id := info.ID
-	info.Up, info.Context = false, nil
-	if d.Restart {
-		info.Restarts++
-	}
-	a.s.mu.Unlock()
-	a.s.node.System().EventStream.Publish(&ChildFailed{Supervisor: a.s.cfg.Name, Child: d.Name, ID: id,
-		Reason: d.Reason, Err: a.cause[d.Name], Restarts: d.Restarts, Delay: d.Delay, Restart: d.Restart})
+func (a *supervisorActor) failed(d core.Failed) {
+	var id uint32
+	cause := a.cause[d.Name]
+	a.s.update(d.Name, func(info *ChildInfo) {
+		id = info.ID
+		info.Up, info.Context, info.LastErr = false, nil, cause
+		if d.Restart {
+			info.Restarts++
+		} else {
+			info.Ended = true
+		}
+	})
+	a.s.emit(&ChildFailed{Supervisor: a.s.cfg.Name, Child: d.Name, ID: id,
+		Reason: cause, Restarts: d.Restarts, Delay: d.Delay, Restart: d.Restart})
 	a.s.cfg.Logger.Warn("child context failed", "supervisor", a.s.cfg.Name, "ctx", d.Name, "id", id,
 		"reason", d.Reason, "restarts", d.Restarts, "restart", d.Restart, "delay", d.Delay)
 }
 
+// childGaveUp reports a child that exceeded its own intensity.
+func (a *supervisorActor) childGaveUp(d core.ChildGaveUp) {
+	var id uint32
+	cause := a.cause[d.Name]
+	a.s.update(d.Name, func(info *ChildInfo) {
+		id = info.ID
+		info.Up, info.Context, info.LastErr, info.Ended, info.GaveUp = false, nil, cause, true, true
+	})
+	a.s.emit(&ChildFailed{Supervisor: a.s.cfg.Name, Child: d.Name, ID: id, Reason: cause, Restarts: d.Restarts, GaveUp: true})
+	a.s.cfg.Logger.Error("child context gave up", "supervisor", a.s.cfg.Name, "ctx", d.Name, "id", id,
+		"reason", d.Reason, "restarts", d.Restarts, "period", d.Period)
+}
+
 // start runs one start on a goroutine: the context, then its actors.
-func (a *supervisorActor) start(c actor.Context, d StartChild) {
+func (a *supervisorActor) start(c actor.Context, d core.StartChild) {
 	spec := a.spec(d.Name)
 	a.running[d.Name] = &incarnation{inc: d.Inc}
 	s, self, root := a.s, c.Self(), c.ActorSystem().Root
@@ -265,7 +308,7 @@ func (a *supervisorActor) finish(c actor.Context) {
 		a.timer.Stop()
 	}
 	s, self := a.s, c.Self()
-	var err error
+	err := a.ctxErr
 	if a.gaveUp != nil {
 		err = a.gaveUp
 	}
@@ -274,14 +317,20 @@ func (a *supervisorActor) finish(c actor.Context) {
 	for _, info := range s.infos { // every child is stopped by now, or is being
 		info.Up, info.Context = false, nil
 	}
+	s.ended = true
+	if s.stopCtx != nil {
+		s.stopCtx()
+	}
 	s.mu.Unlock()
 	go func() {
 		s.dropSpares()
 		s.wg.Wait()
-		s.cancel()
+		s.cancel(ErrStopped)
 		s.err = err
+		// The actor's name is free again once Done is closed: a new
+		// supervisor of the same name may start right after Stop.
+		_ = sys.Root.StopFuture(self).Wait()
 		close(s.done)
-		sys.Root.Stop(self)
 	}()
 }
 
@@ -304,13 +353,6 @@ func abnormal(reason error) bool {
 	}
 	code, ok := spawn.ExitStatus(reason)
 	return !ok || code != 0
-}
-
-func reasonText(err error) string {
-	if err == nil {
-		return "link closed"
-	}
-	return err.Error()
 }
 
 // takeSpare returns the standby context of a child, if one is ready and

@@ -2,6 +2,7 @@ package supervision_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func BenchmarkKillToRestartedAnswer(b *testing.B) {
 			evs := events(b, root)
 			spec := workers(1, supervision.Permanent)
 			spec[0].Standby = bc.standby
-			s, err := supervision.Start(root, supervision.Config{Children: spec,
+			s, err := supervision.Start(b.Context(), root, supervision.Config{Children: spec,
 				Policy: supervision.Policy{MaxRestarts: 1 << 20, Period: time.Second,
 					Backoff: supervision.Backoff{Min: bc.min, Max: bc.min + time.Microsecond, Jitter: 1e-9}}})
 			if err != nil {
@@ -106,5 +107,56 @@ func BenchmarkKillToRestartedAnswer(b *testing.B) {
 			b.StopTimer()
 			reportLatencies(b, samples)
 		})
+	}
+}
+
+// BenchmarkStartN measures the time from Start to WaitUp returning for N
+// local worker contexts under OneForOne, started in parallel (the default)
+// and one at a time (Policy.Sequential, the behaviour before issue 15).
+// The "connect=50ms" cases wait 50 ms in each StartFunc before the local
+// spawn, a stand-in for an SSH dial and authentication (30-75 ms on
+// loopback here), which is what a fleet's starts wait on. Stopping the
+// children is not timed.
+func BenchmarkStartN(b *testing.B) {
+	for _, bc := range []struct {
+		n       int
+		connect time.Duration
+	}{{4, 0}, {8, 0}, {8, 50 * time.Millisecond}} {
+		for _, seq := range []bool{true, false} {
+			mode := "parallel"
+			if seq {
+				mode = "sequential"
+			}
+			name := fmt.Sprintf("n=%d/connect=%v/%s", bc.n, bc.connect, mode)
+			b.Run(name, func(b *testing.B) {
+				root := newRoot(b, actors.Config{})
+				children := workers(bc.n, supervision.Permanent)
+				for i := range children {
+					children[i].Start = func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
+						time.Sleep(bc.connect)
+						return local(ctx, node, name)
+					}
+				}
+				samples := make([]time.Duration, 0, b.N)
+				for i := 0; i < b.N; i++ {
+					start := time.Now()
+					s, err := supervision.Start(b.Context(), root, supervision.Config{Children: children,
+						Policy: supervision.Policy{Sequential: seq}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := s.WaitUp(testCtx(b, time.Minute)); err != nil {
+						b.Fatal(err)
+					}
+					samples = append(samples, time.Since(start))
+					b.StopTimer()
+					if err := s.Stop(testCtx(b, time.Minute)); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				reportLatencies(b, samples)
+			})
+		}
 	}
 }

@@ -29,7 +29,7 @@ func TestChaos_KillWorkersUnderLoad(t *testing.T) {
 
 	func() {
 		root := newRoot(t, actors.Config{})
-		s, err := supervision.Start(root, supervision.Config{Name: "chaos", Children: workers(3, supervision.Permanent),
+		s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "chaos", Children: workers(3, supervision.Permanent),
 			Policy: supervision.Policy{MaxRestarts: 10 * kills, Period: time.Minute,
 				Backoff: supervision.Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}}})
 		if err != nil {

@@ -50,7 +50,7 @@ func (o *owner) Receive(c actor.Context) {
 // it on the restarted host.
 func TestCrossContext_PanicRestartAndRespawn(t *testing.T) {
 	root := newRoot(t, actors.Config{})
-	s, err := supervision.Start(root, supervision.Config{Children: []supervision.ContextSpec{{Name: "host", Start: local}}})
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Children: []supervision.ContextSpec{{Name: "host", Start: local}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 //
 // # Usage
 //
-//	sup, err := supervision.Start(node, supervision.Config{
+//	sup, err := supervision.Start(ctx, node, supervision.Config{
 //		Name: "pool",
 //		Policy: supervision.Policy{Strategy: supervision.OneForOne, MaxRestarts: 5, Period: 10 * time.Second},
 //		Children: []supervision.ContextSpec{{
@@ -16,13 +16,15 @@
 //			},
 //			Actors: []supervision.ActorSpec{{Kind: "worker", Name: "w"}},
 //		}},
+//		OnEvent: func(ev supervision.Event) { ... }, // must not block
 //	})
+//	err = sup.WaitUp(ctx)          // every child up, or a *WaitError naming who is not and why
 //	ci, _ := sup.Child("worker-1") // ci.PIDs["w"] is the worker of the current incarnation
-//	<-sup.Done()                   // after Stop, or when it gave up (sup.Err())
+//	<-sup.Done()                   // after Stop, when ctx ends, or when it gave up (sup.Err())
 //
 // The caller's duties: look PIDs up again after a restart (Child, or the
 // ChildRestarted event): PIDs of a dead incarnation stay dead, by design.
-// Stop the supervisor (or shut the node down) before exiting.
+// Stop the supervisor, cancel its ctx or shut the node down before exiting.
 //
 // # Semantics
 //
@@ -31,14 +33,31 @@
 // status 0) and Temporary; a restart intensity (MaxRestarts within Period)
 // beyond which the supervisor stops every child and gives up with a
 // *GaveUpError; an exponential backoff with jitter between restarts of a
-// child that keeps failing. Children start one at a time, in order, and are
-// stopped last-started first. Failures, restarts and give-ups are published
-// on the actor system's event stream (ChildFailed, ChildRestarted,
-// SupervisorGaveUp) and logged.
+// child that keeps failing.
 //
-// The decisions come from Core, a pure state machine fed with events and
-// the time, tested without sleeps; the supervisor actor around it does the
-// starting and stopping on its own goroutines and never blocks.
+// OneForOne children start and restart in parallel, each on its own
+// backoff, so a child that is slow or down at start holds no other up
+// (Policy.Sequential restores the ordered start); OneForAll and RestForOne
+// children start one at a time, in order. All are stopped last-started
+// first.
+//
+// For a fleet, give each host its own intensity (ContextSpec.Intensity):
+// its restarts then count against it alone, and when it is exceeded only
+// that child is given up (ChildFailed.GaveUp) while the others go on;
+// Intensity{Forever: true} retries a host that is down for ever, spaced by
+// its backoff. docs/supervision.md says when to prefer one supervisor per
+// host.
+//
+// Failures, restarts and give-ups are Events (ChildStarted, ChildFailed,
+// ChildRestarted, SupervisorGaveUp), given to Config.OnEvent, published on
+// the actor system's event stream and logged. ChildFailed.Reason and
+// ChildInfo.LastErr keep the cause's type: the context's death reason or a
+// *StartError.
+//
+// The decisions come from a pure state machine (supervision/internal/core)
+// fed with events and the time, tested without sleeps; the supervisor
+// actor around it does the starting and stopping on its own goroutines and
+// never blocks. A Supervisor is safe for concurrent use.
 //
 // Actors supervising actors in other contexts need nothing from this
 // package: see actors.Node.ChildProps, which carries protoactor's own

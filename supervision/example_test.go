@@ -2,6 +2,7 @@ package supervision_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,7 +20,7 @@ func Example() {
 	start := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
 		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
 	}
-	sup, _ := supervision.Start(node, supervision.Config{
+	sup, _ := supervision.Start(context.Background(), node, supervision.Config{
 		Name:     "pool",
 		Children: []supervision.ContextSpec{{Name: "worker-1", Start: start, Actors: []supervision.ActorSpec{{Kind: "worker", Name: "w"}}}},
 	})
@@ -51,4 +52,58 @@ func upAgain(sup *supervision.Supervisor, old uint32) supervision.ChildInfo {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A fleet of three hosts, one of which is down: the others come up at
+// once, the down one is retried for ever, and WaitUp says who is not up
+// and why.
+func ExampleSupervisor_WaitUp() {
+	node, _ := actors.NewNode(actors.Config{Setup: setup})
+	defer node.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	up := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
+	}
+	down := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+		return nil, errors.New("no route to host")
+	}
+	events := make(chan supervision.Event, 256)
+	sup, _ := supervision.Start(ctx, node, supervision.Config{
+		Name: "fleet",
+		Children: []supervision.ContextSpec{
+			{Name: "web-1", Start: up},
+			{Name: "web-2", Start: up},
+			{Name: "web-3", Start: down, Intensity: supervision.Intensity{Forever: true}},
+		},
+		OnEvent: func(ev supervision.Event) { // runs on the supervisor: never block
+			select {
+			case events <- ev:
+			default:
+			}
+		},
+	})
+	defer sup.Stop(ctx)
+	for started, failed := 0, false; started < 2 || !failed; {
+		switch ev := (<-events).(type) {
+		case *supervision.ChildStarted:
+			fmt.Println("up:", ev.Child == "web-1" || ev.Child == "web-2")
+			started++
+		case *supervision.ChildFailed:
+			failed = true // web-3, retried after its backoff
+		}
+	}
+	short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer stop()
+	var we *supervision.WaitError
+	if err := sup.WaitUp(short); errors.As(err, &we) {
+		for _, ci := range we.Down {
+			fmt.Printf("%s is down: %v\n", ci.Name, ci.LastErr)
+		}
+	}
+	// Output:
+	// up: true
+	// up: true
+	// web-3 is down: start failed: no route to host
 }

@@ -17,7 +17,7 @@ func TestSupervisor_InitEachIncarnation(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	spec := supervision.ContextSpec{Name: "c", Restart: supervision.Permanent, Start: local,
 		Actors: []supervision.ActorSpec{{Kind: "counter", Name: "k", Init: func() any { return &Job{N: 1} }}}}
-	s, err := supervision.Start(root, supervision.Config{Children: []supervision.ContextSpec{spec},
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Children: []supervision.ContextSpec{spec},
 		Policy: supervision.Policy{Backoff: supervision.Backoff{Min: time.Millisecond}}})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestSupervisor_InitFailureFailsStart(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	spec := supervision.ContextSpec{Name: "c", Start: local,
 		Actors: []supervision.ActorSpec{{Kind: "counter", Name: "k", Init: func() any { return &notRegistered{} }}}}
-	s, err := supervision.Start(root, supervision.Config{Children: []supervision.ContextSpec{spec},
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Children: []supervision.ContextSpec{spec},
 		Policy: supervision.Policy{MaxRestarts: 1, Period: time.Minute, Backoff: supervision.Backoff{Min: time.Millisecond}}})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 func TestProbe_ChildFailedKeepsHeartbeatCause(t *testing.T) {
 	root := newRoot(t, actors.Config{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 500 * time.Millisecond})
 	evs := events(t, root)
-	s, err := supervision.Start(root, supervision.Config{Name: "hb", Children: workers(1, supervision.Permanent)})
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "hb", Children: workers(1, supervision.Permanent)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,15 +32,15 @@ func TestProbe_ChildFailedKeepsHeartbeatCause(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = frozen.Kill() })
 	failed := next[*supervision.ChildFailed](t, evs, 20*time.Second)
-	if !errors.Is(failed.Err, actors.ErrHeartbeatTimeout) {
-		t.Fatalf("ChildFailed.Err %v (%T): want errors.Is ErrHeartbeatTimeout", failed.Err, failed.Err)
+	if !errors.Is(failed.Reason, actors.ErrHeartbeatTimeout) {
+		t.Fatalf("ChildFailed.Reason %v (%T): want errors.Is ErrHeartbeatTimeout", failed.Reason, failed.Reason)
 	}
 	var he *actors.HeartbeatError
-	if !errors.As(failed.Err, &he) {
-		t.Fatalf("ChildFailed.Err %v (%T): want a *actors.HeartbeatError", failed.Err, failed.Err)
+	if !errors.As(failed.Reason, &he) {
+		t.Fatalf("ChildFailed.Reason %v (%T): want a *actors.HeartbeatError", failed.Reason, failed.Reason)
 	}
-	if _, ok := spawn.ExitStatus(failed.Err); ok {
-		t.Fatalf("a heartbeat death reads as an exit status: %v", failed.Err)
+	if _, ok := spawn.ExitStatus(failed.Reason); ok {
+		t.Fatalf("a heartbeat death reads as an exit status: %v", failed.Reason)
 	}
 	if !failed.Restart {
 		t.Fatalf("a Permanent child declared dead by its heartbeat is not restarted: %+v", failed)

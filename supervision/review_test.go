@@ -25,7 +25,7 @@ func TestSupervisor_StopCancelsStartInFlight(t *testing.T) {
 		<-ctx.Done() // a start that honours ctx, as StartFunc must
 		return nil, ctx.Err()
 	}
-	s, err := supervision.Start(root, supervision.Config{
+	s, err := supervision.Start(t.Context(), root, supervision.Config{
 		Children: []supervision.ContextSpec{{Name: "slow", Start: hang, StartTimeout: 10 * time.Minute}}})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestSupervisor_StopCancelsStartInFlight(t *testing.T) {
 func TestConfig_DefaultsLeaveCallersChildren(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	children := workers(1, supervision.Permanent)
-	s, err := supervision.Start(root, supervision.Config{Children: children})
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Children: children})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestConfig_DefaultsLeaveCallersChildren(t *testing.T) {
 func TestSupervisor_GiveUpMarksChildrenDownAndKeepsCause(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	evs := events(t, root)
-	s, err := supervision.Start(root, supervision.Config{Name: "fragile", Children: workers(2, supervision.Permanent),
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "fragile", Children: workers(2, supervision.Permanent),
 		Policy: supervision.Policy{MaxRestarts: 1, Period: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +73,8 @@ func TestSupervisor_GiveUpMarksChildrenDownAndKeepsCause(t *testing.T) {
 	_ = infos[0].Context.Kill()
 	failed := next[*supervision.ChildFailed](t, evs, 20*time.Second)
 	var exit *spawn.ExitError
-	if !errors.As(failed.Err, &exit) {
-		t.Fatalf("ChildFailed.Err %v (%T) does not unwrap to the exit status", failed.Err, failed.Err)
+	if !errors.As(failed.Reason, &exit) {
+		t.Fatalf("ChildFailed.Reason %v (%T) does not unwrap to the exit status", failed.Reason, failed.Reason)
 	}
 	next[*supervision.ChildRestarted](t, evs, 20*time.Second)
 	again, _ := s.Child(infos[0].Name)
@@ -112,7 +112,7 @@ func TestSupervisor_StopWhileStartsKeepFailing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := newRoot(t, actors.Config{})
 			evs := events(t, root)
-			s, err := supervision.Start(root, supervision.Config{Children: []supervision.ContextSpec{tc.spec},
+			s, err := supervision.Start(t.Context(), root, supervision.Config{Children: []supervision.ContextSpec{tc.spec},
 				Policy: supervision.Policy{MaxRestarts: 1000, Period: time.Minute,
 					Backoff: supervision.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}}})
 			if err != nil {
@@ -130,5 +130,24 @@ func TestSupervisor_StopWhileStartsKeepFailing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A supervisor of the same name can start right after Stop returns.
+// Before, the actor was stopped after Done closed, so a new Start could
+// fail with "name exists".
+func TestSupervisor_RestartSameNameAfterStop(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	for i := 0; i < 5; i++ {
+		s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "again", Children: workers(1, supervision.Permanent)})
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		if err := s.WaitUp(testCtx(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(testCtx(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

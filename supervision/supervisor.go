@@ -2,7 +2,6 @@ package supervision
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand"
@@ -13,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/supervision/internal/core"
 )
 
 // StartFunc starts one child context named name and joins it to node; a
@@ -40,6 +40,16 @@ type ContextSpec struct {
 	Actors  []ActorSpec
 	// StartTimeout bounds one start, actors included. Default 30s.
 	StartTimeout time.Duration
+	// Intensity, when set, gives this child a restart intensity of its own
+	// (OneForOne only): its restarts count against it instead of the
+	// supervisor's Policy, and when it is exceeded only this child is
+	// given up (ChildFailed.GaveUp, ChildInfo.GaveUp); its siblings go on.
+	// Intensity{Forever: true} retries for ever, with backoff: a host that
+	// is down is tried again until it is back.
+	Intensity Intensity
+	// Backoff overrides the Policy's backoff for this child, field by
+	// field (zero fields: the Policy's).
+	Backoff Backoff
 	// Standby keeps one spare context of this child started and idle (one
 	// more process), so that a restart only has to spawn the actors in it:
 	// the restart then costs about the detection time and a round trip
@@ -59,6 +69,11 @@ type Config struct {
 	Logger *slog.Logger
 	// StopTimeout bounds the graceful stop of one child. Default 10s.
 	StopTimeout time.Duration
+	// OnEvent, when set, is called with every event, in order, on the
+	// supervisor's goroutine: it must not block (hand the event to a
+	// buffered channel of your own). Events are also published on the actor
+	// system's event stream.
+	OnEvent func(Event)
 	// Now and Rand are the clock and jitter source; tests inject them.
 	// Defaults time.Now and math/rand.s Float64.
 	Now  func() time.Time
@@ -88,62 +103,6 @@ func (c *Config) setDefaults(n *actors.Node) {
 	}
 }
 
-// ErrGaveUp is the sentinel behind *GaveUpError.
-var ErrGaveUp = errors.New("supervision: restart intensity exceeded")
-
-// GaveUpError is a supervisor's own failure: more than MaxRestarts restarts
-// within Period. It matches ErrGaveUp.
-type GaveUpError struct {
-	Supervisor string
-	Child      string // whose failure was one too many
-	Reason     string
-	Restarts   int
-	Period     time.Duration
-	// Cause is the last failure's cause (the child's death reason or its
-	// start error), with its type intact; nil when it is not known.
-	Cause error
-}
-
-func (e *GaveUpError) Error() string {
-	return fmt.Sprintf("supervision: %s gave up after %d restarts within %v; last failure of %s: %s",
-		e.Supervisor, e.Restarts, e.Period, e.Child, e.Reason)
-}
-
-// Is makes errors.Is(err, ErrGaveUp) work.
-func (e *GaveUpError) Is(target error) bool { return target == ErrGaveUp }
-
-// Unwrap returns the last failure's cause, so errors.Is and errors.As see
-// through the give-up to, say, a heartbeat timeout or an exit status.
-func (e *GaveUpError) Unwrap() error { return e.Cause }
-
-// Events published on the actor system's event stream.
-type (
-	// ChildFailed: a child context died (or failed to start).
-	ChildFailed struct {
-		Supervisor, Child string
-		ID                uint32 // the dead incarnation's context ID (0 if it never started)
-		Reason            string // Err in words
-		// Err is the cause with its type intact: the context's death reason
-		// (errors.Is(ev.Err, actors.ErrHeartbeatTimeout), errors.As with the
-		// spawn method's exit error) or the error of a failed start.
-		Err      error
-		Restarts int           // restarts within the period, this one included
-		Delay    time.Duration // before the restart
-		Restart  bool          // false: not restarted (restart type)
-	}
-	// ChildRestarted: a child context is up again, with a new ID.
-	ChildRestarted struct {
-		Supervisor, Child string
-		ID, OldID         uint32
-		Restarts          int
-	}
-	// SupervisorGaveUp: the restart intensity was exceeded.
-	SupervisorGaveUp struct {
-		Supervisor string
-		Err        *GaveUpError
-	}
-)
-
 // ChildInfo is a snapshot of one supervised child's current incarnation.
 type ChildInfo struct {
 	Name        string
@@ -153,11 +112,23 @@ type ChildInfo struct {
 	Incarnation uint64 // 1 for the first start, +1 per restart
 	PIDs        map[string]*actor.PID
 	Restarts    int // restarts since the supervisor started
+	// LastErr is why the child's last incarnation ended (its death
+	// reason, an exit status 0 included) or failed to start (a
+	// *StartError), with its type; nil until then. It stays after a
+	// restart.
+	LastErr error
+	// Ended: the child is not going to be started again (its restart
+	// type, or GaveUp), until a sibling's restart under OneForAll or
+	// RestForOne takes it along.
+	Ended bool
+	// GaveUp: the child exceeded its own Intensity.
+	GaveUp bool
 }
 
-// Supervisor supervises child contexts. Its decisions come from a Core; an
-// actor applies them, doing every start and stop on its own goroutines, so
-// it never blocks. A Supervisor is safe for concurrent use.
+// Supervisor supervises child contexts. Its decisions come from a pure core
+// (supervision/internal/core); an actor applies them, doing every start and
+// stop on its own goroutines, so it never blocks. A Supervisor is safe for
+// concurrent use.
 type Supervisor struct {
 	cfg  Config
 	node *actors.Node
@@ -165,6 +136,7 @@ type Supervisor struct {
 
 	mu      sync.Mutex
 	infos   map[string]*ChildInfo
+	changed chan struct{}          // closed and replaced when an info changes
 	spares  map[string]spawn.Child // Standby contexts, ready to take over
 	sparing map[string]bool        // a spare is being started
 	closing bool                   // no more spares: the supervisor is ending
@@ -173,41 +145,57 @@ type Supervisor struct {
 	// base is the parent of every start's context; Stop and a give-up
 	// cancel it, so no start in flight holds the supervisor up.
 	base   context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	done   chan struct{}
 	err    error
+	// stopCtx unregisters the hook that stops the supervisor when the ctx
+	// given to Start ends; ended tells Start the supervisor is already done.
+	stopCtx func() bool
+	ended   bool
 }
 
-// Start starts a supervisor and its children (one at a time, in order) and
-// returns without waiting for them; Child and Children tell what is up.
-func Start(node *actors.Node, cfg Config) (*Supervisor, error) {
+// Start starts a supervisor and its children and returns without waiting
+// for them; WaitUp waits, Child and Children tell what is up. OneForOne
+// children start in parallel (unless Policy.Sequential), the others one at
+// a time, in order. The supervisor lives until Stop, until it gives up, or
+// until ctx ends: then it stops its children as Stop does, and Err returns
+// ctx's cause. Every start derives from ctx.
+func Start(ctx context.Context, node *actors.Node, cfg Config) (*Supervisor, error) {
 	cfg.Children = slices.Clone(cfg.Children) // defaults must not write into the caller's slice
 	cfg.setDefaults(node)
-	base, cancel := context.WithCancel(context.Background())
-	s := &Supervisor{cfg: cfg, node: node, infos: make(map[string]*ChildInfo), done: make(chan struct{}),
-		spares: make(map[string]spawn.Child), sparing: make(map[string]bool), base: base, cancel: cancel}
-	specs := make([]ChildSpec, len(cfg.Children))
+	specs := make([]core.ChildSpec, len(cfg.Children))
+	infos := make(map[string]*ChildInfo, len(cfg.Children))
 	for i, c := range cfg.Children {
 		if c.Start == nil {
-			cancel()
 			return nil, fmt.Errorf("supervision: child %q has no Start function", c.Name)
 		}
-		specs[i] = ChildSpec{Name: c.Name, Restart: c.Restart}
-		s.infos[c.Name] = &ChildInfo{Name: c.Name}
+		specs[i] = core.ChildSpec{Name: c.Name, Restart: core.Restart(c.Restart),
+			Intensity: c.Intensity.core(), Backoff: c.Backoff.core()}
+		infos[c.Name] = &ChildInfo{Name: c.Name}
 	}
-	core, first, err := NewCore(cfg.Policy, specs, cfg.Rand, cfg.Now())
+	cr, first, err := core.NewCore(cfg.Policy.core(), specs, cfg.Rand, cfg.Now())
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	a := &supervisorActor{s: s, core: core, first: first, running: make(map[string]*incarnation)}
+	base, cancel := context.WithCancelCause(ctx)
+	s := &Supervisor{cfg: cfg, node: node, infos: infos, changed: make(chan struct{}), done: make(chan struct{}),
+		spares: make(map[string]spawn.Child), sparing: make(map[string]bool), base: base, cancel: cancel}
+	a := &supervisorActor{s: s, core: cr, first: first, running: make(map[string]*incarnation)}
 	pid, err := node.System().Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }),
 		"supervisor/"+cfg.Name)
 	if err != nil {
-		cancel()
+		cancel(err)
 		return nil, fmt.Errorf("supervision: %w", err)
 	}
 	s.pid = pid
+	stop := context.AfterFunc(ctx, func() { node.System().Root.Send(pid, shutdownMsg{}) })
+	s.mu.Lock()
+	if s.ended {
+		stop()
+	} else {
+		s.stopCtx = stop
+	}
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -265,7 +253,7 @@ func (s *Supervisor) Err() error {
 // Stop stops every child (last started first) and the supervisor, and
 // waits for them. It is safe to call more than once.
 func (s *Supervisor) Stop(ctx context.Context) error {
-	s.cancel() // starts in flight end now instead of at their StartTimeout
+	s.cancel(ErrStopped) // starts in flight end now instead of at their StartTimeout
 	s.node.System().Root.Send(s.pid, shutdownMsg{})
 	select {
 	case <-s.done:
@@ -273,4 +261,76 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// WaitUp waits until every child is up, or has ended and is not to be
+// restarted (a Temporary child, a Transient one that exited normally),
+// and returns nil. It returns a *WaitError at once when a child gave up
+// (ErrChildGaveUp) or the supervisor ended (its *GaveUpError, or
+// ErrStopped), and when ctx ends (ctx's error); the error lists the
+// children that were not up with their last errors.
+func (s *Supervisor) WaitUp(ctx context.Context) error { return s.wait(ctx, false) }
+
+// WaitTried waits until every child has been tried: it is up, or it
+// failed (its start or its incarnation: LastErr is set), or it ended. It
+// returns nil when every child is up (or ended and is not to be
+// restarted), and otherwise a *WaitError listing the others with
+// ErrDown, without waiting for their retries: a fleet goes on with the
+// hosts that are up and reports the others. It fails as WaitUp does when
+// the supervisor ends or ctx does.
+func (s *Supervisor) WaitTried(ctx context.Context) error { return s.wait(ctx, true) }
+
+// wait is WaitUp, or WaitTried when tried.
+func (s *Supervisor) wait(ctx context.Context, tried bool) error {
+	for {
+		s.mu.Lock()
+		var down []ChildInfo
+		gaveUp, pending := false, false
+		for _, c := range s.cfg.Children {
+			ci := s.infos[c.Name]
+			if !ci.Up && (!ci.Ended || ci.GaveUp) {
+				down = append(down, ci.copy())
+				gaveUp = gaveUp || ci.GaveUp
+				pending = pending || (ci.LastErr == nil && !ci.Ended)
+			}
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		fail := func(err error) error { return &WaitError{Supervisor: s.cfg.Name, Down: down, Err: err} }
+		switch {
+		case len(down) == 0:
+			return nil
+		case gaveUp:
+			return fail(ErrChildGaveUp)
+		case tried && !pending:
+			return fail(ErrDown)
+		}
+		select {
+		case <-changed:
+		case <-s.done:
+			if err := s.Err(); err != nil {
+				return fail(err)
+			}
+			return fail(ErrStopped)
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+	}
+}
+
+// update changes the info of a child under the lock and wakes WaitUp.
+func (s *Supervisor) update(name string, f func(ci *ChildInfo)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.infos[name])
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// emit hands ev to OnEvent and the event stream.
+func (s *Supervisor) emit(ev Event) {
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ev)
+	}
+	s.node.System().EventStream.Publish(ev)
 }

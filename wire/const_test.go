@@ -47,7 +47,8 @@ func TestConst_Values(t *testing.T) {
 		KindGetBinary: 100, KindCallFunction: 101, KindForwardLog: 102,
 		KindAddRoute: 103, KindDelRoute: 104, KindAllocateID: 105,
 		KindShutdown: 106, KindLoadBinary: 107, KindForwardBinary: 108,
-		KindDetaching: 109, KindCallService: 110, KindSpawnActor: 120,
+		KindDetaching: 109, KindCallService: 110, KindSpawnActor: 120, KindCallReply: 121, KindCallCancel: 122,
+		KindStreamOpen: 130, KindStreamData: 131, KindStreamCredit: 132, KindStreamReset: 133,
 		KindDead: 999,
 	}
 	for k, n := range kinds {

@@ -214,6 +214,9 @@ func TestKind_String(t *testing.T) {
 		{KindDead, "IS_DEAD", true, true},
 		{KindGetBinary, "GET_BINARY", true, true},
 		{KindSpawnActor, "SPAWN_ACTOR", true, true},
+		{KindStreamOpen, "STREAM_OPEN", true, true},
+		{KindStreamData, "STREAM_DATA", true, false},
+		{KindStreamReset, "STREAM_RESET", true, true},
 		{KindHello, "HELLO", true, true},
 		{77, "KIND(77)", false, true},
 	}

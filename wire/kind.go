@@ -31,6 +31,16 @@ const (
 	KindDetaching     Kind = 109 // Mitogen DETACHING: the child is detaching from its parent
 	KindCallService   Kind = 110 // Mitogen CALL_SERVICE: call a named service
 	KindSpawnActor    Kind = 120 // spawn a registered actor kind in the destination context
+	KindCallReply     Kind = 121 // the result or error of a CALL_FUNCTION or CALL_SERVICE (actors/calls)
+	KindCallCancel    Kind = 122 // the caller gave up on a call: cancel its handler (actors/calls)
+
+	// Streams (package actors/transfer): a byte stream each way between two
+	// contexts, with a credit window per stream and direction. START marks
+	// the opening frame, END the last data of one direction.
+	KindStreamOpen   Kind = 130 // STREAM_OPEN: open a named stream (START)
+	KindStreamData   Kind = 131 // STREAM_DATA: bytes at an offset of one direction (END: the last)
+	KindStreamCredit Kind = 132 // STREAM_CREDIT: the receiver grants more window
+	KindStreamReset  Kind = 133 // STREAM_RESET: abort the stream both ways, with a code (ERROR)
 
 	KindDead Kind = 999 // IS_DEAD: dead reply, body = DeadReply
 )
@@ -54,6 +64,12 @@ var kindNames = map[Kind]string{
 	KindDetaching:     "DETACHING",
 	KindCallService:   "CALL_SERVICE",
 	KindSpawnActor:    "SPAWN_ACTOR",
+	KindCallReply:     "CALL_REPLY",
+	KindCallCancel:    "CALL_CANCEL",
+	KindStreamOpen:    "STREAM_OPEN",
+	KindStreamData:    "STREAM_DATA",
+	KindStreamCredit:  "STREAM_CREDIT",
+	KindStreamReset:   "STREAM_RESET",
 	KindDead:          "IS_DEAD",
 }
 
@@ -73,9 +89,9 @@ func (k Kind) Known() bool {
 }
 
 // Control reports whether frames of kind k are control traffic: everything
-// except [KindUser] and [KindChunk]. Writers never hold a control frame
-// behind more than one piece of bulk data.
-func (k Kind) Control() bool { return k != KindUser && k != KindChunk }
+// except [KindUser], [KindChunk] and [KindStreamData]. Writers never hold a
+// control frame behind more than one piece of bulk data.
+func (k Kind) Control() bool { return k != KindUser && k != KindChunk && k != KindStreamData }
 
 // Flags modify a frame's meaning.
 type Flags uint8

@@ -115,6 +115,11 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	return f, nil
 }
 
+// Buffered returns how many bytes of the stream the Reader has read ahead
+// of the frame ReadFrame returned last: more than zero means the next frame
+// has (at least partly) arrived already.
+func (r *Reader) Buffered() int { return r.br.w - r.br.r }
+
 // Offset returns the stream offset just past the last frame ReadFrame
 // returned: the sum of the lengths of all frames read so far. The frame
 // ReadFrame returns next starts there.

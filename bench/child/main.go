@@ -6,18 +6,41 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/bench/internal/workload"
 	"github.com/spindle-go/spindle/spawn"
 )
 
 func main() {
-	spawn.Main(workload.Setup) // a Spindle child context never returns from here
+	spawn.Main(setup) // a Spindle child context never returns from here
 	if code, ok := workload.RunRole(os.Getenv(workload.RoleEnv)); ok {
 		os.Exit(code)
 	}
 	fmt.Fprintln(os.Stderr, "child: started by the bench harness only (cd bench && go run .)")
 	os.Exit(2)
+}
+
+// setup is the workload's, plus the CPU profile the harness's -profile
+// pass asks for (workload.ProfileEnv), written when the context stops.
+func setup(n *actors.Node) error {
+	if path := os.Getenv(workload.ProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		n.OnShutdown(func(context.Context) error {
+			pprof.StopCPUProfile()
+			return f.Close()
+		})
+	}
+	return workload.Setup(n)
 }

@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	})
 	defer node.System().EventStream.Unsubscribe(sub)
-	sup, err := supervision.Start(node, supervision.Config{
+	sup, err := supervision.Start(ctx, node, supervision.Config{
 		Name:     "fleet",
 		Children: specs(cfg, box),
 		Policy:   supervision.Policy{Strategy: supervision.OneForOne, MaxRestarts: 3, Period: time.Minute},
@@ -239,22 +239,7 @@ func killOne(ctx context.Context, out io.Writer, cfg config, sup *supervision.Su
 }
 
 func waitUp(ctx context.Context, sup *supervision.Supervisor) error {
-	for {
-		up := true
-		for _, ci := range sup.Children() {
-			up = up && ci.Up
-		}
-		if up {
-			return nil
-		}
-		select {
-		case <-sup.Done():
-			return fmt.Errorf("supervisor ended: %w", sup.Err())
-		case <-ctx.Done():
-			return fmt.Errorf("contexts not up: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return sup.WaitUp(ctx)
 }
 
 func startContainer(ctx context.Context, cfg config) (string, error) {

@@ -72,7 +72,7 @@ func startPool(cfg poolConfig) (p *pool, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sup, err := supervision.Start(node, supervision.Config{Name: "prefork", Policy: cfg.Policy, Children: workerSpecs(cfg)})
+	sup, err := supervision.Start(context.Background(), node, supervision.Config{Name: "prefork", Policy: cfg.Policy, Children: workerSpecs(cfg)})
 	if err != nil {
 		_ = ln.Close()
 		return nil, err

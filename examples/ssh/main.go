@@ -5,9 +5,17 @@
 //
 // Nothing needs to be installed on the host but a POSIX shell: the program
 // ships its own binary (compressed, verified by SHA-256) into a cache
-// directory there on first use and reuses it afterwards. The host key is
-// checked against ~/.ssh/known_hosts; ~/.ssh/config, ssh-agent and the
-// usual identity files are honoured, as by OpenSSH.
+// directory there on first use and reuses it afterwards. A host of another
+// platform (a Mac driving linux/arm64 or linux/amd64 servers) gets this
+// program built for it on demand, when run from its source with the go
+// command at hand (go run, as above; -build=false turns it off), or a
+// binary given with -binary:
+//
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -o ssh-arm64 ./examples/ssh
+//	go run ./examples/ssh -binary ssh-arm64 user@arm64-host
+//
+// The host key is checked against ~/.ssh/known_hosts; ~/.ssh/config,
+// ssh-agent and the usual identity files are honoured, as by OpenSSH.
 package main
 
 import (
@@ -73,7 +81,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("ssh", flag.ContinueOnError)
 	fs.SetOutput(out)
-	var identities, knownHosts listFlag
+	var identities, knownHosts, binaries listFlag
 	fs.Var(&identities, "i", "identity (private key) file; repeatable")
 	fs.Var(&knownHosts, "known-hosts", "known_hosts file instead of the configured ones; repeatable")
 	config := fs.String("F", "", `ssh config file ("none" for none; default ~/.ssh/config)`)
@@ -81,6 +89,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	requests := fs.Int("n", 1000, "round trips to measure")
 	timeout := fs.Duration("timeout", 60*time.Second, "bound on the whole start")
 	verbose := fs.Bool("v", false, "debug logs")
+	fs.Var(&binaries, "binary", "this program built for another platform (read from the file); repeatable")
+	build := fs.Bool("build", true, "build this program for the host's platform when no binary is for it (needs the go command and this source)")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "usage: ssh [flags] [user@]host[:port]")
 		fs.PrintDefaults()
@@ -109,6 +119,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	opts := ssh.Options{Host: fs.Arg(0), ConfigFile: *config, IdentityFiles: identities,
 		KnownHostsFiles: knownHosts, Common: spawn.Common{Name: "worker"}, Bootstrap: spawn.Bootstrap{Timeout: *timeout}}
+	for _, b := range binaries {
+		opts.Binaries = append(opts.Binaries, spawn.NewBinary(b, ""))
+	}
+	if *build {
+		opts.Build = spawn.NewBuilder(spawn.BuildOptions{Logger: logger})
+	}
 	if *acceptNew {
 		opts.HostKeyPolicy = ssh.HostKeyAcceptNew
 	}
@@ -132,6 +148,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "worker context %d on %s: up %v after the start\n", w.ID(), info.Host, time.Since(begin).Round(time.Millisecond))
 	fmt.Fprintf(out, "  hostname   %s\n", id.Hostname)
 	fmt.Fprintf(out, "  platform   %s, %d CPUs, process %d\n", id.Platform, id.CPUs, id.Pid)
+	if info.Boot.Built {
+		fmt.Fprintf(out, "  binary     built for %s on demand (%v, build cache in the user cache directory)\n", info.Boot.Platform, info.Boot.Build.Round(time.Millisecond))
+	}
 	if info.Boot.CacheHit {
 		fmt.Fprintf(out, "  binary     cached in %s (nothing uploaded)\n", info.Boot.Dir)
 	} else {
@@ -168,7 +187,7 @@ func explain(err error) error {
 	case errors.Is(err, ssh.ErrAuthFailed):
 		return fmt.Errorf("%w\nhint: load a key into ssh-agent, pass -i KEY, or set SPINDLE_SSH_PASSWORD", err)
 	case errors.Is(err, spawn.ErrPlatformMismatch):
-		return fmt.Errorf("%w\nhint: this example ships only itself; cross-compile it for the host's platform and run that", err)
+		return fmt.Errorf("%w\nhint: run it from its source with the go command at hand (go run ./examples/ssh) so it builds itself for the host, or pass -binary with a build for the host's platform", err)
 	}
 	return err
 }

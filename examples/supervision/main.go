@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,7 +104,7 @@ func run(out io.Writer) error {
 		children = append(children, supervision.ContextSpec{Name: name, Start: startWorker,
 			Actors: []supervision.ActorSpec{{Kind: "worker", Name: "w"}}})
 	}
-	sup, err := supervision.Start(node, supervision.Config{
+	sup, err := supervision.Start(context.Background(), node, supervision.Config{
 		Name:     "pool",
 		Children: children,
 		Policy:   supervision.Policy{Strategy: supervision.OneForOne, MaxRestarts: 5, Period: 10 * time.Second},
@@ -176,18 +175,9 @@ func roll(tl *timeline, node *actors.Node, sup *supervision.Supervisor) error {
 }
 
 func waitUp(sup *supervision.Supervisor, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		all := true
-		for _, ci := range sup.Children() {
-			all = all && ci.Up
-		}
-		if all {
-			return nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return errors.New("workers did not come up")
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return sup.WaitUp(ctx)
 }
 
 func waitRestarted(sup *supervision.Supervisor, name string, oldID uint32, d time.Duration) error {

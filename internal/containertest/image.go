@@ -72,12 +72,17 @@ func (e *Engine) image(t testing.TB, repo string, build func(busybox []byte) ([]
 func (e *Engine) ImportBusybox() (string, error) { return e.makeImage(BusyboxRepo, busyboxRootFS) }
 
 func (e *Engine) makeImage(repo string, build func(busybox []byte) ([]byte, error)) (string, error) {
+	return e.makeImageFrom(repo, busybox, build)
+}
+
+// makeImageFrom is makeImage with the busybox bytes from load.
+func (e *Engine) makeImageFrom(repo string, load func() ([]byte, error), build func(busybox []byte) ([]byte, error)) (string, error) {
 	imageMu.Lock()
 	defer imageMu.Unlock()
 	if tag, ok := images[e.CLI+repo]; ok {
 		return tag, nil
 	}
-	bb, err := busybox()
+	bb, err := load()
 	if err != nil {
 		return "", err
 	}

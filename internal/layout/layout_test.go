@@ -121,13 +121,20 @@ func methodPackage(pkg string) (string, bool) {
 
 // TestRouteIsPure: actors/internal/route has no goroutines, no locks and
 // no clock (time comes in as values).
-func TestRouteIsPure(t *testing.T) {
+func TestRouteIsPure(t *testing.T) { checkPure(t, "actors/internal/route") }
+
+// TestSupervisionCoreIsPure: the supervision core, likewise (STYLE.md,
+// "Pure cores, IO at the edge").
+func TestSupervisionCoreIsPure(t *testing.T) { checkPure(t, "supervision/internal/core") }
+
+// checkPure fails on a goroutine, a lock or a clock in pkg's sources.
+func checkPure(t *testing.T, pkg string) {
 	p := listPackages(t)
-	dir := p.dirs["actors/internal/route"]
+	dir := p.dirs[pkg]
 	fset := token.NewFileSet()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("route sources in %q: %v", dir, err)
+		t.Fatalf("%s sources in %q: %v", pkg, dir, err)
 	}
 	clock := map[string]bool{"Now": true, "Since": true, "Until": true, "Sleep": true, "After": true,
 		"AfterFunc": true, "NewTimer": true, "NewTicker": true, "Tick": true}

@@ -19,7 +19,7 @@ func TestStart_SupervisedRestart(t *testing.T) {
 	e := containertest.Docker(t)
 	img := e.BusyboxImage(t)
 	root := newRoot(t, nil)
-	sup, err := supervision.Start(root, supervision.Config{
+	sup, err := supervision.Start(t.Context(), root, supervision.Config{
 		Name:   "containers",
 		Policy: supervision.Policy{Strategy: supervision.OneForOne, MaxRestarts: 3, Period: time.Minute},
 		Children: []supervision.ContextSpec{{

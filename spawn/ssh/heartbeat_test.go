@@ -151,7 +151,7 @@ func TestSSH_SupervisedRestart(t *testing.T) {
 	start := func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
 		return ssh.Start(ctx, node, sshOpts(srv, name))
 	}
-	s, err := supervision.Start(root, supervision.Config{Name: "ssh-pool", Children: []supervision.ContextSpec{
+	s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "ssh-pool", Children: []supervision.ContextSpec{
 		{Name: "remote-worker", Restart: supervision.Permanent, Start: start,
 			Actors: []supervision.ActorSpec{{Kind: "echo", Name: "echo"}}},
 	}})

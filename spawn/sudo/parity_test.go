@@ -173,7 +173,7 @@ func TestSpawn_SupervisedRestartAfterKilledSudo(t *testing.T) {
 	root := newRoot(t)
 	dir := cacheDir(t)
 	tgt := mustSudo(t, host(u.A), sudo.Options{User: u.B.Name, Auth: sudo.Auth{Password: sudo.StaticPassword(u.A.Password)}})
-	sup, err := supervision.Start(root, supervision.Config{
+	sup, err := supervision.Start(t.Context(), root, supervision.Config{
 		Name:   "users",
 		Policy: supervision.Policy{Strategy: supervision.OneForOne, MaxRestarts: 3, Period: time.Minute},
 		Children: []supervision.ContextSpec{{

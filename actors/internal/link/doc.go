@@ -1,6 +1,7 @@
 // Package link is one framed byte stream between two neighbouring contexts:
-// its bounded queues and writer goroutine, the inline write of an idle link,
-// its reader loop, the heartbeat, the SCM_RIGHTS descriptor passing of a
+// its bounded queues and writer goroutine, the inline write of an idle link
+// or of an answer, its reader loop and the watchdog of work run on it, the
+// heartbeat, the SCM_RIGHTS descriptor passing of a
 // unix socket, and the hello exchange that opens it.
 //
 // A Link knows frames only by their header. It hands every frame it reads to
@@ -24,12 +25,16 @@
 //     dropping a started Link: Close waits for every goroutine it started.
 //   - Handler.HandleFrame runs on the reader goroutine. It may Send with
 //     Queued or Control on any link, never Inline: a reader that writes can
-//     deadlock with a peer whose reader is writing too.
+//     deadlock with a peer whose reader is writing too. Work it leaves to
+//     RunAfter runs on the reader under the watchdog (RunBudget), which
+//     gives the link a new reader when a run blocks or runs long; such a
+//     run may send in any mode.
 //   - A frame handed to HandleFrame is valid only until it returns; the
 //     descriptors it carries belong to the Link until TakeFDs.
 //
 // # Concurrency
 //
 // A Link is safe for concurrent use: Send, SendFDs, Shutdown and Close may be
-// called from any goroutine. TakeFDs may be called only from HandleFrame.
+// called from any goroutine. TakeFDs, RunAfter and Streaming may be called
+// only from HandleFrame.
 package link

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,10 +102,11 @@ type Link struct {
 	partial    []byte
 	partialFDs []int
 	maxQueue   int
-	writing    bool  // a write is in progress (writer goroutine or inline)
-	lastSend   int64 // nanoseconds since epoch of the last send, for the idle test
-	bigSend    int   // the largest frame queued since the queues last drained
-	congested  bool  // a Bounded send found no room in BoundedWait (see Bounded)
+	writing    bool   // a write is in progress (writer goroutine or inline)
+	lastSend   int64  // nanoseconds since epoch of the last send, for the idle test
+	rxSeen     uint64 // l.rx at the last send, for the request/response test
+	bigSend    int    // the largest frame queued since the queues last drained
+	congested  bool   // a Bounded send found no room in BoundedWait (see Bounded)
 	epoch      time.Time
 	closed     bool
 	cause      error         // why the link was closed from this side, if it was
@@ -112,6 +114,8 @@ type Link struct {
 
 	// Owned by the reader goroutine.
 	inFDs []int // descriptors of the frame being handled, until a handler takes them
+	runState
+	rx atomic.Uint64 // frames read, for the request/response test of Send
 
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done
@@ -225,7 +229,7 @@ func (l *Link) MaxFrame() int {
 // Start launches the reader and writer goroutines (and the heartbeat's).
 func (l *Link) Start() {
 	l.wg.Add(2)
-	go l.readLoop()
+	go l.readLoop() // calls l.wg.Done itself (see readLoop)
 	go l.writeLoop()
 	if l.hb.On() {
 		l.wg.Add(1)
@@ -288,32 +292,14 @@ func (l *Link) Close() {
 // the peer closed the link). Done is closed by then.
 func (l *Link) Wait() { l.wg.Wait() }
 
+// readLoop is the reader goroutine. The watchdog of RunAfter may hand the
+// rest of the link to a new readLoop while this one runs a long or blocked
+// run: this one then returns at once, and the new one owns the read side
+// and the count of l.wg.
 func (l *Link) readLoop() {
-	defer l.wg.Done()
-	var err error
-	for {
-		var f wire.Frame
-		start := l.r.Offset()
-		f, err = l.r.ReadFrame()
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) &&
-				!errors.Is(err, syscall.ECONNRESET) { // a peer that died with our frames unread
-				err = &ProtocolError{Err: err}
-			}
-			break
-		}
-		if err = l.claimFDs(f, start); err != nil {
-			err = &ProtocolError{Err: err}
-			break
-		}
-		err = l.handle(f)
-		if l.inFDs != nil { // no handler took them: the frame was dropped
-			CloseFDs(l.inFDs)
-			l.inFDs = nil
-		}
-		if err != nil {
-			break
-		}
+	err, still := l.readFrames()
+	if !still {
+		return
 	}
 	if l.fdr != nil {
 		l.fdr.discard()
@@ -328,6 +314,43 @@ func (l *Link) readLoop() {
 	l.err = reason
 	l.h.LinkDown(l, reason)
 	close(l.done)
+	l.wg.Done()
+}
+
+// readFrames reads and handles frames until an error, which it returns;
+// still is false when the watchdog gave the link to a new reader goroutine.
+func (l *Link) readFrames() (err error, still bool) {
+	for {
+		var f wire.Frame
+		start := l.r.Offset()
+		f, err = l.r.ReadFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosedErr(err) &&
+				!errors.Is(err, syscall.ECONNRESET) { // a peer that died with our frames unread
+				err = &ProtocolError{Err: err}
+			}
+			return err, true
+		}
+		l.rx.Add(1)
+		if err = l.claimFDs(f, start); err != nil {
+			return &ProtocolError{Err: err}, true
+		}
+		err = l.handle(f)
+		if l.inFDs != nil { // no handler took them: the frame was dropped
+			CloseFDs(l.inFDs)
+			l.inFDs = nil
+		}
+		if err != nil {
+			if fn := l.after; fn != nil {
+				l.after = nil
+				go fn()
+			}
+			return err, true
+		}
+		if !l.runAfter() {
+			return nil, false
+		}
+	}
 }
 
 // handle answers the link-local heartbeat frames and hands the others to

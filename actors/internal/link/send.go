@@ -110,8 +110,15 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	now := int64(time.Since(l.epoch))
 	idle := now-l.lastSend > int64(inlineIdle)
 	l.lastSend = now
+	// A frame read since the last send: this one answers it (request and
+	// response), and waits for nothing a batch could add. Only a write
+	// that never waits for the peer may go inline then, as the sender can
+	// be an actor run on a reader goroutine.
+	rx := l.rx.Load()
+	answers := rx != l.rxSeen && l.raw != nil
+	l.rxSeen = rx
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
-	if mayInline && idle && empty && !l.writing && len(l.partial) == 0 {
+	if mayInline && (idle || answers) && empty && !l.writing && len(l.partial) == 0 {
 		return l.writeInline(frame, fds)
 	}
 	l.bigSend = max(l.bigSend, size)

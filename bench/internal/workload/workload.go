@@ -9,6 +9,11 @@ import (
 	"github.com/spindle-go/spindle/actors"
 )
 
+// ProfileEnv, in the environment of a context the harness starts (a
+// Spindle child, the protoactor peer), names the file it writes its CPU
+// profile to when it stops (the harness's -profile flag).
+const ProfileEnv = "SPINDLE_BENCH_CPUPROFILE"
+
 // BulkBytes is the payload of the bulk workload; a round trip moves it once
 // in each direction.
 const BulkBytes = 1 << 20
@@ -47,10 +52,18 @@ func Setup(n *actors.Node) error {
 			return err
 		}
 	}
-	n.RegisterKind("echo", actor.PropsFromProducer(func() actor.Actor { return echoActor{} }))
-	n.RegisterKind("counter", actor.PropsFromProducer(func() actor.Actor { return &counterActor{} }))
+	n.RegisterKind("echo", actor.PropsFromProducer(NewEcho))
+	n.RegisterKind("counter", actor.PropsFromProducer(NewCounter))
 	return nil
 }
+
+// NewEcho returns the actor of the "echo" kind: it answers a Ping with a
+// Pong of the same number and payload.
+func NewEcho() actor.Actor { return echoActor{} }
+
+// NewCounter returns the actor of the "counter" kind: it counts Ticks and
+// answers HowMany with the count since it was last asked.
+func NewCounter() actor.Actor { return &counterActor{} }
 
 type echoActor struct{}
 

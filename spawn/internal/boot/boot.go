@@ -42,6 +42,13 @@ type Options struct {
 	// Binaries are programs for other platforms; the running program is
 	// added last, so a caller's binary for its platform wins.
 	Binaries []*Binary
+	// Build, when set, is asked for a binary when the target runs a
+	// platform none of Binaries (nor the running program) is for. The
+	// time it takes does not count against Timeout.
+	Build BinarySource
+	// Timeout bounds the bootstrap, from Start until the binary runs,
+	// not counting the wait for Build. Zero: only ctx bounds it.
+	Timeout time.Duration
 	// Logger receives Debug lines (skipped shell output, timings) and the
 	// cksum warning. Default: discard.
 	Logger *slog.Logger
@@ -105,6 +112,8 @@ type Info struct {
 
 	Bootstrap time.Duration // from Start until the binary runs, upload included
 	Upload    time.Duration // upload and verification alone
+	Build     time.Duration // waiting for Options.Build (0 when not asked)
+	Built     bool          // the binary came from Options.Build
 }
 
 // Process is a bootstrapped binary: its runner, and the two streams that
@@ -150,8 +159,43 @@ func Start(ctx context.Context, t runner.Target, opts Options) (*Process, error)
 		return nil, err
 	}
 	b.bins = OnePerPlatform(bins)
+	if opts.Timeout > 0 {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		b.clock = newPausableTimer(opts.Timeout, cancel)
+		defer b.clock.stop()
+	}
 	return b.run(ctx, t)
 }
+
+// pausableTimer ends a context after a duration that does not count the
+// time it was paused (the wait for a build on demand).
+type pausableTimer struct {
+	left  time.Duration
+	since time.Time
+	t     *time.Timer
+}
+
+func newPausableTimer(d time.Duration, cancel context.CancelCauseFunc) *pausableTimer {
+	cause := fmt.Errorf("%w: bootstrap timeout %v", context.DeadlineExceeded, d)
+	return &pausableTimer{left: d, since: time.Now(), t: time.AfterFunc(d, func() { cancel(cause) })}
+}
+
+func (p *pausableTimer) pause() {
+	if p != nil && p.t.Stop() {
+		p.left -= time.Since(p.since)
+	}
+}
+
+func (p *pausableTimer) resume() {
+	if p != nil {
+		p.since = time.Now()
+		p.t.Reset(max(p.left, 0))
+	}
+}
+
+func (p *pausableTimer) stop() { p.t.Stop() }
 
 // booter is the state of one Start.
 type booter struct {
@@ -164,10 +208,15 @@ type booter struct {
 	up    *uploader // the upload under way, if any
 	tail  Tail
 	info  Info
+	clock *pausableTimer // Options.Timeout, nil without one
 }
 
 func (b *booter) run(ctx context.Context, t runner.Target) (*Process, error) {
-	argv := Argv(b.opts.Shell, b.opts.LogLevel, Table(b.bins), b.opts.CacheDirs, b.opts.Env)
+	table := Table(b.bins)
+	if b.opts.Build != nil {
+		table = append(table, PlatformDigest{Platform: "*", Digest: "build"})
+	}
+	argv := Argv(b.opts.Shell, b.opts.LogLevel, table, b.opts.CacheDirs, b.opts.Env)
 	r, err := t.Runner(runner.Command{Argv: argv})
 	if err != nil {
 		return nil, &BootstrapError{Host: b.host, Stage: "session", Err: err}
@@ -237,6 +286,10 @@ func (b *booter) converse(ctx context.Context) (*Process, error) {
 			rest, _ := lines.Peek(lines.Buffered())
 			link := io.MultiReader(bytes.NewReader(bytes.Clone(rest)), stdout)
 			return &Process{Runner: b.r, Link: link, Stdin: b.r.Stdin(), Stderr: b.tail, Info: b.info}, nil
+		case rep.Verb == "need" && b.opts.Build != nil && b.info.Build == 0:
+			if err := b.need(ctx, rep); err != nil {
+				return nil, err
+			}
 		case rep.Verb == "miss" && up == nil:
 			if up, err = b.upload(ctx, rep); err != nil {
 				return nil, err
@@ -248,6 +301,40 @@ func (b *booter) converse(ctx context.Context) (*Process, error) {
 			return nil, b.bootErr(ctx, "probe", fmt.Errorf("%w: unexpected %q", ErrBadReply, rep.Verb))
 		}
 	}
+}
+
+// need answers a target whose platform no binary on offer is for: it asks
+// Options.Build, with the bootstrap's clock paused, and tells the script
+// the digest of what it got.
+func (b *booter) need(ctx context.Context, rep Reply) error {
+	mismatch := &PlatformError{Host: b.host, Remote: rep.Platform, Uname: rep.Detail, Local: Platforms(b.bins)}
+	if strings.Contains(rep.Platform, "unknown") {
+		return mismatch
+	}
+	begin := time.Now()
+	b.clock.pause()
+	bin, err := b.opts.Build.Binary(ctx, rep.Platform)
+	if err == nil {
+		err = bin.Prepare()
+	}
+	b.clock.resume()
+	b.info.Build, b.info.Built = max(time.Since(begin), 1), true
+	if err == nil && bin.platform != rep.Platform {
+		err = fmt.Errorf("spawn: the build for %s gave a binary for %s", rep.Platform, bin.platform)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return b.bootErr(ctx, "build", err)
+		}
+		mismatch.Build = err
+		return mismatch
+	}
+	b.bins = append(b.bins, bin)
+	b.log.Debug("boot: built the binary for the target", "host", b.host, "platform", rep.Platform, "took", b.info.Build)
+	if _, err := io.WriteString(b.r.Stdin(), "use "+bin.digest+"\n"); err != nil {
+		return b.bootErr(ctx, "build", err)
+	}
+	return nil
 }
 
 // scriptErr turns an err reply into its typed error.
@@ -366,7 +453,7 @@ func (b *booter) noReply(ctx context.Context, readErr error) error {
 // bootErr wraps err for stage, preferring the deadline when it passed.
 func (b *booter) bootErr(ctx context.Context, stage string, err error) error {
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (stage %s)", ctx.Err(), stage)
+		err = fmt.Errorf("%w (stage %s)", context.Cause(ctx), stage)
 	}
 	tail := ""
 	if b.tail != nil {

@@ -2,11 +2,14 @@
 # method that gives a shell with stdin and stdout, as:
 #   SHELL -c SCRIPT SHELL LEVEL TABLE DIRS [NAME=VALUE ...]
 # LEVEL  the child's SPINDLE_LOG_LEVEL
-# TABLE  space-separated GOOS/GOARCH=SHA256 pairs, one per binary on offer
+# TABLE  space-separated GOOS/GOARCH=SHA256 pairs, one per binary on offer;
+#        a word *=build means the parent can build for any other platform
 # DIRS   colon-separated cache directories; empty for the defaults below
 # It answers on stdout with lines "SPINDLE-BOOT/2 VERB ...":
 #   pid PID                            first: the process group to kill on failure
 #   exec PLATFORM PID DIR              the binary runs now, as PID; link bytes follow
+#   need PLATFORM UNAME                no binary on offer, *=build given: waiting
+#                                      for a line "use SHA256" once it is built
 #   miss PLATFORM CODECS TOOL KIB DIR  not cached: waiting for the upload
 #   err CODE DETAIL...                 cannot go on
 # After "miss" the parent sends, on the same stdin, one line
@@ -35,8 +38,11 @@ case ${un##* } in
   riscv64) a=riscv64;; ppc64le) a=ppc64le;; ppc64) a=ppc64;; s390x) a=s390x;;
   mips64) a=mips64;; loongarch64) a=loong64;; *) a=unknown;;
 esac;
-p=$os/$a; s=;
-for e in $tab; do case $e in "$p="*) s=${e#*=};; esac; done;
+p=$os/$a; s=; b=;
+for e in $tab; do case $e in "$p="*) s=${e#*=};; "*=build") b=1;; esac; done;
+if [ -z "$s" ] && [ -n "$b" ]; then
+  printf "%s\n" "$m need $p $un"; read -r v s || exit 5; [ "$v" = use ] || s=;
+fi;
 if [ -z "$s" ]; then printf "%s\n" "$m err platform $p $un"; exit 3; fi;
 f=spindle-$s;
 id=$(id -u 2>/dev/null </dev/null);

@@ -80,15 +80,24 @@ type PlatformError struct {
 	Remote string   // GOOS/GOARCH of the target ("unknown" parts possible)
 	Uname  string   // what uname -sm printed there
 	Local  []string // platforms of the binaries on offer, the running program first
+	Build  error    // why the build on demand failed (a *BuildError), nil if none was asked
 }
 
 func (e *PlatformError) Error() string {
-	return fmt.Sprintf("spawn: %s runs %s (uname: %s) but the binaries on offer are for %s; build one for %s and pass it in the Binaries option",
-		e.Host, e.Remote, orNone(e.Uname), strings.Join(e.Local, ", "), e.Remote)
+	s := fmt.Sprintf("spawn: %s runs %s (uname: %s) but the binaries on offer are for %s",
+		e.Host, e.Remote, orNone(e.Uname), strings.Join(e.Local, ", "))
+	if e.Build != nil {
+		return s + "; " + strings.TrimPrefix(e.Build.Error(), "spawn: ")
+	}
+	goos, goarch, _ := strings.Cut(e.Remote, "/")
+	return s + fmt.Sprintf("; build one (CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -trimpath -ldflags='-s -w') and pass it in Bootstrap.Binaries (spawn.NewBinary), or set Bootstrap.Build (spawn.NewBuilder) to build it on demand", goos, goarch)
 }
 
 // Is matches ErrPlatformMismatch.
 func (e *PlatformError) Is(target error) bool { return target == ErrPlatformMismatch }
+
+// Unwrap returns the build's failure, if a build was asked for.
+func (e *PlatformError) Unwrap() error { return e.Build }
 
 // BootstrapError reports a failure after the target was reached, before
 // the context was up.

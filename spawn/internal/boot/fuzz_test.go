@@ -15,6 +15,7 @@ func FuzzParseReply(f *testing.F) {
 		Marker + " exec linux/amd64 42 /home/u/.cache/spindle",
 		Marker + " miss linux/arm64 zstd,gzip,raw openssl 1234 /tmp/spindle-0",
 		Marker + " miss darwin/arm64 raw none - /d",
+		Marker + " need linux/arm64 Linux aarch64",
 		Marker + " err platform unknown/unknown Plan9 mips",
 		Marker + " err noexec /a: cannot create, /b: cannot exec files there",
 		Marker + " err write 0 zstd exit status 1",
@@ -44,6 +45,10 @@ func FuzzParseReply(f *testing.F) {
 		case "exec":
 			if r.Pid <= 0 || !ValidPlatform(r.Platform) || r.Dir == "" {
 				t.Fatalf("bad exec accepted: %+v", r)
+			}
+		case "need":
+			if !ValidPlatform(r.Platform) {
+				t.Fatalf("bad need accepted: %+v", r)
 			}
 		case "miss":
 			if !ValidPlatform(r.Platform) || len(r.Codecs) == 0 || r.Tool == "" || r.Dir == "" || r.AvailKiB < -1 {

@@ -27,15 +27,15 @@ var errNoReply = errors.New("the target closed stdout before the bootstrap answe
 
 // Reply is one parsed line of the bootstrap script.
 type Reply struct {
-	Verb     string   // pid, exec, miss, err
-	Platform string   // exec, miss: GOOS/GOARCH of the target
+	Verb     string   // pid, need, exec, miss, err
+	Platform string   // need, exec, miss: GOOS/GOARCH of the target
 	Pid      int      // pid, exec: process ID of the script, then the child
 	Dir      string   // exec, miss: cache directory
 	Codecs   []string // miss: encodings the target can decode, best first
 	Tool     string   // miss: digest tool ("none" if there is none)
 	AvailKiB int64    // miss; err write: free space in KiB, -1 if unknown
 	Code     string   // err: what failed (platform, noexec, write, ...)
-	Detail   string   // err: the rest of the line
+	Detail   string   // err: the rest of the line; need: uname -sm
 }
 
 // ParseReply parses one line (without its newline) printed by the
@@ -70,6 +70,12 @@ func ParseReply(line []byte) (r Reply, ours bool, err error) {
 			return bad("bad process ID")
 		}
 		r.Platform, r.Pid, r.Dir = f[0], pid, f[2]
+	case "need":
+		platform, uname, _ := strings.Cut(rest, " ")
+		if !ValidPlatform(platform) {
+			return bad("want need PLATFORM UNAME")
+		}
+		r.Platform, r.Detail = platform, uname
 	case "miss":
 		f := strings.SplitN(rest, " ", 5)
 		if len(f) != 5 || !ValidPlatform(f[0]) || f[1] == "" || f[2] == "" || f[4] == "" {

@@ -1,4 +1,9 @@
-package supervision
+// Package core is the pure decision logic of a supervisor: a state machine
+// fed with events and the time, returning directives. It has no goroutines,
+// timers, clock or IO; package supervision drives it from an actor. Its
+// types mirror the public configuration of package supervision, which
+// converts them.
+package core
 
 import (
 	"fmt"
@@ -18,16 +23,6 @@ const (
 	RestForOne
 )
 
-func (s Strategy) String() string {
-	switch s {
-	case OneForAll:
-		return "one_for_all"
-	case RestForOne:
-		return "rest_for_one"
-	}
-	return "one_for_one"
-}
-
 // Restart says when a child is restarted (Erlang/OTP restart types).
 type Restart int
 
@@ -39,16 +34,6 @@ const (
 	// Temporary children are never restarted.
 	Temporary
 )
-
-func (r Restart) String() string {
-	switch r {
-	case Transient:
-		return "transient"
-	case Temporary:
-		return "temporary"
-	}
-	return "permanent"
-}
 
 // Backoff spaces restarts of a child that keeps failing: the n-th
 // consecutive failure waits Min·2^(n-1), at most Max, stretched by a random
@@ -71,9 +56,14 @@ type Policy struct {
 	Period      time.Duration
 	// Backoff defaults: Min 10ms, Max 5s, Jitter 0.2, ResetAfter Period.
 	Backoff Backoff
+	// Sequential starts children one at a time, in order, also under
+	// OneForOne (whose children otherwise start in parallel). OneForAll
+	// and RestForOne always start in order.
+	Sequential bool
 }
 
-func (p *Policy) setDefaults() {
+// SetDefaults writes the documented defaults into the zero fields.
+func (p *Policy) SetDefaults() {
 	if p.MaxRestarts == 0 {
 		p.MaxRestarts = 3
 	}
@@ -99,6 +89,44 @@ func (p *Policy) setDefaults() {
 	if b.ResetAfter <= 0 {
 		b.ResetAfter = p.Period
 	}
+}
+
+// parallel reports whether children start independently of each other.
+func (p *Policy) parallel() bool { return p.Strategy == OneForOne && !p.Sequential }
+
+// Intensity is a child's own restart intensity (OneForOne only): its
+// restarts count against it instead of the supervisor's, and exceeding it
+// gives up this child alone. The zero value means none.
+type Intensity struct {
+	// MaxRestarts restarts within Period are allowed (negative: none).
+	MaxRestarts int
+	// Period defaults to the Policy's.
+	Period time.Duration
+	// Forever restarts the child for ever, with backoff.
+	Forever bool
+}
+
+// Own reports whether the intensity is set.
+func (i Intensity) Own() bool { return i.MaxRestarts != 0 || i.Forever }
+
+// withDefaults fills b's zero fields from the policy's backoff.
+func (b Backoff) withDefaults(d Backoff) Backoff {
+	if b.Min <= 0 {
+		b.Min = d.Min
+	}
+	if b.Max <= 0 {
+		b.Max = d.Max
+	}
+	if b.Max < b.Min {
+		b.Max = b.Min
+	}
+	if b.Jitter <= 0 {
+		b.Jitter = d.Jitter
+	}
+	if b.ResetAfter <= 0 {
+		b.ResetAfter = d.ResetAfter
+	}
+	return b
 }
 
 // Event is an input of the decision core.
@@ -168,6 +196,15 @@ type Failed struct {
 	Restart  bool          // false: the child is not restarted (its restart type)
 }
 
+// ChildGaveUp reports that a child exceeded its own [Intensity]: it is
+// not restarted, and its siblings go on.
+type ChildGaveUp struct {
+	Name     string
+	Reason   string
+	Restarts int
+	Period   time.Duration
+}
+
 // GaveUp reports that the restart intensity was exceeded: every child is
 // being stopped and the supervisor fails upward.
 type GaveUp struct {
@@ -181,18 +218,19 @@ type GaveUp struct {
 // supervisor may terminate.
 type Done struct{}
 
-func (StartChild) directive() {}
-func (StopChild) directive()  {}
-func (Timer) directive()      {}
-func (Failed) directive()     {}
-func (GaveUp) directive()     {}
-func (Done) directive()       {}
+func (StartChild) directive()  {}
+func (StopChild) directive()   {}
+func (Timer) directive()       {}
+func (Failed) directive()      {}
+func (ChildGaveUp) directive() {}
+func (GaveUp) directive()      {}
+func (Done) directive()        {}
 
 // Child states in the core.
 type status uint8
 
 const (
-	idle     status = iota // not running, not queued (transient exited normally)
+	idle     status = iota // not running, not queued (transient exited normally, gave up)
 	queued                 // waiting to be started
 	starting               // Start sent, no answer yet
 	running
@@ -202,10 +240,14 @@ const (
 type child struct {
 	name      string
 	restart   Restart
+	own       Intensity   // the child's own intensity, if Own()
+	backoff   Backoff     // the policy's, with the child's overrides
+	restarts  []time.Time // within own.Period, when own.Own()
 	st        status
 	inc       uint64
 	startedAt time.Time
-	failures  int // consecutive, for backoff
+	notBefore time.Time // backoff: no start before this
+	failures  int       // consecutive, for backoff
 }
 
 // Core is the decision logic of one supervisor: a pure state machine with
@@ -213,35 +255,46 @@ type child struct {
 // (for jitter) from the function given to NewCore. Core is not safe for
 // concurrent use; the supervisor actor owns it.
 type Core struct {
-	p         Policy
-	rand      func() float64
-	children  []*child
-	restarts  []time.Time // restarts within the period
-	notBefore time.Time   // backoff: no start before this
-	timerAt   time.Time   // the pending Timer, zero when none
-	ending    bool        // gave up or shutting down
-	done      bool
+	p        Policy
+	rand     func() float64
+	children []*child
+	restarts []time.Time // restarts within the period
+	timerAt  time.Time   // the pending Timer, zero when none
+	ending   bool        // gave up or shutting down
+	done     bool
 }
 
-// ChildSpec names a child and its restart type, for the core.
+// ChildSpec names a child and its restart type, for the core, with its
+// own intensity and backoff (zero values: the policy's).
 type ChildSpec struct {
-	Name    string
-	Restart Restart
+	Name      string
+	Restart   Restart
+	Intensity Intensity
+	Backoff   Backoff
 }
 
 // NewCore returns the core of a supervisor with these children, in start
-// order, and the directives that start the first of them. rand returns
-// values in [0, 1) (math/rand's Float64; tests pass a fixed function).
+// order, and the directives that start the first of them (all of them
+// under a parallel OneForOne). rand returns values in [0, 1) (math/rand's
+// Float64; tests pass a fixed function).
 func NewCore(p Policy, specs []ChildSpec, rand func() float64, now time.Time) (*Core, []Directive, error) {
-	p.setDefaults()
+	p.SetDefaults()
 	seen := make(map[string]bool, len(specs))
 	c := &Core{p: p, rand: rand}
 	for _, s := range specs {
 		if s.Name == "" || seen[s.Name] {
 			return nil, nil, fmt.Errorf("supervision: child name %q empty or used twice", s.Name)
 		}
+		if s.Intensity.Own() && p.Strategy != OneForOne {
+			return nil, nil, fmt.Errorf("supervision: child %q has its own intensity, which needs OneForOne", s.Name)
+		}
 		seen[s.Name] = true
-		c.children = append(c.children, &child{name: s.Name, restart: s.Restart, st: queued})
+		own := s.Intensity
+		if own.Period <= 0 {
+			own.Period = p.Period
+		}
+		c.children = append(c.children, &child{name: s.Name, restart: s.Restart, own: own,
+			backoff: s.Backoff.withDefaults(p.Backoff), st: queued})
 	}
 	return c, c.pump(now, nil), nil
 }
@@ -295,7 +348,7 @@ func (c *Core) Handle(ev Event, now time.Time) []Directive {
 func (c *Core) Children() []ChildSpec {
 	out := make([]ChildSpec, len(c.children))
 	for i, ch := range c.children {
-		out[i] = ChildSpec{ch.name, ch.restart}
+		out[i] = ChildSpec{Name: ch.name, Restart: ch.restart, Intensity: ch.own, Backoff: ch.backoff}
 	}
 	return out
 }
@@ -313,6 +366,16 @@ func (c *Core) current(name string, inc uint64) *child {
 	return nil
 }
 
+// window appends now to ts and drops the times older than period.
+func window(ts []time.Time, now time.Time, period time.Duration) []time.Time {
+	ts = append(ts, now)
+	cut := 0
+	for cut < len(ts) && now.Sub(ts[cut]) > period {
+		cut++
+	}
+	return ts[cut:]
+}
+
 // failed handles the end of a child that was not asked to stop.
 func (c *Core) failed(ch *child, abnormal bool, reason string, now time.Time, out []Directive) []Directive {
 	ch.st = idle
@@ -326,26 +389,29 @@ func (c *Core) failed(ch *child, abnormal bool, reason string, now time.Time, ou
 		}
 		return append(out, Failed{Name: ch.name, Reason: reason, Restart: false})
 	}
-	if now.Sub(ch.startedAt) >= c.p.Backoff.ResetAfter {
+	if now.Sub(ch.startedAt) >= ch.backoff.ResetAfter {
 		ch.failures = 0
 	}
 	ch.failures++
-	c.restarts = append(c.restarts, now)
-	cut := 0
-	for cut < len(c.restarts) && now.Sub(c.restarts[cut]) > c.p.Period {
-		cut++
+	var restarts int
+	if ch.own.Own() {
+		ch.restarts = window(ch.restarts, now, ch.own.Period)
+		restarts = len(ch.restarts)
+		if !ch.own.Forever && (ch.own.MaxRestarts < 0 || restarts > ch.own.MaxRestarts) {
+			return append(out, ChildGaveUp{Name: ch.name, Reason: reason, Restarts: restarts, Period: ch.own.Period})
+		}
+	} else {
+		c.restarts = window(c.restarts, now, c.p.Period)
+		restarts = len(c.restarts)
+		if c.p.MaxRestarts < 0 || restarts > c.p.MaxRestarts {
+			c.ending = true
+			out = append(out, GaveUp{Name: ch.name, Reason: reason, Restarts: restarts, Period: c.p.Period})
+			return c.stopAll(out)
+		}
 	}
-	c.restarts = c.restarts[cut:]
-	if c.p.MaxRestarts < 0 || len(c.restarts) > c.p.MaxRestarts {
-		c.ending = true
-		out = append(out, GaveUp{Name: ch.name, Reason: reason, Restarts: len(c.restarts), Period: c.p.Period})
-		return c.stopAll(out)
-	}
-	delay := c.backoff(ch.failures)
-	if at := now.Add(delay); at.After(c.notBefore) {
-		c.notBefore = at
-	}
-	out = append(out, Failed{Name: ch.name, Reason: reason, Restarts: len(c.restarts), Delay: delay, Restart: true})
+	delay := c.backoff(ch)
+	ch.notBefore = now.Add(delay)
+	out = append(out, Failed{Name: ch.name, Reason: reason, Restarts: restarts, Delay: delay, Restart: true})
 	ch.st = queued
 	group := c.group(ch)
 	for i := len(group) - 1; i >= 0; i-- { // stop in reverse start order, as OTP does
@@ -399,10 +465,12 @@ func (c *Core) remove(ch *child) {
 	}
 }
 
-func (c *Core) backoff(n int) time.Duration {
-	b := c.p.Backoff
+// backoff returns the delay before the restart of ch after its
+// ch.failures-th consecutive failure.
+func (c *Core) backoff(ch *child) time.Duration {
+	b := ch.backoff
 	d := b.Min
-	for i := 1; i < n && d < b.Max; i++ {
+	for i := 1; i < ch.failures && d < b.Max; i++ {
 		d *= 2
 	}
 	d = min(d, b.Max)
@@ -424,8 +492,10 @@ func (c *Core) stopAll(out []Directive) []Directive {
 	return out
 }
 
-// pump starts the next queued child when nothing is stopping and the
-// backoff has passed, one start at a time, in order.
+// pump starts what may start now: under a parallel OneForOne every queued
+// child whose backoff has passed; otherwise the next queued child, in
+// order, when nothing is starting or stopping and the backoff of every
+// queued child has passed. It asks for a Timer when a start must wait.
 func (c *Core) pump(now time.Time, out []Directive) []Directive {
 	busy := false
 	for _, ch := range c.children {
@@ -440,23 +510,64 @@ func (c *Core) pump(now time.Time, out []Directive) []Directive {
 		}
 		return out
 	}
+	if c.p.parallel() {
+		return c.pumpParallel(now, out)
+	}
 	if busy {
 		return out
 	}
+	var first *child
+	var notBefore time.Time
 	for _, ch := range c.children {
 		if ch.st != queued {
 			continue
 		}
-		if now.Before(c.notBefore) {
-			if !c.timerAt.Equal(c.notBefore) {
-				c.timerAt = c.notBefore
-				out = append(out, Timer{At: c.notBefore})
+		if first == nil {
+			first = ch
+		}
+		if ch.notBefore.After(notBefore) {
+			notBefore = ch.notBefore
+		}
+	}
+	switch {
+	case first == nil:
+		return out
+	case now.Before(notBefore):
+		return c.timer(notBefore, out)
+	}
+	first.inc++
+	first.st = starting
+	return append(out, StartChild{first.name, first.inc})
+}
+
+// pumpParallel starts every queued child whose backoff has passed.
+func (c *Core) pumpParallel(now time.Time, out []Directive) []Directive {
+	var next time.Time
+	for _, ch := range c.children {
+		if ch.st != queued {
+			continue
+		}
+		if now.Before(ch.notBefore) {
+			if next.IsZero() || ch.notBefore.Before(next) {
+				next = ch.notBefore
 			}
-			return out
+			continue
 		}
 		ch.inc++
 		ch.st = starting
-		return append(out, StartChild{ch.name, ch.inc})
+		out = append(out, StartChild{ch.name, ch.inc})
 	}
-	return out
+	if next.IsZero() {
+		return out
+	}
+	return c.timer(next, out)
+}
+
+// timer asks for a Tick at at, unless that one is pending.
+func (c *Core) timer(at time.Time, out []Directive) []Directive {
+	if c.timerAt.Equal(at) {
+		return out
+	}
+	c.timerAt = at
+	return append(out, Timer{At: at})
 }

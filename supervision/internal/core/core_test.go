@@ -1,6 +1,7 @@
-package supervision
+package core
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func TestCore_Strategies(t *testing.T) {
 		{RestForOne, []Directive{StopChild{"c", 1}, StartChild{"b", 2}, StartChild{"c", 2}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.strategy.String(), func(t *testing.T) {
+		t.Run(fmt.Sprint(tt.strategy), func(t *testing.T) {
 			h := newHarness(t, Policy{Strategy: tt.strategy}, specs("a", "b", "c"))
 			mark := len(h.log)
 			h.fail("b")
@@ -136,7 +137,7 @@ func TestCore_RestartTypes(t *testing.T) {
 		{Temporary, false, false},
 	}
 	for _, tt := range tests {
-		name := tt.restart.String()
+		name := fmt.Sprint(tt.restart)
 		if tt.abnormal {
 			name += "/abnormal"
 		} else {
@@ -338,5 +339,136 @@ func TestCore_BadSpecs(t *testing.T) {
 		if _, _, err := NewCore(Policy{}, sp, noJitter, time.Now()); err == nil {
 			t.Fatalf("accepted %v", sp)
 		}
+	}
+}
+
+func starts(out []Directive) []Directive {
+	var got []Directive
+	for _, d := range out {
+		if s, ok := d.(StartChild); ok {
+			got = append(got, s)
+		}
+	}
+	return got
+}
+
+// Under OneForOne every child starts at once; Sequential (and the other
+// strategies) start one at a time, in order.
+func TestCore_ParallelStart(t *testing.T) {
+	for _, tt := range []struct {
+		p    Policy
+		want []Directive
+	}{
+		{Policy{}, []Directive{StartChild{"a", 1}, StartChild{"b", 1}, StartChild{"c", 1}}},
+		{Policy{Sequential: true}, []Directive{StartChild{"a", 1}}},
+		{Policy{Strategy: OneForAll}, []Directive{StartChild{"a", 1}}},
+		{Policy{Strategy: RestForOne}, []Directive{StartChild{"a", 1}}},
+	} {
+		_, out, err := NewCore(tt.p, specs("a", "b", "c"), noJitter, time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := starts(out); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v: first starts %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}
+
+// A child whose start keeps failing (a host that is down) waits out its
+// own backoff; the others start and restart on their own schedule.
+func TestCore_DownChildDoesNotDelayOthers(t *testing.T) {
+	p := Policy{MaxRestarts: 100, Period: time.Hour, Backoff: Backoff{Min: time.Second, Max: time.Minute}}
+	sp := specs("down", "b")
+	sp[0].Intensity = Intensity{Forever: true}
+	clk := &clock{t: time.Unix(0, 0)}
+	c, out, _ := NewCore(p, sp, noJitter, clk.now())
+	if len(starts(out)) != 2 {
+		t.Fatalf("first: %v", out)
+	}
+	c.Handle(StartFailed{Name: "down", Inc: 1, Reason: "connection refused"}, clk.now())
+	if out := c.Handle(Started{"b", 1}, clk.add(time.Millisecond)); len(out) != 0 {
+		t.Fatalf("after b started: %v", out)
+	}
+	// b fails 10ms later: it restarts after its own 1s, not down's.
+	out = c.Handle(Exited{Name: "b", Inc: 1, Abnormal: true}, clk.add(10*time.Millisecond))
+	if f, ok := out[0].(Failed); !ok || f.Delay != time.Second {
+		t.Fatalf("b failed: %v", out)
+	}
+	out = c.Handle(Tick{}, clk.t.Add(time.Second-11*time.Millisecond)) // down's retry is due
+	if got := starts(out); !reflect.DeepEqual(got, []Directive{StartChild{"down", 2}}) {
+		t.Fatalf("down's retry: %v", out)
+	}
+	out = c.Handle(Tick{}, clk.add(time.Second))
+	if got := starts(out); !reflect.DeepEqual(got, []Directive{StartChild{"b", 2}}) {
+		t.Fatalf("b's restart: %v", out)
+	}
+}
+
+// A flapping child with its own intensity gives up alone; its restarts do
+// not count against the supervisor's intensity.
+func TestCore_OwnIntensityGivesUpAlone(t *testing.T) {
+	p := Policy{MaxRestarts: 1, Period: time.Hour, Backoff: Backoff{Min: time.Millisecond, Max: time.Millisecond}}
+	sp := specs("flap", "ok")
+	sp[0].Intensity = Intensity{MaxRestarts: 3, Period: time.Minute}
+	h := newHarness(t, p, sp)
+	for i := 0; i < 3; i++ {
+		h.fail("flap")
+		h.advance(10 * time.Millisecond)
+	}
+	mark := len(h.log)
+	h.fail("flap")
+	want := []Directive{ChildGaveUp{Name: "flap", Reason: "boom", Restarts: 4, Period: time.Minute}}
+	if got := h.log[mark:]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("fourth failure: %v, want %v", got, want)
+	}
+	h.advance(time.Hour)
+	if got := h.actions(mark); len(got) != 0 {
+		t.Fatalf("actions after the child gave up: %v", got)
+	}
+	// The supervisor's own intensity (1) is untouched: ok may fail once.
+	h.fail("ok")
+	h.advance(time.Second)
+	if h.c.Done() || h.inc["ok"] != 2 {
+		t.Fatalf("sibling not restarted (done %v, inc %d): %v", h.c.Done(), h.inc["ok"], h.log[mark:])
+	}
+	// Shutdown: the given-up child is not stopped again.
+	mark = len(h.log)
+	h.apply(h.c.Handle(Shutdown{}, h.clk.now()))
+	if got, want := h.actions(mark), []Directive{StopChild{"ok", 2}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("shutdown: %v, want %v", got, want)
+	}
+}
+
+// Forever never gives up; the delay stays capped at the child's Max.
+func TestCore_ForeverBackoff(t *testing.T) {
+	p := Policy{MaxRestarts: 1, Period: time.Hour}
+	sp := specs("host")
+	sp[0].Intensity = Intensity{Forever: true}
+	sp[0].Backoff = Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+	clk := &clock{t: time.Unix(0, 0)}
+	c, _, _ := NewCore(p, sp, noJitter, clk.now())
+	var last time.Duration
+	for inc := uint64(1); inc <= 200; inc++ {
+		out := c.Handle(StartFailed{Name: "host", Inc: inc, Reason: "refused"}, clk.now())
+		f, ok := out[0].(Failed)
+		if !ok || !f.Restart {
+			t.Fatalf("failure %d: %v", inc, out)
+		}
+		last = f.Delay
+		out = c.Handle(Tick{}, clk.add(f.Delay))
+		if got := starts(out); !reflect.DeepEqual(got, []Directive{StartChild{"host", inc + 1}}) {
+			t.Fatalf("retry %d: %v", inc, out)
+		}
+	}
+	if last != 2*time.Second || c.Done() {
+		t.Fatalf("last delay %v (want the 2s cap), done %v", last, c.Done())
+	}
+}
+
+func TestCore_OwnIntensityNeedsOneForOne(t *testing.T) {
+	sp := specs("a")
+	sp[0].Intensity = Intensity{MaxRestarts: 2}
+	if _, _, err := NewCore(Policy{Strategy: OneForAll}, sp, noJitter, time.Unix(0, 0)); err == nil {
+		t.Fatal("own intensity accepted under one_for_all")
 	}
 }

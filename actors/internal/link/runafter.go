@@ -1,0 +1,139 @@
+package link
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RunBudget is how long work handed to RunAfter may hold a link's reader.
+// A run that is still going after RunBudget (checked every RunBudget, so
+// after at most twice that) keeps the goroutine it runs on, and a new
+// reader goroutine takes over the link: a Receive that blocks or runs long
+// never stalls the link (heartbeats, other actors, IS_DEAD).
+const RunBudget = time.Millisecond
+
+// watchQuiet is how many watchdog ticks without a run the watchdog waits
+// before it parks until the next run.
+const watchQuiet = 64
+
+// detached marks l.run of a run the watchdog took the reader from.
+const detached = -1
+
+// RunAfter asks the reader goroutine to run fn once the frame being handled
+// is done, before it reads the next frame, under the watchdog (RunBudget).
+// Only HandleFrame may call it; fn must not touch what belongs to the
+// reader goroutine (it may run on a goroutine that is no longer the
+// reader). A second call for the same frame runs fn on a new goroutine.
+// This is the zero-hop delivery of package actors: an idle actor's mailbox
+// runs where its message was read, with no goroutine hand-off.
+func (l *Link) RunAfter(fn func()) {
+	if l.after != nil {
+		go fn()
+		return
+	}
+	l.after = fn
+}
+
+// Streaming reports whether more of the stream has arrived behind the frame
+// being handled: the link is streaming rather than in request/response
+// mode, and work handed to another goroutine overlaps with reading. Only
+// HandleFrame may call it.
+func (l *Link) Streaming() bool { return l.r.Buffered() > 0 }
+
+// runAfter runs the function RunAfter left for the frame just handled, if
+// any. It reports false when the watchdog gave the reader to a new
+// goroutine meanwhile: this goroutine is no longer the reader and must not
+// touch the link's read side again.
+func (l *Link) runAfter() bool {
+	fn := l.after
+	if fn == nil {
+		return true
+	}
+	l.after = nil
+	start := int64(time.Since(l.epoch)) + 1 // never 0 or detached
+	l.run.Store(start)
+	if !l.watchOn.Load() && l.watchOn.CompareAndSwap(false, true) {
+		l.kickWatch()
+	}
+	fn()
+	return l.run.CompareAndSwap(start, 0)
+}
+
+// kickWatch wakes the watchdog, starting it on first use.
+func (l *Link) kickWatch() {
+	l.watchOnce.Do(func() {
+		l.watchKick = make(chan struct{}, 1)
+		l.wg.Add(1) // the reader holds a count, so Wait cannot be returning
+		go l.watchLoop()
+	})
+	select {
+	case l.watchKick <- struct{}{}:
+	default:
+	}
+}
+
+// watchLoop is the watchdog of runs: while runs happen it looks every
+// RunBudget, and gives the link a new reader goroutine when a run has held
+// the reader for RunBudget or more. After watchQuiet looks without a run it
+// parks until runAfter kicks it.
+func (l *Link) watchLoop() {
+	defer l.wg.Done()
+	t := time.NewTimer(RunBudget)
+	t.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-l.watchKick:
+		}
+		for quiet := 0; quiet < watchQuiet; {
+			t.Reset(RunBudget)
+			select {
+			case <-l.quit:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			v := l.run.Load()
+			if v <= 0 {
+				quiet++
+				continue
+			}
+			quiet = 0
+			if int64(time.Since(l.epoch))+1-v >= int64(RunBudget) && l.run.CompareAndSwap(v, detached) {
+				l.detachCount.Add(1)
+				go l.readLoop() // the new reader: the count of l.wg passes to it
+			}
+		}
+		// Park, unless a run began meanwhile (runAfter stores l.run before
+		// it looks at watchOn; this side clears watchOn before it looks at
+		// l.run, so one of them sees the other).
+		l.watchOn.Store(false)
+		if l.run.Load() > 0 && l.watchOn.CompareAndSwap(false, true) {
+			l.kickSelf()
+		}
+	}
+}
+
+// kickSelf makes the next select of watchLoop go on at once.
+func (l *Link) kickSelf() {
+	select {
+	case l.watchKick <- struct{}{}:
+	default:
+	}
+}
+
+// Detached returns how many times the watchdog gave the link a new reader
+// because a run held the old one too long (for tests and metrics).
+func (l *Link) Detached() int64 { return l.detachCount.Load() }
+
+// runState is the reader's side of RunAfter, kept in Link.
+type runState struct {
+	after       func()       // owned by the reader goroutine
+	run         atomic.Int64 // 1 + start of the run in progress (ns since epoch), 0, or detached
+	watchOn     atomic.Bool  // the watchdog is looking (false: parked or not started)
+	watchOnce   sync.Once
+	watchKick   chan struct{}
+	detachCount atomic.Int64
+}

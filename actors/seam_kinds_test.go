@@ -1,0 +1,62 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// TestHandleKindReplies_BounceNamesTheReplyID: a frame of a kind
+// registered with HandleKindReplies that no route leads to comes back as
+// an IS_DEAD naming the reply ID its body carries, published at the source
+// as an Undeliverable whose Sender is that ID in the source context.
+func TestHandleKindReplies_BounceNamesTheReplyID(t *testing.T) {
+	const kind wire.Kind = 4310
+	got := make(chan []byte, 1)
+	setup := func(n *actors.Node) error {
+		return n.HandleKindReplies(kind, func(f wire.Frame) error {
+			got <- append([]byte(nil), f.Body()...)
+			return nil
+		}, func(b []byte) (string, bool) {
+			if len(b) < 4 {
+				return "", false
+			}
+			return "$t" + string(b[:4]), true
+		})
+	}
+	root := newRoot(t, actors.Config{Setup: setup})
+	c := attach(t, root, "worker", actors.Config{Setup: setup})
+	lost := make(chan *actors.Undeliverable, 1)
+	sub := c.node.System().EventStream.Subscribe(func(evt any) {
+		if u, ok := evt.(*actors.Undeliverable); ok {
+			lost <- u
+		}
+	})
+	defer c.node.System().EventStream.Unsubscribe(sub)
+	if err := c.node.SendKindContext(context.Background(), kind, 999, []byte("abcdrest")); err != nil {
+		t.Fatal(err) // routed up to the root, which has no route to 999
+	}
+	u := recv(t, lost, waitLong, "the Undeliverable")
+	var de *actors.DeadError
+	if u.Sender == nil || u.Sender.Id != "$tabcd" || u.Sender.Address != c.node.Address() ||
+		!errors.As(u.Err, &de) || de.Context != 999 || !errors.Is(u.Err, actors.ErrNoRoute) {
+		t.Fatalf("Undeliverable %+v (err %v)", u, u.Err)
+	}
+	// SendKindContext reaches a registered kind; SendKind and
+	// SendKindContext refuse built-in kinds.
+	if err := root.SendKindContext(context.Background(), kind, c.link.ID, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if b := recv(t, got, waitLong, "the frame"); string(b) != "hello" {
+		t.Fatalf("handler got %q", b)
+	}
+	if err := root.SendKindContext(context.Background(), wire.KindUser, c.link.ID, nil); !errors.Is(err, actors.ErrKindTaken) {
+		t.Fatalf("SendKindContext(USER) = %v, want ErrKindTaken", err)
+	}
+	if err := root.HandleKindReplies(kind, func(wire.Frame) error { return nil }, func([]byte) (string, bool) { return "", false }); !errors.Is(err, actors.ErrKindTaken) {
+		t.Fatalf("HandleKindReplies twice = %v, want ErrKindTaken", err)
+	}
+}
