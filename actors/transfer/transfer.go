@@ -149,7 +149,7 @@ func New(n *actors.Node, cfg Config) (*Transfer, error) {
 		wire.KindStreamOpen: t.onOpen, wire.KindStreamData: t.onData,
 		wire.KindStreamCredit: t.onCredit, wire.KindStreamReset: t.onReset,
 	} {
-		if err := n.HandleKind(kind, h); err != nil {
+		if err := n.HandleKindReplies(kind, h, replyTo); err != nil {
 			return nil, fmt.Errorf("transfer: %w", err)
 		}
 	}
@@ -160,8 +160,11 @@ func New(n *actors.Node, cfg Config) (*Transfer, error) {
 	t.handlers[pushName] = handlerEntry{h: t.servePush, allow: files}
 	t.handlers[pullName] = handlerEntry{h: t.servePull, allow: files}
 	t.sub = n.System().EventStream.Subscribe(func(evt any) {
-		if d, ok := evt.(*actors.ContextDown); ok {
-			t.peerDown(d.ID, d.Reason)
+		switch e := evt.(type) {
+		case *actors.ContextDown:
+			t.peerDown(e.ID, e.Reason)
+		case *actors.Undeliverable:
+			t.undeliverable(e)
 		}
 	})
 	n.OnShutdown(t.shutdown)
@@ -251,6 +254,7 @@ func (t *Transfer) add(s *Stream, incoming bool) error {
 		}
 		t.incoming[s.key.peer]++
 		t.total++
+		t.running.Add(1) // its handler, under mu: never after close, so shutdown's Wait sees it
 	}
 	t.streams[s.key] = s
 	return nil

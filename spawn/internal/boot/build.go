@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +98,22 @@ type BuildOptions struct {
 
 const defaultBuildTimeout = 10 * time.Minute
 
+// The platforms the bootstrap script can name (its uname mapping): a
+// build is only ever asked for one of them, so what a target can make the
+// parent build and keep is bounded (at most len(goosKnown)*len(goarchKnown)
+// builds per Builder), whatever it claims.
+var (
+	goosKnown   = []string{"linux", "darwin", "freebsd", "openbsd", "netbsd", "dragonfly", "solaris"}
+	goarchKnown = []string{"amd64", "arm64", "386", "arm", "riscv64", "ppc64le", "ppc64", "s390x", "mips64", "loong64"}
+)
+
+// Buildable reports whether platform is one the bootstrap script can
+// report, the only ones a build is made for.
+func Buildable(platform string) bool {
+	goos, goarch, ok := strings.Cut(platform, "/")
+	return ok && slices.Contains(goosKnown, goos) && slices.Contains(goarchKnown, goarch)
+}
+
 // Builder builds the running program for other platforms on demand: the
 // same main package of the same module, with the same build settings
 // (tags, ldflags, gcflags, trimpath, GOEXPERIMENT), always with
@@ -143,8 +160,8 @@ func NewBuilder(opts BuildOptions) *Builder {
 // a caller's ctx ends; a failed build is remembered, a timed-out one is
 // not. Errors are *BuildError.
 func (b *Builder) Binary(ctx context.Context, platform string) (*Binary, error) {
-	if !ValidPlatform(platform) {
-		return nil, &BuildError{Platform: platform, Err: fmt.Errorf("%q is not GOOS/GOARCH", platform)}
+	if !Buildable(platform) {
+		return nil, &BuildError{Platform: platform, Err: fmt.Errorf("%q is not a platform the bootstrap knows (docs/bootstrap.md)", platform)}
 	}
 	b.mu.Lock()
 	c := b.builds[platform]
