@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // child process instead, to try the example without hosts.
 func start(host, config string) supervision.StartFunc {
 	return func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
-		if _, ok := strings.CutPrefix(host, "local:"); ok {
+		if strings.HasPrefix(host, "local:") {
 			return spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: name}})
 		}
 		return ssh.Start(ctx, node, ssh.Options{Host: host, ConfigFile: config, Common: spawn.Common{Name: name}})
@@ -136,13 +136,12 @@ func table(out io.Writer, hosts []supervision.ChildInfo, outs []calls.Outcome[st
 		case o.Err != nil:
 			fmt.Fprintf(w, "%s\tfailed: %v\t%v\n", ci.Name, o.Err, o.Took.Round(time.Millisecond))
 		default:
-			fmt.Fprintf(w, "%s\t%s\t%v\n", ci.Name, firstLine(*o.Resp), o.Took.Round(time.Millisecond))
+			line, _, _ := strings.Cut(*o.Resp, "\n")
+			fmt.Fprintf(w, "%s\t%s\t%v\n", ci.Name, line, o.Took.Round(time.Millisecond))
 		}
 	}
 	w.Flush()
 }
-
-func firstLine(s string) string { line, _, _ := strings.Cut(s, "\n"); return line }
 
 // shutdown runs a Shutdown or Stop with a bound of its own: it must also
 // work after ctx was cancelled by Ctrl-C.
