@@ -77,7 +77,7 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
-	return nil
+	return viaTestSetup(n)               // via_test.go
 }
 
 type echo struct{ node *actors.Node }
