@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -243,13 +242,14 @@ func (s *Stream) CloseWrite() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
-	if s.wclosed || s.err != nil {
+	if s.wclosed {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.err != nil {
 		err := s.err
 		s.mu.Unlock()
-		if errors.Is(err, errCanceledLocally) {
-			return err
-		}
-		return nil
+		return err
 	}
 	s.wclosed = true
 	off := s.sendOff
@@ -271,8 +271,8 @@ func (s *Stream) CloseWrite() error {
 
 // Close ends the stream: CloseWrite, and if the other side has not
 // finished writing, a reset (CodeCancel) that tells it to stop. Buffered
-// data is dropped. It is idempotent and returns nil unless CloseWrite
-// failed.
+// data is dropped. It is idempotent; it returns CloseWrite's error (the
+// stream's error when it had ended early).
 func (s *Stream) Close() error {
 	err := s.CloseWrite()
 	s.mu.Lock()
