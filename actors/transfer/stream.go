@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -247,8 +248,13 @@ func (s *Stream) CloseWrite() error {
 		return nil
 	}
 	if s.err != nil {
-		err := s.err
+		// After a reset: an error, unless the other side had finished its
+		// direction (it may reset as it closes, before our END arrived).
+		err, eof := s.err, s.eof
 		s.mu.Unlock()
+		if eof && !errors.Is(err, errCanceledLocally) {
+			return nil
+		}
 		return err
 	}
 	s.wclosed = true
@@ -272,7 +278,7 @@ func (s *Stream) CloseWrite() error {
 // Close ends the stream: CloseWrite, and if the other side has not
 // finished writing, a reset (CodeCancel) that tells it to stop. Buffered
 // data is dropped. It is idempotent; it returns CloseWrite's error (the
-// stream's error when it had ended early).
+// stream's error when it ended before the other side finished).
 func (s *Stream) Close() error {
 	err := s.CloseWrite()
 	s.mu.Lock()
