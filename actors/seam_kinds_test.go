@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/wire"
@@ -58,5 +59,36 @@ func TestHandleKindReplies_BounceNamesTheReplyID(t *testing.T) {
 	}
 	if err := root.HandleKindReplies(kind, func(wire.Frame) error { return nil }, func([]byte) (string, bool) { return "", false }); !errors.Is(err, actors.ErrKindTaken) {
 		t.Fatalf("HandleKindReplies twice = %v, want ErrKindTaken", err)
+	}
+}
+
+// TestChildVia: the direct child whose link leads to a descendant; none
+// for the context itself, its parent and unknown contexts.
+func TestChildVia(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	c := attach(t, root, "mid", actors.Config{})
+	gk := attach(t, c.node, "grandchild", actors.Config{})
+	deadline := time.Now().Add(waitLong)
+	for {
+		if _, ok := root.Routes()[gk.link.ID]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the root never learnt the grandchild's route")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, tc := range []struct {
+		n     *actors.Node
+		id    uint32
+		child uint32
+		ok    bool
+	}{
+		{root, c.link.ID, c.link.ID, true}, {root, gk.link.ID, c.link.ID, true}, {root, 0, 0, false}, {root, 999, 0, false},
+		{c.node, gk.link.ID, gk.link.ID, true}, {c.node, 0, 0, false}, {gk.node, 0, 0, false},
+	} {
+		if child, ok := tc.n.ChildVia(tc.id); ok != tc.ok || (ok && child != tc.child) {
+			t.Errorf("context %d: ChildVia(%d) = %d, %v; want %d, %v", tc.n.ID(), tc.id, child, ok, tc.child, tc.ok)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package spawn_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,4 +41,21 @@ func ExampleLocal() {
 	// Output:
 	// ctx-1/echo answered 42 from worker-1
 	// other process: true
+}
+
+// ExampleNewBuilder shows the option that lets a program reach hosts of
+// another platform: with Bootstrap.Build set, a target that runs, say,
+// linux/arm64 gets the program built for it on demand. Here the go
+// command is missing on purpose, to show the error a user gets when the
+// toolchain or the source is not at hand: it names the platform and how to
+// supply a binary instead.
+func ExampleNewBuilder() {
+	build := spawn.NewBuilder(spawn.BuildOptions{Go: "/nonexistent/go", CacheDir: os.TempDir() + "/spindle-example-builds"})
+	_ = spawn.Bootstrap{Build: build} // e.g. ssh.Options{Host: "user@arm64-host", Bootstrap: ...}
+
+	_, err := build.Binary(context.Background(), "linux/arm64")
+	var be *spawn.BuildError
+	fmt.Println(errors.As(err, &be), be.Platform, errors.Is(err, spawn.ErrNoToolchain))
+	// Output:
+	// true linux/arm64 true
 }

@@ -14,6 +14,10 @@ var ErrGaveUp = errors.New("supervision: restart intensity exceeded")
 // restarted (WaitUp returns it, wrapped in a *WaitError).
 var ErrChildGaveUp = errors.New("supervision: child exceeded its own restart intensity")
 
+// ErrDown reports that WaitTried found children that are not up: they
+// failed (their last start or incarnation) and are being retried.
+var ErrDown = errors.New("supervision: children down")
+
 // ErrStopped reports that the supervisor was stopped (by Stop, or because
 // the ctx given to Start ended) while WaitUp waited.
 var ErrStopped = errors.New("supervision: supervisor stopped")
@@ -60,8 +64,8 @@ type WaitError struct {
 	Supervisor string
 	// Down are the children that were not up, each with its LastErr.
 	Down []ChildInfo
-	// Err is ctx's error, ErrChildGaveUp, ErrStopped or the supervisor's
-	// *GaveUpError.
+	// Err is ctx's error, ErrChildGaveUp, ErrDown (WaitTried), ErrStopped
+	// or the supervisor's *GaveUpError.
 	Err error
 }
 

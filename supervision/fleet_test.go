@@ -143,6 +143,12 @@ func TestSupervisor_DownChildRetriedForeverOthersStayUp(t *testing.T) {
 			t.Fatalf("started %v, %d failures of the down child", started, failures)
 		}
 	}
+	// WaitTried does not wait for the down child's retries.
+	err = s.WaitTried(testCtx(t, 60*time.Second))
+	if we2 := (*supervision.WaitError)(nil); !errors.As(err, &we2) || !errors.Is(err, supervision.ErrDown) ||
+		len(we2.Down) != 1 || we2.Down[0].Name != "down" || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("WaitTried: %v, want ErrDown naming the down child", err)
+	}
 	// WaitUp names the down child, and only it, with its cause.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	err = s.WaitUp(ctx)
@@ -171,6 +177,9 @@ func TestSupervisor_DownChildRetriedForeverOthersStayUp(t *testing.T) {
 	back.Store(true)
 	if err := s.WaitUp(testCtx(t, 60*time.Second)); err != nil {
 		t.Fatalf("WaitUp after the host is back: %v", err)
+	}
+	if err := s.WaitTried(testCtx(t, 60*time.Second)); err != nil {
+		t.Fatalf("WaitTried with every child up: %v", err)
 	}
 	ci, _ := s.Child("down")
 	if _, err := ask(t, root, ci.PIDs["w"], 1); err != nil || ci.LastErr == nil {

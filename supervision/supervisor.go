@@ -236,11 +236,14 @@ func (ci *ChildInfo) copy() ChildInfo {
 }
 
 // Done is closed when the supervisor has ended: it gave up (Err returns a
-// *GaveUpError) or was stopped (Err returns nil). Every child is stopped
-// by then.
+// *GaveUpError), was stopped (Err returns nil) or its Start ctx ended
+// (Err wraps ctx's cause). Every child is stopped by then, and the name
+// is free for a new supervisor.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
 
-// Err returns why the supervisor ended; nil while it runs or after Stop.
+// Err returns why the supervisor ended: a *GaveUpError, or an error
+// wrapping the cause of the Start ctx's end; nil while it runs or after
+// Stop.
 func (s *Supervisor) Err() error {
 	select {
 	case <-s.done:
@@ -269,16 +272,29 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // (ErrChildGaveUp) or the supervisor ended (its *GaveUpError, or
 // ErrStopped), and when ctx ends (ctx's error); the error lists the
 // children that were not up with their last errors.
-func (s *Supervisor) WaitUp(ctx context.Context) error {
+func (s *Supervisor) WaitUp(ctx context.Context) error { return s.wait(ctx, false) }
+
+// WaitTried waits until every child has been tried: it is up, or it
+// failed (its start or its incarnation: LastErr is set), or it ended. It
+// returns nil when every child is up (or ended and is not to be
+// restarted), and otherwise a *WaitError listing the others with
+// ErrDown, without waiting for their retries: a fleet goes on with the
+// hosts that are up and reports the others. It fails as WaitUp does when
+// the supervisor ends or ctx does.
+func (s *Supervisor) WaitTried(ctx context.Context) error { return s.wait(ctx, true) }
+
+// wait is WaitUp, or WaitTried when tried.
+func (s *Supervisor) wait(ctx context.Context, tried bool) error {
 	for {
 		s.mu.Lock()
 		var down []ChildInfo
-		gaveUp := false
+		gaveUp, pending := false, false
 		for _, c := range s.cfg.Children {
 			ci := s.infos[c.Name]
 			if !ci.Up && (!ci.Ended || ci.GaveUp) {
 				down = append(down, ci.copy())
 				gaveUp = gaveUp || ci.GaveUp
+				pending = pending || (ci.LastErr == nil && !ci.Ended)
 			}
 		}
 		changed := s.changed
@@ -289,6 +305,8 @@ func (s *Supervisor) WaitUp(ctx context.Context) error {
 			return nil
 		case gaveUp:
 			return fail(ErrChildGaveUp)
+		case tried && !pending:
+			return fail(ErrDown)
 		}
 		select {
 		case <-changed:

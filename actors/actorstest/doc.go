@@ -18,6 +18,10 @@
 //		w.Cut() // as if the worker's process died: the root sees IS_DEAD
 //	}
 //
+// Handlers and services of package actors/calls (and other feature
+// packages) are tested the same way: make their endpoint in the Setup
+// (see Example_handler).
+//
 // New shuts the whole tree down in t.Cleanup, children before parents, and
 // logs the nodes' warnings and errors to the test. Start and Tree.Close do
 // the same without a testing.TB.

@@ -619,3 +619,68 @@ func TestRegistration_Errors(t *testing.T) {
 		t.Error("call of a name over MaxNameLen: no error")
 	}
 }
+
+// TestService_DescendantsPolicy: a service for the callee's subtree.
+func TestService_DescendantsPolicy(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	a := attach(t, root, "a")
+	b := attach(t, root, "b")
+	gk := attach(t, a.node, "grandchild")
+	waitFor(t, waitLong, "the root learns the route", func() bool { _, ok := root.Routes()[gk.link.ID]; return ok })
+	ctx := ctxWith(t, waitLong)
+	for _, c := range []struct {
+		from   *calls.Endpoint
+		to     uint32
+		refuse bool
+	}{
+		{a.ep, 0, false}, {gk.ep, 0, false}, {gk.ep, a.link.ID, false},
+		{b.ep, a.link.ID, true}, {calls.Of(root), a.link.ID, true}, {a.ep, gk.link.ID, true},
+	} {
+		got, err := calls.CallService[Echo, Echoed](ctx, c.from, c.to, "up", "echo", &Echo{})
+		if c.refuse != errors.Is(err, calls.ErrRefused) || (!c.refuse && got.Caller != c.from.ID()) {
+			t.Errorf("%d -> %d: %+v, %v (refused wanted: %v)", c.from.ID(), c.to, got, err, c.refuse)
+		}
+	}
+}
+
+// TestService_SubtreeBoundedPerLink: the contexts behind one child link
+// share MaxPerLink, whatever their number; another child link has its own.
+func TestService_SubtreeBoundedPerLink(t *testing.T) {
+	root := newRoot(t, calls.Config{MaxPerCaller: 2, MaxPerLink: 3})
+	ep := calls.Of(root)
+	mid := attach(t, root, "mid")
+	gk1 := attach(t, mid.node, "gk1")
+	gk2 := attach(t, mid.node, "gk2")
+	other := attach(t, root, "other")
+	for _, k := range []*kid{gk1, gk2} {
+		id := k.link.ID
+		waitFor(t, waitLong, "the root learns the routes", func() bool { _, ok := root.Routes()[id]; return ok })
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	call := func(k *kid, key string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := calls.CallService[Block, Blocked](ctx, k.ep, 0, "probe", "block", &Block{Key: key})
+			errs <- err
+		}()
+	}
+	call(gk1, "l1")
+	call(gk1, "l2")
+	waitFor(t, waitLong, "gk1's calls admitted", func() bool { return ep.Stats().Calls == 2 })
+	call(gk2, "l3")
+	waitFor(t, waitLong, "gk2's first call admitted", func() bool { return ep.Stats().Calls == 3 })
+	call(gk2, "l4") // the link's fourth: busy, though gk2 has one call only
+	if err := recv(t, errs, waitLong, "the fourth call"); !errors.Is(err, calls.ErrBusy) {
+		t.Fatalf("fourth call behind one link = %v, want ErrBusy", err)
+	}
+	call(other, "o1")
+	call(other, "o2")
+	waitFor(t, waitLong, "the other link's calls admitted", func() bool { return ep.Stats().Calls == 5 })
+	cancel()
+	wg.Wait()
+	waitFor(t, waitLong, "everything freed", func() bool { return ep.Stats().Calls == 0 })
+}

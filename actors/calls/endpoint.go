@@ -39,6 +39,13 @@ type Config struct {
 	// are trusted (docs/security.md) and bounded by the limits above only.
 	// Default DefaultMaxPerCaller.
 	MaxPerCaller int
+	// MaxPerLink bounds the calls that all the non-ancestor contexts behind
+	// one child link (its whole subtree) may have here together, so that a
+	// child cannot multiply its budget by making up contexts below it.
+	// Callers reached through the parent link are bounded per context only
+	// (charging the parent link would let one hostile sibling use up the
+	// budget of all the others). Default 4 × MaxPerCaller.
+	MaxPerLink int
 	// MaxRequest is the largest request body this context accepts (larger
 	// ones are refused with ErrTooLarge) and sends. Default
 	// DefaultMaxRequest.
@@ -64,6 +71,7 @@ func (c *Config) setDefaults(n *actors.Node) {
 	def(&c.MaxConcurrent, DefaultMaxConcurrent)
 	def(&c.MaxQueued, DefaultMaxQueued)
 	def(&c.MaxPerCaller, DefaultMaxPerCaller)
+	def(&c.MaxPerLink, 4*c.MaxPerCaller)
 	def(&c.MaxRequest, DefaultMaxRequest)
 	def(&c.MaxReply, DefaultMaxReply)
 	def(&c.MaxHeld, DefaultMaxHeld)

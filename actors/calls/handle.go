@@ -68,9 +68,10 @@ func Handle[Req, Resp any](ep *Endpoint, name string, fn func(ctx context.Contex
 // Caller is the context a call comes from, as the callee verified it: the
 // frame's source after the node's reverse-path check.
 type Caller struct {
-	ID       uint32 // the calling context
-	Ancestor bool   // it is an ancestor of the callee (its parent, or the parent's ancestors)
-	Self     bool   // it is the callee's own context
+	ID         uint32 // the calling context
+	Ancestor   bool   // it is an ancestor of the callee (its parent, or the parent's ancestors)
+	Descendant bool   // it lives in the callee's subtree (behind one of its child links)
+	Self       bool   // it is the callee's own context
 }
 
 type callerKey struct{}
@@ -88,6 +89,11 @@ type Policy func(Caller) bool
 // Ancestors accepts calls from the callee's ancestors and its own context:
 // the default Policy, and the fixed one of plain functions.
 func Ancestors(c Caller) bool { return c.Ancestor || c.Self }
+
+// Descendants accepts calls from the callee's subtree (its children and
+// their descendants) and its own context: for a service through which
+// workers report to the context that started them.
+func Descendants(c Caller) bool { return c.Descendant || c.Self }
 
 // AnyContext accepts calls from every context of the tree (siblings and
 // descendants included): for services that are meant for the whole tree.

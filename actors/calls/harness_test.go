@@ -166,6 +166,10 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 	if err != nil {
 		return err
 	}
+	up, err := calls.NewService(ep, "up", calls.ServiceConfig{Policy: calls.Descendants})
+	if err != nil {
+		return err
+	}
 	probe, err := calls.NewService(ep, "probe", calls.ServiceConfig{Policy: calls.AnyContext, MaxConcurrent: 64})
 	if err != nil {
 		return err
@@ -234,6 +238,7 @@ func setupWith(n *actors.Node, cfg calls.Config) error {
 		calls.Method(priv, "echo", echo),
 		calls.Method(odd, "echo", echo),
 		calls.Method(probe, "echo", echo),
+		calls.Method(up, "echo", echo),
 		calls.Method(probe, "block", block),
 		calls.Handle(ep, "flood", func(ctx context.Context, req *Flood) (*Flooded, error) {
 			// a child process that floods its root's service: N calls at

@@ -31,7 +31,9 @@ type job struct {
 	h        *handler
 	pool     *pool
 	caller   Caller
-	trusted  bool // not counted against MaxPerCaller
+	trusted  bool   // not counted against MaxPerCaller and MaxPerLink
+	link     uint32 // the child link the caller is behind, if behind
+	behind   bool
 	body     []byte
 	deadline time.Time // zero: none
 
@@ -54,7 +56,8 @@ type incoming struct {
 	mu        sync.Mutex
 	jobs      map[jobKey]*job
 	perCaller map[uint32]int
-	held      int // request bytes of every job
+	perLink   map[uint32]int // calls of untrusted callers behind each child link
+	held      int            // request bytes of every job
 	fn        pool
 	closed    bool
 	cfg       Config
@@ -64,6 +67,7 @@ func (in *incoming) init(cfg Config) {
 	in.cfg = cfg
 	in.jobs = map[jobKey]*job{}
 	in.perCaller = map[uint32]int{}
+	in.perLink = map[uint32]int{}
 	in.fn = pool{max: cfg.MaxConcurrent, maxQueued: cfg.MaxQueued}
 }
 
@@ -93,6 +97,11 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
 	}
 	caller := Caller{ID: src, Self: src == ep.self}
 	caller.Ancestor = !caller.Self && ep.trusted[src] && ep.trusted[auth]
+	link, behind := uint32(0), false
+	if !caller.Self && !caller.Ancestor {
+		link, behind = ep.node.ChildVia(src)
+		caller.Descendant = behind
+	}
 	h, pl, what, code, err := ep.lookup(kind, r, caller)
 	if err != nil {
 		if code == CodeRefused {
@@ -106,7 +115,7 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
 		return
 	}
 	j := &job{key: jobKey{src, r.ID}, label: what, h: h, pool: pl, caller: caller,
-		trusted: caller.Self || caller.Ancestor, body: bytes.Clone(r.Body)}
+		trusted: caller.Self || caller.Ancestor, link: link, behind: behind, body: bytes.Clone(r.Body)}
 	if r.Timeout > 0 {
 		j.deadline = time.Now().Add(time.Duration(r.Timeout))
 	}
@@ -174,6 +183,8 @@ func (ep *Endpoint) admit(j *job) (start bool, code Code, err error) {
 		return false, CodeBadRequest, fmt.Errorf("%w: call ID already in use", ErrBadRequest)
 	case !j.trusted && in.perCaller[src] >= in.cfg.MaxPerCaller:
 		return false, CodeBusy, fmt.Errorf("%w: context %d already has %d calls here (MaxPerCaller)", ErrBusy, src, in.cfg.MaxPerCaller)
+	case !j.trusted && j.behind && in.perLink[j.link] >= in.cfg.MaxPerLink:
+		return false, CodeBusy, fmt.Errorf("%w: the contexts behind child %d already have %d calls here (MaxPerLink)", ErrBusy, j.link, in.cfg.MaxPerLink)
 	case in.held+len(j.body) > in.cfg.MaxHeld:
 		return false, CodeBusy, fmt.Errorf("%w: calls here already hold %d bytes (MaxHeld %d)", ErrBusy, in.held, in.cfg.MaxHeld)
 	}
@@ -193,6 +204,9 @@ func (ep *Endpoint) admit(j *job) (start bool, code Code, err error) {
 	}
 	in.jobs[j.key] = j
 	in.perCaller[src]++
+	if !j.trusted && j.behind {
+		in.perLink[j.link]++
+	}
 	in.held += len(j.body)
 	return start, "", nil
 }
@@ -314,6 +328,11 @@ func (in *incoming) forgetLocked(j *job) {
 	delete(in.jobs, j.key)
 	if in.perCaller[j.key.src]--; in.perCaller[j.key.src] <= 0 {
 		delete(in.perCaller, j.key.src)
+	}
+	if !j.trusted && j.behind {
+		if in.perLink[j.link]--; in.perLink[j.link] <= 0 {
+			delete(in.perLink, j.link)
+		}
 	}
 	in.held -= len(j.body)
 }

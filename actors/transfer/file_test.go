@@ -115,6 +115,12 @@ func TestFile_Errors(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &fe) || fe.Context != id {
 		t.Errorf("push into a missing directory: %v", err)
 	}
+	// The destination fails at once while the sender still has 16 MiB to
+	// send: the sender gets the destination's error, not the reset.
+	_, err = tr(root).Push(ctx, id, io.LimitReader(pattern{}, 16<<20), filepath.Join(dir, "no", "dir"), nil)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("big push into a missing directory: %v", err)
+	}
 	if _, err := tr(root).Pull(ctx, id, filepath.Join(dir, "missing"), io.Discard, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("pull of a missing file: %v", err)
 	}

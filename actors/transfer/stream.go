@@ -21,6 +21,10 @@ type Stream struct {
 	key    streamKey
 	name   string
 	wireID uint64 // the ID on this side's frames
+	// via is the child link the opener is behind (viaChild), for
+	// Config.MaxPerLink; set once by Transfer.add.
+	via      uint32
+	viaChild bool
 
 	wmu     sync.Mutex // serialises Write and CloseWrite
 	sendBuf []byte     // frame body under construction, under wmu
@@ -156,7 +160,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 	s.mu.Unlock()
 	if add > 0 {
 		body := appendCredit(make([]byte, 0, creditSize), creditFrame{id: s.wireID, add: uint32(add)})
-		if err := s.t.node.SendKindFlags(wire.KindStreamCredit, 0, s.key.peer, body); err != nil {
+		if err := s.t.node.SendKindContext(context.Background(), wire.KindStreamCredit, s.key.peer, body); err != nil {
 			s.teardown(err)
 		}
 	}
@@ -195,7 +199,10 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		s.sendBuf = appendDataHeader(s.sendBuf[:0], s.wireID, off)
 		s.sendBuf = append(s.sendBuf, p[:n]...)
-		if err := s.t.node.SendKindFlags(wire.KindStreamData, 0, s.key.peer, s.sendBuf); err != nil {
+		// Written from this goroutine when the link is idle (no hand-off to
+		// its writer: a command's line of output goes out at once), queued
+		// behind the rest otherwise.
+		if err := s.t.node.SendKindContext(context.Background(), wire.KindStreamData, s.key.peer, s.sendBuf); err != nil {
 			s.teardown(err)
 			return written, s.terminal()
 		}

@@ -308,7 +308,7 @@ func (b *booter) converse(ctx context.Context) (*Process, error) {
 // the digest of what it got.
 func (b *booter) need(ctx context.Context, rep Reply) error {
 	mismatch := &PlatformError{Host: b.host, Remote: rep.Platform, Uname: rep.Detail, Local: Platforms(b.bins)}
-	if strings.Contains(rep.Platform, "unknown") {
+	if !Buildable(rep.Platform) { // "unknown/..." from the script, or a target that lies
 		return mismatch
 	}
 	begin := time.Now()

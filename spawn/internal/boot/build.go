@@ -3,6 +3,7 @@ package boot
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +99,22 @@ type BuildOptions struct {
 
 const defaultBuildTimeout = 10 * time.Minute
 
+// The platforms the bootstrap script can name (its uname mapping): a
+// build is only ever asked for one of them, so what a target can make the
+// parent build and keep is bounded (at most len(goosKnown)*len(goarchKnown)
+// builds per Builder), whatever it claims.
+var (
+	goosKnown   = []string{"linux", "darwin", "freebsd", "openbsd", "netbsd", "dragonfly", "solaris"}
+	goarchKnown = []string{"amd64", "arm64", "386", "arm", "riscv64", "ppc64le", "ppc64", "s390x", "mips64", "loong64"}
+)
+
+// Buildable reports whether platform is one the bootstrap script can
+// report, the only ones a build is made for.
+func Buildable(platform string) bool {
+	goos, goarch, ok := strings.Cut(platform, "/")
+	return ok && slices.Contains(goosKnown, goos) && slices.Contains(goarchKnown, goarch)
+}
+
 // Builder builds the running program for other platforms on demand: the
 // same main package of the same module, with the same build settings
 // (tags, ldflags, gcflags, trimpath, GOEXPERIMENT), always with
@@ -143,8 +161,8 @@ func NewBuilder(opts BuildOptions) *Builder {
 // a caller's ctx ends; a failed build is remembered, a timed-out one is
 // not. Errors are *BuildError.
 func (b *Builder) Binary(ctx context.Context, platform string) (*Binary, error) {
-	if !ValidPlatform(platform) {
-		return nil, &BuildError{Platform: platform, Err: fmt.Errorf("%q is not GOOS/GOARCH", platform)}
+	if !Buildable(platform) {
+		return nil, &BuildError{Platform: platform, Err: fmt.Errorf("%q is not a platform the bootstrap knows (docs/bootstrap.md)", platform)}
 	}
 	b.mu.Lock()
 	c := b.builds[platform]
@@ -317,7 +335,9 @@ func (b *Builder) compile(ctx context.Context, platform string, p *plan, out str
 	if name != "main" { // only a test binary runs a package that is not main
 		p.test = true
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	var tok [6]byte
+	_, _ = rand.Read(tok[:])
+	tmp := fmt.Sprintf("%s.%x.tmp", out, tok) // builders of other processes, or this one, may race
 	args := []string{"build"}
 	if p.test {
 		args = []string{"test", "-c"}

@@ -221,3 +221,58 @@ func TestStart_BuildOnDemandFails(t *testing.T) {
 		t.Errorf("platform error %+v", pe)
 	}
 }
+
+// TestStart_HostileNeed: a target that does not run the script honestly
+// can claim any platform in a need line, and send more than one: only a
+// platform the script can name is built for, once per start; anything
+// else fails the start without asking the builder.
+func TestStart_HostileNeed(t *testing.T) {
+	prog := catProgram(t)
+	prog.platform = "linux/arm64"
+	for name, tc := range map[string]struct {
+		lines string
+		want  error
+		asked int
+	}{
+		"made-up platform": {"need linux/zz9 Linux zz9", ErrPlatformMismatch, 0},
+		"unknown platform": {"need unknown/unknown Plan9 mips", ErrPlatformMismatch, 0},
+		"made-up os":       {"need evil/arm64 Evil arm64", ErrPlatformMismatch, 0},
+		"need twice":       {"need linux/arm64 Linux aarch64; read -r x; echo SPINDLE-BOOT/2 need linux/riscv64 Linux riscv64", ErrBadReply, 1},
+		"need, no table":   {"need linux/arm64 Linux aarch64", ErrBadReply, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// The "shell" ignores the script and says what the test wants.
+			sh := filepath.Join(t.TempDir(), "sh")
+			lines := strings.ReplaceAll(tc.lines, "; ", "\n")
+			body := "#!/bin/sh\necho SPINDLE-BOOT/2 pid $$\necho SPINDLE-BOOT/2 " + lines + "\nsleep 30\n"
+			if err := os.WriteFile(sh, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			src := &fakeSource{bin: prog}
+			opts := Options{Host: "h", Shell: sh, CacheDirs: []string{t.TempDir()}, Build: src}
+			if name == "need, no table" {
+				opts.Build = nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := Start(ctx, target(""), opts)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			if len(src.asked) != tc.asked {
+				t.Errorf("builder asked for %v, want %d requests", src.asked, tc.asked)
+			}
+		})
+	}
+}
+
+func TestBuildable(t *testing.T) {
+	for p, want := range map[string]bool{"linux/arm64": true, "darwin/amd64": true, "linux/zz9": false, "unknown/unknown": false, "linux": false, "": false} {
+		if Buildable(p) != want {
+			t.Errorf("Buildable(%q) = %v", p, !want)
+		}
+	}
+	if _, err := NewBuilder(BuildOptions{}).Binary(context.Background(), "linux/zz9"); !errors.Is(err, ErrCannotBuild) {
+		t.Errorf("made-up platform: %v", err)
+	}
+}
