@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"os/exec"
 	"testing"
 
 	"github.com/spindle-go/spindle/actors"
@@ -21,6 +22,16 @@ func BenchmarkRun_True(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := runner(root).Run(timeout(b), c.ID(), command.Cmd{Path: "/bin/true"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExec_TrueHere is the floor of BenchmarkRun_True: os/exec of
+// /bin/true in this process, no context in between.
+func BenchmarkExec_TrueHere(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if err := exec.Command("/bin/true").Run(); err != nil {
 			b.Fatal(err)
 		}
 	}

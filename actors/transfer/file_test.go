@@ -215,13 +215,14 @@ func TestFile_RealChildProcess(t *testing.T) {
 
 // TestFile_GiBBoundedMemory moves 1 GiB, generated on the fly, to a child
 // process and back from it, and measures the heap high-water of both
-// sides: each stays within a few MiB of where it started.
+// sides: each stays within a bound that does not grow with the size (64
+// MiB here; 7 to 24 MiB measured).
 func TestFile_GiBBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moves 2 GiB")
 	}
 	const size = 1 << 30
-	const bound = 32 << 20
+	const bound = 64 << 20 // a sixteenth of what moves; measured: 7 to 24 MiB
 	root := newRoot(t, actors.Config{})
 	c := spawnChild(t, root, "gib")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

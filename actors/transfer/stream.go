@@ -243,13 +243,19 @@ func (s *Stream) CloseWrite() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
-	if s.wclosed || s.err != nil {
-		err := s.err
+	if s.wclosed {
 		s.mu.Unlock()
-		if errors.Is(err, errCanceledLocally) {
-			return err
-		}
 		return nil
+	}
+	if s.err != nil {
+		// After a reset: an error, unless the other side had finished its
+		// direction (it may reset as it closes, before our END arrived).
+		err, eof := s.err, s.eof
+		s.mu.Unlock()
+		if eof && !errors.Is(err, errCanceledLocally) {
+			return nil
+		}
+		return err
 	}
 	s.wclosed = true
 	off := s.sendOff
@@ -271,8 +277,8 @@ func (s *Stream) CloseWrite() error {
 
 // Close ends the stream: CloseWrite, and if the other side has not
 // finished writing, a reset (CodeCancel) that tells it to stop. Buffered
-// data is dropped. It is idempotent and returns nil unless CloseWrite
-// failed.
+// data is dropped. It is idempotent; it returns CloseWrite's error (the
+// stream's error when it ended before the other side finished).
 func (s *Stream) Close() error {
 	err := s.CloseWrite()
 	s.mu.Lock()
