@@ -77,6 +77,7 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
+	forkerSetup(n)                       // cloexec_test.go
 	return viaTestSetup(n)               // via_test.go
 }
 
