@@ -133,9 +133,10 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
 }
 
 // lookup finds the handler of a request and checks the caller's authority:
-// CALL_FUNCTION only from ancestors (and this context), CALL_SERVICE as the
-// service's Policy says. A refusal is checked before existence, so a
-// caller without authority learns no names.
+// CALL_FUNCTION only from ancestors (and this context), checked before the
+// name, so other contexts learn no function names; CALL_SERVICE as the
+// service's Policy says, checked before the method, so a refused caller
+// learns which services exist but none of their methods.
 func (ep *Endpoint) lookup(kind wire.Kind, r request, c Caller) (*handler, *pool, string, Code, error) {
 	if kind == wire.KindCallFunction {
 		if !Ancestors(c) {
