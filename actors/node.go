@@ -127,7 +127,7 @@ type Node struct {
 
 	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
 	kinds      map[string]*actor.Props
-	frameKinds atomic.Pointer[kindTable] // frame kinds and their handlers
+	frameKinds atomic.Pointer[kindIndex] // frame kinds and their handlers
 	builtin    kindTable                 // the built-in kinds, never changed
 
 	mu       sync.RWMutex
@@ -194,7 +194,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	n.ids.node = n
 	kt := n.builtinKinds()
 	n.builtin = kt
-	n.frameKinds.Store(&kt)
+	n.frameKinds.Store(newKindIndex(kt))
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel

@@ -45,8 +45,9 @@
 // its restarts then count against it alone, and when it is exceeded only
 // that child is given up (ChildFailed.GaveUp) while the others go on;
 // Intensity{Forever: true} retries a host that is down for ever, spaced by
-// its backoff. docs/supervision.md says when to prefer one supervisor per
-// host.
+// its backoff; WaitTried returns once every host is up or has failed once,
+// so a job goes on with the hosts that are up. docs/supervision.md says
+// when to prefer one supervisor per host; examples/fleet shows the whole.
 //
 // Failures, restarts and give-ups are Events (ChildStarted, ChildFailed,
 // ChildRestarted, SupervisorGaveUp), given to Config.OnEvent, published on

@@ -107,3 +107,35 @@ func ExampleSupervisor_WaitUp() {
 	// up: true
 	// web-3 is down: start failed: no route to host
 }
+
+// WaitTried goes on as soon as every child is up or has failed once: a
+// run-once job works with the hosts that are up and reports the others,
+// while the supervisor keeps retrying them.
+func ExampleSupervisor_WaitTried() {
+	node, _ := actors.NewNode(actors.Config{Setup: setup})
+	defer node.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	up := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
+	}
+	down := func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+		return nil, errors.New("connection refused")
+	}
+	sup, _ := supervision.Start(ctx, node, supervision.Config{Children: []supervision.ContextSpec{
+		{Name: "web-1", Start: up},
+		{Name: "web-2", Start: down, Intensity: supervision.Intensity{Forever: true}},
+	}})
+	defer sup.Stop(ctx)
+
+	err := sup.WaitTried(ctx)
+	fmt.Println("some down:", errors.Is(err, supervision.ErrDown))
+	for _, ci := range sup.Children() {
+		fmt.Printf("%s up=%v last error: %v\n", ci.Name, ci.Up, ci.LastErr)
+	}
+	// Output:
+	// some down: true
+	// web-1 up=true last error: <nil>
+	// web-2 up=false last error: start failed: connection refused
+}

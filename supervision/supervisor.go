@@ -236,11 +236,14 @@ func (ci *ChildInfo) copy() ChildInfo {
 }
 
 // Done is closed when the supervisor has ended: it gave up (Err returns a
-// *GaveUpError) or was stopped (Err returns nil). Every child is stopped
-// by then.
+// *GaveUpError), was stopped (Err returns nil) or its Start ctx ended
+// (Err wraps ctx's cause). Every child is stopped by then, and the name
+// is free for a new supervisor.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
 
-// Err returns why the supervisor ended; nil while it runs or after Stop.
+// Err returns why the supervisor ended: a *GaveUpError, or an error
+// wrapping the cause of the Start ctx's end; nil while it runs or after
+// Stop.
 func (s *Supervisor) Err() error {
 	select {
 	case <-s.done:

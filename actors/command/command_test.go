@@ -57,8 +57,12 @@ func TestRun_NotFound(t *testing.T) {
 		t.Fatalf("Run: %#v, want a StartError (not found)", err)
 	}
 	err = runner(root).Run(timeout(t), c.node.ID(), command.Cmd{Path: "true", Dir: "/no/such/dir"})
-	if !errors.As(err, &se) {
+	if !errors.As(err, &se) || errors.Is(err, exec.ErrNotFound) {
 		t.Fatalf("Run in a missing dir: %#v", err)
+	}
+	err = runner(root).Run(timeout(t), c.node.ID(), command.Cmd{Path: "/no/such/program"})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Run of a missing path: %#v", err)
 	}
 }
 

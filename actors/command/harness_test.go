@@ -21,6 +21,14 @@ import (
 
 const waitLong = 20 * time.Second
 
+// transfers maps each node to its Transfer (test code only).
+var transfers sync.Map
+
+func transferOf(n *actors.Node) *transfer.Transfer {
+	v, _ := transfers.Load(n)
+	return v.(*transfer.Transfer)
+}
+
 // runners maps each node of this process to its Runner (test code only).
 var runners sync.Map
 
@@ -40,6 +48,7 @@ func setupWith(cfg command.Config) func(*actors.Node) error {
 			return err
 		}
 		runners.Store(n, r)
+		transfers.Store(n, t)
 		return nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"sync"
@@ -28,8 +29,7 @@ func (r *Runner) serve(ctx context.Context, s *transfer.Stream) error {
 	}
 	p, err := start(req)
 	if err != nil {
-		var nf *exec.Error
-		rec := startRecord{Err: err.Error(), NotFound: errors.As(err, &nf) || errors.Is(err, os.ErrNotExist)}
+		rec := startRecord{Err: err.Error(), NotFound: notFound(err)}
 		return writeValue(s, recStartFailed, &rec)
 	}
 	r.log.Debug("command: started", "path", req.Path, "pid", p.cmd.Process.Pid, "for", s.Peer())
@@ -47,6 +47,27 @@ func (r *Runner) serve(ctx context.Context, s *transfer.Stream) error {
 	return err
 }
 
+// dirError is a working directory that is not one.
+type dirError struct {
+	dir string
+	err error
+}
+
+func (e *dirError) Error() string {
+	if e.err != nil {
+		return "working directory: " + e.err.Error()
+	}
+	return "working directory " + e.dir + " is not a directory"
+}
+
+// notFound reports whether err says the program does not exist (not its
+// working directory).
+func notFound(err error) bool {
+	var ee *exec.Error
+	var de *dirError
+	return errors.As(err, &ee) || (!errors.As(err, &de) && errors.Is(err, fs.ErrNotExist))
+}
+
 // proc is a started command and the parent's ends of its pipes.
 type proc struct {
 	cmd            *exec.Cmd
@@ -56,6 +77,11 @@ type proc struct {
 
 // start starts the command of req in its own process group.
 func start(req request) (*proc, error) {
+	if req.Dir != "" { // said apart from a missing program, which fork/exec cannot
+		if st, err := os.Stat(req.Dir); err != nil || !st.IsDir() {
+			return nil, &dirError{dir: req.Dir, err: err}
+		}
+	}
 	cmd := exec.Command(req.Path, req.Args...)
 	cmd.Env, cmd.Dir = req.Env, req.Dir
 	setGroup(cmd)

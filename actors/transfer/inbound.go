@@ -2,7 +2,11 @@ package transfer
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/wire"
@@ -54,12 +58,12 @@ func (t *Transfer) onOpen(f wire.Frame) error {
 	body := appendCredit(nil, creditFrame{id: reply, add: uint32(t.cfg.Window)})
 	if err := t.node.SendKindFlags(wire.KindStreamCredit, 0, src, body); err != nil {
 		s.teardown(err)
+		t.running.Done() // counted by add
 		return nil
 	}
 	hctx, cancel := context.WithCancelCause(t.base)
 	s.setCancel(cancel)
-	t.running.Add(1)
-	go t.serve(hctx, s, e.h) // owned: shutdown waits for t.running
+	go t.serve(hctx, s, e.h) // owned: shutdown waits for t.running (counted by add)
 	return nil
 }
 
@@ -119,6 +123,45 @@ func (t *Transfer) onReset(f wire.Frame) error {
 		s.teardown(&StreamError{Code: r.code, Msg: r.msg, Remote: true, Peer: s.key.peer})
 	}
 	return nil
+}
+
+// replyPrefix starts the reply IDs that name a stream in dead replies.
+const replyPrefix = "spindle.stream/"
+
+// replyTo names the stream of a frame that could not be delivered, so that
+// the IS_DEAD a hop answers with comes back as an Undeliverable naming it
+// (actors.Node.HandleKindReplies): a stream whose frame was lost fails at
+// once instead of waiting for data or credit that will never come.
+func replyTo(body []byte) (string, bool) {
+	if len(body) < idSize {
+		return "", false
+	}
+	return replyPrefix + strconv.FormatUint(binary.BigEndian.Uint64(body), 16), true
+}
+
+// undeliverable fails the stream a dead reply names.
+func (t *Transfer) undeliverable(u *actors.Undeliverable) {
+	var de *actors.DeadError
+	if u.Sender == nil || u.Sender.Address != t.node.Address() || !errors.As(u.Err, &de) {
+		return
+	}
+	hex, ok := strings.CutPrefix(u.Sender.Id, replyPrefix)
+	if !ok {
+		return
+	}
+	wireID, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return
+	}
+	// The frame was this side's: its ID has the top bit when this side
+	// accepted the stream.
+	key := streamKey{peer: de.Context, id: wireID &^ fromAcceptor, mine: wireID&fromAcceptor == 0}
+	t.mu.Lock()
+	s := t.streams[key]
+	t.mu.Unlock()
+	if s != nil {
+		s.teardown(u.Err)
+	}
 }
 
 // peerDown fails every stream with context id at once (its death is the

@@ -21,6 +21,10 @@ type Stream struct {
 	key    streamKey
 	name   string
 	wireID uint64 // the ID on this side's frames
+	// via is the child link the opener is behind (viaChild), for
+	// Config.MaxPerLink; set once by Transfer.add.
+	via      uint32
+	viaChild bool
 
 	wmu     sync.Mutex // serialises Write and CloseWrite
 	sendBuf []byte     // frame body under construction, under wmu
@@ -156,7 +160,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 	s.mu.Unlock()
 	if add > 0 {
 		body := appendCredit(make([]byte, 0, creditSize), creditFrame{id: s.wireID, add: uint32(add)})
-		if err := s.t.node.SendKindFlags(wire.KindStreamCredit, 0, s.key.peer, body); err != nil {
+		if err := s.t.node.SendKindContext(context.Background(), wire.KindStreamCredit, s.key.peer, body); err != nil {
 			s.teardown(err)
 		}
 	}
@@ -195,7 +199,10 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		s.sendBuf = appendDataHeader(s.sendBuf[:0], s.wireID, off)
 		s.sendBuf = append(s.sendBuf, p[:n]...)
-		if err := s.t.node.SendKindFlags(wire.KindStreamData, 0, s.key.peer, s.sendBuf); err != nil {
+		// Written from this goroutine when the link is idle (no hand-off to
+		// its writer: a command's line of output goes out at once), queued
+		// behind the rest otherwise.
+		if err := s.t.node.SendKindContext(context.Background(), wire.KindStreamData, s.key.peer, s.sendBuf); err != nil {
 			s.teardown(err)
 			return written, s.terminal()
 		}
@@ -236,13 +243,19 @@ func (s *Stream) CloseWrite() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
-	if s.wclosed || s.err != nil {
-		err := s.err
+	if s.wclosed {
 		s.mu.Unlock()
-		if errors.Is(err, errCanceledLocally) {
-			return err
-		}
 		return nil
+	}
+	if s.err != nil {
+		// After a reset: an error, unless the other side had finished its
+		// direction (it may reset as it closes, before our END arrived).
+		err, eof := s.err, s.eof
+		s.mu.Unlock()
+		if eof && !errors.Is(err, errCanceledLocally) {
+			return nil
+		}
+		return err
 	}
 	s.wclosed = true
 	off := s.sendOff
@@ -264,8 +277,8 @@ func (s *Stream) CloseWrite() error {
 
 // Close ends the stream: CloseWrite, and if the other side has not
 // finished writing, a reset (CodeCancel) that tells it to stop. Buffered
-// data is dropped. It is idempotent and returns nil unless CloseWrite
-// failed.
+// data is dropped. It is idempotent; it returns CloseWrite's error (the
+// stream's error when it ended before the other side finished).
 func (s *Stream) Close() error {
 	err := s.CloseWrite()
 	s.mu.Lock()

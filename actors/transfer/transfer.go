@@ -36,10 +36,13 @@ type Config struct {
 	// limit); at most Window.
 	FrameData int
 	// MaxStreams bounds the streams that one other context may have open
-	// here (it opened them); MaxTotal bounds those of all contexts
-	// together. An open beyond either is reset with CodeLimit. Defaults 64
-	// and 1024.
+	// here (it opened them), MaxPerLink those that all the contexts behind
+	// one child link may have open together, MaxTotal those of all
+	// contexts. An open beyond any is reset with CodeLimit. Defaults 64,
+	// 4 × MaxStreams and 1024. What other contexts can make this one hold
+	// is at most Window bytes per stream.
 	MaxStreams int
+	MaxPerLink int
 	MaxTotal   int
 	// AllowFiles says which contexts may push files to this context and
 	// pull files from it. Writing files is privileged: nil means ancestors
@@ -59,6 +62,9 @@ func (c *Config) setDefaults(n *actors.Node) {
 	if c.MaxStreams == 0 {
 		c.MaxStreams = DefaultMaxStreams
 	}
+	if c.MaxPerLink == 0 {
+		c.MaxPerLink = 4 * c.MaxStreams
+	}
 	if c.MaxTotal == 0 {
 		c.MaxTotal = DefaultMaxTotal
 	}
@@ -73,8 +79,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("transfer: Window %d not in [4 KiB, %d]", c.Window, MaxWindow)
 	case c.FrameData < 1<<10 || c.FrameData > c.Window:
 		return fmt.Errorf("transfer: FrameData %d not in [1 KiB, Window]", c.FrameData)
-	case c.MaxStreams < 1 || c.MaxTotal < 1:
-		return fmt.Errorf("transfer: MaxStreams %d and MaxTotal %d must be positive", c.MaxStreams, c.MaxTotal)
+	case c.MaxStreams < 1 || c.MaxPerLink < 1 || c.MaxTotal < 1:
+		return fmt.Errorf("transfer: MaxStreams %d, MaxPerLink %d and MaxTotal %d must be positive",
+			c.MaxStreams, c.MaxPerLink, c.MaxTotal)
 	}
 	return nil
 }
@@ -120,6 +127,7 @@ type Transfer struct {
 	handlers map[string]handlerEntry
 	streams  map[streamKey]*Stream
 	incoming map[uint32]int // open streams by the context that opened them
+	perLink  map[uint32]int // open streams by the child link their openers are behind
 	total    int            // open streams others opened
 	closed   error          // set once the node stops
 
@@ -143,13 +151,13 @@ func New(n *actors.Node, cfg Config) (*Transfer, error) {
 		return nil, err
 	}
 	t := &Transfer{node: n, cfg: cfg, log: cfg.Logger, handlers: map[string]handlerEntry{},
-		streams: map[streamKey]*Stream{}, incoming: map[uint32]int{}, done: make(chan struct{})}
+		streams: map[streamKey]*Stream{}, incoming: map[uint32]int{}, perLink: map[uint32]int{}, done: make(chan struct{})}
 	t.base, t.stop = context.WithCancelCause(context.Background())
 	for kind, h := range map[wire.Kind]actors.KindHandler{
 		wire.KindStreamOpen: t.onOpen, wire.KindStreamData: t.onData,
 		wire.KindStreamCredit: t.onCredit, wire.KindStreamReset: t.onReset,
 	} {
-		if err := n.HandleKind(kind, h); err != nil {
+		if err := n.HandleKindReplies(kind, h, replyTo); err != nil {
 			return nil, fmt.Errorf("transfer: %w", err)
 		}
 	}
@@ -160,8 +168,11 @@ func New(n *actors.Node, cfg Config) (*Transfer, error) {
 	t.handlers[pushName] = handlerEntry{h: t.servePush, allow: files}
 	t.handlers[pullName] = handlerEntry{h: t.servePull, allow: files}
 	t.sub = n.System().EventStream.Subscribe(func(evt any) {
-		if d, ok := evt.(*actors.ContextDown); ok {
-			t.peerDown(d.ID, d.Reason)
+		switch e := evt.(type) {
+		case *actors.ContextDown:
+			t.peerDown(e.ID, e.Reason)
+		case *actors.Undeliverable:
+			t.undeliverable(e)
 		}
 	})
 	n.OnShutdown(t.shutdown)
@@ -245,12 +256,19 @@ func (t *Transfer) add(s *Stream, incoming bool) error {
 		return &StreamError{Code: CodeProtocol, Msg: "duplicate stream ID", Peer: s.key.peer}
 	}
 	if incoming {
-		if t.incoming[s.key.peer] >= t.cfg.MaxStreams || t.total >= t.cfg.MaxTotal {
-			return &StreamError{Code: CodeLimit, Msg: fmt.Sprintf("context %d may have %d streams open here, %d in all",
-				s.key.peer, t.cfg.MaxStreams, t.cfg.MaxTotal), Peer: s.key.peer}
+		s.via, s.viaChild = t.node.ChildVia(s.key.peer)
+		if t.incoming[s.key.peer] >= t.cfg.MaxStreams || t.total >= t.cfg.MaxTotal ||
+			(s.viaChild && t.perLink[s.via] >= t.cfg.MaxPerLink) {
+			return &StreamError{Code: CodeLimit, Msg: fmt.Sprintf(
+				"context %d may have %d streams open here, its child link %d, %d in all",
+				s.key.peer, t.cfg.MaxStreams, t.cfg.MaxPerLink, t.cfg.MaxTotal), Peer: s.key.peer}
+		}
+		if s.viaChild {
+			t.perLink[s.via]++
 		}
 		t.incoming[s.key.peer]++
 		t.total++
+		t.running.Add(1) // its handler, under mu: never after close, so shutdown's Wait sees it
 	}
 	t.streams[s.key] = s
 	return nil
@@ -268,6 +286,11 @@ func (t *Transfer) remove(s *Stream) {
 		t.total--
 		if t.incoming[s.key.peer]--; t.incoming[s.key.peer] == 0 {
 			delete(t.incoming, s.key.peer)
+		}
+		if s.viaChild {
+			if t.perLink[s.via]--; t.perLink[s.via] == 0 {
+				delete(t.perLink, s.via)
+			}
 		}
 	}
 }

@@ -5,7 +5,8 @@
 //
 // Hosts are ~/.ssh/config aliases (or [user@]host[:port]); host keys are
 // checked against known_hosts, and ssh-agent and the configured identity
-// files are used, as by OpenSSH. Nothing needs to be installed on a host
+// files are used, as by OpenSSH. A host "local:NAME" is a local child
+// process, to try the example without hosts. Nothing needs to be installed on a host
 // but a POSIX shell: the program ships itself there.
 //
 // Each host is a context under one supervisor, with an intensity of its
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	specs := make([]supervision.ContextSpec, fs.NArg())
 	for i, host := range fs.Args() {
-		specs[i] = supervision.ContextSpec{Name: host, Start: sshStart(host, *config),
+		specs[i] = supervision.ContextSpec{Name: host, Start: start(host, *config),
 			Intensity: supervision.Intensity{Forever: true}, Backoff: supervision.Backoff{Max: 5 * time.Second}}
 	}
 	sup, err := supervision.Start(ctx, node, supervision.Config{Name: "fleet", Children: specs})
@@ -106,9 +107,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return ctx.Err() // Ctrl-C: the table shows what had finished
 }
 
-// sshStart starts a host's context over SSH.
-func sshStart(host, config string) supervision.StartFunc {
+// start starts a host's context over SSH; "local:NAME" starts a local
+// child process instead, to try the example without hosts.
+func start(host, config string) supervision.StartFunc {
 	return func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
+		if strings.HasPrefix(host, "local:") {
+			return spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: name}})
+		}
 		return ssh.Start(ctx, node, ssh.Options{Host: host, ConfigFile: config, Common: spawn.Common{Name: name}})
 	}
 }
@@ -131,13 +136,12 @@ func table(out io.Writer, hosts []supervision.ChildInfo, outs []calls.Outcome[st
 		case o.Err != nil:
 			fmt.Fprintf(w, "%s\tfailed: %v\t%v\n", ci.Name, o.Err, o.Took.Round(time.Millisecond))
 		default:
-			fmt.Fprintf(w, "%s\t%s\t%v\n", ci.Name, firstLine(*o.Resp), o.Took.Round(time.Millisecond))
+			line, _, _ := strings.Cut(*o.Resp, "\n")
+			fmt.Fprintf(w, "%s\t%s\t%v\n", ci.Name, line, o.Took.Round(time.Millisecond))
 		}
 	}
 	w.Flush()
 }
-
-func firstLine(s string) string { line, _, _ := strings.Cut(s, "\n"); return line }
 
 // shutdown runs a Shutdown or Stop with a bound of its own: it must also
 // work after ctx was cancelled by Ctrl-C.

@@ -25,8 +25,9 @@ import (
 // emulated arm64 CPU (this test package, built for linux/arm64 on demand).
 type (
 	Ping struct {
-		N     int
-		Delay time.Duration // answer after this long
+		N       int
+		Delay   time.Duration // answer after this long
+		NoUname bool          // do not run uname (benchmarks)
 	}
 	Pong struct {
 		N              int
@@ -52,6 +53,10 @@ func setup(n *actors.Node) error {
 		}
 		host, _ := os.Hostname()
 		pong := &Pong{N: m.N, GOARCH: runtime.GOARCH, Pid: os.Getpid(), Hostname: host}
+		if m.NoUname {
+			c.Respond(pong)
+			return
+		}
 		if out, err := exec.Command("uname", "-m").Output(); err != nil {
 			pong.MachineFailure = err.Error()
 		} else {
@@ -176,7 +181,8 @@ func checkArm64(t *testing.T, pong *Pong) {
 // TestArm64_Container starts contexts from this linux/amd64 root in
 // containers whose image holds only an arm64 busybox: the bootstrap sees
 // linux/arm64, the builder builds this test package for it, and the
-// context answers requests from the emulated CPU.
+// context answers requests from the emulated CPU; then once more with
+// that binary supplied in Bootstrap.Binaries instead.
 func TestArm64_Container(t *testing.T) {
 	e, img := setupArm64(t)
 	root := newRoot(t)
@@ -210,6 +216,27 @@ func TestArm64_Container(t *testing.T) {
 	}
 	pong, err := actors.Request[*Pong](ctx, root, qpid, &Ping{N: 1})
 	if err != nil {
+		t.Fatal(err)
+	}
+	checkArm64(t, pong)
+
+	// The same binary supplied instead (its platform read from the file):
+	// the bootstrap picks it for linux/arm64 and asks no builder.
+	built, err := builder().Binary(ctx, "linux/arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := arm64Options(t, e, img, "arm64-supplied")
+	o.Build, o.Binaries = nil, []*spawn.Binary{spawn.NewBinary(built.Path(), "")}
+	r := startArm64(t, root, o)
+	if b := r.Info().Boot; b.Platform != "linux/arm64" || b.Built {
+		t.Errorf("supplied binary: %+v", b)
+	}
+	rpid, err := r.Spawn(ctx, "echo", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pong, err = actors.Request[*Pong](ctx, root, rpid, &Ping{N: 1}); err != nil {
 		t.Fatal(err)
 	}
 	checkArm64(t, pong)

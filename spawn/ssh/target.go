@@ -111,7 +111,8 @@ func (s *session) Start(ctx context.Context) error {
 		_ = sess.Close()
 		return fmt.Errorf("spawn/ssh: start: %w", err)
 	}
-	s.sess, s.stdin, s.stdout, s.stderr = sess, stdin, io.NopCloser(stdout), io.NopCloser(stderr)
+	s.sess, s.stdout, s.stderr = sess, io.NopCloser(stdout), io.NopCloser(stderr)
+	s.stdin = &sessionStdin{w: stdin, sess: sess}
 	go s.reap()
 	return nil
 }

@@ -3,6 +3,7 @@ package boot
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
@@ -334,7 +335,9 @@ func (b *Builder) compile(ctx context.Context, platform string, p *plan, out str
 	if name != "main" { // only a test binary runs a package that is not main
 		p.test = true
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	var tok [6]byte
+	_, _ = rand.Read(tok[:])
+	tmp := fmt.Sprintf("%s.%x.tmp", out, tok) // builders of other processes, or this one, may race
 	args := []string{"build"}
 	if p.test {
 		args = []string{"test", "-c"}
