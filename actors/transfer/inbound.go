@@ -142,7 +142,14 @@ func replyTo(body []byte) (string, bool) {
 // undeliverable fails the stream a dead reply names.
 func (t *Transfer) undeliverable(u *actors.Undeliverable) {
 	var de *actors.DeadError
-	if u.Sender == nil || u.Sender.Address != t.node.Address() || !errors.As(u.Err, &de) {
+	if !errors.As(u.Err, &de) {
+		return
+	}
+	if u.Sender == nil && u.PID == nil {
+		t.unknownKind(de)
+		return
+	}
+	if u.Sender == nil || u.Sender.Address != t.node.Address() {
 		return
 	}
 	hex, ok := strings.CutPrefix(u.Sender.Id, replyPrefix)
@@ -161,6 +168,28 @@ func (t *Transfer) undeliverable(u *actors.Undeliverable) {
 	t.mu.Unlock()
 	if s != nil {
 		s.teardown(u.Err)
+	}
+}
+
+// unknownKind fails the opens to a context that answered a frame with a
+// dead reply naming nothing, rejected without a cause: what a context
+// without a Transfer answers to STREAM_OPEN ("unknown kind"; the node's
+// unknown-kind path names no stream). Only opens not yet accepted fail,
+// so an open can at worst fail early with ErrNoHandler when another
+// sender's unnamed frame to that context was rejected meanwhile.
+func (t *Transfer) unknownKind(de *actors.DeadError) {
+	if de.Code != wire.DeadRejected || de.Cause != wire.CauseUnknown {
+		return
+	}
+	err := &StreamError{Code: CodeNoHandler, Remote: true, Peer: de.Context,
+		Msg: fmt.Sprintf("context %d rejected a frame as unknown (no transfer.New in its setup?): %s", de.Context, de.Reason)}
+	for _, s := range t.streamsOf(func(k streamKey) bool { return k.mine && k.peer == de.Context }) {
+		s.mu.Lock()
+		opening := !s.acceptOK
+		s.mu.Unlock()
+		if opening {
+			s.teardown(err)
+		}
 	}
 }
 

@@ -215,3 +215,16 @@ func TestStream_ManyConcurrent(t *testing.T) {
 	waitStreams(t, root, 0)
 	waitStreams(t, c.node, 0)
 }
+
+// TestStream_OpenToContextWithoutTransfer: a context that has no Transfer
+// answers STREAM_OPEN as an unknown kind; the open fails at once with
+// ErrNoHandler instead of waiting for its deadline.
+func TestStream_OpenToContextWithoutTransfer(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	bare := attach(t, root, "bare", actors.Config{Setup: func(*actors.Node) error { return nil }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if _, err := tr(root).Open(ctx, bare.node.ID(), "echo"); !errors.Is(err, transfer.ErrNoHandler) {
+		t.Fatalf("open to a context without a Transfer: %v", err)
+	}
+}
