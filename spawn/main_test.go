@@ -77,6 +77,7 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
+	forkerSetup(n)                       // cloexec_test.go
 	return nil
 }
 
