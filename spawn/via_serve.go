@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -75,12 +76,19 @@ func withVia(setup func(*actors.Node) error) func(*actors.Node) error {
 	}
 }
 
+// maxViaExits bounds the ends of via children kept for a wait that has
+// not come yet (the oldest is dropped first).
+const maxViaExits = 1024
+
 // viaServer is the intermediate's side: the children it started for its
-// ancestors, by ID.
+// ancestors, by ID, and the ends of those that died and were not waited
+// for yet (bounded: maxViaExits).
 type viaServer struct {
-	node *actors.Node
-	mu   sync.Mutex
-	kids map[uint32]Child
+	node  *actors.Node
+	mu    sync.Mutex
+	kids  map[uint32]Child
+	exits map[uint32]*viaExit
+	order []uint32 // exits, oldest first
 }
 
 func serveVia(n *actors.Node) error {
@@ -97,7 +105,10 @@ func serveVia(n *actors.Node) error {
 	if err != nil {
 		return fmt.Errorf("spawn: via service: %w", err)
 	}
-	s := &viaServer{node: n, kids: map[uint32]Child{}}
+	if err := registerViaErrors(n, ep); err != nil {
+		return err
+	}
+	s := &viaServer{node: n, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{}}
 	for _, err := range []error{
 		calls.Method(svc, "start", s.start),
 		calls.Method(svc, "wait", s.wait),
@@ -121,7 +132,12 @@ func (s *viaServer) start(ctx context.Context, r *viaStartReq) (*viaStartResp, e
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Err() != nil { // the asker gave up: it will never hold a handle
+		_ = c.Kill()
+		return nil, ctx.Err()
+	}
 	s.mu.Lock()
+	s.sweepLocked()
 	s.kids[c.ID()] = c
 	s.mu.Unlock()
 	return &viaStartResp{ID: c.ID(), Name: c.Name(), Info: c.Info()}, nil
@@ -143,9 +159,45 @@ func (s *viaServer) forget(id uint32) {
 	s.mu.Unlock()
 }
 
+// sweepLocked turns the children that have died and been reaped into
+// their ends (a few bytes each, at most maxViaExits), so that a child
+// nobody waits for holds no Child here.
+func (s *viaServer) sweepLocked() {
+	gone, stop := context.WithCancel(context.Background())
+	stop()
+	for id, c := range s.kids {
+		if !isDone(c.Dead()) {
+			continue
+		}
+		werr := c.Wait(gone)
+		if errors.Is(werr, context.Canceled) { // not reaped yet: next time
+			continue
+		}
+		delete(s.kids, id)
+		s.exits[id] = exitOf(werr, c.Info().Pid)
+		s.order = append(s.order, id)
+	}
+	for len(s.order) > maxViaExits {
+		delete(s.exits, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+// exited takes the recorded end of child id.
+func (s *viaServer) exited(id uint32) (*viaExit, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.exits[id]
+	delete(s.exits, id) // its order slot goes when it comes first
+	return e, ok
+}
+
 // wait answers once the child's process has ended; the asker takes the
 // answer once, so the entry is dropped.
 func (s *viaServer) wait(ctx context.Context, r *viaIDReq) (*viaExit, error) {
+	if e, ok := s.exited(r.ID); ok {
+		return e, nil
+	}
 	c, err := s.kid(r.ID)
 	if err != nil {
 		return nil, err
@@ -238,4 +290,45 @@ func (e *viaExit) err(info Info) error {
 		return &RemoteExitError{Host: host, Pid: e.Pid, Status: e.Status, Signal: e.Signal}
 	}
 	return errors.New(e.Msg)
+}
+
+// viaErrors are the sentinels a failed start keeps across the hop
+// (calls.RegisterError, in both contexts): only the first that matches is
+// sent, so the more specific come first (a *BootstrapError whose cause is
+// exec.ErrNotFound arrives as exec.ErrNotFound, not as ErrBootstrap).
+var viaErrors = []struct {
+	name string
+	err  error
+}{
+	{"spindle.spawn.ErrViaOption", ErrViaOption},
+	{"spindle.spawn.ErrNoToolchain", ErrNoToolchain},
+	{"spindle.spawn.ErrNoSource", ErrNoSource},
+	{"spindle.spawn.ErrCannotBuild", ErrCannotBuild},
+	{"spindle.spawn.ErrPlatformMismatch", ErrPlatformMismatch},
+	{"spindle.spawn.ErrNoShell", ErrNoShell},
+	{"spindle.spawn.ErrNoExecDir", ErrNoExecDir},
+	{"spindle.spawn.ErrDiskFull", ErrDiskFull},
+	{"os/exec.ErrNotFound", exec.ErrNotFound},
+	{"io/fs.ErrNotExist", fs.ErrNotExist},
+	{"io/fs.ErrPermission", fs.ErrPermission},
+	{"spindle.spawn.ErrBootstrapTimeout", ErrBootstrapTimeout},
+	{"spindle.spawn.ErrBootstrap", ErrBootstrap},
+}
+
+// viaErrorsID marks, in a node's process registry, that viaErrors are
+// registered on its endpoint (a context in the middle of a tree both
+// serves via starts and asks for them).
+const viaErrorsID = "$spindle.via.errors"
+
+// registerViaErrors registers viaErrors on ep, once per node.
+func registerViaErrors(n *actors.Node, ep *calls.Endpoint) error {
+	if _, fresh := n.System().ProcessRegistry.Add(tableProc{}, viaErrorsID); !fresh {
+		return nil
+	}
+	for _, e := range viaErrors {
+		if err := calls.RegisterError(ep, e.name, e.err); err != nil {
+			return fmt.Errorf("spawn: via errors: %w", err)
+		}
+	}
+	return nil
 }

@@ -55,6 +55,9 @@ func viaTableOf(node *actors.Node) (*viaTable, *calls.Endpoint, error) {
 	if p, ok := node.System().ProcessRegistry.GetLocal(viaTableID); ok {
 		return p.(tableProc).t, ep, nil
 	}
+	if err := registerViaErrors(node, ep); err != nil {
+		return nil, nil, err
+	}
 	t := &viaTable{kids: map[uint32]*viaChild{}, early: map[uint32]error{}}
 	node.System().ProcessRegistry.Add(tableProc{t}, viaTableID)
 	t.sub = node.System().EventStream.Subscribe(t.onEvent)

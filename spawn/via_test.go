@@ -129,7 +129,8 @@ func TestVia_LocalChainOfThree(t *testing.T) {
 
 // TestVia_SignalAndExitStatus: a SIGKILL sent through the intermediate
 // kills the child; the root sees it die with the status, and Wait and
-// ExitStatus read 137.
+// ExitStatus read 137, also when the intermediate has dropped the dead
+// child for its recorded end (a later start sweeps it).
 func TestVia_SignalAndExitStatus(t *testing.T) {
 	root := newRoot(t, nil)
 	a, _ := startChild(t, root, "a", spawn.Pipes)
@@ -142,6 +143,7 @@ func TestVia_SignalAndExitStatus(t *testing.T) {
 	if !errors.Is(b.DeadReason(), actors.ErrContextDead) {
 		t.Fatalf("dead reason %v", b.DeadReason())
 	}
+	_ = viaLocal(t, root, a, "b2")
 	code, ok := spawn.ExitStatus(b.Wait(ctx))
 	if !ok || code != 137 {
 		t.Fatalf("exit status %d, %v; want 137 (wait: %v)", code, ok, b.Wait(ctx))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,5 +116,38 @@ func TestVia_OptionsThatCannotTravel(t *testing.T) {
 		Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{self}}})
 	if !errors.Is(err, spawn.ErrViaOption) {
 		t.Fatalf("err %v, want ErrViaOption", err)
+	}
+}
+
+// TestVia_TypedStartErrors: a start that fails on the intermediate keeps
+// its sentinel across the hop (a cache directory that cannot exist is
+// ErrNoExecDir; a prefix that is not installed, exec.ErrNotFound).
+func TestVia_TypedStartErrors(t *testing.T) {
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts command.Options
+		want error
+	}{
+		{"no exec dir", command.Options{Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{CacheDirs: []string{"/proc/spindle-cannot-exist"}}}, spawn.ErrNoExecDir},
+		{"no such prefix", command.Options{Argv: []string{"spindle-no-such-prefix"}}, exec.ErrNotFound},
+		{"prefix path missing", command.Options{Argv: []string{"/nonexistent/spindle-prefix"}}, fs.ErrNotExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Via = a
+			_, err := command.Start(ctx, root, tc.opts)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if n := len(root.Routes()); n != 1 {
+		t.Fatalf("root routes %v after failed starts, want the bastion alone", root.Routes())
 	}
 }
