@@ -235,3 +235,45 @@ func TestVia_HostileAsks(t *testing.T) {
 		})
 	}
 }
+
+// TestVia_StoppedIntermediateDeclaredDead: an intermediate that stops
+// answering (SIGSTOP, as a cut link looks from the root) is declared dead
+// by the heartbeat, and so is every context behind it, with the heartbeat
+// as the cause; the stopped intermediate is killed, and the contexts
+// behind it exit.
+func TestVia_StoppedIntermediateDeclaredDead(t *testing.T) {
+	logger := slogNew(newCapture())
+	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: logger,
+		HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = root.Shutdown(testCtx(t, 20*time.Second)) })
+	a, _ := startChild(t, root, "a", spawn.Pipes)
+	b := viaLocal(t, root, a, "b")
+	c := viaLocal(t, root, b, "c")
+	pids := []int{echoPid(t, root, b), echoPid(t, root, c)}
+	ctx := testCtx(t, 30*time.Second)
+	if err := a.Signal(ctx, runner.Signal("STOP")); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*spawn.Context{a, b, c} {
+		select {
+		case <-x.Dead():
+		case <-ctx.Done():
+			t.Fatalf("%s not declared dead", x.Name())
+		}
+		if !errors.Is(x.DeadReason(), actors.ErrHeartbeatTimeout) {
+			t.Fatalf("%s: dead reason %v, want the heartbeat timeout", x.Name(), x.DeadReason())
+		}
+	}
+	for _, p := range pids {
+		for alive(p) {
+			if ctx.Err() != nil {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+				t.Fatalf("process %d outlived its stopped intermediate", p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

@@ -151,3 +151,59 @@ func TestVia_TypedStartErrors(t *testing.T) {
 		t.Fatalf("root routes %v after failed starts, want the bastion alone", root.Routes())
 	}
 }
+
+// childrenOf lists the processes whose parent is pid and that still run.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) && f[0] != "Z" {
+			kids = append(kids, p)
+		}
+	}
+	return kids
+}
+
+// TestVia_CallerGivesUp: when the root's ctx ends while the intermediate
+// is still starting (a prefix that never runs the bootstrap), the start
+// fails with the ctx's error at the root, and the intermediate leaves no
+// process of it behind.
+func TestVia_CallerGivesUp(t *testing.T) {
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond) // ends during the start: the trigger, not a bound
+	defer stop()
+	_, err = command.Start(short, root, command.Options{Common: spawn.Common{Via: a},
+		Argv: []string{"sh", "-c", "sleep 1000", "hang"}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the deadline", err)
+	}
+	for kids := childrenOf(t, a.Pid()); len(kids) > 0; kids = childrenOf(t, a.Pid()) {
+		if ctx.Err() != nil {
+			t.Fatalf("the bastion still runs %v after the start was given up", kids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(root.Routes()); n != 1 {
+		t.Fatalf("root routes %v, want the bastion alone", root.Routes())
+	}
+}
