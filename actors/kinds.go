@@ -126,14 +126,57 @@ func (n *Node) HandleKindReplies(kind wire.Kind, h KindHandler, replyTo func(bod
 	}
 	return n.addKind(kind, kindEntry{
 		handle: func(_ *link, f wire.Frame) error { return h(f) },
-		bounce: func(f wire.Frame, d *wire.DeadReply) bool {
-			id, ok := replyTo(f.Body())
-			if ok {
-				d.HasSender, d.SenderCtx, d.SenderID = true, f.Header().Src(), id
-			}
-			return true // without an ID: a dead reply naming no sender, as for HandleKind
-		},
+		bounce: bounceReplyTo(replyTo),
 	})
+}
+
+// RunHandler is a KindHandler that may hand work back to the link it read
+// the frame from: run, when not nil, runs right after the handler returns,
+// on the link's reader goroutine (no goroutine hand-off: the zero-hop
+// delivery of actor messages, docs/links.md), under the link's watchdog:
+// a run that blocks or lasts longer than the watchdog's budget keeps its
+// goroutine, and a new one takes over reading the link, so heartbeats,
+// other frames and IS_DEAD never wait for it. When more of the link's
+// stream is already read (the link is streaming), run goes to a new
+// goroutine instead, so that the work overlaps with reading. The handler
+// itself must not block, as any KindHandler; run may block, and may send
+// with SendKindContext.
+type RunHandler func(f wire.Frame) (run func(), err error)
+
+// HandleKindRun registers h for frames of kind, as HandleKindReplies does
+// (replyTo may be nil: a dead reply then names no sender, as for
+// HandleKind), for a kind whose work may block and whose frames are often
+// answered at once, such as a call: see RunHandler.
+func (n *Node) HandleKindRun(kind wire.Kind, h RunHandler, replyTo func(body []byte) (id string, ok bool)) error {
+	if h == nil {
+		return fmt.Errorf("actors: HandleKindRun(%s): nil handler", kind)
+	}
+	e := kindEntry{handle: func(l *link, f wire.Frame) error {
+		run, err := h(f)
+		switch {
+		case run == nil:
+		case l.Streaming():
+			go run()
+		default:
+			l.RunAfter(run)
+		}
+		return err
+	}}
+	if replyTo != nil {
+		e.bounce = bounceReplyTo(replyTo)
+	}
+	return n.addKind(kind, e)
+}
+
+// bounceReplyTo names (the frame's source, the reply ID replyTo finds in
+// its body) as the sender of an undeliverable frame's dead reply.
+func bounceReplyTo(replyTo func([]byte) (string, bool)) func(wire.Frame, *wire.DeadReply) bool {
+	return func(f wire.Frame, d *wire.DeadReply) bool {
+		if id, ok := replyTo(f.Body()); ok {
+			d.HasSender, d.SenderCtx, d.SenderID = true, f.Header().Src(), id
+		}
+		return true // without an ID: a dead reply naming no sender, as for HandleKind
+	}
 }
 
 // addKind adds the entry of a kind nobody handles yet.
@@ -178,7 +221,8 @@ func (n *Node) SendKind(kind wire.Kind, dst uint32, body []byte) error {
 // queue is full it waits for room until ctx is done, then returns an error
 // wrapping ctx's (the frame was not sent). Never call it from a
 // KindHandler (a reader that writes can deadlock with a peer whose reader
-// writes too): use SendKind there.
+// writes too): use SendKind there. A RunHandler's run may call it (the
+// link's watchdog gives the link a new reader if the write waits).
 func (n *Node) SendKindContext(ctx context.Context, kind wire.Kind, dst uint32, body []byte) error {
 	if _, builtin := n.builtin[kind]; builtin {
 		return fmt.Errorf("%w: %s is a built-in kind", ErrKindTaken, kind)

@@ -92,3 +92,45 @@ func TestChildVia(t *testing.T) {
 		}
 	}
 }
+
+// TestHandleKindRun_BlockingRunNeverStallsTheLink: a run that blocks keeps
+// its goroutine and the link reads on (its watchdog gives it a new
+// reader): the next frames are handled while the first run still blocks.
+func TestHandleKindRun_BlockingRunNeverStallsTheLink(t *testing.T) {
+	const kind wire.Kind = 4311
+	release := make(chan struct{})
+	handled := make(chan string, 4)
+	ran := make(chan string, 4)
+	setup := func(n *actors.Node) error {
+		return n.HandleKindRun(kind, func(f wire.Frame) (func(), error) {
+			body := string(f.Body())
+			handled <- body
+			return func() {
+				if body == "block" {
+					<-release
+				}
+				ran <- body
+			}, nil
+		}, nil)
+	}
+	root := newRoot(t, actors.Config{})
+	c := attach(t, root, "worker", actors.Config{Setup: setup})
+	defer close(release)
+	for _, b := range []string{"block", "next", "last"} {
+		if err := root.SendKindContext(context.Background(), kind, c.link.ID, []byte(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"block", "next", "last"} {
+		if got := recv(t, handled, waitLong, "frame "+want); got != want {
+			t.Fatalf("handled %q, want %q", got, want)
+		}
+	}
+	got := map[string]bool{} // a run may go to a goroutine (streaming): any order
+	for range 2 {
+		got[recv(t, ran, waitLong, "a run")] = true
+	}
+	if !got["next"] || !got["last"] {
+		t.Fatalf("ran %v, want next and last while block blocks", got)
+	}
+}

@@ -52,7 +52,7 @@ func runChild(setup func(*actors.Node) error) int {
 		logger.Error("spindle child: bad link", "err", err)
 		return 2
 	}
-	node, err := actors.Join(context.Background(), actors.Config{Logger: logger, Setup: setup}, t)
+	node, err := actors.Join(context.Background(), actors.Config{Logger: logger, Setup: withVia(setup)}, t)
 	if err != nil {
 		logger.Error("spindle child: cannot join parent", "err", err)
 		return 2
@@ -85,8 +85,12 @@ func childTransport(spec string) (actors.Transport, error) {
 	switch {
 	case kind == "pipe" && len(nums) == 2:
 		// Inherited descriptors arrive blocking; non-blocking ones go into
-		// the runtime poller, so Close unblocks a pending Read.
+		// the runtime poller, so Close unblocks a pending Read. They also
+		// arrive without close-on-exec: a command this context starts
+		// would hold the link open, and the parent would see this
+		// context's death only when that command exits.
 		for _, fd := range nums {
+			syscall.CloseOnExec(fd)
 			if err := syscall.SetNonblock(fd, true); err != nil {
 				return actors.Transport{}, fmt.Errorf("spawn: link descriptor %d: %w", fd, err)
 			}

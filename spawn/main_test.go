@@ -77,7 +77,8 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
-	return nil
+	forkerSetup(n)                       // cloexec_test.go
+	return viaTestSetup(n)               // via_test.go
 }
 
 type echo struct{ node *actors.Node }

@@ -106,7 +106,7 @@ func (ep *Endpoint) start(ctx context.Context, kind wire.Kind, target uint32, na
 	}
 	if err == nil {
 		if target == ep.self {
-			ep.onRequest(kind, ep.self, ep.self, b)
+			ep.serveLocal(kind, b)
 		} else if err = ep.node.SendKindContext(ctx, kind, target, b); err != nil {
 			ep.out.take(p.id)
 		}

@@ -57,9 +57,12 @@
 // # Concurrency
 //
 // An Endpoint is safe for concurrent use. Frames are handled on the links'
-// reader goroutines, which never run a handler or wait for one (a refusal
-// is queued on the link the call came in on); every handler runs on a
-// goroutine of its own, within its pool's limits, and the endpoint waits
-// for them when it closes (at the node's Shutdown). Endpoint.Stats
+// reader goroutines (a refusal is queued on the link the call came in
+// on); a call that can run at once runs right after its frame on that
+// reader, under the link's watchdog, which gives the link a new reader
+// when a handler blocks (actors.Node.HandleKindRun); queued calls run on
+// the goroutine that finished the call before them. Handlers run within
+// their pool's limits, and the endpoint waits for them when it closes (at
+// the node's Shutdown). Endpoint.Stats
 // reports what it holds.
 package calls

@@ -185,8 +185,8 @@ func New(node *actors.Node, cfg Config) (*Endpoint, error) {
 func (ep *Endpoint) registerKinds() error {
 	n := ep.node
 	for _, err := range []error{
-		n.HandleKindReplies(wire.KindCallFunction, ep.onCallFunction, replyIDOf),
-		n.HandleKindReplies(wire.KindCallService, ep.onCallService, replyIDOf),
+		n.HandleKindRun(wire.KindCallFunction, ep.onCallFunction, replyIDOf),
+		n.HandleKindRun(wire.KindCallService, ep.onCallService, replyIDOf),
 		n.HandleKind(wire.KindCallReply, ep.onReply),
 		n.HandleKind(wire.KindCallCancel, ep.onCancel),
 	} {

@@ -45,8 +45,10 @@ func newHandler[Req, Resp any](ep *Endpoint, name string, fn func(context.Contex
 // msgpack (a type with msgp-generated MarshalMsg is encoded without
 // reflection); a nil *Resp arrives as a zero Resp.
 //
-// fn runs on a goroutine of its own, at most Config.MaxConcurrent at once;
-// its ctx is cancelled when the caller's ctx is done, the caller dies, or
+// fn runs at most Config.MaxConcurrent at once, right after its frame on
+// the link's reader goroutine under the link's watchdog (a handler that
+// blocks keeps that goroutine, and a new one reads the link on), or on a
+// goroutine of its own when it was queued; its ctx is cancelled when the caller's ctx is done, the caller dies, or
 // the endpoint closes, and carries the caller's deadline and [CallerOf].
 // An error it returns reaches the caller as a *RemoteError; a panic is an
 // error matching ErrPanic, and the context lives on. Register functions in

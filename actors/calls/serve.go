@@ -71,29 +71,48 @@ func (in *incoming) init(cfg Config) {
 	in.fn = pool{max: cfg.MaxConcurrent, maxQueued: cfg.MaxQueued}
 }
 
-func (ep *Endpoint) onCallFunction(f wire.Frame) error {
+// onCallFunction and onCallService admit a call on the reader goroutine;
+// a call that can run now runs right after its frame, on the reader under
+// the link's watchdog (actors.RunHandler): no goroutine hand-off between
+// the frame and the handler.
+func (ep *Endpoint) onCallFunction(f wire.Frame) (func(), error) {
 	h := f.Header()
-	ep.onRequest(wire.KindCallFunction, h.Src(), h.Auth(), f.Body())
-	return nil
+	return ep.runner(ep.onRequest(wire.KindCallFunction, h.Src(), h.Auth(), f.Body())), nil
 }
 
-func (ep *Endpoint) onCallService(f wire.Frame) error {
+func (ep *Endpoint) onCallService(f wire.Frame) (func(), error) {
 	h := f.Header()
-	ep.onRequest(wire.KindCallService, h.Src(), h.Auth(), f.Body())
-	return nil
+	return ep.runner(ep.onRequest(wire.KindCallService, h.Src(), h.Auth(), f.Body())), nil
+}
+
+// runner returns the run of a started job, nil for none.
+func (ep *Endpoint) runner(j *job) func() {
+	if j == nil {
+		return nil
+	}
+	return func() { ep.work(j) }
+}
+
+// serveLocal admits a call this context makes to itself; it runs on a
+// goroutine of its own.
+func (ep *Endpoint) serveLocal(kind wire.Kind, b []byte) {
+	if j := ep.onRequest(kind, ep.self, ep.self, b); j != nil {
+		go ep.work(j)
+	}
 }
 
 // onRequest admits a call from the verified context src (auth its frame's
-// authority) or refuses it with an error reply. It does not block: it runs
-// on a link's reader goroutine.
-func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
+// authority) or refuses it with an error reply, and returns the job to
+// run now (nil: queued or refused); the caller runs it. It does not block:
+// it runs on a link's reader goroutine.
+func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) *job {
 	r, err := parseRequest(b)
 	if err != nil {
 		ep.refused(src, "refused malformed call", "kind", kind, "err", err)
 		if len(b) >= offID+sizeID {
 			ep.replyError(src, callID(b[offID:offID+sizeID]), CodeBadRequest, fmt.Errorf("%w: %v", ErrBadRequest, err))
 		}
-		return
+		return nil
 	}
 	caller := Caller{ID: src, Self: src == ep.self}
 	caller.Ancestor = !caller.Self && ep.trusted[src] && ep.trusted[auth]
@@ -108,11 +127,11 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
 			ep.refused(src, "refused call", "kind", kind, "name", r.Name, "method", r.Method)
 		}
 		ep.replyError(src, r.ID, code, err)
-		return
+		return nil
 	}
 	if len(r.Body) > ep.cfg.MaxRequest {
 		ep.replyError(src, r.ID, CodeTooLarge, fmt.Errorf("%w: request of %d bytes, MaxRequest is %d", ErrTooLarge, len(r.Body), ep.cfg.MaxRequest))
-		return
+		return nil
 	}
 	j := &job{key: jobKey{src, r.ID}, label: what, h: h, pool: pl, caller: caller,
 		trusted: caller.Self || caller.Ancestor, link: link, behind: behind, body: bytes.Clone(r.Body)}
@@ -125,17 +144,19 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) {
 			ep.refused(src, "refused call: busy", "name", what)
 		}
 		ep.replyError(src, r.ID, code, err)
-		return
+		return nil
 	}
-	if start {
-		go ep.work(j)
+	if !start {
+		return nil
 	}
+	return j
 }
 
 // lookup finds the handler of a request and checks the caller's authority:
-// CALL_FUNCTION only from ancestors (and this context), CALL_SERVICE as the
-// service's Policy says. A refusal is checked before existence, so a
-// caller without authority learns no names.
+// CALL_FUNCTION only from ancestors (and this context), checked before the
+// name, so other contexts learn no function names; CALL_SERVICE as the
+// service's Policy says, checked before the method, so a refused caller
+// learns which services exist but none of their methods.
 func (ep *Endpoint) lookup(kind wire.Kind, r request, c Caller) (*handler, *pool, string, Code, error) {
 	if kind == wire.KindCallFunction {
 		if !Ancestors(c) {

@@ -84,6 +84,7 @@ func (l *Link) watchLoop() {
 	for {
 		select {
 		case <-l.quit:
+			l.watchClosing(t)
 			return
 		case <-l.watchKick:
 		}
@@ -92,6 +93,7 @@ func (l *Link) watchLoop() {
 			select {
 			case <-l.quit:
 				t.Stop()
+				l.watchClosing(t)
 				return
 			case <-t.C:
 			}
@@ -112,6 +114,26 @@ func (l *Link) watchLoop() {
 		l.watchOn.Store(false)
 		if l.run.Load() > 0 && l.watchOn.CompareAndSwap(false, true) {
 			l.kickSelf()
+		}
+	}
+}
+
+// watchClosing is the watchdog of a link that is being closed: until the
+// reader has reported the link down (l.done), any run gives the link a new
+// reader at once, so that a run that blocks cannot keep the reader from
+// seeing the end of the stream (LinkDown, and Close, wait for that).
+func (l *Link) watchClosing(t *time.Timer) {
+	for {
+		if v := l.run.Load(); v > 0 && l.run.CompareAndSwap(v, detached) {
+			l.detachCount.Add(1)
+			go l.readLoop()
+		}
+		t.Reset(RunBudget)
+		select {
+		case <-l.done:
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
 }

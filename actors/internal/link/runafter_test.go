@@ -60,3 +60,28 @@ func TestLink_RunAfterThatBlocksGetsANewReader(t *testing.T) {
 		})
 	}
 }
+
+// TestLink_CloseDuringBlockedRun: a link closed while a run blocks, before
+// the watchdog's budget is up, still goes down (LinkDown) and Close returns.
+func TestLink_CloseDuringBlockedRun(t *testing.T) {
+	for _, ct := range connTypes {
+		t.Run(ct.name, func(t *testing.T) {
+			ta, tb := ct.make(t)
+			h := &runHandler{fakeHandler: newFakeHandler(), release: make(chan struct{}), running: make(chan struct{}, 4)}
+			defer close(h.release)
+			a := startLink(t, ta, Config{Local: 1, Peer: 2}, newFakeHandler())
+			b := startLink(t, tb, Config{Local: 2, Peer: 1}, h)
+			if err := a.Send(frameOf(testKind, []byte("block")), Inline); err != nil {
+				t.Fatal(err)
+			}
+			recvWithin(t, h.running, waitLong, "the run")
+			closed := make(chan struct{})
+			go func() {
+				b.Close()
+				close(closed)
+			}()
+			recvWithin(t, h.down, waitLong, "LinkDown")
+			recvWithin(t, closed, waitLong, "Close to return")
+		})
+	}
+}
