@@ -357,3 +357,53 @@ func TestVia_PromptAskedAtTheOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestVia_ConcurrentStartsBehindOneIntermediate: starts behind one
+// intermediate run at once (the service's pool); every child is reached
+// from the root; killing the intermediate raises IS_DEAD for all of them
+// in one update and leaves no process behind.
+func TestVia_ConcurrentStartsBehindOneIntermediate(t *testing.T) {
+	const n = 12
+	root := newRoot(t, nil)
+	a, _ := startChild(t, root, "a", spawn.Pipes)
+	ctx := testCtx(t, 2*time.Minute)
+	kids := make([]*spawn.Context, n)
+	errs := make(chan error, n)
+	for i := range kids {
+		go func() {
+			c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("k%d", i), Via: a}})
+			kids[i] = c
+			errs <- err
+		}()
+	}
+	for range kids {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	pids := make([]int, n)
+	for i, c := range kids {
+		pids[i] = echoPid(t, root, c)
+		if ppid(t, pids[i]) != a.Pid() {
+			t.Fatalf("%s runs under %d, want %d", c.Name(), ppid(t, pids[i]), a.Pid())
+		}
+	}
+	if err := a.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kids {
+		select {
+		case <-c.Dead():
+		case <-ctx.Done():
+			t.Fatalf("%s not declared dead", c.Name())
+		}
+	}
+	for _, p := range pids {
+		for alive(p) {
+			if ctx.Err() != nil {
+				t.Fatalf("process %d outlived its killed intermediate", p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
