@@ -157,6 +157,9 @@ func TestVia_SignalAndExitStatus(t *testing.T) {
 		t.Fatalf("dead reason %v", b.DeadReason())
 	}
 	_ = viaLocal(t, root, a, "b2")
+	gaveUp, stop := context.WithCancel(ctx)
+	stop()
+	_ = b.Wait(gaveUp) // a caller that gave up: its error is not the answer
 	code, ok := spawn.ExitStatus(b.Wait(ctx))
 	if !ok || code != 137 {
 		t.Fatalf("exit status %d, %v; want 137 (wait: %v)", code, ok, b.Wait(ctx))
