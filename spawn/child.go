@@ -52,7 +52,7 @@ func runChild(setup func(*actors.Node) error) int {
 		logger.Error("spindle child: bad link", "err", err)
 		return 2
 	}
-	node, err := actors.Join(context.Background(), actors.Config{Logger: logger, Setup: setup}, t)
+	node, err := actors.Join(context.Background(), actors.Config{Logger: logger, Setup: withVia(setup)}, t)
 	if err != nil {
 		logger.Error("spindle child: cannot join parent", "err", err)
 		return 2

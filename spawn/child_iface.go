@@ -57,6 +57,9 @@ type Info struct {
 	Host   string // host, container or pod; "" for this host
 	User   string // the user it runs as, where known
 	Pid    int    // the child's process ID on its host (in its PID namespace)
+	// Via is the context that started the child and holds its process
+	// (Common.Via); 0 when this context did.
+	Via uint32
 	// Boot says how the bootstrap went (zero for local children).
 	Boot BootstrapInfo
 }

@@ -59,3 +59,39 @@ func ExampleNewBuilder() {
 	// Output:
 	// true linux/arm64 true
 }
+
+// ExampleCommon_via starts a context through another one: "inner" is
+// started by "bastion" (its process is the bastion's child), reached from
+// the root directly, and shut down through the bastion. A chain of any
+// depth is the same option on a via-child.
+func ExampleCommon_via() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node, err := actors.NewNode(actors.Config{Setup: setup, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Shutdown(ctx)
+
+	bastion, err := spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: "bastion"}})
+	if err != nil {
+		panic(err)
+	}
+	inner, err := spawn.Local(ctx, node, spawn.Options{Common: spawn.Common{Name: "inner", Via: bastion}})
+	if err != nil {
+		panic(err)
+	}
+	pid, err := inner.Spawn(ctx, "echo", "echo")
+	if err != nil {
+		panic(err)
+	}
+	pong, err := actors.Request[*Pong](ctx, node, pid, &Ping{N: 7})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("answered", pong.N, "from", pong.Context, "started by", inner.Info().Via == bastion.ID())
+	fmt.Println("shutdown:", inner.Shutdown(ctx))
+	// Output:
+	// answered 7 from inner started by true
+	// shutdown: <nil>
+}

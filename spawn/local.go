@@ -86,11 +86,30 @@ type Context struct {
 	timerMu      sync.Mutex
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	via *viaChild // set when another context started it (Common.Via)
+}
+
+func init() {
+	RegisterViaMethod("local", func(ctx context.Context, node *actors.Node, o *Options) (Child, error) {
+		return Local(ctx, node, *o)
+	})
 }
 
 // Local starts a child context in a new process running opts.Executable,
-// joins it to node and returns once the handshake is done.
+// joins it to node and returns once the handshake is done. With opts.Via
+// set, the context named there starts it (docs/via.md): the process runs
+// on that context's host as its child, Executable and Dir are paths there,
+// and the returned Context's Wait, Signal, Kill and Shutdown go through
+// that context.
 func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {
+	if opts.Via != nil {
+		h, err := startVia(ctx, node, opts.Via, "local", &opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Context{node: node, name: h.name, via: h}, nil
+	}
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -290,34 +309,60 @@ func signalName(s syscall.Signal) string {
 }
 
 // ID returns the child's context ID.
-func (c *Context) ID() uint32 { return c.link.ID }
+func (c *Context) ID() uint32 {
+	if c.via != nil {
+		return c.via.ID()
+	}
+	return c.link.ID
+}
 
 // Name returns the child's name.
 func (c *Context) Name() string { return c.name }
 
 // Pid returns the child's operating-system process ID.
-func (c *Context) Pid() int { return c.cmd.Process.Pid }
+func (c *Context) Pid() int {
+	if c.via != nil {
+		return c.via.info.Pid
+	}
+	return c.cmd.Process.Pid
+}
 
 // Address returns the child's protoactor address.
-func (c *Context) Address() string { return actors.Address(c.link.ID) }
+func (c *Context) Address() string { return actors.Address(c.ID()) }
 
 // Spawn starts an actor of a kind registered in the child (Node.RegisterKind)
 // and returns its PID. An empty name lets the child choose one.
 func (c *Context) Spawn(ctx context.Context, kind, name string) (*actor.PID, error) {
-	return c.node.SpawnRemote(ctx, c.link.ID, kind, name)
+	return c.node.SpawnRemote(ctx, c.ID(), kind, name)
 }
 
 // Dead is closed when the child's link is gone and IS_DEAD has been raised
 // for everything behind it.
-func (c *Context) Dead() <-chan struct{} { return c.link.Done() }
+func (c *Context) Dead() <-chan struct{} {
+	if c.via != nil {
+		return c.via.Dead()
+	}
+	return c.link.Done()
+}
 
 // DeadReason returns why the link ended (for example an *ExitError);
 // nil while it is up.
-func (c *Context) DeadReason() error { return c.link.Err() }
+func (c *Context) DeadReason() error {
+	if c.via != nil {
+		return c.via.DeadReason()
+	}
+	return c.link.Err()
+}
 
 // Wait waits for the process to exit and returns its *exec.ExitError, or nil
 // for exit status 0.
+//
+// For a child started through Via, the error of a failed process is a
+// *RemoteExitError (ExitStatus reads both).
 func (c *Context) Wait(ctx context.Context) error {
+	if c.via != nil {
+		return c.via.Wait(ctx)
+	}
 	select {
 	case <-c.exited:
 		return c.waitErr
@@ -329,6 +374,9 @@ func (c *Context) Wait(ctx context.Context) error {
 // Info describes the child: method "local", this host, the current user
 // and the child's process ID.
 func (c *Context) Info() Info {
+	if c.via != nil {
+		return c.via.Info()
+	}
 	u := ""
 	if cur, err := user.Current(); err == nil {
 		u = cur.Username
@@ -338,7 +386,10 @@ func (c *Context) Info() Info {
 
 // Signal sends sig to the child's process group; os.ErrProcessDone once
 // the process has ended.
-func (c *Context) Signal(_ context.Context, sig runner.Signal) error {
+func (c *Context) Signal(ctx context.Context, sig runner.Signal) error {
+	if c.via != nil {
+		return c.via.Signal(ctx, sig)
+	}
 	n, ok := execrun.SignalNumber(sig)
 	if !ok {
 		return fmt.Errorf("spawn: unknown signal %q", sig)
@@ -358,6 +409,9 @@ func (c *Context) kill() { _ = c.signal(syscall.SIGKILL) }
 // Kill sends SIGKILL to the child's process group. It is safe to call more
 // than once; after the process is gone it returns nil.
 func (c *Context) Kill() error {
+	if c.via != nil {
+		return c.via.Kill()
+	}
 	if err := c.signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("spawn: kill %s: %w", c.name, err)
 	}
@@ -372,6 +426,9 @@ func (c *Context) Kill() error {
 // by our signal, ctx's error, or the *exec.ExitError of a child that
 // failed by itself.
 func (c *Context) Shutdown(ctx context.Context) error {
+	if c.via != nil {
+		return c.via.Shutdown(ctx)
+	}
 	c.shutdownOnce.Do(func() { c.shutdownErr = c.shutdown(ctx) })
 	return c.shutdownErr
 }

@@ -78,7 +78,7 @@ func setup(n *actors.Node) error {
 	}
 	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
 	forkerSetup(n)                       // cloexec_test.go
-	return nil
+	return viaTestSetup(n)               // via_test.go
 }
 
 type echo struct{ node *actors.Node }

@@ -34,6 +34,12 @@ type Common struct {
 	// ancestors only (unidirectional mode, actors.Transport.Isolated; see
 	// docs/security.md). Local children are never isolated by default.
 	AllowSiblings bool
+	// Via, when set, names the context that starts the child (docs/via.md):
+	// the method runs there, the child becomes that context's child, and
+	// this context gets a handle whose Wait, Signal, Kill and Shutdown go
+	// through it. It must be a descendant of this context; only plain
+	// options travel (ErrViaOption otherwise). Default: this context.
+	Via Hop `msgpack:"-"`
 }
 
 func (c *Common) grace() time.Duration {

@@ -132,6 +132,8 @@ type Process struct {
 	killing      atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	via *viaChild // set when another context started it (StartVia)
 }
 
 var _ Child = (*Process)(nil)
@@ -157,17 +159,25 @@ func (p *Process) killWait() {
 }
 
 // ID returns the child's context ID.
-func (p *Process) ID() uint32 { return p.link.ID }
+func (p *Process) ID() uint32 {
+	if p.via != nil {
+		return p.via.ID()
+	}
+	return p.link.ID
+}
 
 // Name returns the child's name.
 func (p *Process) Name() string { return p.name }
 
 // Address returns the child's protoactor address.
-func (p *Process) Address() string { return actors.Address(p.link.ID) }
+func (p *Process) Address() string { return actors.Address(p.ID()) }
 
 // Info describes the child: method, host, user, its process ID on the
 // target, and how the bootstrap went.
 func (p *Process) Info() Info {
+	if p.via != nil {
+		return p.via.Info()
+	}
 	return Info{Method: p.target.Method, Host: p.target.Host, User: p.target.User, Pid: p.boot.Pid,
 		Boot: BootstrapInfo{Host: p.desc, Platform: p.boot.Platform, Pid: p.boot.Pid, Dir: p.boot.Dir,
 			CacheHit: p.boot.CacheHit, Codec: p.boot.Codec, Uploaded: p.boot.Uploaded, DigestTool: p.boot.DigestTool,
@@ -178,21 +188,34 @@ func (p *Process) Info() Info {
 // Spawn starts an actor of a kind registered in the child and returns its
 // PID. An empty name lets the child choose one.
 func (p *Process) Spawn(ctx context.Context, kind, name string) (*actor.PID, error) {
-	return p.node.SpawnRemote(ctx, p.link.ID, kind, name)
+	return p.node.SpawnRemote(ctx, p.ID(), kind, name)
 }
 
 // Dead is closed when the child's link is gone and IS_DEAD has been raised
 // for everything behind it.
-func (p *Process) Dead() <-chan struct{} { return p.link.Done() }
+func (p *Process) Dead() <-chan struct{} {
+	if p.via != nil {
+		return p.via.Dead()
+	}
+	return p.link.Done()
+}
 
 // DeadReason returns why the link ended (a *RemoteExitError, a heartbeat
 // timeout, a protocol error, a method's own error); nil while it is up.
-func (p *Process) DeadReason() error { return p.link.Err() }
+func (p *Process) DeadReason() error {
+	if p.via != nil {
+		return p.via.DeadReason()
+	}
+	return p.link.Err()
+}
 
 // Wait waits for the child's command to end: nil for exit status 0, a
 // *RemoteExitError for another status, or the method's error (a lost
 // connection).
 func (p *Process) Wait(ctx context.Context) error {
+	if p.via != nil {
+		return p.via.Wait(ctx)
+	}
 	select {
 	case <-p.exited:
 		if p.exitErr == nil {
@@ -208,6 +231,9 @@ func (p *Process) Wait(ctx context.Context) error {
 // the method can (runner.Caps.Signal); otherwise the error wraps
 // errors.ErrUnsupported. os.ErrProcessDone once the process has ended.
 func (p *Process) Signal(ctx context.Context, sig runner.Signal) error {
+	if p.via != nil {
+		return p.via.Signal(ctx, sig)
+	}
 	if isDone(p.exited) {
 		return os.ErrProcessDone
 	}
@@ -218,6 +244,9 @@ func (p *Process) Signal(ctx context.Context, sig runner.Signal) error {
 // (runner.Runner.Kill). It returns at once and is safe to call more than
 // once.
 func (p *Process) Kill() error {
+	if p.via != nil {
+		return p.via.Kill()
+	}
 	if isDone(p.exited) || !p.killing.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -240,6 +269,9 @@ func (p *Process) Kill() error {
 // when the child stopped as asked, ctx's error, or the *RemoteExitError of
 // a child that failed by itself.
 func (p *Process) Shutdown(ctx context.Context) error {
+	if p.via != nil {
+		return p.via.Shutdown(ctx)
+	}
 	p.shutdownOnce.Do(func() { p.shutdownErr = p.shutdown(ctx) })
 	return p.shutdownErr
 }

@@ -287,6 +287,7 @@ func TestStream_LimitPerChildLink(t *testing.T) {
 	var opened, limited int
 	for _, name := range []string{"g1", "g2"} {
 		g := attach(t, mid.node, name, open)
+		waitRoute(t, root, g.node.ID())
 		for i := 0; i < 4; i++ {
 			_, err := tr(g.node).Open(timeout(t), root.ID(), "hold")
 			switch {

@@ -228,3 +228,57 @@ func TestStream_OpenToContextWithoutTransfer(t *testing.T) {
 		t.Fatalf("open to a context without a Transfer: %v", err)
 	}
 }
+
+// TestStream_ThroughMiddleContext: a stream to a grandchild crosses the
+// middle context frame by frame (forwarded by header), and the middle's
+// death fails it at once.
+func TestStream_ThroughMiddleContext(t *testing.T) {
+	root := newRoot(t, actors.Config{})
+	mid := attach(t, root, "mid", actors.Config{})
+	leaf := attach(t, mid.node, "leaf", actors.Config{})
+	waitRoute(t, root, leaf.node.ID())
+	s, err := tr(root).Open(timeout(t), leaf.node.ID(), "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 3<<20)
+	_, _ = pattern{}.Read(want)
+	go func() { _, _ = s.Write(want); _ = s.CloseWrite() }()
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("echo through the middle: %d bytes, %v", len(got), err)
+	}
+	held, err := tr(root).Open(timeout(t), leaf.node.ID(), "hold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := held.Read(make([]byte, 1))
+		readErr <- err
+	}()
+	mid.kill()
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, actors.ErrContextDead) {
+			t.Fatalf("Read after the middle died: %v", err)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("Read still blocked after the middle context died")
+	}
+}
+
+// waitRoute waits until n routes to context id (ADD_ROUTE travels up
+// after the attach returns; before it arrives n drops frames from id as
+// spoofed and has no route to it).
+func waitRoute(t testing.TB, n *actors.Node, id uint32) {
+	t.Helper()
+	for deadline := time.Now().Add(waitLong); ; time.Sleep(time.Millisecond) {
+		if _, ok := n.Routes()[id]; ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never learnt the route to context %d", n.Name(), id)
+		}
+	}
+}

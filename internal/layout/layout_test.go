@@ -89,6 +89,12 @@ func TestImportRules(t *testing.T) {
 		func(d string) bool { return !under(d, "actors") || under(d, "actors/internal/link") }, nil)
 	p.rule(t, "actors", "actors imports wire, its internal packages and protoactor, never its feature packages, spawn or supervision",
 		func(d string) bool { return isWire(d) || under(d, "actors/internal") }, nil)
+	p.rule(t, "spawn", "spawn imports actors, actors/calls (the Via service), wire, runner and its internal packages, never another feature package, a method package or supervision",
+		func(d string) bool {
+			_, isMethod := methodPackage(d)
+			return d == "actors" || d == "actors/calls" || under(d, "actors/internal") || isWire(d) ||
+				d == "internal/platform" || (under(d, "spawn") && !isMethod)
+		}, nil)
 	p.rule(t, "spawn/runner", "spawn/runner imports only the standard library", none, none)
 	p.rule(t, "spawn/internal/boot", "spawn/internal/boot never imports actors",
 		func(d string) bool { return !under(d, "actors") }, nil)

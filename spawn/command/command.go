@@ -26,6 +26,7 @@ package command
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -85,8 +86,15 @@ func Target(opts Options) (runner.Target, error) {
 
 // Start starts a child context through the prefix and joins it to node,
 // returning once the handshake is done (spawn.Start). The default name is
-// "command-" followed by the prefix's program name.
+// "command-" followed by the prefix's program name. With Common.Via set,
+// the context named there runs the prefix and becomes the child's parent
+// (spawn.StartVia, docs/via.md): Argv, LocalEnv and Dir are then taken on
+// that context's host, and Bootstrap.Binaries and Bootstrap.Build cannot
+// travel yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
+	if opts.Via != nil {
+		return startVia(ctx, node, opts)
+	}
 	t, err := Target(opts)
 	if err != nil {
 		return nil, err
@@ -95,4 +103,41 @@ func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process
 		opts.Name = "command-" + path.Base(opts.Argv[0])
 	}
 	return spawn.Start(ctx, node, t, opts.Common, opts.Bootstrap)
+}
+
+// viaOptions are the Options that travel to the intermediate (plain data).
+type viaOptions struct {
+	Common    spawn.Common // Common.Via does not travel
+	CacheDirs []string
+	Shell     string
+	Timeout   time.Duration
+	Argv      []string
+	LocalEnv  []string
+	Dir       string
+	Host      string
+	User      string
+	NoSignals bool
+	KillGrace time.Duration
+}
+
+func init() {
+	spawn.RegisterViaMethod("command", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
+		return Start(ctx, node, Options{Common: o.Common,
+			Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+			Argv:      o.Argv, LocalEnv: o.LocalEnv, Dir: o.Dir, Host: o.Host, User: o.User,
+			NoSignals: o.NoSignals, KillGrace: o.KillGrace})
+	})
+}
+
+func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
+	if len(opts.Binaries) > 0 || opts.Build != nil {
+		return nil, fmt.Errorf("spawn/command: Bootstrap.Binaries and Bootstrap.Build: %w", spawn.ErrViaOption)
+	}
+	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
+		return nil, errors.New("spawn/command: Options.Argv is empty")
+	}
+	return spawn.StartVia(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
+		CacheDirs: opts.CacheDirs, Shell: opts.Shell, Timeout: opts.Timeout,
+		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
+		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace})
 }

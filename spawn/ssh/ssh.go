@@ -114,7 +114,9 @@ var _ spawn.Child = (*Context)(nil)
 // took (TCP, key exchange and authentication, all hops).
 func (c *Context) Info() spawn.Info {
 	i := c.Process.Info()
-	i.Boot.Connect = c.target.connect
+	if c.target != nil { // nil through Via: the intermediate's Info has it
+		i.Boot.Connect = c.target.connect
+	}
 	return i
 }
 
@@ -126,7 +128,17 @@ func (c *Context) Info() spawn.Info {
 // Options.Timeout; on failure nothing is left running on the host and the
 // error matches one of the Err* sentinels of this package or of spawn
 // (errors.Is) where one applies.
+//
+// With Common.Via set, the context named there connects and runs the
+// bootstrap (spawn.StartVia, docs/via.md): files, the agent socket, the
+// ssh configuration and known_hosts are those of that context's host;
+// Password and Passphrase stay here and are asked from there when the
+// server wants them (spawn.AskOrigin); Bootstrap.Binaries and
+// Bootstrap.Build cannot travel yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {
+	if opts.Via != nil {
+		return startVia(ctx, node, opts)
+	}
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,362 @@
+package spawn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/spawn/runner"
+)
+
+// The requests and answers of the spindle.via service (msgpack).
+type (
+	viaStartReq struct {
+		Method  string
+		Opts    []byte   // the method's options, msgpack
+		Token   string   // the capability to ask the origin's prompts ("" for none)
+		Prompts []string // their names
+	}
+	viaStartResp struct {
+		ID   uint32
+		Name string
+		Info Info
+	}
+	viaIDReq     struct{ ID uint32 }
+	viaSignalReq struct {
+		ID     uint32
+		Signal string
+	}
+	viaSignalResp struct {
+		Done        bool // the process had ended (os.ErrProcessDone)
+		Unsupported bool // the method cannot signal (errors.ErrUnsupported)
+		Msg         string
+	}
+	viaNone struct{}
+	// viaDown answers shutdown: its result, and the process's end as
+	// Wait says it (the entry is gone afterwards).
+	viaDown struct {
+		Shutdown viaExit
+		Wait     viaExit
+	}
+	// viaExit is how a child's process ended, as Wait and Shutdown say.
+	viaExit struct {
+		Failed    bool   // a non-nil error
+		HasStatus bool   // Status (or Signal) is the exit status
+		Status    int    // exit status, when Signal is empty
+		Signal    string // signal name without "SIG"
+		Pid       int
+		Msg       string // the error's text
+	}
+)
+
+// Limits of the spindle.via service in each context: starts are slow
+// (a bootstrap), so more run at once than a service's default.
+const (
+	viaMaxConcurrent = 64
+	viaMaxQueued     = 1024
+)
+
+// withVia returns a child's setup: the user's, then the spindle.via service
+// on the node's calls endpoint (made with the defaults when setup made
+// none).
+func withVia(setup func(*actors.Node) error) func(*actors.Node) error {
+	return func(n *actors.Node) error {
+		if setup != nil {
+			if err := setup(n); err != nil {
+				return err
+			}
+		}
+		return serveVia(n)
+	}
+}
+
+// maxViaExits bounds the ends of via children kept for a wait that has
+// not come yet (the oldest is dropped first).
+const maxViaExits = 1024
+
+// viaServer is the intermediate's side: the children it started for its
+// ancestors, by ID, and the ends of those that died and were not waited
+// for yet (bounded: maxViaExits).
+type viaServer struct {
+	node  *actors.Node
+	ep    *calls.Endpoint
+	mu    sync.Mutex
+	kids  map[uint32]Child
+	exits map[uint32]*viaExit
+	order []uint32 // exits, oldest first
+}
+
+func serveVia(n *actors.Node) error {
+	ep := calls.Of(n)
+	if ep == nil {
+		var err error
+		if ep, err = calls.New(n, calls.Config{}); err != nil {
+			return fmt.Errorf("spawn: via service: %w", err)
+		}
+	}
+	// Only ancestors may ask (calls.Ancestors, on the verified caller).
+	svc, err := calls.NewService(ep, viaService, calls.ServiceConfig{Policy: calls.Ancestors,
+		MaxConcurrent: viaMaxConcurrent, MaxQueued: viaMaxQueued})
+	if err != nil {
+		return fmt.Errorf("spawn: via service: %w", err)
+	}
+	if err := registerViaErrors(n, ep); err != nil {
+		return err
+	}
+	s := &viaServer{node: n, ep: ep, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{}}
+	for _, err := range []error{
+		calls.Method(svc, "start", s.start),
+		calls.Method(svc, "wait", s.wait),
+		calls.Method(svc, "signal", s.signal),
+		calls.Method(svc, "kill", s.kill),
+		calls.Method(svc, "shutdown", s.shutdown),
+	} {
+		if err != nil {
+			return fmt.Errorf("spawn: via service: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *viaServer) start(ctx context.Context, r *viaStartReq) (*viaStartResp, error) {
+	start := viaMethod(r.Method)
+	if start == nil {
+		return nil, fmt.Errorf("spawn: no via method %q registered in context %d", r.Method, s.node.ID())
+	}
+	c, err := start(withOrigin(ctx, s.ep, r), s.node, r.Opts)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil { // the asker gave up: it will never hold a handle
+		_ = c.Kill()
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	s.sweepLocked()
+	s.kids[c.ID()] = c
+	s.mu.Unlock()
+	return &viaStartResp{ID: c.ID(), Name: c.Name(), Info: c.Info()}, nil
+}
+
+func (s *viaServer) kid(id uint32) (Child, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.kids[id]
+	if c == nil {
+		return nil, fmt.Errorf("spawn: context %d has no via child %d", s.node.ID(), id)
+	}
+	return c, nil
+}
+
+func (s *viaServer) forget(id uint32) {
+	s.mu.Lock()
+	delete(s.kids, id)
+	s.mu.Unlock()
+}
+
+// sweepLocked turns the children that have died and been reaped into
+// their ends (a few bytes each, at most maxViaExits), so that a child
+// nobody waits for holds no Child here.
+func (s *viaServer) sweepLocked() {
+	gone, stop := context.WithCancel(context.Background())
+	stop()
+	for id, c := range s.kids {
+		if !isDone(c.Dead()) {
+			continue
+		}
+		werr := c.Wait(gone)
+		if errors.Is(werr, context.Canceled) { // not reaped yet: next time
+			continue
+		}
+		delete(s.kids, id)
+		s.exits[id] = exitOf(werr, c.Info().Pid)
+		s.order = append(s.order, id)
+	}
+	for len(s.order) > maxViaExits {
+		delete(s.exits, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+// exited takes the recorded end of child id.
+func (s *viaServer) exited(id uint32) (*viaExit, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.exits[id]
+	delete(s.exits, id) // its order slot goes when it comes first
+	return e, ok
+}
+
+// wait answers once the child's process has ended; the asker takes the
+// answer once, so the entry is dropped.
+func (s *viaServer) wait(ctx context.Context, r *viaIDReq) (*viaExit, error) {
+	if e, ok := s.exited(r.ID); ok {
+		return e, nil
+	}
+	c, err := s.kid(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	werr := c.Wait(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	s.forget(r.ID)
+	return exitOf(werr, c.Info().Pid), nil
+}
+
+func (s *viaServer) signal(ctx context.Context, r *viaSignalReq) (*viaSignalResp, error) {
+	c, err := s.kid(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = c.Signal(ctx, runner.Signal(r.Signal))
+	switch {
+	case err == nil:
+		return &viaSignalResp{}, nil
+	case errors.Is(err, os.ErrProcessDone):
+		return &viaSignalResp{Done: true}, nil
+	case errors.Is(err, errors.ErrUnsupported):
+		return &viaSignalResp{Unsupported: true, Msg: err.Error()}, nil
+	}
+	return &viaSignalResp{Msg: err.Error()}, nil
+}
+
+func (s *viaServer) kill(_ context.Context, r *viaIDReq) (*viaNone, error) {
+	c, err := s.kid(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &viaNone{}, c.Kill()
+}
+
+func (s *viaServer) shutdown(ctx context.Context, r *viaIDReq) (*viaDown, error) {
+	c, err := s.kid(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = c.Shutdown(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	werr := c.Wait(ctx) // at once: Shutdown waited for the process
+	s.forget(r.ID)
+	pid := c.Info().Pid
+	return &viaDown{Shutdown: *exitOf(err, pid), Wait: *exitOf(werr, pid)}, nil
+}
+
+// exitOf describes a Wait's or Shutdown's error as data.
+func exitOf(err error, pid int) *viaExit {
+	if err == nil {
+		return &viaExit{Pid: pid}
+	}
+	e := &viaExit{Failed: true, Pid: pid, Msg: err.Error()}
+	var ee *exec.ExitError
+	var re *RemoteExitError
+	switch {
+	case errors.As(err, &ee):
+		e.HasStatus = true
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			e.Signal = strings.TrimPrefix(signalName(ws.Signal()), "SIG")
+		} else {
+			e.Status = ee.ExitCode()
+		}
+	case errors.As(err, &re):
+		e.HasStatus, e.Status, e.Signal = true, re.Status, re.Signal
+	default:
+		if code, ok := ExitStatus(err); ok {
+			e.HasStatus, e.Status = true, code
+		}
+	}
+	return e
+}
+
+// err rebuilds the error on the asker's side: a *RemoteExitError for an
+// exit status (ExitStatus reads it), else the text.
+func (e *viaExit) err(info Info) error {
+	switch {
+	case !e.Failed:
+		return nil
+	case e.HasStatus:
+		host := info.Method
+		if info.Host != "" {
+			host += " " + info.Host
+		}
+		return &RemoteExitError{Host: host, Pid: e.Pid, Status: e.Status, Signal: e.Signal}
+	}
+	return errors.New(e.Msg)
+}
+
+// viaErrors are the sentinels a failed start keeps across the hop
+// (calls.RegisterError, in both contexts): only the first that matches is
+// sent, so the more specific come first (a *BootstrapError whose cause is
+// exec.ErrNotFound arrives as exec.ErrNotFound, not as ErrBootstrap).
+type namedError struct {
+	name string
+	err  error
+}
+
+var viaErrors = []namedError{
+	{"spindle.spawn.ErrViaOption", ErrViaOption},
+	{"spindle.spawn.ErrNoPrompt", ErrNoPrompt},
+	{"spindle.spawn.refused", calls.ErrRefused}, // a prompt asked without its session
+	{"spindle.spawn.ErrNoToolchain", ErrNoToolchain},
+	{"spindle.spawn.ErrNoSource", ErrNoSource},
+	{"spindle.spawn.ErrCannotBuild", ErrCannotBuild},
+	{"spindle.spawn.ErrPlatformMismatch", ErrPlatformMismatch},
+	{"spindle.spawn.ErrNoShell", ErrNoShell},
+	{"spindle.spawn.ErrNoExecDir", ErrNoExecDir},
+	{"spindle.spawn.ErrDiskFull", ErrDiskFull},
+	{"os/exec.ErrNotFound", exec.ErrNotFound},
+	{"io/fs.ErrNotExist", fs.ErrNotExist},
+	{"io/fs.ErrPermission", fs.ErrPermission},
+	{"spindle.spawn.ErrBootstrapTimeout", ErrBootstrapTimeout},
+	{"spindle.spawn.ErrBootstrap", ErrBootstrap},
+}
+
+// viaErrorsID marks, in a node's process registry, that viaErrors are
+// registered on its endpoint (a context in the middle of a tree both
+// serves via starts and asks for them).
+const viaErrorsID = "$spindle.via.errors"
+
+// registerViaErrors registers viaErrors on ep, once per node.
+func registerViaErrors(n *actors.Node, ep *calls.Endpoint) error {
+	if _, fresh := n.System().ProcessRegistry.Add(tableProc{}, viaErrorsID); !fresh {
+		return nil
+	}
+	methodErrors.Lock()
+	all := append(append([]namedError(nil), methodErrors.list...), viaErrors...) // the methods' own are more specific
+	methodErrors.Unlock()
+	for _, e := range all {
+		if err := calls.RegisterError(ep, e.name, e.err); err != nil {
+			return fmt.Errorf("spawn: via errors: %w", err)
+		}
+	}
+	return nil
+}
+
+// methodErrors are the sentinels method packages registered
+// (RegisterViaError).
+var methodErrors struct {
+	sync.Mutex
+	list []namedError
+}
+
+// RegisterViaError lets a method's sentinel err keep its identity when a
+// start through Via fails with it (errors.Is at the origin): call it from
+// the method package's init, with a name unique to the package
+// ("spindle.ssh.ErrAuthFailed"). A method's sentinels are matched before
+// spawn's own (only the first match travels).
+func RegisterViaError(name string, err error) {
+	methodErrors.Lock()
+	defer methodErrors.Unlock()
+	methodErrors.list = append(methodErrors.list, namedError{name, err})
+}
