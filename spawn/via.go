@@ -78,8 +78,11 @@ func viaMethod(name string) func(context.Context, *actors.Node, []byte) (Child, 
 // through via. node must be an ancestor of via. It is the seam for method
 // packages whose options have Common.Via set; spawn.Local does the same
 // for "local".
-func StartVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any) (*Process, error) {
-	h, err := startVia(ctx, node, via, method, opts)
+//
+// prompts are the method's callbacks, which stay here: the method asks
+// them through AskOrigin while the start runs (docs/via.md).
+func StartVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any, prompts ...ViaPrompt) (*Process, error) {
+	h, err := startVia(ctx, node, via, method, opts, prompts...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +110,7 @@ type viaChild struct {
 
 var _ Child = (*viaChild)(nil)
 
-func startVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any) (*viaChild, error) {
+func startVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any, prompts ...ViaPrompt) (*viaChild, error) {
 	if via == nil {
 		return nil, errors.New("spawn: via is nil")
 	}
@@ -123,10 +126,18 @@ func startVia(ctx context.Context, node *actors.Node, via Hop, method string, op
 	if err != nil {
 		return nil, err
 	}
+	req := &viaStartReq{Method: method, Opts: body}
+	if len(prompts) > 0 {
+		token, closeSession, err := t.prompts.open(ep, hop, prompts)
+		if err != nil {
+			return nil, err
+		}
+		defer closeSession()
+		req.Token, req.Prompts = token, promptNames(prompts)
+	}
 	t.beginStart()
 	defer t.endStart()
-	resp, err := calls.CallService[viaStartReq, viaStartResp](ctx, ep, hop, viaService, "start",
-		&viaStartReq{Method: method, Opts: body})
+	resp, err := calls.CallService[viaStartReq, viaStartResp](ctx, ep, hop, viaService, "start", req)
 	if err != nil {
 		return nil, fmt.Errorf("spawn: start %s via context %d: %w", method, hop, err)
 	}

@@ -19,8 +19,10 @@ import (
 // The requests and answers of the spindle.via service (msgpack).
 type (
 	viaStartReq struct {
-		Method string
-		Opts   []byte // the method's options, msgpack
+		Method  string
+		Opts    []byte   // the method's options, msgpack
+		Token   string   // the capability to ask the origin's prompts ("" for none)
+		Prompts []string // their names
 	}
 	viaStartResp struct {
 		ID   uint32
@@ -85,6 +87,7 @@ const maxViaExits = 1024
 // for yet (bounded: maxViaExits).
 type viaServer struct {
 	node  *actors.Node
+	ep    *calls.Endpoint
 	mu    sync.Mutex
 	kids  map[uint32]Child
 	exits map[uint32]*viaExit
@@ -108,7 +111,7 @@ func serveVia(n *actors.Node) error {
 	if err := registerViaErrors(n, ep); err != nil {
 		return err
 	}
-	s := &viaServer{node: n, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{}}
+	s := &viaServer{node: n, ep: ep, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{}}
 	for _, err := range []error{
 		calls.Method(svc, "start", s.start),
 		calls.Method(svc, "wait", s.wait),
@@ -128,7 +131,7 @@ func (s *viaServer) start(ctx context.Context, r *viaStartReq) (*viaStartResp, e
 	if start == nil {
 		return nil, fmt.Errorf("spawn: no via method %q registered in context %d", r.Method, s.node.ID())
 	}
-	c, err := start(ctx, s.node, r.Opts)
+	c, err := start(withOrigin(ctx, s.ep, r), s.node, r.Opts)
 	if err != nil {
 		return nil, err
 	}
@@ -296,11 +299,15 @@ func (e *viaExit) err(info Info) error {
 // (calls.RegisterError, in both contexts): only the first that matches is
 // sent, so the more specific come first (a *BootstrapError whose cause is
 // exec.ErrNotFound arrives as exec.ErrNotFound, not as ErrBootstrap).
-var viaErrors = []struct {
+type namedError struct {
 	name string
 	err  error
-}{
+}
+
+var viaErrors = []namedError{
 	{"spindle.spawn.ErrViaOption", ErrViaOption},
+	{"spindle.spawn.ErrNoPrompt", ErrNoPrompt},
+	{"spindle.spawn.refused", calls.ErrRefused}, // a prompt asked without its session
 	{"spindle.spawn.ErrNoToolchain", ErrNoToolchain},
 	{"spindle.spawn.ErrNoSource", ErrNoSource},
 	{"spindle.spawn.ErrCannotBuild", ErrCannotBuild},
@@ -325,10 +332,31 @@ func registerViaErrors(n *actors.Node, ep *calls.Endpoint) error {
 	if _, fresh := n.System().ProcessRegistry.Add(tableProc{}, viaErrorsID); !fresh {
 		return nil
 	}
-	for _, e := range viaErrors {
+	methodErrors.Lock()
+	all := append(append([]namedError(nil), methodErrors.list...), viaErrors...) // the methods' own are more specific
+	methodErrors.Unlock()
+	for _, e := range all {
 		if err := calls.RegisterError(ep, e.name, e.err); err != nil {
 			return fmt.Errorf("spawn: via errors: %w", err)
 		}
 	}
 	return nil
+}
+
+// methodErrors are the sentinels method packages registered
+// (RegisterViaError).
+var methodErrors struct {
+	sync.Mutex
+	list []namedError
+}
+
+// RegisterViaError lets a method's sentinel err keep its identity when a
+// start through Via fails with it (errors.Is at the origin): call it from
+// the method package's init, with a name unique to the package
+// ("spindle.ssh.ErrAuthFailed"). A method's sentinels are matched before
+// spawn's own (only the first match travels).
+func RegisterViaError(name string, err error) {
+	methodErrors.Lock()
+	defer methodErrors.Unlock()
+	methodErrors.list = append(methodErrors.list, namedError{name, err})
 }

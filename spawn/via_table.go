@@ -28,6 +28,7 @@ type viaTable struct {
 	starting int              // starts in flight
 	early    map[uint32]error // deaths seen while starting > 0
 	sub      *eventstream.Subscription
+	prompts  prompts // the prompts of starts in flight
 }
 
 // tableProc registers a viaTable in the process registry; it takes no

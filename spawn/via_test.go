@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +32,18 @@ type (
 // tests make a context ask another one for a via start.
 func viaTestSetup(n *actors.Node) error {
 	ep, err := calls.New(n, calls.Config{})
+	if err != nil {
+		return err
+	}
+	// test.via.prompt asks the root's prompt service with a made-up token.
+	err = calls.Handle(ep, "test.via.prompt", func(ctx context.Context, r *ViaAsk) (*ViaAsked, error) {
+		_, err := calls.CallService[guessedPrompt, struct{ Answer []byte }](ctx, ep, r.Hop, "spindle.via.prompt", "ask",
+			&guessedPrompt{Token: "AAAAAAAAAAAAAAAAAAAAAA", Name: "secret", Args: []string{"q"}})
+		if err == nil {
+			return &ViaAsked{}, nil
+		}
+		return &ViaAsked{Refused: errors.Is(err, calls.ErrRefused), Err: err.Error()}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -272,6 +285,123 @@ func TestVia_StoppedIntermediateDeclaredDead(t *testing.T) {
 			if ctx.Err() != nil {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 				t.Fatalf("process %d outlived its stopped intermediate", p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// guessedPrompt has the shape of the prompt service's request.
+type guessedPrompt struct {
+	Token, Name string
+	Args        []string
+}
+
+// PromptedOpts are the options of the test method "test.prompted": it
+// asks the origin's prompt "secret" and starts a local child only when the
+// answer is Want.
+type PromptedOpts struct{ Want string }
+
+func init() {
+	spawn.RegisterViaMethod("test.prompted", func(ctx context.Context, n *actors.Node, o *PromptedOpts) (spawn.Child, error) {
+		answer, err := spawn.AskOrigin(ctx, "secret", "what is it?")
+		if err != nil {
+			return nil, err
+		}
+		if string(answer) != o.Want {
+			return nil, fmt.Errorf("wrong answer %q", answer)
+		}
+		return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: "prompted"}})
+	})
+}
+
+// TestVia_PromptAskedAtTheOrigin: a method's callback stays at the root
+// and is asked from the intermediate while the start runs; a start
+// without the prompt fails with ErrNoPrompt; a context that guesses a
+// session (the hop itself, a sibling) is refused.
+func TestVia_PromptAskedAtTheOrigin(t *testing.T) {
+	root := newRoot(t, nil)
+	a, _ := startChild(t, root, "a", spawn.Pipes)
+	s, _ := startChild(t, root, "sibling", spawn.Pipes)
+	ctx := testCtx(t, 30*time.Second)
+	var (
+		mu    sync.Mutex
+		asked []string
+	)
+	p, err := spawn.StartVia(ctx, root, a, "test.prompted", &PromptedOpts{Want: "s3cret"},
+		spawn.ViaPrompt{Name: "secret", Ask: func(ctx context.Context, args []string) ([]byte, error) {
+			caller, _ := calls.CallerOf(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, fmt.Sprint(caller.ID, args))
+			return []byte("s3cret"), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if want := fmt.Sprint(a.ID(), []string{"what is it?"}); len(asked) != 1 || asked[0] != want {
+		t.Fatalf("asked %q, want once %q", asked, want)
+	}
+	mu.Unlock()
+	if got := echoPid(t, root, p); ppid(t, got) != a.Pid() {
+		t.Fatalf("prompted child %d is not the intermediate's child", got)
+	}
+	if _, err := spawn.StartVia(ctx, root, a, "test.prompted", &PromptedOpts{}); !errors.Is(err, spawn.ErrNoPrompt) {
+		t.Fatalf("start without the prompt: %v, want ErrNoPrompt", err)
+	}
+	for _, asker := range []spawn.Child{a, s} {
+		got, err := calls.Call[ViaAsk, ViaAsked](ctx, calls.Of(root), asker.ID(), "test.via.prompt", &ViaAsk{Hop: root.ID()})
+		if err != nil || !got.Refused {
+			t.Fatalf("%s guessing a prompt session: %+v, %v; want refused", asker.Name(), got, err)
+		}
+	}
+}
+
+// TestVia_ConcurrentStartsBehindOneIntermediate: starts behind one
+// intermediate run at once (the service's pool); every child is reached
+// from the root; killing the intermediate raises IS_DEAD for all of them
+// in one update and leaves no process behind.
+func TestVia_ConcurrentStartsBehindOneIntermediate(t *testing.T) {
+	const n = 12
+	root := newRoot(t, nil)
+	a, _ := startChild(t, root, "a", spawn.Pipes)
+	ctx := testCtx(t, 2*time.Minute)
+	kids := make([]*spawn.Context, n)
+	errs := make(chan error, n)
+	for i := range kids {
+		go func() {
+			c, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("k%d", i), Via: a}})
+			kids[i] = c
+			errs <- err
+		}()
+	}
+	for range kids {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	pids := make([]int, n)
+	for i, c := range kids {
+		pids[i] = echoPid(t, root, c)
+		if ppid(t, pids[i]) != a.Pid() {
+			t.Fatalf("%s runs under %d, want %d", c.Name(), ppid(t, pids[i]), a.Pid())
+		}
+	}
+	if err := a.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kids {
+		select {
+		case <-c.Dead():
+		case <-ctx.Done():
+			t.Fatalf("%s not declared dead", c.Name())
+		}
+	}
+	for _, p := range pids {
+		for alive(p) {
+			if ctx.Err() != nil {
+				t.Fatalf("process %d outlived its killed intermediate", p)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -131,9 +131,10 @@ func (c *Context) Info() spawn.Info {
 //
 // With Common.Via set, the context named there connects and runs the
 // bootstrap (spawn.StartVia, docs/via.md): files, the agent socket, the
-// ssh configuration and known_hosts are those of that context's host, and
-// Passphrase, Password, Bootstrap.Binaries and Bootstrap.Build cannot
-// travel yet (spawn.ErrViaOption).
+// ssh configuration and known_hosts are those of that context's host;
+// Password and Passphrase stay here and are asked from there when the
+// server wants them (spawn.AskOrigin); Bootstrap.Binaries and
+// Bootstrap.Build cannot travel yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {
 	if opts.Via != nil {
 		return startVia(ctx, node, opts)

@@ -29,20 +29,71 @@ type viaOptions struct {
 	KeepAlive       time.Duration
 }
 
+// The names of the callbacks asked at the origin (spawn.AskOrigin).
+const (
+	promptPassword   = "ssh.password"   // args: user, host
+	promptPassphrase = "ssh.passphrase" // args: file
+)
+
 func init() {
-	spawn.RegisterViaMethod("ssh", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
-		return Start(ctx, node, Options{Common: o.Common,
-			Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
-			Host:      o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
-			IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
-			HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive})
-	})
+	for _, e := range []struct {
+		name string
+		err  error
+	}{
+		{"spindle.ssh.ErrAuthFailed", ErrAuthFailed}, {"spindle.ssh.ErrHostKeyMismatch", ErrHostKeyMismatch},
+		{"spindle.ssh.ErrUnknownHost", ErrUnknownHost}, {"spindle.ssh.ErrConnectionRefused", ErrConnectionRefused},
+		{"spindle.ssh.ErrConnectTimeout", ErrConnectTimeout}, {"spindle.ssh.ErrConnectionLost", ErrConnectionLost},
+	} {
+		spawn.RegisterViaError(e.name, e.err)
+	}
+	spawn.RegisterViaMethod("ssh", startHere)
+}
+
+// startHere runs on the intermediate: the options as data, the callbacks
+// as requests to the origin, answered there.
+func startHere(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
+	opts := Options{Common: o.Common,
+		Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+		Host:      o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
+		IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
+		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive}
+	if spawn.HasPrompt(ctx, promptPassword) {
+		opts.Password = func(user, host string) (string, error) {
+			b, err := spawn.AskOrigin(ctx, promptPassword, user, host)
+			return string(b), err
+		}
+	}
+	if spawn.HasPrompt(ctx, promptPassphrase) {
+		opts.Passphrase = func(file string) ([]byte, error) { return spawn.AskOrigin(ctx, promptPassphrase, file) }
+	}
+	return Start(ctx, node, opts)
+}
+
+// originPrompts are o's callbacks, run here when the intermediate asks.
+func originPrompts(o Options) []spawn.ViaPrompt {
+	var ps []spawn.ViaPrompt
+	if o.Password != nil {
+		ps = append(ps, spawn.ViaPrompt{Name: promptPassword, Ask: func(_ context.Context, args []string) ([]byte, error) {
+			if len(args) != 2 {
+				return nil, fmt.Errorf("spawn/ssh: password prompt with %d arguments", len(args))
+			}
+			s, err := o.Password(args[0], args[1])
+			return []byte(s), err
+		}})
+	}
+	if o.Passphrase != nil {
+		ps = append(ps, spawn.ViaPrompt{Name: promptPassphrase, Ask: func(_ context.Context, args []string) ([]byte, error) {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("spawn/ssh: passphrase prompt with %d arguments", len(args))
+			}
+			return o.Passphrase(args[0])
+		}})
+	}
+	return ps
 }
 
 func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, error) {
 	switch {
-	case o.Passphrase != nil || o.Password != nil:
-		return nil, fmt.Errorf("spawn/ssh: Passphrase and Password callbacks: %w", spawn.ErrViaOption)
 	case len(o.Binaries) > 0 || o.Build != nil:
 		return nil, fmt.Errorf("spawn/ssh: Bootstrap.Binaries and Bootstrap.Build: %w", spawn.ErrViaOption)
 	case o.Host == "":
@@ -52,7 +103,8 @@ func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, erro
 		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout,
 		Host: o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
 		IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
-		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive})
+		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive},
+		originPrompts(o)...)
 	if err != nil {
 		return nil, err
 	}
