@@ -102,7 +102,8 @@ type viaChild struct {
 	dead    chan struct{}
 	deadErr error // set before dead is closed
 
-	waitOnce sync.Once
+	waitMu   sync.Mutex
+	waited   bool // waitErr is the answer (not the error of a caller's ctx)
 	waitErr  error
 	downOnce sync.Once
 	downErr  error
@@ -182,13 +183,32 @@ func (h *viaChild) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	h.waitOnce.Do(func() { h.waitErr = h.askWait(ctx) })
-	return h.waitErr
+	h.waitMu.Lock()
+	defer h.waitMu.Unlock()
+	if h.waited {
+		return h.waitErr
+	}
+	err := h.askWait(ctx)
+	if ctx.Err() != nil { // our caller gave up: ask again next time
+		return err
+	}
+	h.waited, h.waitErr = true, err
+	return err
+}
+
+// setWait records the answer a shutdown brought.
+func (h *viaChild) setWait(err error) {
+	h.waitMu.Lock()
+	defer h.waitMu.Unlock()
+	if !h.waited {
+		h.waited, h.waitErr = true, err
+	}
 }
 
 func (h *viaChild) askWait(ctx context.Context) error {
 	resp, err := calls.CallService[viaIDReq, viaExit](ctx, h.ep, h.via, viaService, "wait", &viaIDReq{ID: h.id})
-	if errors.Is(err, actors.ErrContextDead) { // the intermediate is gone: the death's cause says it
+	if errors.Is(err, actors.ErrContextDead) || errors.Is(err, calls.ErrClosed) {
+		// The intermediate is gone or going: the death's cause says it.
 		r := h.DeadReason()
 		if code, ok := ExitStatus(r); ok && code == 0 {
 			return nil
@@ -259,7 +279,7 @@ func (h *viaChild) shutdown(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("spawn: shut down %s via context %d: %w", h.name, h.via, err)
 	}
-	h.waitOnce.Do(func() { h.waitErr = resp.Wait.err(h.info) })
+	h.setWait(resp.Wait.err(h.info))
 	select {
 	case <-h.dead:
 	case <-ctx.Done():

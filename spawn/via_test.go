@@ -21,7 +21,11 @@ import (
 // ViaAsk makes the context that runs it ask context Hop to start a local
 // child (a hostile child's attempt when Hop is not its descendant).
 type (
-	ViaAsk   struct{ Hop uint32 }
+	ViaAsk struct {
+		Hop    uint32
+		Method string // "" for a start through spawn.Local; else this spindle.via method, raw
+		ID     uint32
+	}
 	ViaAsked struct {
 		Refused, NotFound bool
 		Err               string
@@ -48,6 +52,13 @@ func viaTestSetup(n *actors.Node) error {
 		return err
 	}
 	return calls.Handle(ep, "test.via.ask", func(ctx context.Context, r *ViaAsk) (*ViaAsked, error) {
+		if r.Method != "" {
+			_, err := calls.CallService[struct{ ID uint32 }, struct{}](ctx, ep, r.Hop, "spindle.via", r.Method, &struct{ ID uint32 }{r.ID})
+			if err == nil {
+				return &ViaAsked{}, nil
+			}
+			return &ViaAsked{Refused: errors.Is(err, calls.ErrRefused), Err: err.Error()}, nil
+		}
 		c, err := spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: "smuggled", Via: spawn.ContextID(r.Hop)}})
 		if err == nil {
 			_ = c.Kill()
@@ -157,6 +168,9 @@ func TestVia_SignalAndExitStatus(t *testing.T) {
 		t.Fatalf("dead reason %v", b.DeadReason())
 	}
 	_ = viaLocal(t, root, a, "b2")
+	gaveUp, stop := context.WithCancel(ctx)
+	stop()
+	_ = b.Wait(gaveUp) // a caller that gave up: its error is not the answer
 	code, ok := spawn.ExitStatus(b.Wait(ctx))
 	if !ok || code != 137 {
 		t.Fatalf("exit status %d, %v; want 137 (wait: %v)", code, ok, b.Wait(ctx))
@@ -219,20 +233,27 @@ func TestVia_HostileAsks(t *testing.T) {
 	b := viaLocal(t, root, a, "b")
 	ctx := testCtx(t, 30*time.Second)
 	ep := calls.Of(root)
-	for _, tc := range []struct {
+	type hostile struct {
 		name     string
 		asker    spawn.Child
 		hop      uint32
+		method   string
 		wantCode error
-	}{
-		{"child asks its parent", b, a.ID(), calls.ErrRefused},
-		{"sibling", s, a.ID(), calls.ErrRefused},
-		{"sibling's via-child", s, b.ID(), calls.ErrRefused},
-		{"child asks the root", a, root.ID(), calls.ErrNotFound}, // the root offers no via service
-	} {
+	}
+	cases := []hostile{
+		{"child asks its parent", b, a.ID(), "", calls.ErrRefused},
+		{"sibling", s, a.ID(), "", calls.ErrRefused},
+		{"sibling's via-child", s, b.ID(), "", calls.ErrRefused},
+		{"child asks the root", a, root.ID(), "", calls.ErrNotFound}, // the root offers no via service
+	}
+	for _, m := range []string{"start", "wait", "signal", "kill", "shutdown"} { // every op, raw, on b's own entry
+		cases = append(cases, hostile{"child's raw " + m, b, a.ID(), m, calls.ErrRefused},
+			hostile{"sibling's raw " + m, s, a.ID(), m, calls.ErrRefused})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(root.Routes())
-			got, err := calls.Call[ViaAsk, ViaAsked](ctx, ep, tc.asker.ID(), "test.via.ask", &ViaAsk{Hop: tc.hop})
+			got, err := calls.Call[ViaAsk, ViaAsked](ctx, ep, tc.asker.ID(), "test.via.ask", &ViaAsk{Hop: tc.hop, Method: tc.method, ID: b.ID()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,9 +264,12 @@ func TestVia_HostileAsks(t *testing.T) {
 				t.Fatalf("asked %d from %s: started a context", tc.hop, tc.asker.Name())
 			}
 			if after := len(root.Routes()); after != before {
-				t.Fatalf("routes %d -> %d: something started", before, after)
+				t.Fatalf("routes %d -> %d: something started or stopped", before, after)
 			}
 		})
+	}
+	if echoPid(t, root, b) != b.Pid() { // the refused kills and shutdowns left b alone
+		t.Fatal("b changed")
 	}
 }
 

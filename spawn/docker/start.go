@@ -34,7 +34,16 @@ type Options struct {
 // ErrCLINotFound) or spawn's (ErrNoShell for a container without
 // /bin/sh, ErrNoExecDir when no cache directory allows exec,
 // ErrBootstrapTimeout, ...).
+//
+// With Common.Via set, the context named there runs the CLI (the engine
+// and the containers are those of its host) and becomes the child's
+// parent (spawn.StartVia, docs/via.md); Bootstrap.Binaries and
+// Bootstrap.Build cannot travel yet (spawn.ErrViaOption): the
+// intermediate offers its own binary, which must then be static.
 func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
+	if opts.Via != nil {
+		return startVia(ctx, node, opts)
+	}
 	if opts.Image != "" && opts.ContainerName == "" {
 		opts.ContainerName = "spindle-" + randomHex(6)
 	}

@@ -1,0 +1,45 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/spawn"
+)
+
+// viaOptions are the Options that travel to the intermediate (plain data).
+type viaOptions struct {
+	Common    spawn.Common // Common.Via does not travel
+	CacheDirs []string
+	Shell     string
+	Timeout   time.Duration
+	Target    TargetOptions
+}
+
+func init() {
+	for _, e := range []struct {
+		name string
+		err  error
+	}{
+		{"spindle.docker.ErrNoSuchContainer", ErrNoSuchContainer}, {"spindle.docker.ErrContainerNotRunning", ErrContainerNotRunning},
+		{"spindle.docker.ErrImageNotFound", ErrImageNotFound}, {"spindle.docker.ErrEngineUnavailable", ErrEngineUnavailable},
+		{"spindle.docker.ErrCLINotFound", ErrCLINotFound},
+	} {
+		spawn.RegisterViaError(e.name, e.err)
+	}
+	spawn.RegisterViaMethod("docker", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
+		return Start(ctx, node, Options{Common: o.Common,
+			Bootstrap:     spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+			TargetOptions: o.Target})
+	})
+}
+
+func startVia(ctx context.Context, node *actors.Node, o Options) (*spawn.Process, error) {
+	if len(o.Binaries) > 0 || o.Build != nil {
+		return nil, fmt.Errorf("spawn/docker: Bootstrap.Binaries and Bootstrap.Build: %w", spawn.ErrViaOption)
+	}
+	return spawn.StartVia(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
+		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions})
+}
