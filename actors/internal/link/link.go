@@ -105,7 +105,8 @@ type Link struct {
 	writing    bool   // a write is in progress (writer goroutine or inline)
 	lastSend   int64  // nanoseconds since epoch of the last send, for the idle test
 	rxSeen     uint64 // l.rx at the last send, for the request/response test
-	bigSend    int    // the largest frame queued since the queues last drained
+	bigSend    int    // the largest frame queued since the queues last released
+	release    releaseState
 	congested  bool   // a Bounded send found no room in BoundedWait (see Bounded)
 	epoch      time.Time
 	closed     bool
@@ -276,6 +277,9 @@ func (l *Link) Shutdown(cause error) {
 	l.fdq = nil
 	CloseFDs(l.partialFDs)
 	l.partial, l.partialFDs = nil, nil
+	if l.release.timer != nil {
+		l.release.timer.Stop() // a tick already running sees closed
+	}
 	close(l.quit)
 	l.mu.Unlock()
 	l.wake.Broadcast()

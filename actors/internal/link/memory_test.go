@@ -49,9 +49,14 @@ func TestLink_BurstMemoryReleased(t *testing.T) {
 			if got := hb.n.Load(); got < burst {
 				t.Fatalf("received %d of %d frames", got, burst)
 			}
-			time.Sleep(10 * time.Millisecond) // the writer's last pass after the drain
-			after := heapAfterGC()
+			// The writer gives the buffers back once the link has been
+			// quiet for releaseAfter (two of them at most after the drain).
 			const bound = 2 << 20
+			after := heapAfterGC()
+			for after > before+bound && time.Now().Before(deadline) {
+				time.Sleep(releaseAfter)
+				after = heapAfterGC()
+			}
 			t.Logf("heap after GC: %d KiB before the burst, %d KiB after", before>>10, after>>10)
 			if after > before+bound {
 				t.Fatalf("heap after the burst grew by %d KiB, bound %d KiB", (after-before)>>10, bound>>10)

@@ -323,13 +323,22 @@ func (l *Link) writeLoop() {
 	var fdq []fdFrame
 	for {
 		l.mu.Lock()
-		for !l.closed && (l.writing || (len(l.partial) == 0 && len(l.ctrl) == 0 && len(l.bulk) == 0)) {
+		for !l.closed && !l.release.due && (l.writing || l.idleLocked()) {
 			l.wake.Wait()
 		}
 		if l.closed {
 			l.mu.Unlock()
 			return
 		}
+		if l.release.due && (l.writing || l.idleLocked()) {
+			l.release.due = false
+			if !l.writing {
+				ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+			}
+			l.mu.Unlock()
+			continue
+		}
+		l.release.due = false // traffic came back: the next drain decides
 		part := pending{buf: l.partial, fds: l.partialFDs}
 		l.partial, l.partialFDs = nil, nil
 		ctrl, l.ctrl = l.ctrl, ctrl[:0]
@@ -344,7 +353,11 @@ func (l *Link) writeLoop() {
 		l.mu.Lock()
 		l.writing = false
 		if err == nil && l.idleLocked() {
-			ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+			if l.oversizeLocked(ctrl, bulk, fdq) {
+				l.deferReleaseLocked()
+			} else {
+				ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+			}
 		}
 		l.mu.Unlock()
 		if err != nil {
@@ -368,6 +381,70 @@ const keepQueueBuf = 64 << 10
 
 // keepFDQueue is the same bound for the queue of descriptor records.
 const keepFDQueue = 64
+
+// releaseAfter is how long a drained link keeps queue buffers bigger than
+// it needs (see keepQueueBuf) before it gives them back. A stream drains
+// its link's queue at every turn of its credit window: giving the buffers
+// back at each drain made it regrow them from nothing each time (a quarter
+// of the sender's CPU in growslice). A burst followed by quiet returns
+// them one to two delays after its last drain.
+const releaseAfter = 20 * time.Millisecond
+
+// releaseState is the deferred release of a link's queue buffers; l.mu
+// guards it.
+type releaseState struct {
+	timer  *time.Timer
+	armed  bool   // timer will fire
+	due    bool   // the timer fired: the writer releases when the queues are idle
+	drains uint64 // drains that kept oversize buffers; the timer re-arms if it moved
+	seen   uint64 // drains when the timer was armed
+}
+
+// oversizeLocked reports whether a drained link holds queue buffers that
+// releaseLocked would give back. l.mu is held.
+func (l *Link) oversizeLocked(ctrl, bulk []byte, fdq []fdFrame) bool {
+	keep := max(keepQueueBuf, 2*l.bigSend)
+	return cap(ctrl) > keep || cap(bulk) > keep || cap(l.ctrl) > keep || cap(l.bulk) > keep ||
+		cap(fdq) > keepFDQueue || cap(l.fdq) > keepFDQueue
+}
+
+// deferReleaseLocked keeps a drained link's oversize buffers for now and
+// makes sure the writer releases them once the link has had no oversize
+// drain for releaseAfter. l.mu is held.
+func (l *Link) deferReleaseLocked() {
+	r := &l.release
+	r.drains++
+	if r.armed {
+		return
+	}
+	r.armed, r.seen = true, r.drains
+	if r.timer == nil {
+		r.timer = time.AfterFunc(releaseAfter, l.releaseTick)
+	} else {
+		r.timer.Reset(releaseAfter)
+	}
+}
+
+// releaseTick runs on the timer: the link has been busy since the timer
+// was armed (wait again) or has not (let the writer release).
+func (l *Link) releaseTick() {
+	l.mu.Lock()
+	r := &l.release
+	if l.closed {
+		r.armed = false
+		l.mu.Unlock()
+		return
+	}
+	if r.drains != r.seen {
+		r.seen = r.drains
+		r.timer.Reset(releaseAfter)
+		l.mu.Unlock()
+		return
+	}
+	r.armed, r.due = false, true
+	l.mu.Unlock()
+	l.wake.Broadcast()
+}
 
 // idleLocked reports whether nothing waits to be written. l.mu is held.
 func (l *Link) idleLocked() bool {
