@@ -127,7 +127,7 @@ func startVia(ctx context.Context, node *actors.Node, via Hop, method string, op
 	if err != nil {
 		return nil, err
 	}
-	req := &viaStartReq{Method: method, Opts: body}
+	req := &viaStartReq{Method: method, Opts: body, Start: newToken()}
 	if len(prompts) > 0 {
 		token, closeSession, err := t.prompts.open(ep, hop, prompts)
 		if err != nil {
@@ -140,6 +140,9 @@ func startVia(ctx context.Context, node *actors.Node, via Hop, method string, op
 	defer t.endStart()
 	resp, err := calls.CallService[viaStartReq, viaStartResp](ctx, ep, hop, viaService, "start", req)
 	if err != nil {
+		if ctx.Err() != nil { // its answer may be on its way: no child must be left behind
+			abandon(ep, hop, req.Start)
+		}
 		return nil, fmt.Errorf("spawn: start %s via context %d: %w", method, hop, err)
 	}
 	h := &viaChild{node: node, ep: ep, via: hop, id: resp.ID, name: resp.Name, info: resp.Info, dead: make(chan struct{})}
@@ -292,4 +295,12 @@ func (h *viaChild) shutdown(ctx context.Context) error {
 func isOwnSignal(err error) bool {
 	var re *RemoteExitError
 	return errors.As(err, &re) && (re.Signal == "TERM" || re.Signal == "KILL")
+}
+
+// abandon tells hop that the start named start is given up (bounded by
+// killTimeout; a dead hop has nothing left to kill).
+func abandon(ep *calls.Endpoint, hop uint32, start string) {
+	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	defer cancel()
+	_, _ = calls.CallService[viaAbandonReq, viaNone](ctx, ep, hop, viaService, "abandon", &viaAbandonReq{Start: start})
 }

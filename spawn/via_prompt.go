@@ -54,9 +54,7 @@ func (p *prompts) open(ep *calls.Endpoint, hop uint32, ps []ViaPrompt) (token st
 		}
 		p.served = true
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token = base64.RawURLEncoding.EncodeToString(b[:])
+	token = newToken()
 	if p.sessions == nil {
 		p.sessions = map[string]*promptSession{}
 	}
@@ -154,4 +152,11 @@ func promptNames(ps []ViaPrompt) []string {
 		names[i] = p.Name
 	}
 	return names
+}
+
+// newToken returns 128 bits from crypto/rand, base64url.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

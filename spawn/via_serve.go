@@ -23,7 +23,9 @@ type (
 		Opts    []byte   // the method's options, msgpack
 		Token   string   // the capability to ask the origin's prompts ("" for none)
 		Prompts []string // their names
+		Start   string   // names this start for abandon ("" for none)
 	}
+	viaAbandonReq struct{ Start string }
 	viaStartResp struct {
 		ID   uint32
 		Name string
@@ -92,6 +94,12 @@ type viaServer struct {
 	kids  map[uint32]Child
 	exits map[uint32]*viaExit
 	order []uint32 // exits, oldest first
+	// Starts by the name the origin gave them (viaStartReq.Start): in
+	// flight (true once abandoned), and done, until their child is
+	// forgotten.
+	inflight map[string]bool
+	started  map[string]uint32
+	names    map[uint32]string
 }
 
 func serveVia(n *actors.Node) error {
@@ -111,13 +119,15 @@ func serveVia(n *actors.Node) error {
 	if err := registerViaErrors(n, ep); err != nil {
 		return err
 	}
-	s := &viaServer{node: n, ep: ep, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{}}
+	s := &viaServer{node: n, ep: ep, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{},
+		inflight: map[string]bool{}, started: map[string]uint32{}, names: map[uint32]string{}}
 	for _, err := range []error{
 		calls.Method(svc, "start", s.start),
 		calls.Method(svc, "wait", s.wait),
 		calls.Method(svc, "signal", s.signal),
 		calls.Method(svc, "kill", s.kill),
 		calls.Method(svc, "shutdown", s.shutdown),
+		calls.Method(svc, "abandon", s.abandon),
 	} {
 		if err != nil {
 			return fmt.Errorf("spawn: via service: %w", err)
@@ -131,17 +141,31 @@ func (s *viaServer) start(ctx context.Context, r *viaStartReq) (*viaStartResp, e
 	if start == nil {
 		return nil, fmt.Errorf("spawn: no via method %q registered in context %d", r.Method, s.node.ID())
 	}
+	if r.Start != "" {
+		s.mu.Lock()
+		s.inflight[r.Start] = false
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, r.Start)
+			s.mu.Unlock()
+		}()
+	}
 	c, err := start(withOrigin(ctx, s.ep, r), s.node, r.Opts)
 	if err != nil {
 		return nil, err
 	}
-	if ctx.Err() != nil { // the asker gave up: it will never hold a handle
-		_ = c.Kill()
-		return nil, ctx.Err()
-	}
 	s.mu.Lock()
+	if ctx.Err() != nil || s.inflight[r.Start] { // the asker gave up: it will never hold a handle
+		s.mu.Unlock()
+		_ = c.Kill()
+		return nil, fmt.Errorf("spawn: via start abandoned: %w", context.Canceled)
+	}
 	s.sweepLocked()
 	s.kids[c.ID()] = c
+	if r.Start != "" {
+		s.started[r.Start], s.names[c.ID()] = c.ID(), r.Start
+	}
 	s.mu.Unlock()
 	return &viaStartResp{ID: c.ID(), Name: c.Name(), Info: c.Info()}, nil
 }
@@ -158,8 +182,36 @@ func (s *viaServer) kid(id uint32) (Child, error) {
 
 func (s *viaServer) forget(id uint32) {
 	s.mu.Lock()
-	delete(s.kids, id)
+	s.forgetLocked(id)
 	s.mu.Unlock()
+}
+
+func (s *viaServer) forgetLocked(id uint32) {
+	delete(s.kids, id)
+	if name, ok := s.names[id]; ok {
+		delete(s.started, name)
+		delete(s.names, id)
+	}
+}
+
+// abandon kills the child of a start whose asker gave up after it had
+// been answered (or marks the start, still in flight, to kill its child
+// when it comes up). A name that is unknown is no error: the start failed.
+func (s *viaServer) abandon(_ context.Context, r *viaAbandonReq) (*viaNone, error) {
+	s.mu.Lock()
+	if _, ok := s.inflight[r.Start]; ok {
+		s.inflight[r.Start] = true
+	}
+	var c Child
+	if id, ok := s.started[r.Start]; ok {
+		c = s.kids[id]
+		s.forgetLocked(id)
+	}
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.Kill()
+	}
+	return &viaNone{}, nil
 }
 
 // sweepLocked turns the children that have died and been reaped into
@@ -176,7 +228,7 @@ func (s *viaServer) sweepLocked() {
 		if errors.Is(werr, context.Canceled) { // not reaped yet: next time
 			continue
 		}
-		delete(s.kids, id)
+		s.forgetLocked(id)
 		s.exits[id] = exitOf(werr, c.Info().Pid)
 		s.order = append(s.order, id)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spindle-go/spindle/actors/calls"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/runner"
+	"github.com/spindle-go/spindle/wire"
 )
 
 // ViaAsk makes the context that runs it ask context Hop to start a local
@@ -246,7 +247,7 @@ func TestVia_HostileAsks(t *testing.T) {
 		{"sibling's via-child", s, b.ID(), "", calls.ErrRefused},
 		{"child asks the root", a, root.ID(), "", calls.ErrNotFound}, // the root offers no via service
 	}
-	for _, m := range []string{"start", "wait", "signal", "kill", "shutdown"} { // every op, raw, on b's own entry
+	for _, m := range []string{"start", "wait", "signal", "kill", "shutdown", "abandon"} { // every op, raw, on b's own entry
 		cases = append(cases, hostile{"child's raw " + m, b, a.ID(), m, calls.ErrRefused},
 			hostile{"sibling's raw " + m, s, a.ID(), m, calls.ErrRefused})
 	}
@@ -429,5 +430,62 @@ func TestVia_ConcurrentStartsBehindOneIntermediate(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	}
+}
+
+// The shapes of spindle.via's start and abandon (msgpack by field name).
+type (
+	rawStart struct {
+		Method string
+		Opts   []byte
+		Start  string
+	}
+	rawStarted struct {
+		ID   uint32
+		Info spawn.Info
+	}
+	rawAbandon struct{ Start string }
+)
+
+// TestVia_AbandonAfterAnswer: an origin that gave up on a start whose
+// answer was already on its way names the start in an abandon, and the
+// intermediate kills the child it had started (no child without a
+// handle); an abandon of a name it does not know is no error.
+func TestVia_AbandonAfterAnswer(t *testing.T) {
+	root := newRoot(t, nil)
+	a, _ := startChild(t, root, "a", spawn.Pipes)
+	ctx := testCtx(t, 30*time.Second)
+	ep := calls.Of(root)
+	opts, err := wire.Marshal(&spawn.Options{Common: spawn.Common{Name: "given-up"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := calls.CallService[rawStart, rawStarted](ctx, ep, a.ID(), "spindle.via", "start",
+		&rawStart{Method: "local", Opts: opts, Start: "start-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ppid(t, got.Info.Pid) != a.Pid() {
+		t.Fatalf("child %d not under the intermediate", got.Info.Pid)
+	}
+	for _, name := range []string{"start-1", "never-started"} {
+		if _, err := calls.CallService[rawAbandon, struct{}](ctx, ep, a.ID(), "spindle.via", "abandon", &rawAbandon{Start: name}); err != nil {
+			t.Fatalf("abandon %s: %v", name, err)
+		}
+	}
+	for alive(got.Info.Pid) {
+		if ctx.Err() != nil {
+			t.Fatalf("abandoned child %d still runs", got.Info.Pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		if _, routed := root.Routes()[got.ID]; !routed {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("abandoned child %d still routed", got.ID)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
