@@ -107,7 +107,7 @@ type Link struct {
 	rxSeen     uint64 // l.rx at the last send, for the request/response test
 	bigSend    int    // the largest frame queued since the queues last released
 	release    releaseState
-	congested  bool   // a Bounded send found no room in BoundedWait (see Bounded)
+	congested  bool // a Bounded send found no room in BoundedWait (see Bounded)
 	epoch      time.Time
 	closed     bool
 	cause      error         // why the link was closed from this side, if it was
