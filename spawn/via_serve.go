@@ -26,7 +26,7 @@ type (
 		Start   string   // names this start for abandon ("" for none)
 	}
 	viaAbandonReq struct{ Start string }
-	viaStartResp struct {
+	viaStartResp  struct {
 		ID   uint32
 		Name string
 		Info Info
