@@ -367,9 +367,9 @@ var viaErrors = []namedError{
 	{"spindle.spawn.ErrNoShell", ErrNoShell},
 	{"spindle.spawn.ErrNoExecDir", ErrNoExecDir},
 	{"spindle.spawn.ErrDiskFull", ErrDiskFull},
-	{"os/exec.ErrNotFound", exec.ErrNotFound},
-	{"io/fs.ErrNotExist", fs.ErrNotExist},
-	{"io/fs.ErrPermission", fs.ErrPermission},
+	{"spindle.spawn.exec.ErrNotFound", exec.ErrNotFound},
+	{"spindle.spawn.fs.ErrNotExist", fs.ErrNotExist},
+	{"spindle.spawn.fs.ErrPermission", fs.ErrPermission},
 	{"spindle.spawn.ErrBootstrapTimeout", ErrBootstrapTimeout},
 	{"spindle.spawn.ErrBootstrap", ErrBootstrap},
 }
