@@ -230,7 +230,7 @@ func (s *binStore) obtain(ctx context.Context, d string) (*boot.Binary, error) {
 	}
 	s.mu.Unlock()
 	if lead {
-		f.bin, f.err = s.download(ctx, parents[0], d)
+		f.bin, f.err = s.download(ctx, parents[len(parents)-1], d) // the parent (root first)
 		s.mu.Lock()
 		delete(s.flights, d)
 		if f.err == nil {

@@ -56,6 +56,12 @@ func setup(n *actors.Node) error {
 	}); err != nil {
 		return err
 	}
+	if err := calls.Handle(ep, "test.binStats", func(context.Context, *struct{}) (*spawn.BinaryStats, error) {
+		st := spawn.BinaryStatsOf(n)
+		return &st, nil
+	}); err != nil {
+		return err
+	}
 	// relay asks the "where" actor named in AskSibling (in another context)
 	// and reports the outcome to its own requester.
 	n.RegisterKind("relay", actor.PropsFromFunc(func(c actor.Context) {

@@ -151,7 +151,8 @@ type (
 )
 
 func binAttack(ctx context.Context, ep *calls.Endpoint, r *BinAttack) (*BinAttacked, error) {
-	parent := ep.Node().Parents()[0]
+	ps := ep.Node().Parents()
+	parent := ps[len(ps)-1]
 	get := func(d string, off, n int64) (*binChunk, error) {
 		return calls.CallService[binGet, binChunk](ctx, ep, parent, "spindle.binary", "get", &binGet{Digest: d, Off: off, N: n})
 	}
@@ -226,4 +227,48 @@ func TestVia_HostileBinaryAsks(t *testing.T) {
 		t.Fatalf("root served %+v, want one chunk", st)
 	}
 	t.Logf("200 unknown asks at once: %d unknown, %d busy", got.Unknown, got.Busy)
+}
+
+// TestVia_BinaryThroughAChain: root -> a -> b -> n contexts behind b, with
+// a binary supplied at the root. b fetches it from a, which fetches it
+// from the root (a forwards, caching it): each link above b carries it
+// once; b uploads it (encoded) to each target.
+func TestVia_BinaryThroughAChain(t *testing.T) {
+	const n = 2
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	other := otherBinary(t)
+	size, _ := other.Size()
+	env := func() []string { return []string{spawn.BinaryCacheEnv + "=" + t.TempDir()} }
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "a", Grace: time.Second, Env: env()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "b", Grace: time.Second, Env: env(), Via: a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uploaded int64
+	for i := range n {
+		p, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Name: fmt.Sprintf("c-%d", i), Grace: time.Second, Via: b},
+			Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{other},
+				CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute}})
+		if err != nil {
+			t.Fatalf("start %d behind b: %v", i, err)
+		}
+		uploaded += p.Info().Boot.Uploaded
+	}
+	stats := func(id uint32) *spawn.BinaryStats {
+		st, err := calls.Call[struct{}, spawn.BinaryStats](ctx, calls.Of(root), id, "test.binStats", &struct{}{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	sa, sb, sr := stats(a.ID()), stats(b.ID()), spawn.BinaryStatsOf(root)
+	if sr.Served != size || sa.Fetches != 1 || sa.Fetched != size || sa.Served != size || sb.Fetches != 1 || sb.Fetched != size || sb.Served != 0 {
+		t.Fatalf("root %+v, a %+v, b %+v; want the %d bytes once over each link", sr, sa, sb, size)
+	}
+	t.Logf("%d contexts behind root->a->b: root->a %d bytes, a->b %d bytes, b->targets %d bytes (encoded uploads)", n, sr.Served, sa.Served, uploaded)
 }
