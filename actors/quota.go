@@ -110,6 +110,7 @@ func (n *Node) warnOnce(l *link, bit uint16, msg string, args ...any) {
 // quotaExceeded reports a quota that link l exceeded: an event each time,
 // a log record the first time per link and quota.
 func (n *Node) quotaExceeded(l *link, bit uint16, kind wire.Kind, err error) {
+	l.CountDrop()
 	n.mu.Lock()
 	first := n.rt.FirstTrip(l.peer, bit)
 	n.mu.Unlock()

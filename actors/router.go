@@ -78,6 +78,7 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 		return e.handle(l, f)
 	}
 	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
+		l.CountDrop()
 		n.warnOnce(l, route.TripSpoofed, "dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
 			"dst", h.Dst())
 		return nil
@@ -142,6 +143,7 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	}
 	if err == nil {
 		if why := n.crossRefused(in, out); why != "" {
+			in.CountDrop()
 			n.pol.refused(n.log, h.Src(), "refused frame between child links", "dst", h.Dst(), "kind", h.Kind())
 			err = newDeadError(h.Dst(), nil, wire.DeadRejected, why, ErrRefused)
 		}

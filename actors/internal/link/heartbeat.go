@@ -185,6 +185,7 @@ func (l *Link) heartLoop() {
 		}
 		next := hb.Interval
 		if idle := time.Duration(int64(now) - l.lastSent()); idle >= hb.Interval {
+			l.pinged()
 			l.Ping(wire.KindPing)
 		} else {
 			next = hb.Interval - idle

@@ -118,6 +118,8 @@ type Link struct {
 	runState
 	rx atomic.Uint64 // frames read, for the request/response test of Send
 
+	stats counters // see Stats
+
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done
 	wg   sync.WaitGroup
@@ -336,6 +338,7 @@ func (l *Link) readFrames() (err error, still bool) {
 			return err, true
 		}
 		l.rx.Add(1)
+		l.countIn(f)
 		if err = l.claimFDs(f, start); err != nil {
 			return &ProtocolError{Err: err}, true
 		}

@@ -110,6 +110,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	now := int64(time.Since(l.epoch))
 	idle := now-l.lastSend > int64(inlineIdle)
 	l.lastSend = now
+	l.countOut(frame, size)
 	// A frame read since the last send: this one answers it (request and
 	// response), and waits for nothing a batch could add. Only a write
 	// that never waits for the peer may go inline then, as the sender can
@@ -133,6 +134,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	default:
 		l.bulk = append(l.bulk, frame...)
 	}
+	l.noteQueue()
 	l.mu.Unlock()
 	if empty {
 		l.wake.Broadcast()
