@@ -104,7 +104,7 @@ func init() {
 // that context.
 func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {
 	if opts.Via != nil {
-		h, err := startVia(ctx, node, opts.Via, "local", &opts)
+		h, err := startVia(ctx, node, opts.Via, "local", &opts, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -55,7 +55,9 @@ func (c *Common) grace() time.Duration {
 type Bootstrap struct {
 	// Binaries are programs for other platforms (NewBinary). The one for
 	// the target's platform is shipped; the running program (Self) serves
-	// its own platform unless Binaries has one for it.
+	// its own platform unless Binaries has one for it. With Common.Via,
+	// they are offered to the intermediate by SHA-256 and fetched from
+	// its parent only when a target needs one (docs/via.md).
 	Binaries []*Binary
 	// Build, when set, builds the binary for a target whose platform no
 	// entry of Binaries is for, once the bootstrap has seen the target's

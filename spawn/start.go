@@ -47,6 +47,9 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	log := node.Logger().With("child", name, "target", desc)
 	p := &Process{node: node, name: name, grace: c.grace(), target: ti, desc: desc, exited: make(chan struct{})}
 	begin := time.Now()
+	if via := viaBinariesOf(ctx); len(via) > 0 { // a start for an ancestor (docs/via.md)
+		b.Binaries = append(append([]*Binary(nil), b.Binaries...), via...)
+	}
 	proc, err := boot.Start(ctx, t, boot.Options{
 		Host: desc, Shell: b.Shell, LogLevel: c.LogLevel.String(), Env: c.Env,
 		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: b.source(), Logger: log, Timeout: timeout,

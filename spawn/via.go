@@ -82,7 +82,16 @@ func viaMethod(name string) func(context.Context, *actors.Node, []byte) (Child, 
 // prompts are the method's callbacks, which stay here: the method asks
 // them through AskOrigin while the start runs (docs/via.md).
 func StartVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any, prompts ...ViaPrompt) (*Process, error) {
-	h, err := startVia(ctx, node, via, method, opts, prompts...)
+	return StartViaBinaries(ctx, node, via, method, opts, nil, prompts...)
+}
+
+// StartViaBinaries is StartVia for a bootstrapped method whose caller
+// gave Bootstrap.Binaries: they are offered to the intermediate by content
+// address, with this program for its own platform. The intermediate
+// fetches one from its parent (hop by hop, each verifying its SHA-256 and
+// caching it) only when a target's cache lacks it (docs/via.md).
+func StartViaBinaries(ctx context.Context, node *actors.Node, via Hop, method string, opts any, bins []*Binary, prompts ...ViaPrompt) (*Process, error) {
+	h, err := startVia(ctx, node, via, method, opts, bins, prompts...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +120,7 @@ type viaChild struct {
 
 var _ Child = (*viaChild)(nil)
 
-func startVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any, prompts ...ViaPrompt) (*viaChild, error) {
+func startVia(ctx context.Context, node *actors.Node, via Hop, method string, opts any, bins []*Binary, prompts ...ViaPrompt) (*viaChild, error) {
 	if via == nil {
 		return nil, errors.New("spawn: via is nil")
 	}
@@ -128,6 +137,9 @@ func startVia(ctx context.Context, node *actors.Node, via Hop, method string, op
 		return nil, err
 	}
 	req := &viaStartReq{Method: method, Opts: body, Start: newToken()}
+	if req.Binaries, err = offerBinaries(node, ep, bins); err != nil {
+		return nil, err
+	}
 	if len(prompts) > 0 {
 		token, closeSession, err := t.prompts.open(ep, hop, prompts)
 		if err != nil {

@@ -24,6 +24,9 @@ type (
 		Token   string   // the capability to ask the origin's prompts ("" for none)
 		Prompts []string // their names
 		Start   string   // names this start for abandon ("" for none)
+		// Binaries the origin offers for the child's bootstrap, fetched
+		// from the intermediate's parent when a target misses one.
+		Binaries []viaBinary
 	}
 	viaAbandonReq struct{ Start string }
 	viaStartResp  struct {
@@ -119,6 +122,9 @@ func serveVia(n *actors.Node) error {
 	if err := registerViaErrors(n, ep); err != nil {
 		return err
 	}
+	if _, err := binStoreOf(n, ep); err != nil {
+		return err
+	}
 	s := &viaServer{node: n, ep: ep, kids: map[uint32]Child{}, exits: map[uint32]*viaExit{},
 		inflight: map[string]bool{}, started: map[string]uint32{}, names: map[uint32]string{}}
 	for _, err := range []error{
@@ -151,6 +157,14 @@ func (s *viaServer) start(ctx context.Context, r *viaStartReq) (*viaStartResp, e
 			s.mu.Unlock()
 		}()
 	}
+	if len(r.Binaries) > 16 {
+		return nil, fmt.Errorf("spawn: via start offers %d binaries, at most 16", len(r.Binaries))
+	}
+	store, err := binStoreOf(s.node, s.ep)
+	if err != nil {
+		return nil, err
+	}
+	ctx = withViaBinaries(ctx, store.binariesFor(r.Binaries))
 	c, err := start(withOrigin(ctx, s.ep, r), s.node, r.Opts)
 	if err != nil {
 		return nil, err
@@ -358,6 +372,8 @@ type namedError struct {
 
 var viaErrors = []namedError{
 	{"spindle.spawn.ErrViaOption", ErrViaOption},
+	{"spindle.spawn.ErrUnknownBinary", ErrUnknownBinary},
+	{"spindle.spawn.ErrBinaryDigest", ErrBinaryDigest},
 	{"spindle.spawn.ErrNoPrompt", ErrNoPrompt},
 	{"spindle.spawn.refused", calls.ErrRefused}, // a prompt asked without its session
 	{"spindle.spawn.ErrNoToolchain", ErrNoToolchain},

@@ -89,7 +89,8 @@ func Target(opts Options) (runner.Target, error) {
 // "command-" followed by the prefix's program name. With Common.Via set,
 // the context named there runs the prefix and becomes the child's parent
 // (spawn.StartVia, docs/via.md): Argv, LocalEnv and Dir are then taken on
-// that context's host, and Bootstrap.Binaries and Bootstrap.Build cannot
+// that context's host; Bootstrap.Binaries are fetched by the intermediate
+// by content address when a target needs one, and Bootstrap.Build cannot
 // travel yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
 	if opts.Via != nil {
@@ -130,14 +131,14 @@ func init() {
 }
 
 func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
-	if len(opts.Binaries) > 0 || opts.Build != nil {
-		return nil, fmt.Errorf("spawn/command: Bootstrap.Binaries and Bootstrap.Build: %w", spawn.ErrViaOption)
+	if opts.Build != nil {
+		return nil, fmt.Errorf("spawn/command: Bootstrap.Build: %w", spawn.ErrViaOption)
 	}
 	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
 		return nil, errors.New("spawn/command: Options.Argv is empty")
 	}
-	return spawn.StartVia(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
+	return spawn.StartViaBinaries(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
 		CacheDirs: opts.CacheDirs, Shell: opts.Shell, Timeout: opts.Timeout,
 		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
-		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace})
+		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Binaries)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/actors/calls"
 	"github.com/spindle-go/spindle/spawn"
 )
 
@@ -41,6 +42,24 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	if err := actors.RegisterType[SiblingSaid](n, "test.SiblingSaid"); err != nil {
+		return err
+	}
+	if err := actors.RegisterType[BinAttack](n, "test.BinAttack"); err != nil {
+		return err
+	}
+	ep, err := calls.New(n, calls.Config{})
+	if err != nil {
+		return err
+	}
+	if err := calls.Handle(ep, "test.binAttack", func(ctx context.Context, r *BinAttack) (*BinAttacked, error) {
+		return binAttack(ctx, ep, r)
+	}); err != nil {
+		return err
+	}
+	if err := calls.Handle(ep, "test.binStats", func(context.Context, *struct{}) (*spawn.BinaryStats, error) {
+		st := spawn.BinaryStatsOf(n)
+		return &st, nil
+	}); err != nil {
 		return err
 	}
 	// relay asks the "where" actor named in AskSibling (in another context)

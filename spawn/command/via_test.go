@@ -102,23 +102,6 @@ func TestVia_CommandThroughIntermediate(t *testing.T) {
 	}
 }
 
-// TestVia_OptionsThatCannotTravel: a Binary or a Builder stays at the
-// root; asking for one through Via is an error before anything is sent.
-func TestVia_OptionsThatCannotTravel(t *testing.T) {
-	root := newRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	self, err := spawn.Self()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = command.Start(ctx, root, command.Options{Common: spawn.Common{Via: spawn.ContextID(1)}, Argv: []string{"env"},
-		Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{self}}})
-	if !errors.Is(err, spawn.ErrViaOption) {
-		t.Fatalf("err %v, want ErrViaOption", err)
-	}
-}
-
 // TestVia_TypedStartErrors: a start that fails on the intermediate keeps
 // its sentinel across the hop (a cache directory that cannot exist is
 // ErrNoExecDir; a prefix that is not installed, exec.ErrNotFound).

@@ -37,9 +37,10 @@ type Options struct {
 //
 // With Common.Via set, the context named there runs the CLI (the engine
 // and the containers are those of its host) and becomes the child's
-// parent (spawn.StartVia, docs/via.md); Bootstrap.Binaries and
-// Bootstrap.Build cannot travel yet (spawn.ErrViaOption): the
-// intermediate offers its own binary, which must then be static.
+// parent (spawn.StartVia, docs/via.md); Bootstrap.Binaries are fetched
+// by that context from its parent when a container needs one (a static
+// build for a container without libc), and Bootstrap.Build cannot travel
+// yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
 	if opts.Via != nil {
 		return startVia(ctx, node, opts)

@@ -37,9 +37,9 @@ func init() {
 }
 
 func startVia(ctx context.Context, node *actors.Node, o Options) (*spawn.Process, error) {
-	if len(o.Binaries) > 0 || o.Build != nil {
-		return nil, fmt.Errorf("spawn/docker: Bootstrap.Binaries and Bootstrap.Build: %w", spawn.ErrViaOption)
+	if o.Build != nil {
+		return nil, fmt.Errorf("spawn/docker: Bootstrap.Build: %w", spawn.ErrViaOption)
 	}
-	return spawn.StartVia(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
-		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions})
+	return spawn.StartViaBinaries(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
+		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Binaries)
 }

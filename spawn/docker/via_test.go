@@ -2,6 +2,7 @@ package docker_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // TestVia_DockerThroughIntermediate: a local intermediate (the static
 // test binary, so that its own binary runs in a container without libc)
 // runs `docker exec` and the bootstrap; the root reaches the context in
-// the container directly; a Binaries option cannot travel; killing the
+// the container directly; killing the
 // intermediate raises IS_DEAD at the root and leaves neither a CLI
 // process nor a Spindle process in the container.
 func TestVia_DockerThroughIntermediate(t *testing.T) {
@@ -30,9 +31,6 @@ func TestVia_DockerThroughIntermediate(t *testing.T) {
 	}
 	o := opts(t, e, "boxed", docker.TargetOptions{Container: c.Name})
 	o.Via = bastion
-	if _, err := docker.Start(ctx, root, o); !errors.Is(err, spawn.ErrViaOption) {
-		t.Fatalf("Binaries through Via: %v, want ErrViaOption", err)
-	}
 	o.Binaries = nil // the bastion offers its own (static) binary
 	p, err := docker.Start(ctx, root, o)
 	if err != nil {
@@ -57,4 +55,45 @@ func TestVia_DockerThroughIntermediate(t *testing.T) {
 		t.Fatalf("dead reason %v", p.DeadReason())
 	}
 	nothingLeft(t, e, c, o.TargetOptions, p.Info().Host)
+}
+
+// TestVia_DockerBinaryFromRoot: the intermediate is the ordinary test
+// binary (it needs libc: it cannot run in the busybox container); the
+// static build is supplied at the root (Bootstrap.Binaries), fetched by
+// the intermediate from the root by its SHA-256 once for two containers'
+// starts, and runs there.
+func TestVia_DockerBinaryFromRoot(t *testing.T) {
+	e := containertest.Docker(t)
+	img := e.BusyboxImage(t)
+	root := newRoot(t, nil)
+	ctx := ctxFor(t, 3*time.Minute)
+	bastion, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second,
+		Env: []string{spawn.BinaryCacheEnv + "=" + t.TempDir()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	static := staticBinary(t)
+	size, err := static.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		c := e.Run(t, img, containertest.RunOptions{Hostname: fmt.Sprintf("via-box-%d", i)})
+		o := opts(t, e, fmt.Sprintf("boxed-%d", i), docker.TargetOptions{Container: c.Name})
+		o.Via = bastion
+		p, err := docker.Start(ctx, root, o)
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		pong, err := actors.Request[*Pong](ctx, root, echoIn(t, p), &Ping{N: 5})
+		if err != nil || pong.Hostname != c.Name && pong.Hostname != fmt.Sprintf("via-box-%d", i) {
+			t.Fatalf("pong %+v, %v", pong, err)
+		}
+		if b := p.Info().Boot; b.CacheHit || b.Uploaded == 0 {
+			t.Fatalf("boot %+v, want an upload by the bastion", b)
+		}
+	}
+	if st := spawn.BinaryStatsOf(root); st.Served != size {
+		t.Fatalf("root served %+v for two starts, want the static binary once (%d bytes)", st, size)
+	}
 }

@@ -133,7 +133,8 @@ func (c *Context) Info() spawn.Info {
 // bootstrap (spawn.StartVia, docs/via.md): files, the agent socket, the
 // ssh configuration and known_hosts are those of that context's host;
 // Password and Passphrase stay here and are asked from there when the
-// server wants them (spawn.AskOrigin); Bootstrap.Binaries and
+// server wants them (spawn.AskOrigin); Bootstrap.Binaries are fetched
+// by that context from its parent when a target needs one, and
 // Bootstrap.Build cannot travel yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {
 	if opts.Via != nil {

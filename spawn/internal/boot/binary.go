@@ -2,6 +2,7 @@ package boot
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
@@ -31,6 +32,10 @@ type Binary struct {
 
 	mu     sync.Mutex
 	packed map[string]*packedBinary // by codec
+
+	// A remote binary (NewRemoteBinary): its bytes come from fetch.
+	fetch func(ctx context.Context) (*Binary, error)
+	src   *Binary // what fetch gave, guarded by mu
 }
 
 type packedBinary struct {
@@ -97,6 +102,12 @@ func (b *Binary) prepare() error {
 }
 
 func (b *Binary) load() error {
+	if b.fetch != nil {
+		if !ValidPlatform(b.platform) || !ValidDigest(b.digest) || b.size <= 0 {
+			return fmt.Errorf("spawn: remote binary %q %q (%d bytes) is not a platform, a SHA-256 and a size", b.platform, b.digest, b.size)
+		}
+		return nil
+	}
 	if b.platform == "" {
 		info, err := buildinfo.ReadFile(b.path)
 		if err != nil {
@@ -329,4 +340,54 @@ func Platforms(bins []*Binary) []string {
 		out = append(out, bins[i].platform)
 	}
 	return out
+}
+
+// NewRemoteBinary describes a binary known by its platform, SHA-256 and
+// size only, whose bytes are asked from fetch when an upload needs them
+// (an intermediate's parent, docs/via.md): a target whose cache has the
+// digest costs no fetch. fetch's result must have the same digest; it is
+// kept, so fetch runs once per successful upload source.
+func NewRemoteBinary(platform, digest string, size int64, fetch func(ctx context.Context) (*Binary, error)) *Binary {
+	return &Binary{platform: platform, digest: digest, size: size, fetch: fetch, packed: map[string]*packedBinary{}}
+}
+
+// resolve returns the binary whose file holds the bytes: b itself, or for
+// a remote binary what its fetch gave (checked against the digest).
+func (b *Binary) resolve(ctx context.Context) (*Binary, error) {
+	if b.fetch == nil {
+		return b, nil
+	}
+	b.mu.Lock()
+	src := b.src
+	b.mu.Unlock()
+	if src != nil {
+		return src, nil
+	}
+	src, err := b.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := src.Prepare(); err != nil {
+		return nil, err
+	}
+	if src.digest != b.digest || src.platform != b.platform {
+		return nil, fmt.Errorf("spawn: fetched binary is %s %s, want %s %s", src.platform, src.digest, b.platform, b.digest)
+	}
+	b.mu.Lock()
+	b.src = src
+	b.mu.Unlock()
+	return src, nil
+}
+
+// ValidDigest reports whether s is a hex SHA-256 in lower case.
+func ValidDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -388,6 +388,7 @@ func (u *uploader) tool() string {
 // same stdin, written by a goroutine while the replies are read (a failed
 // write is reported early).
 func (b *booter) upload(ctx context.Context, miss Reply) (*uploader, error) {
+	var err error
 	bin := For(b.bins, miss.Platform)
 	if bin == nil {
 		return nil, &PlatformError{Host: b.host, Remote: miss.Platform, Local: Platforms(b.bins)}
@@ -400,6 +401,9 @@ func (b *booter) upload(ctx context.Context, miss Reply) (*uploader, error) {
 	}
 	if miss.Tool == "cksum" {
 		b.log.Warn("boot: the target has no SHA-256 tool; the upload is verified with POSIX cksum (CRC-32) only", "host", b.host)
+	}
+	if bin, err = bin.resolve(ctx); err != nil { // a remote binary: fetched now, once
+		return nil, b.bootErr(ctx, "fetch", err)
 	}
 	codec := PickCodec(miss.Codecs)
 	data, err := bin.Encoded(codec)

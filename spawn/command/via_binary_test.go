@@ -1,0 +1,274 @@
+package command_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/command"
+)
+
+// otherBinary writes a second build of the test binary (the same program
+// with trailing bytes: another digest, labelled for this platform), the
+// stand-in for a binary supplied at the root for another platform.
+func otherBinary(t *testing.T) *spawn.Binary {
+	t.Helper()
+	self, err := spawn.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(self.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	path := filepath.Join(t.TempDir(), "other.test")
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.WriteString("\nanother build\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := spawn.NewBinary(path, runtime.GOOS+"/"+runtime.GOARCH)
+	if err := b.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestVia_BinaryFetchedOnceForNStarts: a binary supplied at the root
+// crosses the link above the intermediate once for N concurrent starts
+// behind it (each to a cold target cache, so each is uploaded by the
+// intermediate from its own cache); a second intermediate whose cache
+// directory already holds it (verified) fetches nothing.
+func TestVia_BinaryFetchedOnceForNStarts(t *testing.T) {
+	const n = 3
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	other := otherBinary(t)
+	digest, _ := other.Digest()
+	size, _ := other.Size()
+	cache := t.TempDir()
+	startBastion := func(name string) *spawn.Context {
+		a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second,
+			Env: []string{spawn.BinaryCacheEnv + "=" + cache}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	startBehind := func(a spawn.Hop, name string) *spawn.Process {
+		p, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Name: name, Grace: time.Second, Via: a},
+			Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{other},
+				CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute}})
+		if err != nil {
+			t.Fatalf("start %s: %v", name, err)
+		}
+		if b := p.Info().Boot; b.CacheHit || b.Uploaded == 0 {
+			t.Fatalf("%s: boot info %+v, want an upload by the intermediate", name, b)
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", where(t, ctx, root, p).Pid))
+		if err != nil || filepath.Base(exe) != "spindle-"+digest {
+			t.Fatalf("%s runs %q (%v), want the binary supplied at the root", name, exe, err)
+		}
+		return p
+	}
+	a := startBastion("bastion")
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			startBehind(a, fmt.Sprintf("inner-%d", i))
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	st := spawn.BinaryStatsOf(root)
+	if st.Served != size {
+		t.Fatalf("root served %d bytes for %d starts, want the binary once (%d)", st.Served, n, size)
+	}
+	t.Logf("cold: %d starts behind one intermediate, %d bytes in %d chunks over the link above it (binary %d bytes)", n, st.Served, st.Chunks, size)
+	b := startBastion("bastion-2") // same cache directory: warm
+	startBehind(b, "inner-warm")
+	if got := spawn.BinaryStatsOf(root).Served; got != size {
+		t.Fatalf("root served %d bytes after a warm intermediate's start, want %d", got, size)
+	}
+}
+
+// TestVia_BinaryOptionsThatCannotTravel: Bootstrap.Build still stays at
+// the root.
+func TestVia_BuildCannotTravel(t *testing.T) {
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Via: spawn.ContextID(1)}, Argv: []string{"env"},
+		Bootstrap: spawn.Bootstrap{Build: spawn.NewBuilder(spawn.BuildOptions{})}})
+	if !errors.Is(err, spawn.ErrViaOption) {
+		t.Fatalf("err %v, want ErrViaOption", err)
+	}
+}
+
+// The shapes of spindle.binary's get, as a hostile child sends them.
+type (
+	binGet struct {
+		Digest string
+		Off, N int64
+	}
+	binChunk struct {
+		Platform string
+		Size     int64
+		Data     []byte
+	}
+	// BinAttack is run by a child against its parent: it reports what
+	// each hostile ask got.
+	BinAttack   struct{ Known string }
+	BinAttacked struct {
+		Unknown, Refused, Busy, Other int // of the many unknown asks at once
+		Bad                           []string
+		HugeLen                       int
+	}
+)
+
+func binAttack(ctx context.Context, ep *calls.Endpoint, r *BinAttack) (*BinAttacked, error) {
+	ps := ep.Node().Parents()
+	parent := ps[len(ps)-1]
+	get := func(d string, off, n int64) (*binChunk, error) {
+		return calls.CallService[binGet, binChunk](ctx, ep, parent, "spindle.binary", "get", &binGet{Digest: d, Off: off, N: n})
+	}
+	out := &BinAttacked{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 200 { // unknown hashes, many at once
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := get(fmt.Sprintf("%064x", i+1), 0, 1<<20)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, spawn.ErrUnknownBinary):
+				out.Unknown++
+			case errors.Is(err, calls.ErrBusy):
+				out.Busy++
+			case err == nil:
+				out.Other += 1000
+			default:
+				out.Other++
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range []binGet{{Digest: "../../etc/passwd"}, {Digest: strings.Repeat("A", 64), N: 1},
+		{Digest: r.Known, Off: -1, N: 1}, {Digest: r.Known, Off: 1 << 50, N: 1}, {Digest: r.Known, N: 0}} {
+		if _, err := get(c.Digest, c.Off, c.N); err == nil {
+			out.Bad = append(out.Bad, fmt.Sprintf("%+v answered", c))
+		}
+	}
+	c, err := get(r.Known, 0, 1<<40) // a huge range: cut to one chunk
+	if err != nil {
+		return nil, err
+	}
+	out.HugeLen = len(c.Data)
+	return out, nil
+}
+
+// TestVia_HostileBinaryAsks: a child asking its parent for binaries gets
+// only those the root offered: unknown hashes (200 at once) are refused
+// or found busy, malformed asks and ranges fail, a huge range is cut to
+// one chunk; the root serves no more than that chunk.
+func TestVia_HostileBinaryAsks(t *testing.T) {
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "hostile", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := otherBinary(t)
+	// A via start offers the root's binaries (it fails: no such prefix).
+	_, err = command.Start(ctx, root, command.Options{Common: spawn.Common{Via: a}, Argv: []string{"/nonexistent/prefix"},
+		Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{other}}})
+	if err == nil {
+		t.Fatal("start through a prefix that does not exist succeeded")
+	}
+	known, _ := other.Digest()
+	got, err := calls.Call[BinAttack, BinAttacked](ctx, calls.Of(root), a.ID(), "test.binAttack", &BinAttack{Known: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Unknown+got.Busy != 200 || got.Other != 0 || len(got.Bad) > 0 {
+		t.Fatalf("hostile asks: %+v", got)
+	}
+	if got.HugeLen != 256<<10 {
+		t.Fatalf("a huge range answered %d bytes, want one chunk (256 KiB)", got.HugeLen)
+	}
+	if st := spawn.BinaryStatsOf(root); st.Served != 256<<10 || st.Chunks != 1 {
+		t.Fatalf("root served %+v, want one chunk", st)
+	}
+	t.Logf("200 unknown asks at once: %d unknown, %d busy", got.Unknown, got.Busy)
+}
+
+// TestVia_BinaryThroughAChain: root -> a -> b -> n contexts behind b, with
+// a binary supplied at the root. b fetches it from a, which fetches it
+// from the root (a forwards, caching it): each link above b carries it
+// once; b uploads it (encoded) to each target.
+func TestVia_BinaryThroughAChain(t *testing.T) {
+	const n = 2
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	other := otherBinary(t)
+	size, _ := other.Size()
+	env := func() []string { return []string{spawn.BinaryCacheEnv + "=" + t.TempDir()} }
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "a", Grace: time.Second, Env: env()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "b", Grace: time.Second, Env: env(), Via: a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uploaded int64
+	for i := range n {
+		p, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Name: fmt.Sprintf("c-%d", i), Grace: time.Second, Via: b},
+			Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{other},
+				CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute}})
+		if err != nil {
+			t.Fatalf("start %d behind b: %v", i, err)
+		}
+		uploaded += p.Info().Boot.Uploaded
+	}
+	stats := func(id uint32) *spawn.BinaryStats {
+		st, err := calls.Call[struct{}, spawn.BinaryStats](ctx, calls.Of(root), id, "test.binStats", &struct{}{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	sa, sb, sr := stats(a.ID()), stats(b.ID()), spawn.BinaryStatsOf(root)
+	if sr.Served != size || sa.Fetches != 1 || sa.Fetched != size || sa.Served != size || sb.Fetches != 1 || sb.Fetched != size || sb.Served != 0 {
+		t.Fatalf("root %+v, a %+v, b %+v; want the %d bytes once over each link", sr, sa, sb, size)
+	}
+	t.Logf("%d contexts behind root->a->b: root->a %d bytes, a->b %d bytes, b->targets %d bytes (encoded uploads)", n, sr.Served, sa.Served, uploaded)
+}
