@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -24,15 +27,30 @@ const (
 	AttrContext   = attribute.Key("spindle.context.name") // this context's name
 )
 
+// Attribute keys of spindle.context.down.
+const (
+	AttrDeadCode  = attribute.Key("spindle.dead.code")  // wire.DeadCode: "unreachable", "no actor", "rejected"
+	AttrDeadCause = attribute.Key("spindle.dead.cause") // wire.Cause: "closed", "exit", "heartbeat", ...
+)
+
 // Registration is the instruments of one node; Unregister stops their
-// callback.
+// callback and event subscription.
 type Registration struct {
+	n   *actors.Node
+	mu  sync.Mutex
 	reg metric.Registration
+	sub *eventstream.Subscription
 }
 
 // Unregister stops observing the node. It is safe to call more than once.
 func (r *Registration) Unregister() error {
-	if r == nil || r.reg == nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sub != nil {
+		r.n.System().EventStream.Unsubscribe(r.sub)
+		r.sub = nil
+	}
+	if r.reg == nil {
 		return nil
 	}
 	err := r.reg.Unregister()
@@ -48,11 +66,16 @@ type instruments struct {
 }
 
 // Register creates the link instruments on mp's meter ScopeName and
-// observes n's links at each collection.
+// observes n's links at each collection, and counts the node's
+// ContextDown events (one per context that went down, not per frame) on
+// spindle.context.down.
 func Register(n *actors.Node, mp metric.MeterProvider) (*Registration, error) {
 	m := mp.Meter(ScopeName)
 	var in instruments
-	var errs [9]error
+	var errs [10]error
+	var down metric.Int64Counter
+	down, errs[9] = m.Int64Counter("spindle.context.down", metric.WithUnit("{context}"),
+		metric.WithDescription("Contexts this context saw go down (IS_DEAD), by dead code and cause."))
 	in.frames, errs[0] = m.Int64ObservableCounter("spindle.link.frames", metric.WithUnit("{frame}"),
 		metric.WithDescription("Frames read from and sent on a link, heartbeats included."))
 	in.bytes, errs[1] = m.Int64ObservableCounter("spindle.link.io", metric.WithUnit("By"),
@@ -86,7 +109,13 @@ func Register(n *actors.Node, mp metric.MeterProvider) (*Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	return &Registration{reg: reg}, nil
+	sub := n.System().EventStream.Subscribe(func(evt any) {
+		if d, ok := evt.(*actors.ContextDown); ok && d.Reason != nil {
+			down.Add(context.Background(), 1, metric.WithAttributes(append(self[:len(self):len(self)],
+				AttrDeadCode.String(d.Reason.Code.String()), AttrDeadCause.String(d.Reason.Cause.String()))...))
+		}
+	})
+	return &Registration{n: n, reg: reg, sub: sub}, nil
 }
 
 // observe observes one link's snapshot.
