@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/actors/actorstest"
 )
 
 // Greeting and Greeted are the messages of the example.
@@ -79,4 +80,27 @@ func ExampleRequest() {
 	// Output:
 	// worker-1 ctx-1/greeter
 	// hello, spindle, from ctx-1
+}
+
+// ExampleNode_LinkStats reads the counters of a node's links: here the
+// root's link to one child, after a round trip.
+func ExampleNode_LinkStats() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, err := actorstest.Start(ctx, actorstest.Shape{Children: []actorstest.Shape{{Name: "worker"}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close(ctx)
+	// One round trip: a spawn of a kind the worker does not know.
+	if _, err := tr.Root().SpawnRemote(ctx, tr.Context("worker").ID(), "no-such-kind", ""); err == nil {
+		fmt.Println("spawned?")
+	}
+	for _, s := range tr.Root().LinkStats() {
+		fmt.Printf("%s (context %d): parent %v, frames in>0 %v, out>0 %v\n", s.Name, s.Peer, s.IsParent,
+			s.FramesIn > 0, s.FramesOut > 0)
+	}
+	// Output:
+	// worker (context 1): parent false, frames in>0 true, out>0 true
 }

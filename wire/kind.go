@@ -42,6 +42,11 @@ const (
 	KindStreamCredit Kind = 132 // STREAM_CREDIT: the receiver grants more window
 	KindStreamReset  Kind = 133 // STREAM_RESET: abort the stream both ways, with a code (ERROR)
 
+	// Observability (package actors/introspect): an ancestor asks a context
+	// for its subtree as data.
+	KindTreeQuery Kind = 140 // TREE_QUERY: send me your subtree within a budget
+	KindTreeReply Kind = 141 // TREE_REPLY: the subtree, as flat rows
+
 	KindDead Kind = 999 // IS_DEAD: dead reply, body = DeadReply
 )
 
@@ -70,6 +75,8 @@ var kindNames = map[Kind]string{
 	KindStreamData:    "STREAM_DATA",
 	KindStreamCredit:  "STREAM_CREDIT",
 	KindStreamReset:   "STREAM_RESET",
+	KindTreeQuery:     "TREE_QUERY",
+	KindTreeReply:     "TREE_REPLY",
 	KindDead:          "IS_DEAD",
 }
 

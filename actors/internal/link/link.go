@@ -118,7 +118,8 @@ type Link struct {
 	runState
 	rx atomic.Uint64 // frames read, for the request/response test of Send
 
-	stats counters // see Stats
+	stats counters    // see Stats
+	out   outCounters // see Stats; guarded by mu
 
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done

@@ -7,17 +7,25 @@ import (
 	"github.com/spindle-go/spindle/wire"
 )
 
-// counters are a link's statistics, kept with atomics on the hot path (no
-// lock and no call out of the package per frame); Stats reads them.
+// counters are a link's statistics. The reader's are atomics that only the
+// reader goroutine writes (frames read are Link.rx, which Send already
+// reads); the senders' are plain fields of outCounters under l.mu, which
+// Send holds anyway, so the hot path takes no extra lock and makes one
+// atomic add per frame read. Stats reads both.
 type counters struct {
-	framesIn, bytesIn   atomic.Uint64 // frames read (heartbeats included), their bytes
-	framesOut, bytesOut atomic.Uint64 // frames handed to Send and accepted, their bytes
-	deadIn, deadOut     atomic.Uint64 // IS_DEAD frames read and sent (own and forwarded)
-	dropped             atomic.Uint64 // frames from the peer dropped by policy or quota (CountDrop)
-	chunksIn            atomic.Int64  // chunked frames begun and not yet ended, read from the peer
-	queueHigh           atomic.Uint64 // the most bytes ever queued (control + bulk)
-	pingSent            atomic.Int64  // 1 + ns since epoch of the unanswered PING, or 0
-	rttLast, rttSmooth  atomic.Int64  // heartbeat round trips, ns (smooth: EWMA, 1/8)
+	bytesIn            atomic.Uint64 // bytes of the frames read (heartbeats included)
+	deadIn             atomic.Uint64 // IS_DEAD frames read
+	dropped            atomic.Uint64 // frames from the peer dropped by policy or quota (CountDrop)
+	chunksIn           atomic.Int64  // chunked frames begun and not yet ended, read from the peer
+	rttLast, rttSmooth atomic.Int64  // heartbeat round trips, ns (smooth: EWMA, 1/8)
+	pingSent           atomic.Int64  // 1 + ns since epoch of the unanswered PING, or 0
+}
+
+// outCounters are the senders' counters; l.mu guards them.
+type outCounters struct {
+	frames, bytes uint64 // frames accepted by Send, their bytes on the wire
+	dead          uint64 // IS_DEAD frames sent (own and forwarded)
+	queueHigh     uint64 // the most bytes ever queued (control + bulk)
 }
 
 // Stats is a snapshot of a link's counters. The frame and byte counts
@@ -49,13 +57,14 @@ func (l *Link) Stats() Stats {
 	c := &l.stats
 	l.mu.Lock()
 	q := uint64(len(l.ctrl) + len(l.bulk) + len(l.partial))
+	out := l.out
 	l.mu.Unlock()
 	return Stats{
-		FramesIn: c.framesIn.Load(), BytesIn: c.bytesIn.Load(),
-		FramesOut: c.framesOut.Load(), BytesOut: c.bytesOut.Load(),
-		QueueBytes: q, QueueHigh: c.queueHigh.Load(),
+		FramesIn: l.rx.Load(), BytesIn: c.bytesIn.Load(),
+		FramesOut: out.frames, BytesOut: out.bytes,
+		QueueBytes: q, QueueHigh: out.queueHigh,
 		RTT: time.Duration(c.rttLast.Load()), RTTSmoothed: time.Duration(c.rttSmooth.Load()),
-		DeadIn: c.deadIn.Load(), DeadOut: c.deadOut.Load(),
+		DeadIn: c.deadIn.Load(), DeadOut: out.dead,
 		Dropped:        c.dropped.Load(),
 		ChunksInFlight: max(0, c.chunksIn.Load()),
 	}
@@ -65,10 +74,10 @@ func (l *Link) Stats() Stats {
 // or refused by policy or quota. It is safe for concurrent use.
 func (l *Link) CountDrop() { l.stats.dropped.Add(1) }
 
-// countIn counts frame f, just read. Only the reader goroutine calls it.
+// countIn counts frame f, just read (l.rx counted it already). Only the
+// reader goroutine calls it.
 func (l *Link) countIn(f wire.Frame) {
 	c := &l.stats
-	c.framesIn.Add(1)
 	c.bytesIn.Add(uint64(len(f.Raw)))
 	switch h := f.Header(); h.Kind() {
 	case wire.KindDead:
@@ -87,21 +96,18 @@ func (l *Link) countIn(f wire.Frame) {
 }
 
 // countOut counts a frame of size bytes (on the wire) accepted by Send.
-// l.mu is held, so queue is the bytes now queued.
+// l.mu is held.
 func (l *Link) countOut(frame []byte, size int) {
-	c := &l.stats
-	c.framesOut.Add(1)
-	c.bytesOut.Add(uint64(size))
+	l.out.frames++
+	l.out.bytes += uint64(size)
 	if wire.Header(frame).Kind() == wire.KindDead {
-		c.deadOut.Add(1)
+		l.out.dead++
 	}
 }
 
 // noteQueue raises the queue's high-water mark. l.mu is held.
 func (l *Link) noteQueue() {
-	if q := uint64(len(l.ctrl) + len(l.bulk)); q > l.stats.queueHigh.Load() {
-		l.stats.queueHigh.Store(q)
-	}
+	l.out.queueHigh = max(l.out.queueHigh, uint64(len(l.ctrl)+len(l.bulk)))
 }
 
 // pinged records when the heartbeat sent a PING, unless one is unanswered.

@@ -118,3 +118,26 @@ func TestStats_QueueHighAndHostileChunks(t *testing.T) {
 		t.Fatalf("chunks in flight %d, want 3", n)
 	}
 }
+
+// BenchmarkStats_CountFrame is the counters' cost per frame: one frame
+// counted in and one counted out (what a round trip adds on each side),
+// against "off", the frame count the link kept before (l.rx).
+func BenchmarkStats_CountFrame(b *testing.B) {
+	raw := frameOf(wire.KindUser, make([]byte, 64))
+	f := wire.Frame{Raw: raw}
+	b.Run("off", func(b *testing.B) {
+		l := &Link{}
+		for b.Loop() {
+			l.rx.Add(1)
+		}
+	})
+	b.Run("on", func(b *testing.B) {
+		l := &Link{}
+		for b.Loop() {
+			l.rx.Add(1)
+			l.countIn(f)
+			l.countOut(raw, len(raw))
+			l.noteQueue()
+		}
+	})
+}
