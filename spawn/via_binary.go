@@ -55,6 +55,10 @@ const (
 // not hold and (at the root) never offered.
 var ErrUnknownBinary = errors.New("spawn: no such binary on offer")
 
+// ErrBinaryBusy is the answer to a get for a digest an intermediate would
+// have to fetch while it already fetches the most it does at once.
+var ErrBinaryBusy = errors.New("spawn: too many binary fetches under way")
+
 // ErrBinaryDigest is the error of a fetched binary whose bytes do not
 // have the SHA-256 they were asked by.
 var ErrBinaryDigest = errors.New("spawn: fetched binary does not match its digest")
@@ -244,7 +248,7 @@ func (s *binStore) obtain(ctx context.Context, d string) (*boot.Binary, error) {
 	if lead {
 		if len(s.flights) >= binMaxFlights {
 			s.mu.Unlock()
-			return nil, fmt.Errorf("spawn: binary %s: %d fetches already under way: %w", d, binMaxFlights, calls.ErrBusy)
+			return nil, fmt.Errorf("spawn: binary %s: %d fetches under way: %w", d, binMaxFlights, ErrBinaryBusy)
 		}
 		f = &binFlight{done: make(chan struct{})}
 		s.flights[d] = f

@@ -374,6 +374,7 @@ var viaErrors = []namedError{
 	{"spindle.spawn.ErrViaOption", ErrViaOption},
 	{"spindle.spawn.ErrUnknownBinary", ErrUnknownBinary},
 	{"spindle.spawn.ErrBinaryDigest", ErrBinaryDigest},
+	{"spindle.spawn.ErrBinaryBusy", ErrBinaryBusy},
 	{"spindle.spawn.ErrNoPrompt", ErrNoPrompt},
 	{"spindle.spawn.refused", calls.ErrRefused}, // a prompt asked without its session
 	{"spindle.spawn.ErrNoToolchain", ErrNoToolchain},

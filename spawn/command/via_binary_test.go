@@ -163,6 +163,7 @@ type (
 	BinAttacked struct {
 		Unknown, Refused, Busy, Other int // of the many unknown asks at once
 		Bad                           []string
+		OtherErr                      string
 		HugeLen                       int
 	}
 )
@@ -186,12 +187,15 @@ func binAttack(ctx context.Context, ep *calls.Endpoint, r *BinAttack) (*BinAttac
 			switch {
 			case errors.Is(err, spawn.ErrUnknownBinary):
 				out.Unknown++
-			case errors.Is(err, calls.ErrBusy):
+			case errors.Is(err, calls.ErrBusy), errors.Is(err, spawn.ErrBinaryBusy):
 				out.Busy++
 			case err == nil:
 				out.Other += 1000
 			default:
 				out.Other++
+				if out.OtherErr == "" {
+					out.OtherErr = err.Error()
+				}
 			}
 		}()
 	}
@@ -213,7 +217,9 @@ func binAttack(ctx context.Context, ep *calls.Endpoint, r *BinAttack) (*BinAttac
 // TestVia_HostileBinaryAsks: a child asking its parent for binaries gets
 // only those the root offered: unknown hashes (200 at once) are refused
 // or found busy, malformed asks and ranges fail, a huge range is cut to
-// one chunk; the root serves no more than that chunk.
+// one chunk; the root serves no more than that chunk. The same asks of an
+// intermediate are forwarded to the root (bounded) and leave nothing in
+// its cache but what the root offered.
 func TestVia_HostileBinaryAsks(t *testing.T) {
 	root := newRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -244,6 +250,32 @@ func TestVia_HostileBinaryAsks(t *testing.T) {
 		t.Fatalf("root served %+v, want one chunk", st)
 	}
 	t.Logf("200 unknown asks at once: %d unknown, %d busy", got.Unknown, got.Busy)
+
+	// Behind an intermediate: b asks a, which forwards what it lacks to
+	// the root (at most 4 digests at once); a keeps only what the root
+	// offered, and nothing of the refused asks.
+	cache := t.TempDir()
+	mid, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "mid", Grace: time.Second,
+		Env: []string{spawn.BinaryCacheEnv + "=" + cache}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "hostile-2", Grace: time.Second, Via: mid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = calls.Call[BinAttack, BinAttacked](ctx, calls.Of(root), b.ID(), "test.binAttack", &BinAttack{Known: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Unknown+got.Busy != 200 || got.Other != 0 || len(got.Bad) > 0 || got.HugeLen != 256<<10 {
+		t.Fatalf("hostile asks through an intermediate: %+v", got)
+	}
+	ents, err := os.ReadDir(cache)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "spindle-"+known {
+		t.Fatalf("intermediate's cache %v (%v), want only the binary the root offered", ents, err)
+	}
+	t.Logf("through an intermediate, 200 unknown asks at once: %d unknown, %d busy", got.Unknown, got.Busy)
 }
 
 // TestVia_BinaryThroughAChain: root -> a -> b -> n contexts behind b, with
