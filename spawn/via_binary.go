@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
@@ -40,6 +42,8 @@ const (
 	binMaxFlights = 4
 	binMaxSize    = 1 << 30
 	binStoreID    = "$spindle.binaries"
+	// binCodec is the encoding between hops.
+	binCodec = "zstd"
 	// BinaryCacheEnv names the directory an intermediate keeps fetched
 	// binaries in (absolute, private to the user); default
 	// $XDG_CACHE_HOME/spindle/binaries (or ~/.cache/...), else a fresh
@@ -59,10 +63,13 @@ type (
 	binGetReq struct {
 		Digest string
 		Off, N int64
+		// Codec "zstd" asks for the zstd form of the binary (offsets and
+		// Size are then those of the encoded bytes); "" the raw bytes.
+		Codec string
 	}
 	binGetResp struct {
 		Platform string
-		Size     int64
+		Size     int64 // of the bytes asked for (encoded with Codec)
 		Data     []byte
 	}
 	// viaBinary is one binary on offer in a via start: the intermediate
@@ -79,10 +86,10 @@ type (
 
 // BinaryStats counts a context's binary service (spawn.BinaryStatsOf).
 type BinaryStats struct {
-	Served  int64 // bytes of binaries answered to descendants
+	Served  int64 // bytes answered to descendants (as sent: zstd between hops)
 	Chunks  int64 // get calls answered with data
 	Fetches int64 // binaries fetched from the parent (cache misses)
-	Fetched int64 // bytes fetched from the parent
+	Fetched int64 // bytes fetched from the parent (as received)
 }
 
 // binStore is a node's binaries by digest, and its fetches in flight.
@@ -186,18 +193,32 @@ func (s *binStore) get(ctx context.Context, r *binGetReq) (*binGetResp, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, _ := b.Size()
 	platform, _ := b.Platform()
+	var src io.ReaderAt
+	var size int64
+	switch r.Codec {
+	case "":
+		f, err := os.Open(b.Path())
+		if err != nil {
+			return nil, fmt.Errorf("spawn: binary get: %w", err)
+		}
+		defer f.Close()
+		src = f
+		size, _ = b.Size()
+	case binCodec: // the form the bootstrap uploads too: encoded once per Binary
+		data, err := b.Encoded(binCodec)
+		if err != nil {
+			return nil, fmt.Errorf("spawn: binary get: %w", err)
+		}
+		src, size = bytes.NewReader(data), int64(len(data))
+	default:
+		return nil, fmt.Errorf("spawn: binary get: unknown codec %.20q", r.Codec)
+	}
 	if r.Off > size {
 		return nil, fmt.Errorf("spawn: binary get at %d beyond its %d bytes", r.Off, size)
 	}
-	f, err := os.Open(b.Path())
-	if err != nil {
-		return nil, fmt.Errorf("spawn: binary get: %w", err)
-	}
-	defer f.Close()
 	buf := make([]byte, min(r.N, binChunk, size-r.Off))
-	if _, err := f.ReadAt(buf, r.Off); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := src.ReadAt(buf, r.Off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("spawn: binary get: %w", err)
 	}
 	s.served.Add(int64(len(buf)))
@@ -267,28 +288,9 @@ func (s *binStore) download(ctx context.Context, parent uint32, d string) (*boot
 	defer os.Remove(tmp.Name()) // after the rename, a no-op
 	defer tmp.Close()
 	h := sha256.New()
-	var platform string
-	var off, size int64 = 0, -1
-	for size < 0 || off < size {
-		resp, err := calls.CallService[binGetReq, binGetResp](ctx, s.ep, parent, binService, "get", &binGetReq{Digest: d, Off: off, N: binChunk})
-		if err != nil {
-			return nil, fmt.Errorf("spawn: fetch binary %s from context %d: %w", d, parent, err)
-		}
-		switch {
-		case size < 0 && (resp.Size <= 0 || resp.Size > binMaxSize || !boot.ValidPlatform(resp.Platform)):
-			return nil, fmt.Errorf("spawn: fetch binary %s: parent offers %q of %d bytes", d, resp.Platform, resp.Size)
-		case size >= 0 && (resp.Size != size || resp.Platform != platform):
-			return nil, fmt.Errorf("spawn: fetch binary %s: size or platform changed under way", d)
-		case len(resp.Data) == 0 || int64(len(resp.Data)) > resp.Size-off:
-			return nil, fmt.Errorf("spawn: fetch binary %s: chunk of %d bytes at %d of %d", d, len(resp.Data), off, resp.Size)
-		}
-		size, platform = resp.Size, resp.Platform
-		if _, err := tmp.Write(resp.Data); err != nil {
-			return nil, fmt.Errorf("spawn: binary cache: %w", err)
-		}
-		h.Write(resp.Data)
-		off += int64(len(resp.Data))
-		s.fetched.Add(int64(len(resp.Data)))
+	platform, err := s.pull(ctx, parent, d, io.MultiWriter(tmp, h))
+	if err != nil {
+		return nil, err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != d {
 		return nil, fmt.Errorf("spawn: fetch binary %s: got %s: %w", d, got, ErrBinaryDigest)
@@ -310,6 +312,60 @@ func (s *binStore) download(ctx context.Context, parent uint32, d string) (*boot
 		return nil, fmt.Errorf("spawn: binary cache %s: %w", final, ErrBinaryDigest)
 	}
 	return b, nil
+}
+
+// pull fetches d's zstd form from parent chunk by chunk, one chunk in
+// flight, decoding it into w on the way (at most binMaxSize bytes), and
+// returns the platform the parent named.
+func (s *binStore) pull(ctx context.Context, parent uint32, d string, w io.Writer) (string, error) {
+	pr, pw := io.Pipe()
+	decoded := make(chan error, 1)
+	go func() {
+		dec, err := zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		if err == nil {
+			var n int64
+			n, err = io.Copy(w, io.LimitReader(dec, binMaxSize+1))
+			dec.Close()
+			if err == nil && n > binMaxSize {
+				err = fmt.Errorf("spawn: fetch binary %s: more than %d bytes decoded", d, binMaxSize)
+			}
+		}
+		pr.CloseWithError(err) // a decoder that stopped early fails the writes below
+		decoded <- err
+	}()
+	platform, err := s.pullEncoded(ctx, parent, d, pw)
+	pw.CloseWithError(err)
+	if derr := <-decoded; err == nil {
+		err = derr
+	}
+	return platform, err
+}
+
+func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d string, w io.Writer) (string, error) {
+	var platform string
+	var off, size int64 = 0, -1
+	for size < 0 || off < size {
+		resp, err := calls.CallService[binGetReq, binGetResp](ctx, s.ep, parent, binService, "get",
+			&binGetReq{Digest: d, Off: off, N: binChunk, Codec: binCodec})
+		if err != nil {
+			return "", fmt.Errorf("spawn: fetch binary %s from context %d: %w", d, parent, err)
+		}
+		switch {
+		case size < 0 && (resp.Size <= 0 || resp.Size > binMaxSize || !boot.ValidPlatform(resp.Platform)):
+			return "", fmt.Errorf("spawn: fetch binary %s: parent offers %q of %d bytes", d, resp.Platform, resp.Size)
+		case size >= 0 && (resp.Size != size || resp.Platform != platform):
+			return "", fmt.Errorf("spawn: fetch binary %s: size or platform changed under way", d)
+		case len(resp.Data) == 0 || int64(len(resp.Data)) > resp.Size-off:
+			return "", fmt.Errorf("spawn: fetch binary %s: chunk of %d bytes at %d of %d", d, len(resp.Data), off, resp.Size)
+		}
+		size, platform = resp.Size, resp.Platform
+		if _, err := w.Write(resp.Data); err != nil {
+			return "", fmt.Errorf("spawn: fetch binary %s: %w", d, err)
+		}
+		off += int64(len(resp.Data))
+		s.fetched.Add(int64(len(resp.Data)))
+	}
+	return platform, nil
 }
 
 // cachedBinary is the file at path when it has digest d (its platform

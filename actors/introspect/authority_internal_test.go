@@ -1,8 +1,12 @@
 package introspect
 
 import (
+	"errors"
 	"testing"
 
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/actorstest"
 	"github.com/spindle-go/spindle/wire"
 )
@@ -57,4 +61,51 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReply_OnlyFromTheChildAsked: a TREE_REPLY for a query in flight is
+// taken only from the child it was sent to; one from another context, or
+// for no query in flight, is dropped. An Undeliverable naming the query
+// fails it at once (no wait for the deadline).
+func TestReply_OnlyFromTheChildAsked(t *testing.T) {
+	tr := actorstest.New(t, actorstest.Shape{Setup: Setup, Children: []actorstest.Shape{{Name: "a"}, {Name: "b"}}})
+	s := serviceOf(tr.Root())
+	a, b := tr.Context("a").ID(), tr.Context("b").ID()
+	asked1 := &asked{child: a, done: make(chan answer, 1)}
+	s.mu.Lock()
+	s.pending[41] = asked1
+	s.mu.Unlock()
+	frame := func(src uint32, id uint64) wire.Frame {
+		body := encode(reply{ID: id, Rows: []row{{ID: src, State: StateUp}}})
+		return wire.Frame{Raw: wire.AppendFrame(nil, wire.FrameSpec{Kind: wire.KindTreeReply, Dst: 0, Src: src, Auth: src}, nil, body)}
+	}
+	for _, f := range []wire.Frame{frame(b, 41), frame(a, 42)} {
+		if err := s.onReply(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case ans := <-asked1.done:
+		t.Fatalf("took an answer from the wrong context or query: %+v", ans)
+	default:
+	}
+	if err := s.onReply(frame(a, 41)); err != nil {
+		t.Fatal(err)
+	}
+	if ans := <-asked1.done; ans.err != nil || len(ans.body) == 0 {
+		t.Fatalf("the child's answer: %+v", ans)
+	}
+
+	asked2 := &asked{child: b, done: make(chan answer, 1)}
+	s.mu.Lock()
+	s.pending[43] = asked2
+	s.mu.Unlock()
+	s.onEvent(&actors.Undeliverable{Sender: actor.NewPID(tr.Root().Address(), senderPrefix+"43"), Err: actors.ErrNoRoute})
+	if ans := <-asked2.done; !errors.Is(ans.err, actors.ErrNoRoute) {
+		t.Fatalf("undeliverable query: %+v", ans)
+	}
+	s.mu.Lock()
+	delete(s.pending, 41)
+	delete(s.pending, 43)
+	s.mu.Unlock()
 }

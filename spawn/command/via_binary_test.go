@@ -53,10 +53,21 @@ func otherBinary(t *testing.T) *spawn.Binary {
 	return b
 }
 
+// encodedSize is the size of b's zstd form.
+func encodedSize(t *testing.T, b *spawn.Binary) int64 {
+	t.Helper()
+	data, err := b.Encoded("zstd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(data))
+}
+
 // TestVia_BinaryFetchedOnceForNStarts: a binary supplied at the root
 // crosses the link above the intermediate once for N concurrent starts
 // behind it (each to a cold target cache, so each is uploaded by the
-// intermediate from its own cache); a second intermediate whose cache
+// intermediate from its own cache; a wrong file already under the digest's
+// name in that cache is found out and replaced); a second intermediate whose cache
 // directory already holds it (verified) fetches nothing.
 func TestVia_BinaryFetchedOnceForNStarts(t *testing.T) {
 	const n = 3
@@ -65,8 +76,14 @@ func TestVia_BinaryFetchedOnceForNStarts(t *testing.T) {
 	defer cancel()
 	other := otherBinary(t)
 	digest, _ := other.Digest()
-	size, _ := other.Size()
+	raw, _ := other.Size()
+	size := encodedSize(t, other) // what crosses a link between hops
 	cache := t.TempDir()
+	// A file under the digest's name that is not the binary: verified,
+	// found wrong, fetched again.
+	if err := os.WriteFile(filepath.Join(cache, "spindle-"+digest), []byte("not it"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	startBastion := func(name string) *spawn.Context {
 		a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second,
 			Env: []string{spawn.BinaryCacheEnv + "=" + cache}}})
@@ -108,7 +125,7 @@ func TestVia_BinaryFetchedOnceForNStarts(t *testing.T) {
 	if st.Served != size {
 		t.Fatalf("root served %d bytes for %d starts, want the binary once (%d)", st.Served, n, size)
 	}
-	t.Logf("cold: %d starts behind one intermediate, %d bytes in %d chunks over the link above it (binary %d bytes)", n, st.Served, st.Chunks, size)
+	t.Logf("cold: %d starts behind one intermediate, %d bytes in %d chunks over the link above it (binary %d bytes)", n, st.Served, st.Chunks, raw)
 	b := startBastion("bastion-2") // same cache directory: warm
 	startBehind(b, "inner-warm")
 	if got := spawn.BinaryStatsOf(root).Served; got != size {
@@ -239,7 +256,7 @@ func TestVia_BinaryThroughAChain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	other := otherBinary(t)
-	size, _ := other.Size()
+	size := encodedSize(t, other)
 	env := func() []string { return []string{spawn.BinaryCacheEnv + "=" + t.TempDir()} }
 	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "a", Grace: time.Second, Env: env()}})
 	if err != nil {
@@ -270,5 +287,12 @@ func TestVia_BinaryThroughAChain(t *testing.T) {
 	if sr.Served != size || sa.Fetches != 1 || sa.Fetched != size || sa.Served != size || sb.Fetches != 1 || sb.Fetched != size || sb.Served != 0 {
 		t.Fatalf("root %+v, a %+v, b %+v; want the %d bytes once over each link", sr, sa, sb, size)
 	}
-	t.Logf("%d contexts behind root->a->b: root->a %d bytes, a->b %d bytes, b->targets %d bytes (encoded uploads)", n, sr.Served, sa.Served, uploaded)
+	var link uint64
+	for _, l := range root.LinkStats() {
+		if l.Peer == a.ID() {
+			link = l.BytesOut
+		}
+	}
+	t.Logf("%d contexts behind root->a->b: binary %d bytes zstd; root->a %d bytes served (%d bytes on the link, all traffic), a->b %d bytes, b->targets %d bytes (uploads)",
+		n, size, sr.Served, link, sa.Served, uploaded)
 }

@@ -1,0 +1,48 @@
+package layout
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// otelAdapter is the one package of the module that imports OpenTelemetry
+// (issue 16: "the core does not import OTel"). protoactor-go depends on
+// OTel's metric API itself, so the rule is on direct imports.
+const otelAdapter = module + "/actors/otelmetrics"
+
+// TestOTelOnlyInAdapter: no package of the module but the adapter (and
+// its tests) imports go.opentelemetry.io directly.
+func TestOTelOnlyInAdapter(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go not on PATH: %v", err)
+	}
+	gomod, err := exec.Command(goBin, "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	cmd := exec.Command(goBin, "list", "-e", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}", "./...")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, "|")
+		if pkg == otelAdapter {
+			continue
+		}
+		checked++
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, "go.opentelemetry.io/") {
+				t.Errorf("%s imports %s: only %s may import OpenTelemetry", pkg, imp, otelAdapter)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("go list found no packages")
+	}
+}
