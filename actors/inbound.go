@@ -327,6 +327,9 @@ func (n *Node) onDead(f wire.Frame) error {
 // published only from a context on the path to its target, so a context
 // cannot fail requests or report losses it has nothing to do with.
 func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
+	if !d.HasSender && d.Refused != 0 && from == d.TargetCtx {
+		n.senderOfRefused(&d)
+	}
 	var target *actor.PID
 	if d.Target != "" {
 		target = n.pidOf(d.TargetCtx, d.Target)
@@ -357,6 +360,29 @@ func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 	}
 	n.sys.EventStream.Publish(&Undeliverable{PID: target, Sender: sender, Err: err})
 	n.log.Debug("dead reply", "target", target, "err", err)
+}
+
+// senderOfRefused names the sender of a frame this context sent and its
+// destination refused as a whole (a kind it does not handle), from the
+// quote of the frame in the dead reply: the kind's own reply-ID function
+// (HandleKindReplies, HandleKindRun) reads the quoted head as it would
+// read the frame. The name is a capability like any sender (a context
+// cannot make up a pending request's ID), and deliverDead checks the
+// reply's route as for any other.
+func (n *Node) senderOfRefused(d *wire.DeadReply) {
+	e, ok := n.kind(d.Refused)
+	if !ok || e.local || e.bounce == nil {
+		return
+	}
+	head := wire.AppendFrame(nil, wire.FrameSpec{Kind: d.Refused, Dst: d.TargetCtx, Src: n.id, Auth: n.id}, nil, []byte(d.RefusedHead))
+	f, err := wire.ParseFrame(head, 0)
+	if err != nil {
+		return
+	}
+	var named wire.DeadReply
+	if e.bounce(f, &named) && named.HasSender && named.SenderCtx == n.id {
+		d.HasSender, d.SenderCtx, d.SenderID = true, named.SenderCtx, named.SenderID
+	}
 }
 
 func typeName(v any) string {

@@ -125,10 +125,15 @@ func (n *Node) deliverKind(l *link, f wire.Frame, e kindEntry, known bool) error
 		return e.handle(l, f)
 	}
 	h := f.Header()
+	body := f.Body()
 	n.replyDead(h.Src(), wire.DeadReply{
 		TargetCtx: n.id,
 		Code:      wire.DeadRejected,
 		Reason:    fmt.Sprintf("unknown kind %s", h.Kind()),
+		// The quote lets the source name the request this was (see
+		// senderOfRefused): this context does not know the kind's layout.
+		Refused:     h.Kind(),
+		RefusedHead: string(body[:min(len(body), wire.MaxRefusedHead)]),
 	})
 	return nil
 }

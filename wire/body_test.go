@@ -244,6 +244,8 @@ func TestDeadReply_RoundTrip(t *testing.T) {
 		{"sender", DeadReply{Target: "w", TargetCtx: 3, HasSender: true, SenderCtx: 1, SenderID: "$1/c", Reason: "exit status 137"}},
 		{"no actor", DeadReply{Target: "w", TargetCtx: 3, Code: DeadNoActor, Reason: "no actor \"w\""}},
 		{"rejected", DeadReply{Target: "w", TargetCtx: 3, HasSender: true, SenderID: "c", Code: DeadRejected, Reason: "unknown type"}},
+		{"quotes refused frame", DeadReply{TargetCtx: 3, Code: DeadRejected, Reason: "unknown kind 101", Refused: KindCallFunction, RefusedHead: "\x00\x01call-id"}},
+		{"quotes empty head", DeadReply{TargetCtx: 3, Code: DeadRejected, Refused: 300, Cause: CauseExit, Detail: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,6 +279,17 @@ func TestDeadReply_CutsLongReason(t *testing.T) {
 	}
 }
 
+func TestDeadReply_CutsLongRefusedHead(t *testing.T) {
+	head := strings.Repeat("h", MaxRefusedHead+10)
+	d, err := ParseDeadReply(AppendDeadReply(nil, DeadReply{Refused: KindCallFunction, RefusedHead: head}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.RefusedHead != head[:MaxRefusedHead] {
+		t.Fatalf("head cut to %d bytes", len(d.RefusedHead))
+	}
+}
+
 func TestDeadReply_Malformed(t *testing.T) {
 	good := AppendDeadReply(nil, DeadReply{Target: "a", Reason: "r"})
 	tests := []struct {
@@ -287,6 +300,9 @@ func TestDeadReply_Malformed(t *testing.T) {
 		{"unknown flags", append([]byte{0x80}, good[1:]...)},
 		{"trailing", append(append([]byte(nil), good...), 0)},
 		{"unknown code", append([]byte{0, 3}, good[2:]...)},
+		{"refused kind zero", append(append([]byte{deadHasRefused}, good[1:]...), 0, 0, 0)},
+		{"refused head too long", append(append([]byte{deadHasRefused}, good[1:]...), 0, 101, MaxRefusedHead+1)},
+		{"refused head truncated", append(append([]byte{deadHasRefused}, good[1:]...), 0, 101, 5, 'a')},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -255,8 +255,15 @@ func (c Cause) String() string {
 // Known reports whether c is one of the codes of this version.
 func (c Cause) Known() bool { return c <= maxKnownCause }
 
-// deadHasCause is the dead reply flag bit of the cause trailer.
-const deadHasCause = 1 << 1
+// Dead reply flag bits of the optional trailers.
+const (
+	deadHasCause   = 1 << 1
+	deadHasRefused = 1 << 2
+)
+
+// MaxRefusedHead is the most of a refused frame's body a dead reply
+// quotes (DeadReply.RefusedHead).
+const MaxRefusedHead = 64
 
 // DeadReply is the body of a [KindDead] (IS_DEAD) frame: a message could
 // not be delivered, or its destination is gone. It is sent back to the
@@ -264,12 +271,14 @@ const deadHasCause = 1 << 1
 //
 // Layout (str as in [Envelope]):
 //
-//	flags u8 (bit 0: has sender, bit 1: has cause) | code u8 |
-//	target ctx u32 | target str | [sender ctx u32 | sender id str] |
-//	reason str | [cause u8 | detail i32]
+//	flags u8 (bit 0: has sender, bit 1: has cause, bit 2: quotes the
+//	refused frame) | code u8 | target ctx u32 | target str |
+//	[sender ctx u32 | sender id str] | reason str | [cause u8 | detail i32] |
+//	[refused kind u16 | head len u8 | head]
 //
 // A reply without cause (Cause and Detail zero) has bit 1 clear and no
-// trailer: the encoding of earlier versions, byte for byte.
+// trailer, and one that quotes no frame (Refused zero) bit 2: the
+// encoding of earlier versions, byte for byte.
 type DeadReply struct {
 	Target    string // actor ID the undeliverable message was for
 	TargetCtx uint32 // context ID the undeliverable message was for
@@ -282,6 +291,13 @@ type DeadReply struct {
 	Reason string
 	Cause  Cause // why, as a stable code
 	Detail int32 // with CauseExit: the exit status (128+N for signal N)
+	// Refused and RefusedHead quote a frame that was refused as a whole
+	// (a kind the destination does not handle): its kind and the first
+	// bytes of its body (at most MaxRefusedHead; longer heads are cut),
+	// so that its source can tell which of its requests it was. Zero
+	// Refused: no quote.
+	Refused     Kind
+	RefusedHead string
 }
 
 // AppendDeadReply appends the encoding of d to dst. Strings longer than
@@ -296,6 +312,9 @@ func AppendDeadReply(dst []byte, d DeadReply) []byte {
 	if hasCause {
 		flags |= deadHasCause
 	}
+	if d.Refused != 0 {
+		flags |= deadHasRefused
+	}
 	dst = append(dst, flags, byte(d.Code))
 	dst = binary.BigEndian.AppendUint32(dst, d.TargetCtx)
 	dst = appendString(dst, d.Target)
@@ -307,6 +326,12 @@ func AppendDeadReply(dst []byte, d DeadReply) []byte {
 	if hasCause {
 		dst = append(dst, byte(d.Cause))
 		dst = binary.BigEndian.AppendUint32(dst, uint32(d.Detail))
+	}
+	if d.Refused != 0 {
+		head := d.RefusedHead[:min(len(d.RefusedHead), MaxRefusedHead)]
+		dst = binary.BigEndian.AppendUint16(dst, uint16(d.Refused))
+		dst = append(dst, byte(len(head)))
+		dst = append(dst, head...)
 	}
 	return dst
 }
@@ -320,7 +345,7 @@ func ParseDeadReply(b []byte) (DeadReply, error) {
 	if !ok {
 		return DeadReply{}, malformed("dead reply: empty body")
 	}
-	if flags&^(envHasSender|deadHasCause) != 0 {
+	if flags&^(envHasSender|deadHasCause|deadHasRefused) != 0 {
 		return DeadReply{}, malformed("dead reply: unknown flags %#x", flags)
 	}
 	code, b, ok := parseU8(b)
@@ -361,6 +386,17 @@ func ParseDeadReply(b []byte) (DeadReply, error) {
 		if d.Cause == CauseUnknown && d.Detail == 0 {
 			return DeadReply{}, malformed("dead reply: empty cause trailer")
 		}
+	}
+	if flags&deadHasRefused != 0 {
+		var kind uint16
+		var n uint8
+		if kind, b, ok = parseU16(b); !ok || kind == 0 {
+			return DeadReply{}, malformed("dead reply: bad refused kind")
+		}
+		if n, b, ok = parseU8(b); !ok || n > MaxRefusedHead || len(b) < int(n) {
+			return DeadReply{}, malformed("dead reply: bad refused head")
+		}
+		d.Refused, d.RefusedHead, b = Kind(kind), string(b[:n]), b[n:]
 	}
 	if len(b) != 0 {
 		return DeadReply{}, malformed("dead reply: %d trailing bytes", len(b))

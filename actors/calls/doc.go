@@ -44,9 +44,10 @@
 //
 //   - Create the Endpoint in Config.Setup in every context (also in the
 //     contexts that only route calls: they name the failed call in the
-//     IS_DEAD of a call they cannot pass on). A context without an
-//     endpoint answers a call with a dead reply that names no call, and
-//     the call ends at its ctx's deadline: give calls a deadline.
+//     IS_DEAD of a call they cannot pass on). A call to a context without
+//     an endpoint fails at once (rejected as an unknown kind); one whose
+//     chunks are refused on the way ends at its ctx's deadline: give
+//     calls a deadline.
 //   - Register the same functions, services and error names in every
 //     context that calls or serves them.
 //   - Never call Call, CallService or Gather from an actor's Receive or a

@@ -75,11 +75,13 @@ func TestTree_Whole(t *testing.T) {
 	}
 }
 
-// TestTree_MuteChildMarked: a child that never answers (here: it does not
-// run the package) is a row in StateTimeout, and Tree returns by its
-// deadline with the rest of the tree.
+// TestTree_MuteChildMarked: a child that never answers (it takes
+// TREE_QUERY and drops it) is a row in StateTimeout, and Tree returns by
+// its deadline with the rest of the tree.
 func TestTree_MuteChildMarked(t *testing.T) {
-	mute := func(*actors.Node) error { return nil }
+	mute := func(n *actors.Node) error {
+		return n.HandleKind(wire.KindTreeQuery, func(wire.Frame) error { return nil })
+	}
 	tr := actorstest.New(t, actorstest.Shape{Setup: introspect.Setup, Children: []actorstest.Shape{
 		{Name: "mute", Setup: mute, Children: []actorstest.Shape{{Name: "below"}}},
 		{Name: "ok"},
@@ -87,6 +89,30 @@ func TestTree_MuteChildMarked(t *testing.T) {
 	got := byName(t, treeWithin(t, tr.Root(), 3*time.Second)) // generous: the honest child must answer in it under load
 	if got["ok"].State != introspect.StateUp || got["mute"].State != introspect.StateTimeout || got["below"] != nil {
 		t.Fatalf("tree %v; mute %+v", got, got["mute"])
+	}
+}
+
+// TestTree_ChildWithoutPackage: a child that does not run the package
+// refuses TREE_QUERY as an unknown kind, and its row says so at once
+// (StateUnreachable, the refusal in Err), not at the deadline.
+func TestTree_ChildWithoutPackage(t *testing.T) {
+	bare := func(*actors.Node) error { return nil }
+	tr := actorstest.New(t, actorstest.Shape{Setup: introspect.Setup, Children: []actorstest.Shape{
+		{Name: "bare", Setup: bare}, {Name: "ok"},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root, err := introspect.Tree(ctx, tr.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Tree waited for its deadline")
+	}
+	got := byName(t, root)
+	if b := got["bare"]; got["ok"].State != introspect.StateUp || b.State != introspect.StateUnreachable ||
+		!strings.Contains(b.Err, "unknown kind") {
+		t.Fatalf("tree %v; bare %+v", got, b)
 	}
 }
 

@@ -166,23 +166,31 @@ func (t *Transfer) undeliverable(u *actors.Undeliverable) {
 	t.mu.Lock()
 	s := t.streams[key]
 	t.mu.Unlock()
-	if s != nil {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	opening := !s.acceptOK
+	s.mu.Unlock()
+	if nh := noHandlerErr(de); opening && nh != nil {
+		s.teardown(nh) // the peer refused STREAM_OPEN as an unknown kind
+	} else {
 		s.teardown(u.Err)
 	}
 }
 
 // unknownKind fails the opens to a context that answered a frame with a
 // dead reply naming nothing, rejected without a cause: what a context
-// without a Transfer answers to STREAM_OPEN ("unknown kind"; the node's
-// unknown-kind path names no stream). Only opens not yet accepted fail,
+// without a Transfer answers to STREAM_OPEN ("unknown kind") when its
+// dead reply quotes no frame (a node of an earlier version; a quoting one
+// names the stream, see undeliverable). Only opens not yet accepted fail,
 // so an open can at worst fail early with ErrNoHandler when another
 // sender's unnamed frame to that context was rejected meanwhile.
 func (t *Transfer) unknownKind(de *actors.DeadError) {
-	if de.Code != wire.DeadRejected || de.Cause != wire.CauseUnknown {
+	err := noHandlerErr(de)
+	if err == nil {
 		return
 	}
-	err := &StreamError{Code: CodeNoHandler, Remote: true, Peer: de.Context,
-		Msg: fmt.Sprintf("context %d rejected a frame as unknown (no transfer.New in its setup?): %s", de.Context, de.Reason)}
 	for _, s := range t.streamsOf(func(k streamKey) bool { return k.mine && k.peer == de.Context }) {
 		s.mu.Lock()
 		opening := !s.acceptOK
@@ -191,6 +199,17 @@ func (t *Transfer) unknownKind(de *actors.DeadError) {
 			s.teardown(err)
 		}
 	}
+}
+
+// noHandlerErr is the error of an open that de answered, when de is what
+// a context without a Transfer answers ("unknown kind": rejected without
+// a cause); nil otherwise.
+func noHandlerErr(de *actors.DeadError) error {
+	if de.Code != wire.DeadRejected || de.Cause != wire.CauseUnknown {
+		return nil
+	}
+	return &StreamError{Code: CodeNoHandler, Remote: true, Peer: de.Context,
+		Msg: fmt.Sprintf("context %d rejected a frame as unknown (no transfer.New in its setup?): %s", de.Context, de.Reason)}
 }
 
 // peerDown fails every stream with context id at once (its death is the
