@@ -413,3 +413,47 @@ func TestHostile_RefusalsLogOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile_QuotedRefusalForAnotherContextsCall: an IS_DEAD that quotes
+// a refused frame (a kind its sender does not handle) names the call the
+// quote's head names, but only for a call to the context that refused it:
+// a sibling that learnt a call's ID and quotes it as its own refusal does
+// not fail a call to another context, and quotes that name nothing (a
+// head too short, a link-local kind, a kind nobody handles here) change
+// nothing and keep the link up.
+func TestHostile_QuotedRefusalForAnotherContextsCall(t *testing.T) {
+	root := newRoot(t, calls.Config{})
+	target := attachRaw(t, root, "target")
+	sibling := attachRaw(t, root, "sibling")
+	ep := calls.Of(root)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := calls.Call[Echo, Echoed](ctxWith(t, ctxLong), ep, target.id, "echo", &Echo{})
+		errs <- err
+	}()
+	f := target.expect("the call", func(f wire.Frame) bool { return f.Header().Kind() == wire.KindCallFunction })
+	head := string(f.Body()[:min(len(f.Body()), wire.MaxRefusedHead)])
+	for _, q := range []wire.DeadReply{
+		{TargetCtx: sibling.id, Code: wire.DeadRejected, Refused: wire.KindCallFunction, RefusedHead: head},
+		{TargetCtx: sibling.id, Code: wire.DeadRejected, Refused: wire.KindCallFunction, RefusedHead: head[:3]},
+		{TargetCtx: sibling.id, Code: wire.DeadRejected, Refused: wire.KindPing, RefusedHead: head},
+		{TargetCtx: sibling.id, Code: wire.DeadRejected, Refused: 4000, RefusedHead: head},
+	} {
+		sibling.send(wire.KindDead, 0, wire.AppendDeadReply(nil, q))
+	}
+	sibling.barrier(0) // the link is still up and every quote was handled
+	if s := ep.Stats(); s.Pending != 1 {
+		t.Fatalf("a sibling's quoted refusal failed a call to another context (%d pending)", s.Pending)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("the call ended: %v", err)
+	default:
+	}
+	// The target quoting the call as its own refusal fails it at once.
+	target.send(wire.KindDead, 0, wire.AppendDeadReply(nil, wire.DeadReply{TargetCtx: target.id,
+		Code: wire.DeadRejected, Reason: "unknown kind", Refused: wire.KindCallFunction, RefusedHead: head}))
+	if err := recv(t, errs, waitLong, "Call's return"); !errors.Is(err, actors.ErrRejected) {
+		t.Fatalf("the target's quoted refusal = %v, want ErrRejected", err)
+	}
+}
