@@ -76,8 +76,8 @@ func setup(n *actors.Node) error {
 	if err := fdBenchSetup(n); err != nil { // fdpass_bench_test.go
 		return err
 	}
-	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
-	forkerSetup(n)                       // cloexec_test.go
+	n.RegisterKind("http", httpWorker())    // handoff_bench_test.go
+	forkerSetup(n)                          // cloexec_test.go
 	if err := viaTestSetup(n); err != nil { // via_test.go
 		return err
 	}
