@@ -45,7 +45,7 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("who", actor.PropsFromProducer(func() actor.Actor { return who{node: n} }))
-	return nil
+	return viaSetup(n)
 }
 
 type who struct{ node *actors.Node }
