@@ -90,6 +90,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 		return nil, &BootstrapError{Host: desc, Stage: "handshake", Err: err, Stderr: p.stderr.tail()}
 	}
 	p.link, p.handshake = link, time.Since(begin)
+	node.Annotate(link.ID, actors.Annotation{Method: ti.Method}) // for introspection (how it was started)
 	p.stderr.setLogger(log.With("child_id", link.ID, "pid", p.boot.Pid))
 	p.hook.remove = registerHook(node, p.Shutdown)
 	p.wg.Add(1)
