@@ -98,3 +98,49 @@ func (opaqueTarget) Info() runner.Info { return runner.Info{Method: "opaque"} }
 func (opaqueTarget) Runner(runner.Command) (runner.Runner, error) {
 	return nil, errors.New("opaque: no runner")
 }
+
+// TestChain_Local: three local hops in one expression, each the previous
+// one's child, each handle reachable; then a chain whose third step
+// fails: a *ChainError naming it, and the two hops started are shut down.
+func TestChain_Local(t *testing.T) {
+	root := newRoot(t, nil)
+	ctx := testCtx(t, 60*time.Second)
+	step := func(name string) spawn.Step {
+		return spawn.LocalStep(spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second}})
+	}
+	hops, err := spawn.Chain(ctx, root, step("a"), step("b"), step("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hops {
+		pid := echoPid(t, root, h)
+		if i == 0 {
+			if h.Info().Via != 0 {
+				t.Fatalf("hop 0 info %+v", h.Info())
+			}
+			continue
+		}
+		if h.Info().Via != hops[i-1].ID() || ppid(t, pid) != hops[i-1].Info().Pid {
+			t.Fatalf("hop %d (%s): via %d, parent %d; want hop %d (pid %d)", i, h.Name(), h.Info().Via, ppid(t, pid), i-1, hops[i-1].Info().Pid)
+		}
+	}
+	if err := hops[0].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hops {
+		<-h.Dead()
+	}
+
+	before := len(root.Routes())
+	bad := spawn.LocalStep(spawn.Options{Common: spawn.Common{Name: "bad"}, Executable: "/nonexistent/spindle"})
+	_, err = spawn.Chain(ctx, root, step("x"), step("y"), bad, step("never"))
+	var ce *spawn.ChainError
+	if !errors.As(err, &ce) || ce.Step != 2 {
+		t.Fatalf("err = %v, want a *ChainError at step 2", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(root.Routes()) != before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("routes %d after the failed chain, %d before: hops left behind", len(root.Routes()), before)
+		}
+	}
+}

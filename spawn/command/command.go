@@ -174,3 +174,15 @@ func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Proc
 		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
 		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Binaries)
 }
+
+// Step is the step of a context through the prefix opts in a
+// spawn.Chain: through the chain's previous hop when there is one (the
+// prefix runs there), else as opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
+}

@@ -59,3 +59,15 @@ func init() {
 		return NewTarget(*o)
 	})
 }
+
+// Step is the step of a container context with opts in a spawn.Chain:
+// through the chain's previous hop when there is one (its CLI and
+// engine), else as opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
+}
