@@ -14,6 +14,7 @@ import (
 type viaOptions struct {
 	Common    spawn.Common // Common.Via does not travel
 	CacheDirs []string
+	Cache     spawn.CachePolicy
 	Shell     string
 	Timeout   time.Duration
 	Target    TargetOptions
@@ -32,7 +33,7 @@ func init() {
 	}
 	spawn.RegisterViaMethod("docker", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
 		return Start(ctx, node, Options{Common: o.Common,
-			Bootstrap:     spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+			Bootstrap:     spawn.Bootstrap{CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout},
 			TargetOptions: o.Target})
 	})
 }
@@ -42,7 +43,7 @@ func startVia(ctx context.Context, node *actors.Node, o Options) (*spawn.Process
 		return nil, fmt.Errorf("spawn/docker: Bootstrap.Build: %w", spawn.ErrViaOption)
 	}
 	return spawn.StartViaBinaries(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
-		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Binaries)
+		CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Binaries)
 }
 
 // DescribeVia describes the target as data for a start through Via
