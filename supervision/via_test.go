@@ -63,7 +63,7 @@ func TestVia_IntermediateRestartsFirst(t *testing.T) {
 	root := newRoot(t, actors.Config{})
 	var log eventLog
 	s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "hops",
-		Policy: supervision.Policy{MaxRestarts: 20, Period: time.Minute},
+		Policy:  supervision.Policy{MaxRestarts: 20, Period: time.Minute},
 		OnEvent: log.add,
 		Children: []supervision.ContextSpec{
 			{Name: "bastion", Start: local},
