@@ -76,9 +76,12 @@ func setup(n *actors.Node) error {
 	if err := fdBenchSetup(n); err != nil { // fdpass_bench_test.go
 		return err
 	}
-	n.RegisterKind("http", httpWorker()) // handoff_bench_test.go
-	forkerSetup(n)                       // cloexec_test.go
-	return viaTestSetup(n)               // via_test.go
+	n.RegisterKind("http", httpWorker())    // handoff_bench_test.go
+	forkerSetup(n)                          // cloexec_test.go
+	if err := viaTestSetup(n); err != nil { // via_test.go
+		return err
+	}
+	return viaPoolSetup(n) // via_pool_test.go
 }
 
 type echo struct{ node *actors.Node }

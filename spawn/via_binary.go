@@ -108,6 +108,11 @@ type binStore struct {
 	tmpDir  bool   // dir is ours to remove at shutdown
 
 	served, chunks, fetches, fetched atomic.Int64
+
+	// selfOnce adds this context's own program to have on first need:
+	// hashing it (SHA-256 of the whole executable, ~15 ms for 17 MB) at
+	// every node's setup tripled the time to spawn a child.
+	selfOnce sync.Once
 }
 
 type binFlight struct {
@@ -143,10 +148,6 @@ func binStoreOf(node *actors.Node, ep *calls.Endpoint) (*binStore, error) {
 		return p.(storeProc).s, nil
 	}
 	s := &binStore{node: node, ep: ep, have: map[string]*boot.Binary{}, flights: map[string]*binFlight{}}
-	if self, err := Self(); err == nil && self.Prepare() == nil {
-		d, _ := self.Digest()
-		s.have[d] = self
-	}
 	// Descendants only: a child asks its parent, never its children.
 	svc, err := calls.NewService(ep, binService, calls.ServiceConfig{Policy: calls.Descendants, MaxConcurrent: 8, MaxQueued: 64})
 	if err == nil {
@@ -165,6 +166,22 @@ func binStoreOf(node *actors.Node, ep *calls.Endpoint) (*binStore, error) {
 		return nil
 	})
 	return s, nil
+}
+
+// holdSelf adds this context's own program to the store (once, lazily).
+func (s *binStore) holdSelf() {
+	s.selfOnce.Do(func() {
+		self, err := Self()
+		if err != nil || self.Prepare() != nil {
+			return
+		}
+		d, _ := self.Digest()
+		s.mu.Lock()
+		if s.have[d] == nil {
+			s.have[d] = self
+		}
+		s.mu.Unlock()
+	})
 }
 
 // offer makes bins servable to descendants (the origin of a via start).
@@ -233,6 +250,7 @@ func (s *binStore) get(ctx context.Context, r *binGetReq) (*binGetResp, error) {
 // obtain returns the binary with digest d: held here, or fetched from the
 // parent once however many ask at the same time.
 func (s *binStore) obtain(ctx context.Context, d string) (*boot.Binary, error) {
+	s.holdSelf()
 	s.mu.Lock()
 	if b := s.have[d]; b != nil {
 		s.mu.Unlock()
@@ -437,6 +455,7 @@ func privateDir(d string) bool {
 // a target's cache misses it.
 func (s *binStore) binariesFor(table []viaBinary) []*Binary {
 	mine := runtime.GOOS + "/" + runtime.GOARCH
+	s.holdSelf()
 	var out []*Binary
 	for _, v := range table {
 		if !v.Own && v.Platform == mine {

@@ -62,16 +62,56 @@ type (
 	}
 )
 
-// Limits of the spindle.via service in each context: starts are slow
-// (a bootstrap), so more run at once than a service's default.
+// Default limits of the spindle.via service in each context: starts are
+// slow (a bootstrap), so more run at once than a service's default.
 const (
-	viaMaxConcurrent = 64
-	viaMaxQueued     = 1024
+	DefaultViaConcurrent = 64
+	DefaultViaQueued     = 1024
 )
+
+// ViaConfig is the pool of the spindle.via service of one context: how
+// many starts it runs at once for its ancestors, and how many more wait
+// in its queue; a start beyond both fails at once at the origin with an
+// error that errors.Is calls.ErrBusy. Zero fields mean the defaults
+// (DefaultViaConcurrent, DefaultViaQueued).
+type ViaConfig struct {
+	MaxConcurrent int
+	MaxQueued     int
+}
+
+func (c ViaConfig) withDefaults() ViaConfig {
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = DefaultViaConcurrent
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = DefaultViaQueued
+	}
+	return c
+}
+
+// viaServedID marks, in a node's process registry, that the node serves
+// spindle.via (ServeVia or the default of Main).
+const viaServedID = "$spindle.via.served"
+
+// ErrViaServed is returned by ServeVia for a context that serves
+// spindle.via already.
+var ErrViaServed = errors.New("spawn: this context serves spindle.via already")
+
+// ServeVia makes node serve the spindle.via service (docs/via.md) with
+// the pool cfg. Call it from the setup passed to Main to choose a
+// context's own pool; Main serves the service with the defaults in every
+// child whose setup did not. A second call fails with ErrViaServed. It is
+// safe for concurrent use.
+func ServeVia(n *actors.Node, cfg ViaConfig) error {
+	if _, fresh := n.System().ProcessRegistry.Add(tableProc{}, viaServedID); !fresh {
+		return ErrViaServed
+	}
+	return serveVia(n, cfg.withDefaults())
+}
 
 // withVia returns a child's setup: the user's, then the spindle.via service
 // on the node's calls endpoint (made with the defaults when setup made
-// none).
+// none), unless setup served it itself (ServeVia).
 func withVia(setup func(*actors.Node) error) func(*actors.Node) error {
 	return func(n *actors.Node) error {
 		if setup != nil {
@@ -79,7 +119,10 @@ func withVia(setup func(*actors.Node) error) func(*actors.Node) error {
 				return err
 			}
 		}
-		return serveVia(n)
+		if err := ServeVia(n, ViaConfig{}); err != nil && !errors.Is(err, ErrViaServed) {
+			return err
+		}
+		return nil
 	}
 }
 
@@ -105,7 +148,7 @@ type viaServer struct {
 	names    map[uint32]string
 }
 
-func serveVia(n *actors.Node) error {
+func serveVia(n *actors.Node, cfg ViaConfig) error {
 	ep := calls.Of(n)
 	if ep == nil {
 		var err error
@@ -115,7 +158,7 @@ func serveVia(n *actors.Node) error {
 	}
 	// Only ancestors may ask (calls.Ancestors, on the verified caller).
 	svc, err := calls.NewService(ep, viaService, calls.ServiceConfig{Policy: calls.Ancestors,
-		MaxConcurrent: viaMaxConcurrent, MaxQueued: viaMaxQueued})
+		MaxConcurrent: cfg.MaxConcurrent, MaxQueued: cfg.MaxQueued})
 	if err != nil {
 		return fmt.Errorf("spawn: via service: %w", err)
 	}
@@ -372,6 +415,7 @@ type namedError struct {
 
 var viaErrors = []namedError{
 	{"spindle.spawn.ErrViaOption", ErrViaOption},
+	{"spindle.spawn.ErrBadTarget", ErrBadTarget},
 	{"spindle.spawn.ErrUnknownBinary", ErrUnknownBinary},
 	{"spindle.spawn.ErrBinaryDigest", ErrBinaryDigest},
 	{"spindle.spawn.ErrBinaryBusy", ErrBinaryBusy},

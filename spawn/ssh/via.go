@@ -110,3 +110,15 @@ func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, erro
 	}
 	return &Context{Process: p}, nil
 }
+
+// Step is the step of an SSH context with opts in a spawn.Chain: through
+// the chain's previous hop when there is one (connecting from there),
+// else as opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
+}
