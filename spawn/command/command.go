@@ -26,7 +26,6 @@ package command
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -163,14 +162,23 @@ func init() {
 }
 
 func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
-	if opts.Build != nil {
-		return nil, fmt.Errorf("spawn/command: Bootstrap.Build: %w", spawn.ErrViaOption)
-	}
 	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
 		return nil, errors.New("spawn/command: Options.Argv is empty")
 	}
-	return spawn.StartViaBinaries(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
+	return spawn.StartViaBootstrap(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
 		CacheDirs: opts.CacheDirs, Shell: opts.Shell, Timeout: opts.Timeout,
 		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
-		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Binaries)
+		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Bootstrap)
+}
+
+// Step is the step of a context through the prefix opts in a
+// spawn.Chain: through the chain's previous hop when there is one (the
+// prefix runs there), else as opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
 }

@@ -145,3 +145,15 @@ func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process
 	}
 	return spawn.Start(ctx, node, t, opts.Common, opts.Bootstrap)
 }
+
+// Step is the step of a context in a pod in a spawn.Chain: through the
+// chain's previous hop when there is one (kubectl runs there), else as
+// opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
+}

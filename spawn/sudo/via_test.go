@@ -15,6 +15,7 @@ import (
 	"github.com/spindle-go/spindle/internal/sudotest"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/runner"
+	"github.com/spindle-go/spindle/spawn/ssh"
 	"github.com/spindle-go/spindle/spawn/sudo"
 )
 
@@ -223,5 +224,75 @@ func TestVia_TargetThatCannotTravel(t *testing.T) {
 	_, err := spawn.Start(context.Background(), root, tgt, spawn.Common{Via: spawn.ContextID(99)}, spawn.Bootstrap{})
 	if !errors.Is(err, spawn.ErrViaOption) {
 		t.Fatalf("err = %v, want ErrViaOption", err)
+	}
+}
+
+// TestVia_ChainSSHSudo: one expression, root -> local hop -> ssh (the
+// real sshd on 127.0.0.1, as spindle-a, connected from the hop) -> sudo
+// to root on that host (spindle-a's password asked at the root) -> a
+// local context of that root context. Every hop's handle answers, runs as
+// the user it should and is its predecessor's child; then the same chain
+// with a wrong password fails at step 2 with sudo.ErrBadPassword, and the
+// hops before it are shut down.
+func TestVia_ChainSSHSudo(t *testing.T) {
+	u := sudotest.Setup(t)
+	cli := sshAs(t, u.A)
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	chain := func(pw sudo.Password) ([]spawn.Child, error) {
+		return spawn.Chain(ctx, root,
+			spawn.LocalStep(spawn.Options{Common: spawn.Common{Name: "hop", Grace: 5 * time.Second}}),
+			ssh.Step(ssh.Options{Host: u.A.Name + "@" + cli.addr, ConfigFile: "none", Agent: "none",
+				IdentityFiles: []string{cli.key}, KnownHostsFiles: []string{cli.knownHosts},
+				Common:    spawn.Common{Name: "ssh-a", Grace: 5 * time.Second, Env: raceEnv()},
+				Bootstrap: spawn.Bootstrap{CacheDirs: []string{cacheDir(t)}}}),
+			spawn.TargetStep(mustSudo(t, &sudo.Host{}, sudo.Options{Auth: sudo.Auth{Password: pw}}),
+				spawn.Common{Name: "sudo-root", Grace: 5 * time.Second, Env: raceEnv()}, spawn.Bootstrap{CacheDirs: []string{cacheDir(t)}}),
+			spawn.LocalStep(spawn.Options{Common: spawn.Common{Name: "leaf", Grace: 5 * time.Second}}))
+	}
+	var n atomic.Int32
+	hops, err := chain(originPassword(u.A.Password, &n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := []int{0, int(u.A.UID), 0, 0}
+	var pids []int
+	for i, h := range hops {
+		me := ask(t, root, h, 16)
+		pids = append(pids, me.Pid)
+		if me.Uid != uids[i] {
+			t.Fatalf("hop %d (%s) runs as uid %d, want %d", i, h.Name(), me.Uid, uids[i])
+		}
+		if i > 0 && h.Info().Via != hops[i-1].ID() {
+			t.Fatalf("hop %d via %d, want %d", i, h.Info().Via, hops[i-1].ID())
+		}
+	}
+	if n.Load() != 1 || parentOf(t, pids[3]) != pids[2] || parentOf(t, parentOf(t, pids[2])) != pids[1] {
+		t.Fatalf("password asked %d times; pids %v, leaf's parent %d, sudo-root's grandparent %d",
+			n.Load(), pids, parentOf(t, pids[3]), parentOf(t, parentOf(t, pids[2])))
+	}
+	if err := hops[0].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		for deadline := time.Now().Add(10 * time.Second); running(pid); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d still runs after the first hop's shutdown", pid)
+			}
+		}
+	}
+
+	before := len(root.Routes())
+	var bad atomic.Int32
+	_, err = chain(originPassword("nope", &bad))
+	var ce *spawn.ChainError
+	if !errors.As(err, &ce) || ce.Step != 2 || !errors.Is(err, sudo.ErrBadPassword) || bad.Load() != 1 {
+		t.Fatalf("wrong password: %v (asked %d times), want a *ChainError at step 2 matching ErrBadPassword", err, bad.Load())
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(root.Routes()) != before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("routes %d, %d before: hops left behind", len(root.Routes()), before)
+		}
 	}
 }
