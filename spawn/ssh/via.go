@@ -34,6 +34,7 @@ type viaOptions struct {
 const (
 	promptPassword   = "ssh.password"   // args: user, host
 	promptPassphrase = "ssh.passphrase" // args: file
+	promptHostKey    = "ssh.hostkey"    // args: host, key type, fingerprint; answer: one byte, the decision
 )
 
 func init() {
@@ -67,6 +68,20 @@ func startHere(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Chi
 	if spawn.HasPrompt(ctx, promptPassphrase) {
 		opts.Passphrase = func(file string) ([]byte, error) { return spawn.AskOrigin(ctx, promptPassphrase, file) }
 	}
+	if spawn.HasPrompt(ctx, promptHostKey) {
+		opts.HostKeyPrompt = func(pctx context.Context, q HostKeyQuestion) (HostKeyDecision, error) {
+			// pctx is the connection's, made from the start's ctx: it
+			// names the origin.
+			b, err := spawn.AskOrigin(pctx, promptHostKey, q.Host, q.KeyType, q.Fingerprint)
+			if err != nil {
+				return HostKeyReject, err
+			}
+			if len(b) != 1 || HostKeyDecision(b[0]) > HostKeyRemember {
+				return HostKeyReject, fmt.Errorf("spawn/ssh: host key prompt answered %d bytes", len(b))
+			}
+			return HostKeyDecision(b[0]), nil
+		}
+	}
 	return Start(ctx, node, opts)
 }
 
@@ -90,22 +105,34 @@ func originPrompts(o Options) []spawn.ViaPrompt {
 			return o.Passphrase(args[0])
 		}})
 	}
+	if o.HostKeyPrompt != nil {
+		ps = append(ps, spawn.ViaPrompt{Name: promptHostKey, Ask: func(ctx context.Context, args []string) ([]byte, error) {
+			if len(args) != 3 {
+				return nil, fmt.Errorf("spawn/ssh: host key prompt with %d arguments", len(args))
+			}
+			d, err := o.HostKeyPrompt(ctx, HostKeyQuestion{Host: args[0], KeyType: args[1], Fingerprint: args[2]})
+			if err != nil {
+				return nil, err
+			}
+			if d < HostKeyReject || d > HostKeyRemember {
+				return nil, fmt.Errorf("spawn/ssh: host key prompt decided %v", d)
+			}
+			return []byte{byte(d)}, nil
+		}})
+	}
 	return ps
 }
 
 func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, error) {
-	switch {
-	case o.Build != nil:
-		return nil, fmt.Errorf("spawn/ssh: Bootstrap.Build: %w", spawn.ErrViaOption)
-	case o.Host == "":
+	if o.Host == "" {
 		return nil, fmt.Errorf("spawn/ssh: Options.Host is empty")
 	}
-	p, err := spawn.StartViaBinaries(ctx, node, o.Via, "ssh", &viaOptions{Common: o.Common,
+	p, err := spawn.StartViaBootstrap(ctx, node, o.Via, "ssh", &viaOptions{Common: o.Common,
 		CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout,
 		Host: o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
 		IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
 		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive},
-		o.Binaries, originPrompts(o)...)
+		o.Bootstrap, originPrompts(o)...)
 	if err != nil {
 		return nil, err
 	}
