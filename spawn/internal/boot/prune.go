@@ -52,7 +52,8 @@ func PruneCache(ctx context.Context, dir string, p CachePolicy, now time.Time) (
 		return rep, nil
 	}
 	p = p.Resolved()
-	if err := checkPrivateDir(dir); err != nil {
+	checked, err := checkPrivateDir(dir)
+	if err != nil {
 		return rep, err
 	}
 	root, err := os.OpenRoot(dir)
@@ -60,6 +61,9 @@ func PruneCache(ctx context.Context, dir string, p CachePolicy, now time.Time) (
 		return rep, fmt.Errorf("spawn: prune %s: %w", dir, err)
 	}
 	defer root.Close()
+	if opened, err := root.Stat("."); err != nil || !os.SameFile(opened, checked) {
+		return rep, fmt.Errorf("spawn: prune %s: the directory changed while it was opened", dir)
+	}
 	stamp, why, err := claimStamp(root, p, now)
 	if err != nil || why != "" {
 		rep.Skipped = why
@@ -98,16 +102,16 @@ func PruneCache(ctx context.Context, dir string, p CachePolicy, now time.Time) (
 
 // checkPrivateDir: dir (after symbolic links) is a directory of this user
 // that nobody else may write.
-func checkPrivateDir(dir string) error {
+func checkPrivateDir(dir string) (os.FileInfo, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("spawn: prune: %w", err)
+		return nil, fmt.Errorf("spawn: prune: %w", err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 || (ok && int(st.Uid) != os.Getuid()) {
-		return fmt.Errorf("spawn: prune %s: not a directory private to uid %d", dir, os.Getuid())
+		return nil, fmt.Errorf("spawn: prune %s: not a directory private to uid %d", dir, os.Getuid())
 	}
-	return nil
+	return fi, nil
 }
 
 // claimStamp opens and locks the stamp file: why is "busy" when another
