@@ -132,8 +132,9 @@ type Node struct {
 
 	mu       sync.RWMutex
 	parent   *link
-	children map[uint32]*link // direct children
-	rt       *route.Table     // routes, names, dead contexts, ID grants
+	children map[uint32]*link      // direct children
+	rt       *route.Table          // routes, names, dead contexts, ID grants
+	notes    map[uint32]Annotation // of live descendants (Annotate)
 	closed   bool
 
 	remotes sync.Map // context ID -> *remoteProcess

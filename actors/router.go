@@ -451,6 +451,7 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	fresh := n.rt.MarkDead(ids, route.Dead{Code: code, Reason: reason, Cause: wc, Detail: detail, Err: localCause(cause)})
 	for _, id := range fresh {
 		delete(n.children, id)
+		delete(n.notes, id)
 	}
 	var targets []delRoute
 	if len(fresh) > 0 {

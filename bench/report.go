@@ -59,6 +59,8 @@ func (rep *Report) result(name string) *Result {
 // against the second. A pair is shown when both ran.
 var ratioPairs = [][2]string{
 	{"spindle", "floor"},
+	{"spindle_gen", "floor"},
+	{"spindle_gen", "spindle"},
 	{"spindle (socketpair)", "floor (socketpair)"},
 	{"spindle", "mitogen"},
 	{"spindle", "protoactor_grpc"},

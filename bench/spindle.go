@@ -20,7 +20,46 @@ import (
 type spindleDriver struct {
 	node   *actors.Node
 	launch func(ctx context.Context, name string) (spawn.Child, error)
+	msgs   messages
 	seq    atomic.Int64
+}
+
+// messages are the workload messages a spindle system sends: the
+// reflective workload types, or their msgp-generated twins (spindle_gen).
+type messages struct {
+	ping    func(n int, payload []byte) any
+	payload func(pong any) ([]byte, error) // a pong's payload
+	tick    any
+	howMany func() any
+	ticks   func(answer any) (int, error) // the count in the answer to howMany
+}
+
+var reflectiveMessages = messages{
+	ping:    func(n int, p []byte) any { return &workload.Ping{N: n, Payload: p} },
+	payload: answerOf(func(p *workload.Pong) []byte { return p.Payload }),
+	tick:    &workload.Tick{},
+	howMany: func() any { return &workload.HowMany{} },
+	ticks:   answerOf(func(t *workload.Ticks) int { return t.N }),
+}
+
+var generatedMessages = messages{
+	ping:    func(n int, p []byte) any { return &workload.GenPing{N: n, Payload: p} },
+	payload: answerOf(func(p *workload.GenPong) []byte { return p.Payload }),
+	tick:    &workload.GenTick{},
+	howMany: func() any { return &workload.GenHowMany{} },
+	ticks:   answerOf(func(t *workload.GenTicks) int { return t.N }),
+}
+
+// answerOf reads a field of an answer of type T (an error for another).
+func answerOf[T any, F any](field func(T) F) func(any) (F, error) {
+	return func(a any) (F, error) {
+		v, ok := a.(T)
+		if !ok {
+			var zero F
+			return zero, fmt.Errorf("answer %T, want %T", a, v)
+		}
+		return field(v), nil
+	}
 }
 
 // localLauncher starts local children of exe over the given link kind.
@@ -40,7 +79,7 @@ type spindleChild struct {
 	node *actors.Node
 	echo *actor.PID
 	ctr  *actor.PID
-	msg  workload.Tick
+	msgs messages
 }
 
 func (d *spindleDriver) startChild(ctx context.Context, kinds ...string) (*spindleChild, error) {
@@ -49,7 +88,7 @@ func (d *spindleDriver) startChild(ctx context.Context, kinds ...string) (*spind
 	if err != nil {
 		return nil, err
 	}
-	ch := &spindleChild{c: c, node: d.node}
+	ch := &spindleChild{c: c, node: d.node, msgs: d.msgs}
 	for _, kind := range kinds {
 		pid, err := c.Spawn(ctx, kind, kind)
 		if err != nil {
@@ -84,27 +123,35 @@ func (d *spindleDriver) open(ctx context.Context) (session, error) {
 }
 
 func (ch *spindleChild) roundTrip(ctx context.Context) error {
-	_, err := actors.Request[*workload.Pong](ctx, ch.node, ch.echo, &workload.Ping{N: 1})
+	_, err := actors.Request[any](ctx, ch.node, ch.echo, ch.msgs.ping(1, nil))
 	return err
 }
 
 func (ch *spindleChild) bulk(ctx context.Context) error {
-	pong, err := actors.Request[*workload.Pong](ctx, ch.node, ch.echo, &workload.Ping{Payload: bulkPayload})
-	if err == nil && len(pong.Payload) != bulkBytes {
-		err = fmt.Errorf("bulk reply carried %d bytes", len(pong.Payload))
+	pong, err := actors.Request[any](ctx, ch.node, ch.echo, ch.msgs.ping(0, bulkPayload))
+	if err != nil {
+		return err
+	}
+	p, err := ch.msgs.payload(pong)
+	if err == nil && len(p) != bulkBytes {
+		err = fmt.Errorf("bulk reply carried %d bytes", len(p))
 	}
 	return err
 }
 
 func (ch *spindleChild) oneWay(ctx context.Context, n int) error {
 	for i := 0; i < n; i++ {
-		if err := ch.node.Send(ch.ctr, &ch.msg); err != nil {
+		if err := ch.node.Send(ch.ctr, ch.msgs.tick); err != nil {
 			return err
 		}
 	}
-	got, err := actors.Request[*workload.Ticks](ctx, ch.node, ch.ctr, &workload.HowMany{})
-	if err == nil && got.N != n {
-		err = fmt.Errorf("counter saw %d of %d messages", got.N, n)
+	answer, err := actors.Request[any](ctx, ch.node, ch.ctr, ch.msgs.howMany())
+	if err != nil {
+		return err
+	}
+	got, err := ch.msgs.ticks(answer)
+	if err == nil && got != n {
+		err = fmt.Errorf("counter saw %d of %d messages", got, n)
 	}
 	return err
 }
@@ -126,5 +173,5 @@ var bulkPayload = func() []byte {
 }()
 
 func (ch *spindleChild) pingPong(ctx context.Context, n int) ([]float64, error) {
-	return pingPongOn(ctx, ch.node.System(), ch.echo, &workload.Ping{N: 1}, n)
+	return pingPongOn(ctx, ch.node.System(), ch.echo, ch.msgs.ping(1, nil), n)
 }

@@ -40,6 +40,8 @@ var systems = []*system{
 		about: "spawn.Local child context over pipes; an actor spawned in it, actors.Request / Node.Send"},
 	{name: "spindle (socketpair)", json: jsonNever, work: steadyWorkloads, make: makeSpindle(spawn.SocketPair),
 		about: "the same over a socketpair"},
+	{name: "spindle_gen", json: jsonWhenRun, work: steadyWorkloads, make: makeSpindleGen,
+		about: "spindle with the workload messages' msgp-generated twins (MarshalMsg/UnmarshalMsg, no reflection; still msgpack)"},
 	{name: "mitogen", json: jsonAlways, work: mitogenWorkloads, make: makeMitogenLocal,
 		about: "router.local() contexts, Context.call / call_no_reply, driven from /usr/bin/python3"},
 	{name: "protoactor_grpc", json: jsonAlways, work: allWorkloads, make: makeProtoactor,
@@ -59,7 +61,7 @@ var systems = []*system{
 }
 
 // jsonOrder is the order of the objects in the JSON file.
-var jsonOrder = []string{"spindle", "floor", "mitogen", "protoactor_grpc", "protoactor_inproc", "spindle_ssh", "mitogen_ssh", "floor_docker", "spindle_docker", "mitogen_docker"}
+var jsonOrder = []string{"spindle", "spindle_gen", "floor", "mitogen", "protoactor_grpc", "protoactor_inproc", "spindle_ssh", "mitogen_ssh", "floor_docker", "spindle_docker", "mitogen_docker"}
 
 // sshWorkloads are those issue 6 asks of SSH contexts: spawn (warm) and
 // round trip.
@@ -143,8 +145,17 @@ func makeSpindle(link spawn.LinkKind) func(context.Context, *env, *system) (cont
 		if err != nil {
 			return nil, err
 		}
-		return &goContender{d: &spindleDriver{node: node, launch: localLauncher(node, e.child, link)}}, nil
+		return &goContender{d: &spindleDriver{node: node, launch: localLauncher(node, e.child, link), msgs: reflectiveMessages}}, nil
 	}
+}
+
+// makeSpindleGen is spindle over pipes with generated codecs.
+func makeSpindleGen(_ context.Context, e *env, _ *system) (contender, error) {
+	node, err := e.spindleRoot()
+	if err != nil {
+		return nil, err
+	}
+	return &goContender{d: &spindleDriver{node: node, launch: localLauncher(node, e.child, spawn.Pipes), msgs: generatedMessages}}, nil
 }
 
 func makeProtoactor(_ context.Context, e *env, _ *system) (contender, error) {
@@ -191,5 +202,5 @@ func makeSpindleSSH(ctx context.Context, e *env, _ *system) (contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &goContender{d: &spindleDriver{node: node, launch: spindleSSHLauncher(node, e.child, t)}}, nil
+	return &goContender{d: &spindleDriver{node: node, launch: spindleSSHLauncher(node, e.child, t), msgs: reflectiveMessages}}, nil
 }

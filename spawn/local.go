@@ -162,6 +162,7 @@ func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, erro
 		return nil, fmt.Errorf("spawn: %s: %w", name, err)
 	}
 	c.stderr.setLogger(node.Logger().With("child", name, "child_id", c.link.ID, "pid", cmd.Process.Pid))
+	node.Annotate(c.link.ID, actors.Annotation{Method: "local"}) // for introspection (how it was started)
 	c.hook.remove = registerHook(node, c.Shutdown)
 	go func() { // a child that dies by itself releases its hook too
 		<-c.link.Done()

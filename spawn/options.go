@@ -78,7 +78,27 @@ type Bootstrap struct {
 	// the upload and the handshake, not counting a build on demand
 	// (Build). Default 60s. The caller's ctx can only shorten it.
 	Timeout time.Duration
+	// Progress, when set, is told the bytes of the binary's upload as they
+	// are written (a cold start; a cache hit reports nothing): first Done
+	// 0, then after each 128 KiB, last Done == Total. Bytes are counted
+	// as sent, after compression (Progress.Codec). It runs on the
+	// goroutine that writes the upload: keep it short. The same transfer
+	// is logged on the node's logger at a bounded rate
+	// (docs/observability.md, "Upload progress"). With Common.Via it
+	// does not travel: the intermediate logs its fetch of the binary and
+	// its upload the same way, and those records reach this context's
+	// logger through log forwarding.
+	Progress func(Progress)
 }
+
+// Progress is one report of a transfer's bytes (Bootstrap.Progress): its
+// Phase (PhaseUpload), its Target, the bytes Done and in all (Total, as
+// they cross the stream: compressed), the Codec and the binary's own Size.
+type Progress = boot.Progress
+
+// PhaseUpload is the Phase of the bootstrap's upload of the binary to the
+// target.
+const PhaseUpload = boot.PhaseUpload
 
 func (b *Bootstrap) timeout() time.Duration {
 	if b.Timeout <= 0 {

@@ -36,7 +36,17 @@ const (
 // is left running and the error matches one of the Err* sentinels of this
 // package where one applies. Each method package (spawn/ssh,
 // spawn/command, spawn/kube, spawn/docker, spawn/sudo) wraps it.
+//
+// With c.Via set, the context named there runs the start (docs/via.md,
+// "Targets as data"): t must be a ViaTarget (a command, docker or kube
+// target, sudo.Host, a sudo, su or doas wrapper over one of them), which
+// travels as its description and is rebuilt there; its callbacks (sudo's
+// password) stay here and are asked from there; Bootstrap.Binaries are
+// offered by content address as for every via start.
 func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b Bootstrap) (*Process, error) {
+	if c.Via != nil {
+		return startTargetVia(ctx, node, t, c, b)
+	}
 	timeout, start := b.timeout(), time.Now()
 	ti := t.Info()
 	desc := describe(ti)
@@ -53,6 +63,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	proc, err := boot.Start(ctx, t, boot.Options{
 		Host: desc, Shell: b.Shell, LogLevel: c.LogLevel.String(), Env: c.Env,
 		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: b.source(), Logger: log, Timeout: timeout,
+		Progress: b.Progress,
 		Stderr: func(r io.ReadCloser) boot.Tail {
 			p.stderr = forwardStderr(r, log)
 			return bootTail{p.stderr}
@@ -80,6 +91,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 		return nil, &BootstrapError{Host: desc, Stage: "handshake", Err: err, Stderr: p.stderr.tail()}
 	}
 	p.link, p.handshake = link, time.Since(begin)
+	node.Annotate(link.ID, actors.Annotation{Method: ti.Method}) // for introspection (how it was started)
 	p.stderr.setLogger(log.With("child_id", link.ID, "pid", p.boot.Pid))
 	p.hook.remove = registerHook(node, p.Shutdown)
 	p.wg.Add(1)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
+	"github.com/spindle-go/spindle/internal/progress"
 	"github.com/spindle-go/spindle/spawn/internal/boot"
 )
 
@@ -363,9 +365,11 @@ func (s *binStore) pull(ctx context.Context, parent uint32, d string, w io.Write
 	return platform, err
 }
 
-func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d string, w io.Writer) (string, error) {
+func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d string, w io.Writer) (_ string, err error) {
 	var platform string
 	var off, size int64 = 0, -1
+	var m *progress.Meter // logs the fetch once its size is known
+	defer func() { m.End(err) }()
 	for size < 0 || off < size {
 		resp, err := calls.CallService[binGetReq, binGetResp](ctx, s.ep, parent, binService, "get",
 			&binGetReq{Digest: d, Off: off, N: binChunk, Codec: binCodec})
@@ -380,11 +384,16 @@ func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d string, w i
 		case len(resp.Data) == 0 || int64(len(resp.Data)) > resp.Size-off:
 			return "", fmt.Errorf("spawn: fetch binary %s: chunk of %d bytes at %d of %d", d, len(resp.Data), off, resp.Size)
 		}
+		if size < 0 {
+			m = progress.Start(s.node.Logger(), progress.Spec{Op: "fetch", Target: "context " + strconv.FormatUint(uint64(parent), 10),
+				Total: resp.Size, Attrs: []any{"digest", d, "codec", binCodec}})
+		}
 		size, platform = resp.Size, resp.Platform
 		if _, err := w.Write(resp.Data); err != nil {
 			return "", fmt.Errorf("spawn: fetch binary %s: %w", d, err)
 		}
 		off += int64(len(resp.Data))
+		m.Update(off)
 		s.fetched.Add(int64(len(resp.Data)))
 	}
 	return platform, nil

@@ -415,6 +415,7 @@ type namedError struct {
 
 var viaErrors = []namedError{
 	{"spindle.spawn.ErrViaOption", ErrViaOption},
+	{"spindle.spawn.ErrBadTarget", ErrBadTarget},
 	{"spindle.spawn.ErrUnknownBinary", ErrUnknownBinary},
 	{"spindle.spawn.ErrBinaryDigest", ErrBinaryDigest},
 	{"spindle.spawn.ErrBinaryBusy", ErrBinaryBusy},

@@ -139,6 +139,9 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 		info.Ended = false
 		restarts = info.Restarts
 	})
+	if restarts > 0 { // for introspection: the new context's row shows its restarts
+		a.s.node.Annotate(m.child.ID(), actors.Annotation{Restarts: restarts})
+	}
 	if old, ok := a.lastID[m.name]; ok {
 		ev := &ChildRestarted{Supervisor: a.s.cfg.Name, Child: m.name, ID: m.child.ID(), OldID: old, Restarts: restarts}
 		a.s.emit(ev)

@@ -140,7 +140,16 @@ func registerFDExt(kind FDKind, zero any) {
 // fields). Each such value is encoded as a placeholder holding its index in
 // fds, which lists them in payload order; fds is nil when there are none.
 // The values are not touched: taking their descriptors is the caller's job.
+//
+// A message with a generated MarshalMsg is encoded by it (it cannot hold
+// descriptors: msgp generates no codec for them).
 func (r *Registry) AppendPayloadFDs(dst []byte, msg any) (out []byte, fds []any, err error) {
+	if out, ok, err := appendGenerated(dst, msg); ok {
+		if err != nil {
+			return dst, nil, fmt.Errorf("wire: encode %T: %w", msg, err)
+		}
+		return out, nil, nil
+	}
 	e := encoderPool.Get().(*payloadEncoder)
 	e.enc.Reset(&e.w)
 	e.w.b, e.w.fdsOK = dst, true

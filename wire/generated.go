@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"reflect"
 )
 
@@ -52,6 +53,10 @@ func appendGenerated(dst []byte, msg any) (out []byte, ok bool, err error) {
 	return out, true, nil
 }
 
+// errNotMsgpack marks a payload that failed the structural check: no
+// decoder would take it, so the reflective fallback is not tried.
+var errNotMsgpack = errors.New("not one well-formed msgpack object")
+
 // decodeGenerated decodes payload into v with its generated UnmarshalMsg,
 // under the same rules as the reflective decodeInto: the payload is first
 // checked to be one well-formed msgpack object within the decode limits
@@ -59,7 +64,7 @@ func appendGenerated(dst []byte, msg any) (out []byte, ok bool, err error) {
 // in the generated code is an ErrBadPayload, never a crash.
 func decodeGenerated(payload []byte, v generatedUnmarshaler, typeName string) (err error) {
 	if err := checkMsgpack(payload); err != nil {
-		return badPayload(typeName, "%w", err)
+		return badPayload(typeName, "%w: %w", errNotMsgpack, err)
 	}
 	defer func() {
 		if p := recover(); p != nil {

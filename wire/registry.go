@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -256,6 +258,15 @@ func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, 
 	var err error
 	if rt.generated && !isNil { // a nil T decodes to its zero value, reflectively
 		err = decodeGenerated(payload, p.(generatedUnmarshaler), name)
+		if err != nil && !errors.Is(err, errNotMsgpack) && bytes.IndexByte(payload, msgpackNil) >= 0 {
+			// What generated code refuses but msgpack allows (a
+			// reflective peer writes a nil slice, map or string as nil):
+			// decoded reflectively, into a fresh value. Only a payload
+			// with a nil byte in it is tried again.
+			v = reflect.New(rt.t)
+			p = v.Interface()
+			err = decodeInto(payload, p, name)
+		}
 	} else {
 		err = decodeInto(payload, p, name)
 	}

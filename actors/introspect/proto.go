@@ -39,6 +39,8 @@ type row struct {
 	Err      string    `msgpack:"e"`
 	Dropped  int       `msgpack:"x"`
 	Links    []linkRow `msgpack:"l"`
+	Method   string    `msgpack:"m"`  // an ancestor's word (actors.Annotation)
+	Restarts int       `msgpack:"rs"` // likewise
 }
 
 // linkRow is one actors.LinkStats on the wire.
@@ -77,7 +79,7 @@ func (r linkRow) stats() actors.LinkStats {
 func (r *row) context() *Context {
 	c := &Context{ID: r.ID, Parent: r.Parent, Name: r.Name, Incarnation: r.Inc, Host: r.Host, User: r.User,
 		PID: r.PID, Uptime: time.Duration(r.UptimeMS) * time.Millisecond, State: r.State, Err: r.Err,
-		Dropped: r.Dropped}
+		Dropped: r.Dropped, Method: r.Method, Restarts: r.Restarts}
 	for _, l := range r.Links {
 		c.Links = append(c.Links, l.stats())
 	}
@@ -113,7 +115,7 @@ func decodeReply(b []byte) (reply, error) {
 // Bounds of the walk of a reply body.
 const (
 	maxElems  = 4 * MaxRows // array elements in one reply: rows and their links
-	maxMapLen = 64          // entries of one map (a row has 12)
+	maxMapLen = 64          // entries of one map (a row has 14)
 	maxDepth  = 6           // reply > rows > row > links > link > value
 )
 
@@ -211,6 +213,7 @@ func check(stub row, rows []row, limit int, behind func(id uint32) bool) []row {
 // sanitize bounds one row's strings, state and links.
 func sanitize(r row) row {
 	r.Name, r.Inc, r.Host, r.User, r.Err = cut(r.Name), cut(r.Inc), cut(r.Host), cut(r.User), cut(r.Err)
+	r.Method, r.Restarts = cut(r.Method), max(0, r.Restarts)
 	if !knownState(r.State) {
 		r.State, r.Err = StateInvalid, "unknown state"
 	}

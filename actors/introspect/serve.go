@@ -264,7 +264,25 @@ func (s *service) gather(ctx context.Context, limit int) []row {
 		rows = append(rows, s.answerRows(k.id, stub, ans, left)...)
 	}
 	rows[0].Dropped = me.Dropped
+	s.annotate(rows[1:])
 	return rows
+}
+
+// annotate puts what this context recorded of its descendants
+// (actors.Node.Annotate) into their rows, over what they said.
+func (s *service) annotate(rows []row) {
+	for i := range rows {
+		a, ok := s.n.AnnotationOf(rows[i].ID)
+		if !ok {
+			continue
+		}
+		if a.Method != "" {
+			rows[i].Method = cut(a.Method)
+		}
+		if a.Restarts > 0 {
+			rows[i].Restarts = a.Restarts
+		}
+	}
 }
 
 // answerRows turns child's answer into checked rows.

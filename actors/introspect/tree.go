@@ -64,6 +64,15 @@ type Context struct {
 	// (outside its subtree, duplicate, over the row limit) and were
 	// dropped.
 	Dropped int
+	// Method (how the context was started: "local", "ssh", "docker",
+	// "sudo", ...) and Restarts (its supervisor's restarts before it) are
+	// what its ancestors recorded with actors.Node.Annotate (spawn
+	// records the method, supervision the restarts); where several did,
+	// the one nearest the asker wins. A descendant's own word for them
+	// counts only where no ancestor recorded a field. Empty and 0 for the
+	// asked context itself and where nobody recorded them.
+	Method   string
+	Restarts int
 	// Links are the context's link counters (actors.LinkStats), its
 	// parent's link first.
 	Links    []actors.LinkStats

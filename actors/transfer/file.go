@@ -9,6 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
+
+	"github.com/spindle-go/spindle/internal/progress"
 )
 
 // The file protocol, over a stream (see docs/calls.md, "Files and
@@ -50,13 +53,43 @@ type FileOptions struct {
 	Mode fs.FileMode
 	// Progress, if set, is called on the caller's goroutine after each
 	// block (256 KiB) sent or received, with the bytes done and the total
-	// (-1 when not known).
+	// (-1 when not known). Whether set or not, the transfer is logged on
+	// Config.Logger at a bounded rate, as every Spindle transfer is
+	// (docs/observability.md, "Upload progress").
 	Progress func(done, total int64)
 }
 
-func (o *FileOptions) progress(done, total int64) {
-	if o != nil && o.Progress != nil {
-		o.Progress(done, total)
+// tracker reports one file transfer on the side that asked for it: to
+// FileOptions.Progress, and at a bounded rate to the logger
+// (internal/progress: the records every Spindle transfer writes). A nil
+// *tracker reports nothing (the serving side).
+type tracker struct {
+	fn func(done, total int64)
+	m  *progress.Meter
+}
+
+func (t *Transfer) track(op string, target uint32, path string, total int64, o *FileOptions) *tracker {
+	k := &tracker{m: progress.Start(t.cfg.Logger, progress.Spec{Op: op, Target: "context " + strconv.FormatUint(uint64(target), 10),
+		Total: total, Attrs: []any{"path", path}})}
+	if o != nil {
+		k.fn = o.Progress
+	}
+	return k
+}
+
+func (k *tracker) progress(done, total int64) {
+	if k == nil {
+		return
+	}
+	k.m.Update(done)
+	if k.fn != nil {
+		k.fn(done, total)
+	}
+}
+
+func (k *tracker) end(err error) {
+	if k != nil {
+		k.m.End(err)
 	}
 }
 
@@ -124,7 +157,7 @@ func (t *Transfer) PushFile(ctx context.Context, target uint32, src, path string
 }
 
 func (t *Transfer) push(ctx context.Context, target uint32, r io.Reader, size int64, path string,
-	mode fs.FileMode, o *FileOptions) (Result, error) {
+	mode fs.FileMode, o *FileOptions) (_ Result, err error) {
 	if err := checkPath(path); err != nil {
 		return Result{}, &FileError{Op: "push", Path: path, Context: target, Code: codePath, Msg: err.Error()}
 	}
@@ -135,7 +168,9 @@ func (t *Transfer) push(ctx context.Context, target uint32, r io.Reader, size in
 		return Result{}, fmt.Errorf("transfer: push %s to context %d: %w", path, target, err)
 	}
 	defer s.Close()
-	sent, sendErr := sendFile(s, pushRequest{Path: path, Mode: uint32(mode), Size: size}, r, size, o)
+	k := t.track("push", target, path, size, o)
+	defer func() { k.end(err) }()
+	sent, sendErr := sendFile(s, pushRequest{Path: path, Mode: uint32(mode), Size: size}, r, size, k)
 	if sendErr == nil {
 		sendErr = s.CloseWrite()
 	}
@@ -161,7 +196,7 @@ func (t *Transfer) push(ctx context.Context, target uint32, r io.Reader, size in
 }
 
 // sendFile writes the header h, then r's bytes in blocks and their sum.
-func sendFile(s *Stream, h any, r io.Reader, total int64, o *FileOptions) (Result, error) {
+func sendFile(s *Stream, h any, r io.Reader, total int64, o *tracker) (Result, error) {
 	if err := writeHeader(s, h); err != nil {
 		return Result{}, err
 	}
@@ -198,7 +233,7 @@ func sendFile(s *Stream, h any, r io.Reader, total int64, o *FileOptions) (Resul
 
 // receiveBlocks copies the blocks of a file from s to w, and checks their
 // sum (and the size, when known).
-func receiveBlocks(s *Stream, w io.Writer, total int64, o *FileOptions) (Result, error) {
+func receiveBlocks(s *Stream, w io.Writer, total int64, o *tracker) (Result, error) {
 	sum := sha256.New()
 	buf := make([]byte, maxBlock)
 	var done int64

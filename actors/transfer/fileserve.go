@@ -107,7 +107,7 @@ func (t *Transfer) receiveFile(s *Stream, req pushRequest) (Result, error) {
 		return Result{}, err
 	}
 	return writeAtomic(req.Path, fs.FileMode(req.Mode).Perm(), func(w io.Writer) (Result, error) {
-		return receiveBlocks(s, w, req.Size, nil)
+		return receiveBlocks(s, w, req.Size, nil) // the caller reports progress
 	})
 }
 
@@ -168,7 +168,7 @@ func (t *Transfer) servePull(ctx context.Context, s *Stream) error {
 		return writeHeader(s, &fileHeader{Code: fileCode(err), Err: err.Error()})
 	}
 	defer f.Close()
-	_, err = sendFile(s, &fileHeader{Mode: uint32(st.Mode().Perm()), Size: st.Size()}, f, st.Size(), nil)
+	_, err = sendFile(s, &fileHeader{Mode: uint32(st.Mode().Perm()), Size: st.Size()}, f, st.Size(), nil) // the caller reports progress
 	return err
 }
 
@@ -196,8 +196,8 @@ func openRegular(path string) (*os.File, fs.FileInfo, error) {
 // PullFile for an atomic local copy). The target must allow this context
 // to read files (Config.AllowFiles, ancestors by default).
 func (t *Transfer) Pull(ctx context.Context, target uint32, path string, w io.Writer, o *FileOptions) (Result, error) {
-	res, _, err := t.pull(ctx, target, path, func(s *Stream, h fileHeader) (Result, error) {
-		return receiveBlocks(s, w, h.Size, o)
+	res, _, err := t.pull(ctx, target, path, o, func(s *Stream, h fileHeader, k *tracker) (Result, error) {
+		return receiveBlocks(s, w, h.Size, k)
 	})
 	return res, err
 }
@@ -213,16 +213,16 @@ func (t *Transfer) PullFile(ctx context.Context, target uint32, path, local stri
 		}
 		local = abs
 	}
-	res, _, err := t.pull(ctx, target, path, func(s *Stream, h fileHeader) (Result, error) {
+	res, _, err := t.pull(ctx, target, path, o, func(s *Stream, h fileHeader, k *tracker) (Result, error) {
 		return writeAtomic(local, o.mode(fs.FileMode(h.Mode)), func(w io.Writer) (Result, error) {
-			return receiveBlocks(s, w, h.Size, o)
+			return receiveBlocks(s, w, h.Size, k)
 		})
 	})
 	return res, err
 }
 
-func (t *Transfer) pull(ctx context.Context, target uint32, path string,
-	recv func(*Stream, fileHeader) (Result, error)) (Result, fileHeader, error) {
+func (t *Transfer) pull(ctx context.Context, target uint32, path string, o *FileOptions,
+	recv func(*Stream, fileHeader, *tracker) (Result, error)) (Result, fileHeader, error) {
 	fail := func(err error) (Result, fileHeader, error) {
 		return Result{}, fileHeader{}, fmt.Errorf("transfer: pull %s from context %d: %w", path, target, err)
 	}
@@ -249,7 +249,9 @@ func (t *Transfer) pull(ctx context.Context, target uint32, path string,
 	if h.Code != 0 {
 		return Result{}, h, &FileError{Op: "pull", Path: path, Context: target, Code: h.Code, Msg: h.Err}
 	}
-	res, err := recv(s, h)
+	k := t.track("pull", target, path, h.Size, o)
+	res, err := recv(s, h, k)
+	k.end(err)
 	if err != nil {
 		if errors.Is(err, ErrChecksum) {
 			return res, h, &FileError{Op: "pull", Path: path, Context: target, Code: codeChecksum, Msg: err.Error()}

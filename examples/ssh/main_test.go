@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,9 +31,9 @@ func TestExample(t *testing.T) {
 	args := []string{"-F", "none", "-i", srv.UserKey, "-known-hosts", srv.KnownHosts, "-n", "200", srv.User + "@" + srv.Addr}
 	host, _ := os.Hostname()
 	for i, want := range []string{"uploaded to " + cache, "cached in " + cache} {
-		var out bytes.Buffer
+		var out, status bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		err := run(ctx, args, &out)
+		err := run(ctx, args, &out, &status)
 		cancel()
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", i, err, out.String())
@@ -42,7 +43,38 @@ func TestExample(t *testing.T) {
 				t.Errorf("run %d: output lacks %q:\n%s", i, w, out.String())
 			}
 		}
-		t.Logf("run %d:\n%s", i, out.String())
+		checkProgressLines(t, i == 0, status.String())
+		t.Logf("run %d:\n%s%s", i, out.String(), status.String())
+	}
+}
+
+// checkProgressLines: a cold start shows the upload in plain lines (stderr
+// is not a terminal here), from 0.0 MB to the whole, at most 6 lines; a
+// warm start shows none.
+func checkProgressLines(t *testing.T, cold bool, status string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(status), "\n") {
+		if strings.HasPrefix(l, "uploading spindle binary ") {
+			lines = append(lines, l)
+		}
+	}
+	if !cold {
+		if len(lines) != 0 {
+			t.Errorf("warm start shows progress:\n%s", status)
+		}
+		return
+	}
+	if len(lines) < 2 || len(lines) > 6 || strings.Contains(status, "\r") {
+		t.Fatalf("cold start progress lines:\n%s\nwant 2 to 6 plain lines", status)
+	}
+	first, last := lines[0], lines[len(lines)-1]
+	var done, total float64
+	if _, err := fmt.Sscanf(last, "uploading spindle binary %f/%f MB", &done, &total); err != nil || done != total || total <= 0 {
+		t.Errorf("last line %q (%v), want the whole upload", last, err)
+	}
+	if !strings.HasPrefix(first, "uploading spindle binary 0.0/") {
+		t.Errorf("first line %q, want 0.0 done", first)
 	}
 }
 
@@ -50,7 +82,7 @@ func TestExample_UnknownHostHint(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{Env: []string{"SHLVL=1"}})
 	empty := filepath.Join(t.TempDir(), "known_hosts")
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-F", "none", "-i", srv.UserKey, "-known-hosts", empty, srv.User + "@" + srv.Addr}, &out)
+	err := run(context.Background(), []string{"-F", "none", "-i", srv.UserKey, "-known-hosts", empty, srv.User + "@" + srv.Addr}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "-accept-new") {
 		t.Fatalf("error %v, want the unknown-host hint", err)
 	}
@@ -80,7 +112,7 @@ func TestExample_BuildsForTheHostsPlatform(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := run(ctx, args, &out); err != nil {
+	if err := run(ctx, args, &out, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, w := range []string{"platform   linux/arm64", "built for linux/arm64 on demand", "uploaded to", "worker shut down"} {

@@ -93,7 +93,7 @@ func TestImportRules(t *testing.T) {
 		func(d string) bool {
 			_, isMethod := methodPackage(d)
 			return d == "actors" || d == "actors/calls" || under(d, "actors/internal") || isWire(d) ||
-				d == "internal/platform" || (under(d, "spawn") && !isMethod)
+				d == "internal/platform" || d == "internal/progress" || (under(d, "spawn") && !isMethod)
 		}, nil)
 	p.rule(t, "spawn/runner", "spawn/runner imports only the standard library", none, none)
 	p.rule(t, "spawn/internal/boot", "spawn/internal/boot never imports actors",
@@ -101,6 +101,7 @@ func TestImportRules(t *testing.T) {
 	p.rule(t, "supervision/internal/core", "the supervision core imports the standard library only", none, none)
 	p.rule(t, "internal/platform", "platform code imports only the standard library and x/sys", none,
 		func(d string) bool { return strings.HasPrefix(d, "golang.org/x/sys/") })
+	p.rule(t, "internal/progress", "the transfer logger imports only the standard library", none, none)
 	for pkg := range p.deps {
 		rest, ok := strings.CutPrefix(pkg, "actors/")
 		if ok && !under(pkg, "actors/internal") && !strings.Contains(rest, "/") {

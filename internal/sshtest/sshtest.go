@@ -226,8 +226,7 @@ func (s *Server) run(cfg Config, conf string) error {
 			return fmt.Errorf("sshd exited: %s", cmd.ProcessState)
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
-			_ = c.Close()
+		if s.listening(cfg) {
 			s.cmd, s.done = cmd, done
 			return nil
 		}
@@ -236,6 +235,30 @@ func (s *Server) run(cfg Config, conf string) error {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	<-done
 	return fmt.Errorf("sshd not listening on %s after 10s", s.Addr)
+}
+
+// listening reports whether sshd accepts connections. Inside a namespace
+// the test's own namespace may have no route to it (an inner host behind a
+// bastion, internal/netnstest): there sshd's own log line tells.
+func (s *Server) listening(cfg Config) bool {
+	if cfg.NetNS != "" {
+		return strings.Contains(s.log.String(), "Server listening on "+cfg.ListenIP+" port "+strconv.Itoa(s.Port))
+	}
+	c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// Pid returns the process ID of the listening sshd (sessions run in
+// processes of their own, its children).
+func (s *Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // stop ends the listening sshd. Connections already accepted run in their

@@ -74,15 +74,43 @@ func Target(opts Options) (runner.Target, error) {
 	if host == "" {
 		host = strings.Join(opts.Argv, " ")
 	}
-	return &execrun.Target{
+	return &prefixTarget{Target: &execrun.Target{
 		Prefix:    append([]string(nil), opts.Argv...),
 		Env:       append([]string(nil), opts.LocalEnv...),
 		Dir:       opts.Dir,
 		Desc:      runner.Info{Method: "command", Host: host, User: opts.User},
 		Signals:   !opts.NoSignals,
 		KillGrace: opts.KillGrace,
-	}, nil
+	}, opts: targetOptions{Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host,
+		User: opts.User, NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}}, nil
 }
+
+// prefixTarget is the prefix as a runner.Target that can travel through
+// Via as data (spawn.ViaTarget: sudo over a command prefix on an
+// intermediate's host).
+type prefixTarget struct {
+	*execrun.Target
+	opts targetOptions
+}
+
+// targetOptions are the target's part of Options, as data.
+type targetOptions struct {
+	Argv      []string
+	LocalEnv  []string
+	Dir       string
+	Host      string
+	User      string
+	NoSignals bool
+	KillGrace time.Duration
+}
+
+// DescribeVia describes the prefix as data; Argv, LocalEnv and Dir are
+// then taken on the intermediate's host.
+func (t *prefixTarget) DescribeVia(*spawn.ViaPrompts) (spawn.TargetSpec, error) {
+	return spawn.NewTargetSpec("command", &t.opts)
+}
+
+var _ spawn.ViaTarget = (*prefixTarget)(nil)
 
 // Start starts a child context through the prefix and joins it to node,
 // returning once the handshake is done (spawn.Start). The default name is
@@ -122,6 +150,10 @@ type viaOptions struct {
 }
 
 func init() {
+	spawn.RegisterViaTarget("command", func(_ context.Context, o *targetOptions) (runner.Target, error) {
+		return Target(Options{Argv: o.Argv, LocalEnv: o.LocalEnv, Dir: o.Dir, Host: o.Host, User: o.User,
+			NoSignals: o.NoSignals, KillGrace: o.KillGrace})
+	})
 	spawn.RegisterViaMethod("command", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
 		return Start(ctx, node, Options{Common: o.Common,
 			Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
@@ -141,4 +173,16 @@ func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Proc
 		CacheDirs: opts.CacheDirs, Shell: opts.Shell, Timeout: opts.Timeout,
 		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
 		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Binaries)
+}
+
+// Step is the step of a context through the prefix opts in a
+// spawn.Chain: through the chain's previous hop when there is one (the
+// prefix runs there), else as opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
 }

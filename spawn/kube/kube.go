@@ -94,16 +94,47 @@ func Target(opts Options) (runner.Target, error) {
 	if opts.Namespace != "" {
 		host = opts.Namespace + "/" + host
 	}
-	return &execrun.Target{
+	return &podTarget{Target: &execrun.Target{
 		Prefix: argv,
 		Env:    append([]string(nil), opts.LocalEnv...),
 		Desc:   runner.Info{Method: "kubectl", Host: host},
-	}, nil
+	}, opts: podOptions{Pod: opts.Pod, Container: opts.Container, Namespace: opts.Namespace, Context: opts.Context,
+		Kubeconfig: opts.Kubeconfig, Kubectl: opts.Kubectl, LocalEnv: opts.LocalEnv}}, nil
+}
+
+// podTarget is the pod as a runner.Target that can travel through Via as
+// data (spawn.ViaTarget): kubectl then runs on the intermediate's host,
+// with its kubeconfig.
+type podTarget struct {
+	*execrun.Target
+	opts podOptions
+}
+
+// podOptions are the target's part of Options, as data.
+type podOptions struct {
+	Pod, Container, Namespace, Context, Kubeconfig, Kubectl string
+	LocalEnv                                                []string
+}
+
+// DescribeVia describes the pod's target as data.
+func (t *podTarget) DescribeVia(*spawn.ViaPrompts) (spawn.TargetSpec, error) {
+	return spawn.NewTargetSpec("kube", &t.opts)
+}
+
+var _ spawn.ViaTarget = (*podTarget)(nil)
+
+func init() {
+	spawn.RegisterViaTarget("kube", func(_ context.Context, o *podOptions) (runner.Target, error) {
+		return Target(Options{Pod: o.Pod, Container: o.Container, Namespace: o.Namespace, Context: o.Context,
+			Kubeconfig: o.Kubeconfig, Kubectl: o.Kubectl, LocalEnv: o.LocalEnv})
+	})
 }
 
 // Start starts a child context in the pod and joins it to node, returning
 // once the handshake is done (spawn.Start). The default name is
-// "kube-POD".
+// "kube-POD". With Common.Via set, the context named there runs kubectl
+// (spawn.Start's Via, docs/via.md): the kubeconfig and kubectl are that
+// context's host's.
 func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
 	t, err := Target(opts)
 	if err != nil {
@@ -113,4 +144,16 @@ func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process
 		opts.Name = "kube-" + opts.Pod
 	}
 	return spawn.Start(ctx, node, t, opts.Common, opts.Bootstrap)
+}
+
+// Step is the step of a context in a pod in a spawn.Chain: through the
+// chain's previous hop when there is one (kubectl runs there), else as
+// opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
 }

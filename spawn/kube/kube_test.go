@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,57 @@ func TestStart_KubectlMissing(t *testing.T) {
 	_, err = kube.Start(ctx, root, kube.Options{Pod: "p", Kubectl: "/nonexistent/kubectl"})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("error %v, want one wrapping os.ErrNotExist", err)
+	}
+}
+
+// TestStart_ThroughAnIntermediate: kube.Start with Common.Via: the
+// intermediate (a local context) runs the stand-in kubectl, the child is
+// its child, and the root reaches it and shuts it down through it.
+func TestStart_ThroughAnIntermediate(t *testing.T) {
+	kubectl, argsFile := standIn(t)
+	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	defer func() { _ = root.Shutdown(ctx) }()
+	hop, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "hop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kube.Start(ctx, root, kube.Options{Pod: "web-0", Namespace: "prod", Kubectl: kubectl,
+		Common:    spawn.Common{Grace: time.Second, Via: hop},
+		Bootstrap: spawn.Bootstrap{CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args, _ := os.ReadFile(argsFile); !strings.HasPrefix(string(args), "exec\n-i\nweb-0\n-n\nprod\n--\n/bin/sh\n-c\n") {
+		t.Fatalf("kubectl was called with %q", args)
+	}
+	info := c.Info()
+	if c.Name() != "kube-web-0" || info.Method != "kubectl" || info.Via != hop.ID() {
+		t.Fatalf("name %q, info %+v", c.Name(), info)
+	}
+	pid, err := c.Spawn(ctx, "echo", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pong, err := actors.Request[*Pong](ctx, root, pid, &Ping{N: 7})
+	if err != nil || pong.N != 7 {
+		t.Fatalf("pong %+v, %v", pong, err)
+	}
+	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pong.Pid) + "/stat")
+	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) < 2 || f[1] != strconv.Itoa(hop.Pid()) {
+		t.Fatalf("the child's parent is %v, not the intermediate %d", f, hop.Pid())
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := c.Wait(ctx); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if err := hop.Shutdown(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -85,6 +85,9 @@ func dialHop(ctx context.Context, t sshTarget, via *ssh.Client, viaName string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if hk.policy != HostKeyInsecureIgnore {
+		hk.prompt, hk.ctx = opts.HostKeyPrompt, ctx
+	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var nc net.Conn

@@ -56,6 +56,7 @@ type HostKeyError struct {
 	Known       []string // "file:line" of the keys known for Host; empty if unknown
 	Revoked     bool     // the key is marked @revoked
 	Files       []string // the known_hosts files consulted
+	Rejected    bool     // unknown, and Options.HostKeyPrompt refused it
 }
 
 func (e *HostKeyError) Error() string {
@@ -65,6 +66,10 @@ func (e *HostKeyError) Error() string {
 	case len(e.Known) > 0:
 		return fmt.Sprintf("spawn: ssh host key mismatch for %s: the server presented %s %s, known_hosts has other keys at %s; someone could be eavesdropping (man in the middle), or the host key changed",
 			e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
+	}
+	if e.Rejected {
+		return fmt.Sprintf("spawn: ssh host %s is unknown: its %s key %s, in none of %s, was rejected by the host key prompt",
+			e.Host, e.KeyType, e.Fingerprint, listOr(e.Files, "no known_hosts file"))
 	}
 	return fmt.Sprintf("spawn: ssh host %s is unknown: its %s key %s is in none of %s (add it, or use HostKeyAcceptNew)",
 		e.Host, e.KeyType, e.Fingerprint, listOr(e.Files, "no known_hosts file"))

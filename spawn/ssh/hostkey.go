@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -47,8 +48,45 @@ func (p HostKeyPolicy) String() string {
 	return "default"
 }
 
+// HostKeyQuestion is what Options.HostKeyPrompt is asked about: a host
+// key that no known_hosts file has for the host (an unknown host).
+type HostKeyQuestion struct {
+	Host        string // the name looked up in known_hosts ("[h]:2222")
+	KeyType     string // the type of the key the server presented
+	Fingerprint string // its SHA256 fingerprint, as ssh-keygen -l prints it
+}
+
+// HostKeyDecision is Options.HostKeyPrompt's answer.
+type HostKeyDecision int
+
+const (
+	// HostKeyReject refuses the key: the start fails with ErrUnknownHost.
+	HostKeyReject HostKeyDecision = iota
+	// HostKeyAcceptOnce accepts the key for this connection only.
+	HostKeyAcceptOnce
+	// HostKeyRemember accepts the key and appends it to the first
+	// known_hosts file (KnownHostsFiles[0], else the configured user
+	// file), as HostKeyAcceptNew does: on the host that connects, which
+	// through Via is the intermediate's.
+	HostKeyRemember
+)
+
+func (d HostKeyDecision) String() string {
+	switch d {
+	case HostKeyReject:
+		return "reject"
+	case HostKeyAcceptOnce:
+		return "accept-once"
+	case HostKeyRemember:
+		return "remember"
+	}
+	return fmt.Sprintf("HostKeyDecision(%d)", int(d))
+}
+
 // hostKeyChecker checks the host keys of one connection attempt.
 type hostKeyChecker struct {
+	prompt   func(context.Context, HostKeyQuestion) (HostKeyDecision, error) // Options.HostKeyPrompt
+	ctx      context.Context                                                 // the connection's, for prompt
 	policy   HostKeyPolicy
 	files    []string // known_hosts files that exist
 	userFile string   // where accepted new keys go
@@ -126,6 +164,8 @@ func (h *hostKeyChecker) check(name string, remote net.Addr, key ssh.PublicKey) 
 			known = append(known, fmt.Sprintf("%s:%d (%s %s)", k.Filename, k.Line, k.Key.Type(), ssh.FingerprintSHA256(k.Key)))
 		}
 		return &HostKeyError{Host: knownhosts.Normalize(name), KeyType: key.Type(), Fingerprint: fp, Known: known, Files: h.files}
+	case errors.As(err, &ke) && h.prompt != nil:
+		return h.ask(name, key, fp)
 	case errors.As(err, &ke):
 		if h.policy == HostKeyAcceptNew && h.userFile != "" {
 			if err := h.remember(name, key); err != nil {
@@ -137,6 +177,35 @@ func (h *hostKeyChecker) check(name string, remote net.Addr, key ssh.PublicKey) 
 		return &HostKeyError{Host: knownhosts.Normalize(name), KeyType: key.Type(), Fingerprint: fp, Files: h.files}
 	}
 	return fmt.Errorf("spawn: known_hosts: %w", err)
+}
+
+// ask runs Options.HostKeyPrompt about the unknown key of name.
+func (h *hostKeyChecker) ask(name string, key ssh.PublicKey, fp string) error {
+	q := HostKeyQuestion{Host: knownhosts.Normalize(name), KeyType: key.Type(), Fingerprint: fp}
+	ctx := h.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d, err := h.prompt(ctx, q)
+	if err != nil {
+		h.log.Warn("ssh: host key prompt failed: the key is refused", "host", name, "key", key.Type()+" "+fp, "err", err)
+		d = HostKeyReject
+	}
+	switch d {
+	case HostKeyAcceptOnce:
+		h.log.Info("ssh: unknown host key accepted for this connection by the prompt", "host", name, "key", key.Type()+" "+fp)
+		return nil
+	case HostKeyRemember:
+		if h.userFile == "" {
+			return fmt.Errorf("spawn: known_hosts: no file to remember the key of %s in", q.Host)
+		}
+		if err := h.remember(name, key); err != nil {
+			return err
+		}
+		h.log.Info("ssh: host key added to known_hosts by the prompt", "host", name, "key", key.Type()+" "+fp, "file", h.userFile)
+		return nil
+	}
+	return &HostKeyError{Host: q.Host, KeyType: q.KeyType, Fingerprint: fp, Files: h.files, Rejected: true}
 }
 
 // remember appends a line for name and key to the user's known_hosts.

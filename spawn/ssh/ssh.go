@@ -72,6 +72,16 @@ type Options struct {
 	// HostKeyPolicy: see HostKeyPolicy. Host keys are checked against
 	// known_hosts unless HostKeyInsecureIgnore is set explicitly.
 	HostKeyPolicy HostKeyPolicy
+	// HostKeyPrompt, when set, is asked about the key of a host that no
+	// known_hosts file has (an unknown host), with its fingerprint, on
+	// every hop of the connection, instead of the policy's answer;
+	// changed and revoked keys are never asked about (ErrHostKeyMismatch).
+	// Its decision says whether the key is remembered (HostKeyRemember) or
+	// accepted once; an error rejects it. HostKeyInsecureIgnore asks
+	// nothing. Through Via it stays here, asked from the intermediate
+	// (spawn.AskOrigin); a remembered key goes to the intermediate's
+	// known_hosts.
+	HostKeyPrompt func(ctx context.Context, q HostKeyQuestion) (HostKeyDecision, error)
 
 	// ConnectTimeout bounds each hop's TCP connection and SSH key
 	// exchange. Default: ConnectTimeout of the configuration, else 15s.
@@ -133,7 +143,8 @@ func (c *Context) Info() spawn.Info {
 // bootstrap (spawn.StartVia, docs/via.md): files, the agent socket, the
 // ssh configuration and known_hosts are those of that context's host;
 // Password and Passphrase stay here and are asked from there when the
-// server wants them (spawn.AskOrigin); Bootstrap.Binaries are fetched
+// server wants them, and HostKeyPrompt when the intermediate meets an
+// unknown host key (spawn.AskOrigin); Bootstrap.Binaries are fetched
 // by that context from its parent when a target needs one, and
 // Bootstrap.Build cannot travel yet (spawn.ErrViaOption).
 func Start(ctx context.Context, node *actors.Node, opts Options) (*Context, error) {

@@ -33,6 +33,7 @@ type viaOptions struct {
 const (
 	promptPassword   = "ssh.password"   // args: user, host
 	promptPassphrase = "ssh.passphrase" // args: file
+	promptHostKey    = "ssh.hostkey"    // args: host, key type, fingerprint; answer: one byte, the decision
 )
 
 func init() {
@@ -66,6 +67,20 @@ func startHere(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Chi
 	if spawn.HasPrompt(ctx, promptPassphrase) {
 		opts.Passphrase = func(file string) ([]byte, error) { return spawn.AskOrigin(ctx, promptPassphrase, file) }
 	}
+	if spawn.HasPrompt(ctx, promptHostKey) {
+		opts.HostKeyPrompt = func(pctx context.Context, q HostKeyQuestion) (HostKeyDecision, error) {
+			// pctx is the connection's, made from the start's ctx: it
+			// names the origin.
+			b, err := spawn.AskOrigin(pctx, promptHostKey, q.Host, q.KeyType, q.Fingerprint)
+			if err != nil {
+				return HostKeyReject, err
+			}
+			if len(b) != 1 || HostKeyDecision(b[0]) > HostKeyRemember {
+				return HostKeyReject, fmt.Errorf("spawn/ssh: host key prompt answered %d bytes", len(b))
+			}
+			return HostKeyDecision(b[0]), nil
+		}
+	}
 	return Start(ctx, node, opts)
 }
 
@@ -89,6 +104,21 @@ func originPrompts(o Options) []spawn.ViaPrompt {
 			return o.Passphrase(args[0])
 		}})
 	}
+	if o.HostKeyPrompt != nil {
+		ps = append(ps, spawn.ViaPrompt{Name: promptHostKey, Ask: func(ctx context.Context, args []string) ([]byte, error) {
+			if len(args) != 3 {
+				return nil, fmt.Errorf("spawn/ssh: host key prompt with %d arguments", len(args))
+			}
+			d, err := o.HostKeyPrompt(ctx, HostKeyQuestion{Host: args[0], KeyType: args[1], Fingerprint: args[2]})
+			if err != nil {
+				return nil, err
+			}
+			if d < HostKeyReject || d > HostKeyRemember {
+				return nil, fmt.Errorf("spawn/ssh: host key prompt decided %v", d)
+			}
+			return []byte{byte(d)}, nil
+		}})
+	}
 	return ps
 }
 
@@ -109,4 +139,16 @@ func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, erro
 		return nil, err
 	}
 	return &Context{Process: p}, nil
+}
+
+// Step is the step of an SSH context with opts in a spawn.Chain: through
+// the chain's previous hop when there is one (connecting from there),
+// else as opts.Via says.
+func Step(opts Options) spawn.Step {
+	return func(ctx context.Context, node *actors.Node, via spawn.Hop) (spawn.Child, error) {
+		if via != nil {
+			opts.Via = via
+		}
+		return Start(ctx, node, opts)
+	}
 }

@@ -1,7 +1,11 @@
 package ssh_test
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -11,6 +15,8 @@ import (
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/ssh"
+	xssh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // TestVia_SSHThroughIntermediate: a local intermediate connects to sshd
@@ -83,5 +89,96 @@ func TestVia_SSHPasswordAskedAtTheOrigin(t *testing.T) {
 	}
 	if asked.Load() == 0 {
 		t.Fatal("the password was never asked at the origin")
+	}
+}
+
+// TestVia_SSHHostKeyAskedAtTheOrigin: the intermediate connects to the
+// real sshd with a known_hosts that lacks its key; HostKeyPrompt stays at
+// the root and is asked from there with the key's fingerprint. Reject is
+// ErrUnknownHost at the root; accept-once starts and writes nothing;
+// remember starts and writes the intermediate's known_hosts, after which
+// a strict start needs no prompt; a changed key is never asked about
+// (ErrHostKeyMismatch); a failing prompt rejects. The same without Via.
+func TestVia_SSHHostKeyAskedAtTheOrigin(t *testing.T) {
+	srv, _ := sshServer(t, sshtest.Config{})
+	pubBytes, err := os.ReadFile(srv.HostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _, _, err := xssh.ParseAuthorizedKey(pubBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantQ := ssh.HostKeyQuestion{Host: knownhosts.Normalize(srv.Addr), KeyType: pub.Type(), Fingerprint: xssh.FingerprintSHA256(pub)}
+	root := newRoot(t, nil)
+	ctx := testCtx(t, 3*time.Minute)
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := os.Getpid()
+	for _, via := range []spawn.Hop{a, nil} {
+		name := "via"
+		if via == nil {
+			name = "direct"
+		}
+		t.Run(name, func(t *testing.T) {
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			var asked []ssh.HostKeyQuestion
+			opts := func(d ssh.HostKeyDecision, perr error) ssh.Options {
+				o := sshOpts(srv, "hk")
+				o.Via, o.KnownHostsFiles = via, []string{kh}
+				o.HostKeyPrompt = func(_ context.Context, q ssh.HostKeyQuestion) (ssh.HostKeyDecision, error) {
+					if os.Getpid() != self {
+						panic("host key prompt run outside the origin")
+					}
+					asked = append(asked, q)
+					return d, perr
+				}
+				return o
+			}
+			check := func(step string, n int) {
+				t.Helper()
+				if len(asked) != n || (n > 0 && asked[n-1] != wantQ) {
+					t.Fatalf("%s: asked %+v, want %d questions, the last %+v", step, asked, n, wantQ)
+				}
+			}
+			if err := trySSH(t, root, opts(ssh.HostKeyReject, nil)); !errors.Is(err, ssh.ErrUnknownHost) {
+				t.Fatalf("reject: %v, want ErrUnknownHost", err)
+			}
+			check("reject", 1)
+			if err := trySSH(t, root, opts(ssh.HostKeyRemember, errors.New("the user closed the dialog"))); !errors.Is(err, ssh.ErrUnknownHost) {
+				t.Fatalf("failing prompt: %v, want ErrUnknownHost", err)
+			}
+			check("failing prompt", 2)
+			c := startSSH(t, root, opts(ssh.HostKeyAcceptOnce, nil))
+			check("accept once", 3)
+			if via != nil && c.Info().Via != a.ID() {
+				t.Fatalf("info %+v", c.Info())
+			}
+			if _, err := os.Stat(kh); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("accept once wrote known_hosts: %v", err)
+			}
+			_ = c.Shutdown(ctx)
+			startSSH(t, root, opts(ssh.HostKeyRemember, nil)).Shutdown(ctx)
+			check("remember", 4)
+			strict := sshOpts(srv, "strict")
+			strict.Via, strict.KnownHostsFiles, strict.HostKeyPolicy = via, []string{kh}, ssh.HostKeyStrict
+			startSSH(t, root, strict).Shutdown(ctx)
+
+			// Another key on file for the host: a mismatch, never a question.
+			other, _, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			otherPub, _ := xssh.NewPublicKey(other)
+			if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, otherPub)+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := trySSH(t, root, opts(ssh.HostKeyAcceptOnce, nil)); !errors.Is(err, ssh.ErrHostKeyMismatch) {
+				t.Fatalf("changed key: %v, want ErrHostKeyMismatch", err)
+			}
+			check("changed key", 4)
+		})
 	}
 }

@@ -45,7 +45,7 @@ func setup(n *actors.Node) error {
 		return err
 	}
 	n.RegisterKind("who", actor.PropsFromProducer(func() actor.Actor { return who{node: n} }))
-	return nil
+	return viaSetup(n)
 }
 
 type who struct{ node *actors.Node }
@@ -115,7 +115,7 @@ func raceEnv() []string {
 }
 
 // ask spawns "who" in the child and asks it.
-func ask(t testing.TB, root *actors.Node, p *spawn.Process, payload int) *Me {
+func ask(t testing.TB, root *actors.Node, p spawn.Child, payload int) *Me {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

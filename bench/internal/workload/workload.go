@@ -47,6 +47,11 @@ func Setup(n *actors.Node) error {
 		actors.RegisterType[Tick](n, "bench.Tick"),
 		actors.RegisterType[HowMany](n, "bench.HowMany"),
 		actors.RegisterType[Ticks](n, "bench.Ticks"),
+		actors.RegisterType[GenPing](n, "bench.GenPing"),
+		actors.RegisterType[GenPong](n, "bench.GenPong"),
+		actors.RegisterType[GenTick](n, "bench.GenTick"),
+		actors.RegisterType[GenHowMany](n, "bench.GenHowMany"),
+		actors.RegisterType[GenTicks](n, "bench.GenTicks"),
 	} {
 		if err != nil {
 			return err
@@ -58,18 +63,22 @@ func Setup(n *actors.Node) error {
 }
 
 // NewEcho returns the actor of the "echo" kind: it answers a Ping with a
-// Pong of the same number and payload.
+// Pong of the same number and payload (a GenPing with a GenPong).
 func NewEcho() actor.Actor { return echoActor{} }
 
 // NewCounter returns the actor of the "counter" kind: it counts Ticks and
-// answers HowMany with the count since it was last asked.
+// answers HowMany with the count since it was last asked (GenTick,
+// GenHowMany and GenTicks alike).
 func NewCounter() actor.Actor { return &counterActor{} }
 
 type echoActor struct{}
 
 func (echoActor) Receive(c actor.Context) {
-	if m, ok := c.Message().(*Ping); ok {
+	switch m := c.Message().(type) {
+	case *Ping:
 		c.Respond(&Pong{N: m.N, Payload: m.Payload})
+	case *GenPing:
+		c.Respond(&GenPong{N: m.N, Payload: m.Payload})
 	}
 }
 
@@ -77,10 +86,13 @@ type counterActor struct{ n int }
 
 func (k *counterActor) Receive(c actor.Context) {
 	switch c.Message().(type) {
-	case *Tick:
+	case *Tick, *GenTick:
 		k.n++
 	case *HowMany:
 		c.Respond(&Ticks{N: k.n})
+		k.n = 0
+	case *GenHowMany:
+		c.Respond(&GenTicks{N: k.n})
 		k.n = 0
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spindle-go/spindle/internal/progress"
 	"github.com/spindle-go/spindle/spawn/runner"
 )
 
@@ -56,7 +57,37 @@ type Options struct {
 	// and returns what the errors quote from it. Default: stderr is kept
 	// (last 4 KiB) by Start itself.
 	Stderr func(io.ReadCloser) Tail
+	// Progress, when set, is called as the binary is uploaded (never on a
+	// cache hit): once with Done 0 before the first byte, after each chunk
+	// written (uploadChunk), and last with Done == Total once every byte
+	// is written. Done never decreases. It runs on the goroutine that
+	// writes the upload, so it paces the upload: keep it short.
+	Progress func(Progress)
 }
+
+// Progress is one report of a transfer's bytes (Options.Progress).
+type Progress struct {
+	// Phase says which transfer: PhaseUpload (the bootstrap's upload to
+	// the target), the only one so far.
+	Phase string
+	// Target is the other side: the bootstrap's host ("ssh u@h:22").
+	Target string
+	// Done and Total count the bytes as they cross the stream, after
+	// compression (Codec): what the network carries and what sets the
+	// time the transfer takes. Total is never 0 and Done reaches it last.
+	Done, Total int64
+	// Codec is the encoding of the bytes (zstd, gzip or raw), Size the
+	// binary's own size before encoding.
+	Codec string
+	Size  int64
+}
+
+// PhaseUpload is the Phase of the bootstrap's upload to the target.
+const PhaseUpload = "upload"
+
+// uploadChunk is the most bytes of the upload written at once (a progress
+// report follows each).
+const uploadChunk = 128 << 10
 
 // Tail is what Start needs from whoever consumes the command's stderr.
 type Tail interface {
@@ -420,14 +451,41 @@ func (b *booter) upload(ctx context.Context, miss Reply) (*uploader, error) {
 	b.info.Codec, b.info.Uploaded, b.info.DigestTool = codec, int64(len(data)), miss.Tool
 	hdr := uploadHeader(hex.EncodeToString(tok[:]), codec, len(data), miss.Tool, want)
 	stdin := b.r.Stdin()
+	report := Progress{Phase: PhaseUpload, Target: b.host, Total: int64(len(data)), Codec: codec, Size: bin.size}
+	m := progress.Start(b.log, progress.Spec{Op: PhaseUpload, Target: b.host, Total: report.Total,
+		Attrs: []any{"dir", miss.Dir, "codec", codec, "size", bin.size}})
 	go func() {
 		defer close(u.done)
 		if _, u.err = io.WriteString(stdin, hdr); u.err == nil {
-			_, u.err = stdin.Write(data)
+			u.err = sendChunks(stdin, data, report, b.opts.Progress, m)
 		}
+		m.End(u.err)
 	}()
-	b.log.Debug("boot: uploading the binary", "host", b.host, "dir", miss.Dir, "codec", codec, "bytes", len(data))
 	return u, nil
+}
+
+// sendChunks writes data to w in chunks of uploadChunk, reporting each to
+// m and to fn (when set).
+func sendChunks(w io.Writer, data []byte, p Progress, fn func(Progress), m *progress.Meter) error {
+	if fn != nil {
+		fn(p)
+	}
+	for len(data) > 0 {
+		n := min(len(data), uploadChunk)
+		k, err := w.Write(data[:n])
+		p.Done += int64(k)
+		if k > 0 {
+			m.Update(p.Done)
+			if fn != nil {
+				fn(p)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
 }
 
 // noReply explains a script that ended without answering: a shell that
