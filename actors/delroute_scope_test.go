@@ -161,7 +161,9 @@ func TestRouter_DelRouteForTheTalkerOnly(t *testing.T) {
 func TestRouter_EgressRecordsBomb(t *testing.T) {
 	const bound = 64
 	k := newKinds()
-	cfg := actors.Config{Setup: setups(typeSetup, k.setup)}
+	// Heartbeats off: the raw peers answer no PING, and the spray may take
+	// longer than a heartbeat timeout under load.
+	cfg := actors.Config{Setup: setups(typeSetup, k.setup), HeartbeatInterval: -1}
 	root := newRoot(t, cfg)
 	mcfg := cfg
 	mcfg.Quotas.EgressIDs = bound

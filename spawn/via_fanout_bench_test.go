@@ -72,7 +72,7 @@ func BenchmarkVia1000(b *testing.B) {
 
 func runFanOut(b *testing.B, mids, per int) {
 	b.StopTimer()
-	root := newRoot(b, nil)
+	root := fanRoot(b)
 	ctx := testCtx(b, 20*time.Minute)
 	heap0, rss0, gor0 := liveHeap(), selfRSSKiB(), runtime.NumGoroutine()
 	b.StartTimer()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
@@ -69,7 +70,7 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 					c, err := spawn.Local(ctx, root, spawn.Options{Executable: o.exe,
 						Common: spawn.Common{Name: fmt.Sprintf("m%d-k%d", i, j), Grace: time.Second, Via: m}})
 					if err != nil {
-						errs <- fmt.Errorf("m%d-k%d: %w", i, j, err)
+						errs <- fmt.Errorf("m%d-k%d: %w (intermediate dead: %v)", i, j, err, m.DeadReason())
 						return
 					}
 					tr.kids[i][j] = c
@@ -84,6 +85,27 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 		tb.Fatal(err)
 	}
 	return tr
+}
+
+// fanRoot is newRoot with a heartbeat timeout of 30 s instead of 5 s
+// (children adopt it): in CI, 200 race-instrumented processes start beside
+// other packages' tests on 2 cores, and a link quiet for 5 s there is load,
+// not death.
+func fanRoot(tb testing.TB) *actors.Node {
+	tb.Helper()
+	n, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, HeartbeatTimeout: 30 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
 }
 
 // ids returns the context IDs of every context of the tree.
@@ -194,7 +216,7 @@ func waitGone(ctx context.Context, tb testing.TB, pids []int) {
 // answers.
 func TestVia_FanOut200(t *testing.T) {
 	const mids, per = 4, 50
-	root := newRoot(t, nil)
+	root := fanRoot(t)
 	ctx := testCtx(t, 3*time.Minute)
 	start := time.Now()
 	tr := buildFanTree(ctx, t, root, fanOpts{mids: mids, per: per})
