@@ -175,6 +175,16 @@ type exitCoder interface{ ExitCode() int }
 
 // causeOf classifies a local cause for the wire: its code and, for an exit,
 // the exit status.
+// CauseOf returns the stable cause code that an IS_DEAD for a death of
+// reason err would carry (wire.CauseExit for an exit error of any spawn
+// method, wire.CauseHeartbeat for a heartbeat timeout, ...), as the
+// cause of a *DeadError; wire.CauseUnknown when err carries none. It is
+// for metrics and logs that want a low-cardinality name of a reason.
+func CauseOf(err error) wire.Cause {
+	c, _ := causeOf(err)
+	return c
+}
+
 func causeOf(err error) (wire.Cause, int32) {
 	var rc *RemoteCause
 	var ec exitCoder

@@ -222,7 +222,9 @@ func (n *Node) SendKind(kind wire.Kind, dst uint32, body []byte) error {
 // wrapping ctx's (the frame was not sent). Never call it from a
 // KindHandler (a reader that writes can deadlock with a peer whose reader
 // writes too): use SendKind there. A RunHandler's run may call it (the
-// link's watchdog gives the link a new reader if the write waits).
+// link's watchdog gives the link a new reader if the write waits). With a
+// Propagator (Config.Propagator) the frame's key/value block carries the
+// headers it sets for ctx (the receiver reads them with FrameHeaders).
 func (n *Node) SendKindContext(ctx context.Context, kind wire.Kind, dst uint32, body []byte) error {
 	if _, builtin := n.builtin[kind]; builtin {
 		return fmt.Errorf("%w: %s is a built-in kind", ErrKindTaken, kind)
@@ -235,8 +237,12 @@ func (n *Node) SendKindContext(ctx context.Context, kind wire.Kind, dst uint32, 
 	if err != nil {
 		return err
 	}
+	var kv []byte
+	if pr := n.prop.Load(); pr != nil {
+		kv = pr.kvBlock(ctx)
+	}
 	buf := getBuf()
-	*buf = wire.AppendFrame((*buf)[:0], s, nil, body)
+	*buf = wire.AppendFrame((*buf)[:0], s, kv, body)
 	err = l.sendFDsContext(ctx, *buf, nil, inline)
 	putBuf(buf)
 	if ce := ctx.Err(); ce != nil && errors.Is(err, ce) {

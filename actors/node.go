@@ -64,6 +64,11 @@ type Config struct {
 	// Quotas bound what each child link's subtree can make this context
 	// hold; zero fields mean the defaults documented on Quotas.
 	Quotas Quotas
+	// Propagator carries a trace context (or other context values) from
+	// caller to callee in the frames of context-taking sends; see
+	// Propagator. A child started by spawn.Main has none unless its Setup
+	// calls Node.SetPropagator. Default none.
+	Propagator Propagator
 }
 
 func (c *Config) setDefaults() {
@@ -127,8 +132,9 @@ type Node struct {
 
 	kindsMu    sync.RWMutex // guards kinds, serializes HandleKind
 	kinds      map[string]*actor.Props
-	frameKinds atomic.Pointer[kindIndex] // frame kinds and their handlers
-	builtin    kindTable                 // the built-in kinds, never changed
+	frameKinds atomic.Pointer[kindIndex]   // frame kinds and their handlers
+	prop       atomic.Pointer[propagation] // Config.Propagator, nil for none
+	builtin    kindTable                   // the built-in kinds, never changed
 
 	mu       sync.RWMutex
 	parent   *link
@@ -196,6 +202,7 @@ func newNode(cfg Config, id uint32, parents []uint32, name string) *Node {
 	kt := n.builtinKinds()
 	n.builtin = kt
 	n.frameKinds.Store(newKindIndex(kt))
+	n.prop.Store(newPropagation(cfg.Propagator))
 	actorLevel := slog.LevelWarn
 	if cfg.ActorLogLevel != nil {
 		actorLevel = *cfg.ActorLogLevel

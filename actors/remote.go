@@ -244,16 +244,26 @@ type Undeliverable struct {
 // the message cannot leave this context (unregistered type, dead context).
 // While the link toward pid's context is over its queue limit it waits
 // (backpressure), until the link drains or is declared dead; SendContext
-// bounds that wait.
+// bounds that wait (and carries ctx's trace context, see Propagator).
 func (n *Node) Send(pid *actor.PID, msg any) error {
-	return n.SendContext(context.Background(), pid, msg)
+	id, ok := ContextOf(pid)
+	if !ok || id == n.id {
+		n.sys.Root.Send(pid, msg)
+		return nil
+	}
+	return n.sendUserContext(context.Background(), id, pid, msg, inline)
 }
 
 // SendContext is Send that stops waiting for room in the link's queue when
 // ctx is done, and then returns an error wrapping ctx's error (the message
 // was not sent). It waits for nothing else: a link that is not over its
-// limit takes the message at once.
+// limit takes the message at once. With a Propagator (Config.Propagator)
+// the headers it sets for ctx are added to msg's (the caller's own
+// headers of the same keys win).
 func (n *Node) SendContext(ctx context.Context, pid *actor.PID, msg any) error {
+	if pr := n.prop.Load(); pr != nil {
+		msg = pr.withPropagated(ctx, msg)
+	}
 	id, ok := ContextOf(pid)
 	if !ok || id == n.id {
 		n.sys.Root.Send(pid, msg)

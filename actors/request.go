@@ -109,7 +109,8 @@ func (r *reply) wait(ctx context.Context) (any, error) {
 // or the target's context dies, whichever is first; in the last case the
 // error satisfies errors.Is(err, ErrContextDead) and carries the reason.
 // To send headers, pass an *actor.MessageEnvelope as msg (its Sender is
-// replaced). An answer that is not an R is an error.
+// replaced). With a Propagator (Config.Propagator) the request also
+// carries ctx's trace context. An answer that is not an R is an error.
 func Request[R any](ctx context.Context, n *Node, pid *actor.PID, msg any) (R, error) {
 	var zero R
 	v, err := n.Request(ctx, pid, msg)
@@ -137,6 +138,10 @@ func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error
 	env := &actor.MessageEnvelope{Message: msg, Sender: r.pid}
 	if e, ok := msg.(*actor.MessageEnvelope); ok {
 		env.Message, env.Header = e.Message, e.Header
+	}
+	if pr := n.prop.Load(); pr != nil {
+		env = pr.withPropagated(ctx, env).(*actor.MessageEnvelope)
+		env.Sender = r.pid
 	}
 	if target == n.id {
 		n.sys.Root.Send(pid, env)

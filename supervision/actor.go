@@ -35,6 +35,7 @@ type incarnation struct {
 	inc      uint64
 	child    spawn.Child // nil until started
 	stopWant bool        // Stop arrived while starting
+	dead     bool        // its death was fed to the core
 }
 
 // supervisorActor applies a Core's directives. It owns the core and the
@@ -82,11 +83,29 @@ func (a *supervisorActor) Receive(c actor.Context) {
 // onDead records a child's death: it is down from now on, whatever the
 // core decides, and its cause is kept for the events.
 func (a *supervisorActor) onDead(c actor.Context, m childDead, now time.Time) {
+	in := a.running[m.name]
+	if in != nil && in.inc == m.inc {
+		if in.dead {
+			// Reported already, with a child behind it: keep the cause
+			// its own handle gives.
+			if m.reason != nil {
+				a.cause[m.name] = m.reason
+				a.s.update(m.name, func(info *ChildInfo) {
+					if info.Incarnation == m.inc && info.LastErr != nil {
+						info.LastErr = m.reason
+					}
+				})
+			}
+			return
+		}
+		in.dead = true
+		a.intermediateFirst(c, m.name, m.reason, now)
+	}
 	reason := m.reason
 	if reason == nil {
 		reason = fmt.Errorf("supervision: link to %s closed without a reason: %w", m.name, actors.ErrContextDead)
 	}
-	if in := a.running[m.name]; in != nil && in.inc == m.inc {
+	if in != nil && in.inc == m.inc {
 		a.cause[m.name] = reason
 		a.s.update(m.name, func(info *ChildInfo) {
 			if info.Incarnation == m.inc {
@@ -95,6 +114,49 @@ func (a *supervisorActor) onDead(c actor.Context, m childDead, now time.Time) {
 		})
 	}
 	a.apply(c, a.core.Handle(core.Exited{Name: m.name, Inc: m.inc, Abnormal: abnormal(m.reason), Reason: reason.Error()}, now))
+}
+
+// intermediate returns the current incarnation of name's intermediate
+// (ContextSpec.Via), or nil.
+func (a *supervisorActor) intermediate(name string) spawn.Child {
+	if via := a.spec(name).Via; via != "" {
+		if in := a.running[via]; in != nil {
+			return in.child
+		}
+	}
+	return nil
+}
+
+// intermediateFirst feeds the core the death of name's intermediate
+// before name's own, when the intermediate is dead too: the root learns of
+// both in one update (the intermediate's link, or its DEL_ROUTE, removes
+// the routes to it and to everything behind it), while their handles may
+// report in either order (a local child's waits for its exit status).
+// Then the core stops the children behind the intermediate and restarts
+// it first. The intermediate's cause is, until its own handle reports,
+// the cause its dependent's death carries (the same link's).
+func (a *supervisorActor) intermediateFirst(c actor.Context, name string, reason error, now time.Time) {
+	via := a.spec(name).Via
+	if via == "" {
+		return
+	}
+	in := a.running[via]
+	if in == nil || in.child == nil || in.dead {
+		return
+	}
+	select {
+	case <-in.child.Dead():
+		reason = in.child.DeadReason()
+	default:
+		if _, routed := a.s.node.Routes()[in.child.ID()]; routed {
+			return // alive: name died alone
+		}
+		var de *actors.DeadError
+		if errors.As(reason, &de) && de.Err != nil {
+			reason = de.Err
+		}
+	}
+	a.onDead(c, childDead{name: via, inc: in.inc, reason: reason}, now)
 }
 
 // shutdown stops every child and then the supervisor, on Stop or when the
@@ -152,7 +214,7 @@ func (a *supervisorActor) onStarted(c actor.Context, m startResult, now time.Tim
 	}
 	a.lastID[m.name] = m.child.ID()
 	if a.spec(m.name).Standby {
-		a.s.prepareSpare(a.spec(m.name))
+		a.s.prepareSpare(a.spec(m.name), a.intermediate(m.name))
 	}
 	a.apply(c, a.core.Handle(core.Started{Name: m.name, Inc: m.inc}, now))
 }
@@ -224,6 +286,7 @@ func (a *supervisorActor) childGaveUp(d core.ChildGaveUp) {
 // start runs one start on a goroutine: the context, then its actors.
 func (a *supervisorActor) start(c actor.Context, d core.StartChild) {
 	spec := a.spec(d.Name)
+	via := a.intermediate(d.Name) // the core starts a child only while its intermediate runs
 	a.running[d.Name] = &incarnation{inc: d.Inc}
 	s, self, root := a.s, c.Self(), c.ActorSystem().Root
 	s.wg.Add(1)
@@ -231,6 +294,9 @@ func (a *supervisorActor) start(c actor.Context, d core.StartChild) {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.base, spec.StartTimeout)
 		defer cancel()
+		if via != nil {
+			ctx = context.WithValue(ctx, viaKey{}, via)
+		}
 		res := startResult{name: d.Name, inc: d.Inc}
 		if res.child = s.takeSpare(d.Name); res.child == nil {
 			res.child, res.err = spec.Start(ctx, s.node, d.Name)
@@ -376,9 +442,10 @@ func (s *Supervisor) takeSpare(name string) spawn.Child {
 	}
 }
 
-// prepareSpare starts a standby context for spec on a goroutine, unless
-// one is ready or on its way.
-func (s *Supervisor) prepareSpare(spec ContextSpec) {
+// prepareSpare starts a standby context for spec on a goroutine (through
+// via, when the spec has an intermediate), unless one is ready or on its
+// way. A spare dies with its intermediate, and a dead spare is not taken.
+func (s *Supervisor) prepareSpare(spec ContextSpec, via spawn.Child) {
 	s.mu.Lock()
 	if s.closing || s.sparing[spec.Name] || s.spares[spec.Name] != nil {
 		s.mu.Unlock()
@@ -391,6 +458,9 @@ func (s *Supervisor) prepareSpare(spec ContextSpec) {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.base, spec.StartTimeout)
 		defer cancel()
+		if via != nil {
+			ctx = context.WithValue(ctx, viaKey{}, via)
+		}
 		spare, err := spec.Start(ctx, s.node, spec.Name)
 		s.mu.Lock()
 		delete(s.sparing, spec.Name)

@@ -50,6 +50,15 @@ type ContextSpec struct {
 	// Backoff overrides the Policy's backoff for this child, field by
 	// field (zero fields: the Policy's).
 	Backoff Backoff
+	// Via names the child this one is started through: its intermediate
+	// (docs/via.md), a child listed before it that is not Temporary. The
+	// StartFunc gets the intermediate's current incarnation from
+	// Intermediate(ctx) and passes it as spawn.Common.Via. The child starts
+	// only while its intermediate is up; when the intermediate ends, the
+	// children behind it (which end with it) are stopped and restarted
+	// after it, in order, whatever the strategy, and only the
+	// intermediate's failure counts toward the intensity.
+	Via string
 	// Standby keeps one spare context of this child started and idle (one
 	// more process), so that a restart only has to spawn the actors in it:
 	// the restart then costs about the detection time and a round trip
@@ -154,6 +163,23 @@ type Supervisor struct {
 	ended   bool
 }
 
+// viaKey is the context key of Intermediate.
+type viaKey struct{}
+
+// Intermediate returns, inside a StartFunc, the current incarnation of the
+// child named by the spec's Via: the context to start this one through
+// (spawn.Common.Via). It is nil when the spec has no Via, or outside a
+// supervisor's start.
+//
+//	Start: func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
+//		return ssh.Start(ctx, node, ssh.Options{Common: spawn.Common{Name: name,
+//			Via: supervision.Intermediate(ctx)}, Host: "inner"})
+//	},
+func Intermediate(ctx context.Context) spawn.Child {
+	c, _ := ctx.Value(viaKey{}).(spawn.Child)
+	return c
+}
+
 // Start starts a supervisor and its children and returns without waiting
 // for them; WaitUp waits, Child and Children tell what is up. OneForOne
 // children start in parallel (unless Policy.Sequential), the others one at
@@ -170,7 +196,7 @@ func Start(ctx context.Context, node *actors.Node, cfg Config) (*Supervisor, err
 			return nil, fmt.Errorf("supervision: child %q has no Start function", c.Name)
 		}
 		specs[i] = core.ChildSpec{Name: c.Name, Restart: core.Restart(c.Restart),
-			Intensity: c.Intensity.core(), Backoff: c.Backoff.core()}
+			Intensity: c.Intensity.core(), Backoff: c.Backoff.core(), Via: c.Via}
 		infos[c.Name] = &ChildInfo{Name: c.Name}
 	}
 	cr, first, err := core.NewCore(cfg.Policy.core(), specs, cfg.Rand, cfg.Now())

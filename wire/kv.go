@@ -64,43 +64,67 @@ func ParseKV(b []byte) (map[string]string, error) {
 	}
 	m := make(map[string]string)
 	for off := 0; len(b) > 0; {
-		key, val, rest, err := parseKVEntry(b)
+		k, v, rest, err := parseKVEntry(b)
 		if err != nil {
 			return nil, malformed("kv entry at offset %d: %v", off, err)
 		}
+		key := string(k)
 		if _, dup := m[key]; dup {
 			return nil, malformed("kv entry at offset %d: duplicate key %q", off, key)
 		}
-		m[key] = val
+		m[key] = string(v)
 		off += len(b) - len(rest)
 		b = rest
 	}
 	return m, nil
 }
 
+// RangeKV calls f with each entry of a key/value block, in order, until f
+// returns false, without allocating; k and v alias b. It returns an error
+// wrapping [ErrMalformed] (after calling f for the entries before it) for
+// what [ParseKV] rejects, but for duplicate keys, which it does not look
+// for.
+func RangeKV(b []byte, f func(k, v []byte) bool) error {
+	if len(b) > MaxKVLen {
+		return malformed("kv block of %d bytes, limit %d", len(b), MaxKVLen)
+	}
+	for off := 0; len(b) > 0; {
+		key, val, rest, err := parseKVEntry(b)
+		if err != nil {
+			return malformed("kv entry at offset %d: %v", off, err)
+		}
+		if !f(key, val) {
+			return nil
+		}
+		off += len(b) - len(rest)
+		b = rest
+	}
+	return nil
+}
+
 type kvError string
 
 func (e kvError) Error() string { return string(e) }
 
-func parseKVEntry(b []byte) (key, val string, rest []byte, err error) {
+func parseKVEntry(b []byte) (key, val, rest []byte, err error) {
 	klen, b, ok := parseU8(b)
 	if !ok {
-		return "", "", nil, kvError("truncated key length")
+		return nil, nil, nil, kvError("truncated key length")
 	}
 	if klen == 0 {
-		return "", "", nil, kvError("empty key")
+		return nil, nil, nil, kvError("empty key")
 	}
 	k, b, ok := parseBytes(b, int(klen))
 	if !ok {
-		return "", "", nil, kvError("truncated key")
+		return nil, nil, nil, kvError("truncated key")
 	}
 	vlen, b, ok := parseU16(b)
 	if !ok {
-		return "", "", nil, kvError("truncated value length")
+		return nil, nil, nil, kvError("truncated value length")
 	}
 	v, b, ok := parseBytes(b, int(vlen))
 	if !ok {
-		return "", "", nil, kvError("truncated value")
+		return nil, nil, nil, kvError("truncated value")
 	}
-	return string(k), string(v), b, nil
+	return k, v, b, nil
 }

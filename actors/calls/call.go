@@ -106,7 +106,7 @@ func (ep *Endpoint) start(ctx context.Context, kind wire.Kind, target uint32, na
 	}
 	if err == nil {
 		if target == ep.self {
-			ep.serveLocal(kind, b)
+			ep.serveLocal(kind, b, ep.node.Propagate(ctx))
 		} else if err = ep.node.SendKindContext(ctx, kind, target, b); err != nil {
 			ep.out.take(p.id)
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/wire"
 )
 
@@ -35,7 +36,8 @@ type job struct {
 	link     uint32 // the child link the caller is behind, if behind
 	behind   bool
 	body     []byte
-	deadline time.Time // zero: none
+	deadline time.Time       // zero: none
+	trace    *actors.Headers // propagated headers (trace context), nil for none
 
 	// Guarded by incoming.mu.
 	running   bool
@@ -77,12 +79,12 @@ func (in *incoming) init(cfg Config) {
 // the frame and the handler.
 func (ep *Endpoint) onCallFunction(f wire.Frame) (func(), error) {
 	h := f.Header()
-	return ep.runner(ep.onRequest(wire.KindCallFunction, h.Src(), h.Auth(), f.Body())), nil
+	return ep.runner(ep.onRequest(wire.KindCallFunction, h.Src(), h.Auth(), f.Body(), ep.node.FrameHeaders(f))), nil
 }
 
 func (ep *Endpoint) onCallService(f wire.Frame) (func(), error) {
 	h := f.Header()
-	return ep.runner(ep.onRequest(wire.KindCallService, h.Src(), h.Auth(), f.Body())), nil
+	return ep.runner(ep.onRequest(wire.KindCallService, h.Src(), h.Auth(), f.Body(), ep.node.FrameHeaders(f))), nil
 }
 
 // runner returns the run of a started job, nil for none.
@@ -93,19 +95,21 @@ func (ep *Endpoint) runner(j *job) func() {
 	return func() { ep.work(j) }
 }
 
-// serveLocal admits a call this context makes to itself; it runs on a
+// serveLocal admits a call this context makes to itself (trace: the
+// headers the node's Propagator set for the caller's ctx); it runs on a
 // goroutine of its own.
-func (ep *Endpoint) serveLocal(kind wire.Kind, b []byte) {
-	if j := ep.onRequest(kind, ep.self, ep.self, b); j != nil {
+func (ep *Endpoint) serveLocal(kind wire.Kind, b []byte, trace *actors.Headers) {
+	if j := ep.onRequest(kind, ep.self, ep.self, b, trace); j != nil {
 		go ep.work(j)
 	}
 }
 
 // onRequest admits a call from the verified context src (auth its frame's
-// authority) or refuses it with an error reply, and returns the job to
-// run now (nil: queued or refused); the caller runs it. It does not block:
-// it runs on a link's reader goroutine.
-func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) *job {
+// authority; trace the frame's propagated headers) or refuses it with an
+// error reply, and returns the job to run now (nil: queued or refused);
+// the caller runs it. It does not block: it runs on a link's reader
+// goroutine.
+func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte, trace *actors.Headers) *job {
 	r, err := parseRequest(b)
 	if err != nil {
 		ep.refused(src, "refused malformed call", "kind", kind, "err", err)
@@ -134,7 +138,7 @@ func (ep *Endpoint) onRequest(kind wire.Kind, src, auth uint32, b []byte) *job {
 		return nil
 	}
 	j := &job{key: jobKey{src, r.ID}, label: what, h: h, pool: pl, caller: caller,
-		trusted: caller.Self || caller.Ancestor, link: link, behind: behind, body: bytes.Clone(r.Body)}
+		trusted: caller.Self || caller.Ancestor, link: link, behind: behind, body: bytes.Clone(r.Body), trace: trace}
 	if r.Timeout > 0 {
 		j.deadline = time.Now().Add(time.Duration(r.Timeout))
 	}
@@ -233,9 +237,14 @@ func (ep *Endpoint) admit(j *job) (start bool, code Code, err error) {
 }
 
 // startLocked gives j its ctx: the endpoint's, with the caller, the
-// caller's deadline and a cancel for CALL_CANCEL and the caller's death.
+// caller's trace context, the caller's deadline and a cancel for
+// CALL_CANCEL and the caller's death.
 func (ep *Endpoint) startLocked(j *job) {
 	ctx := context.WithValue(ep.base, callerKey{}, j.caller)
+	if j.trace != nil {
+		ctx = ep.node.ExtractContext(ctx, j.trace)
+		j.trace = nil
+	}
 	if j.deadline.IsZero() {
 		j.ctx, j.cancel = context.WithCancel(ctx)
 	} else {

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -19,39 +16,63 @@ import (
 	"github.com/spindle-go/spindle/actors/otelmetrics"
 )
 
-// TestPrometheusEndpoint: through OTel's Prometheus exporter, a scrape of
-// the endpoint shows the root's link counters with the peer's labels.
+// TestPrometheusEndpoint: the Prometheus handler, scraped over HTTP,
+// shows every instrument of the root under its Prometheus name, with the
+// peer's labels, and the count of a context that went down.
 func TestPrometheusEndpoint(t *testing.T) {
-	tr := actorstest.New(t, actorstest.Shape{Children: []actorstest.Shape{{Name: "worker"}}})
-	preg := prometheus.NewRegistry()
-	exp, err := otelprom.New(otelprom.WithRegisterer(preg))
+	tr := actorstest.New(t, actorstest.Shape{Children: []actorstest.Shape{{Name: "worker"}, {Name: "doomed"}}})
+	prom, err := otelmetrics.NewPrometheus()
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	defer func() { _ = mp.Shutdown(context.Background()) }()
-	reg, err := otelmetrics.Register(tr.Root(), mp)
+	defer func() { _ = prom.Shutdown(context.Background()) }()
+	reg, err := otelmetrics.Register(tr.Root(), prom.MeterProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Unregister()
-	srv := httptest.NewServer(promhttp.HandlerFor(preg, promhttp.HandlerOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", prom)
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
+	tr.Context("doomed").Cut()
+	<-tr.Context("doomed").Link().Done()
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		body = scrape(t, srv.URL+"/metrics")
+		if strings.Contains(body, "spindle_context_down_total") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"# TYPE spindle_link_frames_total counter", "# TYPE spindle_link_io_bytes_total counter",
+		"# TYPE spindle_link_dead_replies_total counter", "# TYPE spindle_link_dropped_total counter",
+		"# TYPE spindle_link_queue_size_bytes gauge", "# TYPE spindle_link_queue_high_water_bytes gauge",
+		"# TYPE spindle_link_chunks_in_flight gauge", "# TYPE spindle_link_rtt_seconds gauge",
+		"# TYPE spindle_link_rtt_smoothed_seconds gauge", "# TYPE spindle_context_down_total counter",
+		`spindle_peer_name="worker"`, `network_io_direction="transmit"`, `spindle_link_role="child"`,
+		`spindle_dead_code="unreachable"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("no %s in the scrape:\n%s", want, body)
+		}
+	}
+}
+
+// scrape GETs url and returns the body of a 200 answer.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: %s, %v", resp.Status, err)
 	}
-	for _, want := range []string{"spindle_link_frames", "spindle_link_io_bytes", "spindle_link_queue_high_water_bytes",
-		`spindle_peer_name="worker"`, `network_io_direction="transmit"`} {
-		if !strings.Contains(string(body), want) {
-			t.Fatalf("no %s in the scrape:\n%s", want, body)
-		}
-	}
+	return string(body)
 }
 
 // TestContextDownCounted: a child that goes down is counted once on

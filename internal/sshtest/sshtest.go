@@ -338,6 +338,22 @@ func (s *Server) Authorize(t testing.TB, path string) {
 	}
 }
 
+// OpenToAllUsers lets sessions of users other than the test's own log in
+// with UserKey: sshd reads authorized_keys with the user's rights, so the
+// file becomes world-readable and the directories above it (up to the
+// temporary directory) searchable. The private keys stay 0600.
+func (s *Server) OpenToAllUsers(t testing.TB) {
+	t.Helper()
+	for d := s.Dir; d != "/" && d != os.TempDir() && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(s.Dir, "authorized_keys"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // RandomName returns prefix followed by n random hex digits.
 func RandomName(prefix string, n int) string {
 	b := make([]byte, (n+1)/2)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
-	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/ssh"
 )
 
@@ -17,7 +16,7 @@ import (
 // namespace of its host. A graceful shutdown of the chain leaves nothing
 // on the inner host.
 func TestNetns_SSHThroughSSH(t *testing.T) {
-	c := startChain(t, 0, 0)
+	c := startChain(t, 0, 0, false)
 	ctx := testCtx(t, time.Minute)
 	direct := sshOpts(c.net.Inner.SSH, "direct")
 	direct.ConnectTimeout = 2 * time.Second
@@ -43,22 +42,24 @@ func TestNetns_SSHThroughSSH(t *testing.T) {
 	waitEmpty(t, c.net.Inner, 10*time.Second)
 }
 
-// TestNetns_KillBastion kills the bastion's process: the root sees IS_DEAD
-// for it and for every context behind it (requests in flight fail with
+// TestNetns_KillBastion: the chain root -> ssh bastion -> ssh inner (as
+// spindle-a) -> sudo root on inner (the password asked at the root) ->
+// app. Killing the bastion's process: the root sees IS_DEAD for it and
+// for every context behind it (requests in flight fail with
 // ErrContextDead at once), and the contexts on the inner host, their
 // parent's link gone, exit: no process is left in the inner namespace.
 func TestNetns_KillBastion(t *testing.T) {
-	c := startChain(t, 0, 0)
+	c := startChain(t, 0, 0, true)
 	ctx := testCtx(t, time.Minute)
 	inFlight := map[string]<-chan error{}
-	for _, name := range []string{"inner", "app"} {
+	for _, name := range []string{"inner", "root@inner", "app"} {
 		inFlight[name] = pending(ctx, c.root, c.echo[name])
 	}
 	killed := time.Now()
 	if err := c.bastion.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	for _, x := range []spawn.Child{c.bastion, c.inner, c.app} {
+	for _, x := range c.hops {
 		select {
 		case <-x.Dead():
 		case <-time.After(10 * time.Second):
@@ -78,19 +79,20 @@ func TestNetns_KillBastion(t *testing.T) {
 	waitEmpty(t, c.net.Bastion, 10*time.Second)
 }
 
-// TestNetns_CutBastion pulls the cable between the root and the bastion:
+// TestNetns_CutBastion: the chain of TestNetns_KillBastion (sudo
+// included); it pulls the cable between the root and the bastion:
 // no FIN, no RST. The root's heartbeat declares the bastion dead within
 // its timeout, and with it every context behind it; on the far side the
 // bastion's own heartbeat toward the root ends it, its link to the inner
 // host closes, and the contexts there exit.
 func TestNetns_CutBastion(t *testing.T) {
 	const interval, timeout = 250 * time.Millisecond, 2 * time.Second
-	c := startChain(t, interval, timeout)
+	c := startChain(t, interval, timeout, true)
 	ctx := testCtx(t, time.Minute)
 	inFlight := pending(ctx, c.root, c.echo["app"])
 	cut := time.Now()
 	c.net.Bastion.Cut(t)
-	for _, x := range []spawn.Child{c.bastion, c.inner, c.app} {
+	for _, x := range c.hops {
 		select {
 		case <-x.Dead():
 		case <-time.After(timeout + 10*time.Second):

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,8 +17,10 @@ import (
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/internal/netnstest"
 	"github.com/spindle-go/spindle/internal/sshtest"
+	"github.com/spindle-go/spindle/internal/sudotest"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/ssh"
+	"github.com/spindle-go/spindle/spawn/sudo"
 )
 
 // Ping asks an echo actor about its process; Pong is its answer.
@@ -103,41 +107,75 @@ func sshOpts(srv *sshtest.Server, name string) ssh.Options {
 }
 
 // chain is a root, the namespaces, and the contexts root -> ssh bastion
-// -> ssh inner (through the bastion) -> local app (through inner).
+// -> ssh inner (through the bastion) [-> sudo root on inner] -> local
+// app, each started through the one before it.
 type chain struct {
 	net                 *netnstest.Net
 	root                *actors.Node
 	bastion, inner, app spawn.Child
+	sudo                spawn.Child           // root@inner, with withSudo
+	hops                []spawn.Child         // in order
 	echo                map[string]*actor.PID // per context name
 	pids                map[string]int        // process of each context
 }
 
 // startChain builds the chain and checks that every context answers from
-// the host it should run on.
-func startChain(t *testing.T, interval, timeout time.Duration) *chain {
+// the host it should run on. With withSudo the inner context logs in as
+// the test user spindle-a (internal/sudotest) and a context under sudo to
+// root, with spindle-a's password asked at the root, comes between it and
+// app.
+func startChain(t *testing.T, interval, timeout time.Duration, withSudo bool) *chain {
 	t.Helper()
+	var users *sudotest.Users
+	if withSudo {
+		users = sudotest.Setup(t)
+	}
 	n := netnstest.New(t, netnstest.Config{})
 	n.AssertIsolated(t)
 	root := newRoot(t, interval, timeout)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testCtx(t, 3*time.Minute)
 	c := &chain{net: n, root: root, echo: map[string]*actor.PID{}, pids: map[string]int{}}
-	var err error
-	if c.bastion, err = ssh.Start(ctx, root, sshOpts(n.Bastion.SSH, "bastion")); err != nil {
-		t.Fatalf("ssh to the bastion: %v", err)
+	add := func(x spawn.Child, err error, what string) spawn.Child {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Cleanup(func() { shutdown(x) })
+		c.hops = append(c.hops, x)
+		return x
 	}
-	t.Cleanup(func() { shutdown(c.bastion) })
+	b, err := ssh.Start(ctx, root, sshOpts(n.Bastion.SSH, "bastion"))
+	c.bastion = add(b, err, "ssh to the bastion")
 	innerOpts := sshOpts(n.Inner.SSH, "inner")
 	innerOpts.Via = c.bastion // the bastion dials the inner host: not ProxyJump
-	if c.inner, err = ssh.Start(ctx, root, innerOpts); err != nil {
-		t.Fatalf("ssh to the inner host through the bastion: %v", err)
+	wantUID := map[string]int{"bastion": 0, "inner": 0, "app": 0}
+	if withSudo {
+		n.Inner.SSH.OpenToAllUsers(t)
+		innerOpts.Host = users.A.Name + "@" + n.Inner.SSH.Addr
+		innerOpts.CacheDirs = []string{cacheDir(t)} // the host's XDG cache is root's
+		wantUID["inner"] = int(users.A.UID)
 	}
-	t.Cleanup(func() { shutdown(c.inner) })
-	if c.app, err = spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "app", Grace: time.Second, Via: c.inner}}); err != nil {
-		t.Fatalf("local context on the inner host: %v", err)
+	i, err := ssh.Start(ctx, root, innerOpts)
+	c.inner = add(i, err, "ssh to the inner host through the bastion")
+	last := c.inner
+	if withSudo {
+		tgt, err := sudo.Sudo(&sudo.Host{}, sudo.Options{Auth: sudo.Auth{Password: atTheRoot(users.A.Password)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := spawn.Start(ctx, root, tgt, spawn.Common{Name: "root@inner", Grace: time.Second, Env: raceEnv(), Via: c.inner},
+			spawn.Bootstrap{CacheDirs: []string{cacheDir(t)}})
+		c.sudo = add(p, err, "sudo on the inner host")
+		last = c.sudo
+		wantUID["root@inner"] = 0
 	}
-	t.Cleanup(func() { shutdown(c.app) })
-	hosts := map[string]*netnstest.Host{"bastion": n.Bastion, "inner": n.Inner, "app": n.Inner}
-	for _, x := range []spawn.Child{c.bastion, c.inner, c.app} {
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "app", Grace: time.Second, Via: last}})
+	c.app = add(a, err, "local context on the inner host")
+	for _, x := range c.hops {
+		host := n.Inner
+		if x == c.bastion {
+			host = n.Bastion
+		}
 		pid, err := x.Spawn(ctx, "echo", "echo")
 		if err != nil {
 			t.Fatalf("spawn in %s: %v", x.Name(), err)
@@ -146,15 +184,63 @@ func startChain(t *testing.T, interval, timeout time.Duration) *chain {
 		if err != nil || pong.Context != x.Name() {
 			t.Fatalf("%s: pong %+v, %v", x.Name(), pong, err)
 		}
-		if got, want := netNS(pong.Pid), netNS(hosts[x.Name()].SSH.Pid()); got == "" || got != want {
-			t.Fatalf("%s runs in network namespace %q, want %s's %q", x.Name(), got, hosts[x.Name()].Name, want)
+		if got, want := netNS(pong.Pid), netNS(host.SSH.Pid()); got == "" || got != want {
+			t.Fatalf("%s runs in network namespace %q, want %s's %q", x.Name(), got, host.Name, want)
+		}
+		if got := uidOf(pong.Pid); got != wantUID[x.Name()] {
+			t.Fatalf("%s runs as uid %d, want %d", x.Name(), got, wantUID[x.Name()])
 		}
 		c.echo[x.Name()], c.pids[x.Name()] = pid, pong.Pid
 	}
-	if v := c.inner.Info().Via; v != c.bastion.ID() {
-		t.Fatalf("inner started by ctx-%d, want the bastion ctx-%d", v, c.bastion.ID())
+	for k := 1; k < len(c.hops); k++ {
+		if v := c.hops[k].Info().Via; v != c.hops[k-1].ID() {
+			t.Fatalf("%s started by ctx-%d, want %s ctx-%d", c.hops[k].Name(), v, c.hops[k-1].Name(), c.hops[k-1].ID())
+		}
 	}
 	return c
+}
+
+// atTheRoot answers sudo's password prompt, and fails the test process if
+// it is ever asked anywhere but here (the intermediates must ask the root).
+func atTheRoot(pw string) sudo.Password {
+	self := os.Getpid()
+	return func(context.Context) ([]byte, error) {
+		if os.Getpid() != self {
+			panic("the password was asked outside the root")
+		}
+		return []byte(pw), nil
+	}
+}
+
+// cacheDir is a binary cache directory that does not exist yet, under the
+// shared temporary directory (so that any user can create it), removed
+// when the test ends.
+func cacheDir(t testing.TB) string {
+	d := filepath.Join(os.TempDir(), sshtest.RandomName("spindle-vianet-", 12))
+	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
+}
+
+func raceEnv() []string {
+	if v := os.Getenv("GORACE"); v != "" {
+		return []string{"GORACE=" + v}
+	}
+	return nil
+}
+
+// uidOf returns the real uid of pid (-1 when unknown).
+func uidOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+			u, _ := strconv.Atoi(f[1])
+			return u
+		}
+	}
+	return -1
 }
 
 func shutdown(c spawn.Child) {

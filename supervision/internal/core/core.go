@@ -239,6 +239,7 @@ const (
 
 type child struct {
 	name      string
+	via       *child // the child this one is started through (ChildSpec.Via), or nil
 	restart   Restart
 	own       Intensity   // the child's own intensity, if Own()
 	backoff   Backoff     // the policy's, with the child's overrides
@@ -271,6 +272,11 @@ type ChildSpec struct {
 	Restart   Restart
 	Intensity Intensity
 	Backoff   Backoff
+	// Via names the child this one is started through (its intermediate):
+	// a child listed before it, not Temporary. The child starts only while
+	// its intermediate runs, and the end of the intermediate stops and
+	// restarts it after the intermediate, whatever the strategy.
+	Via string
 }
 
 // NewCore returns the core of a supervisor with these children, in start
@@ -279,22 +285,32 @@ type ChildSpec struct {
 // Float64; tests pass a fixed function).
 func NewCore(p Policy, specs []ChildSpec, rand func() float64, now time.Time) (*Core, []Directive, error) {
 	p.SetDefaults()
-	seen := make(map[string]bool, len(specs))
+	seen := make(map[string]*child, len(specs))
 	c := &Core{p: p, rand: rand}
 	for _, s := range specs {
-		if s.Name == "" || seen[s.Name] {
+		if s.Name == "" || seen[s.Name] != nil {
 			return nil, nil, fmt.Errorf("supervision: child name %q empty or used twice", s.Name)
+		}
+		var via *child
+		if s.Via != "" {
+			if via = seen[s.Via]; via == nil {
+				return nil, nil, fmt.Errorf("supervision: child %q is started through %q, which is not a child listed before it", s.Name, s.Via)
+			}
+			if via.restart == Temporary {
+				return nil, nil, fmt.Errorf("supervision: child %q is started through %q, which is temporary", s.Name, s.Via)
+			}
 		}
 		if s.Intensity.Own() && p.Strategy != OneForOne {
 			return nil, nil, fmt.Errorf("supervision: child %q has its own intensity, which needs OneForOne", s.Name)
 		}
-		seen[s.Name] = true
 		own := s.Intensity
 		if own.Period <= 0 {
 			own.Period = p.Period
 		}
-		c.children = append(c.children, &child{name: s.Name, restart: s.Restart, own: own,
-			backoff: s.Backoff.withDefaults(p.Backoff), st: queued})
+		ch := &child{name: s.Name, via: via, restart: s.Restart, own: own,
+			backoff: s.Backoff.withDefaults(p.Backoff), st: queued}
+		seen[s.Name] = ch
+		c.children = append(c.children, ch)
 	}
 	return c, c.pump(now, nil), nil
 }
@@ -349,6 +365,9 @@ func (c *Core) Children() []ChildSpec {
 	out := make([]ChildSpec, len(c.children))
 	for i, ch := range c.children {
 		out[i] = ChildSpec{Name: ch.name, Restart: ch.restart, Intensity: ch.own, Backoff: ch.backoff}
+		if ch.via != nil {
+			out[i].Via = ch.via.name
+		}
 	}
 	return out
 }
@@ -429,7 +448,9 @@ func (c *Core) failed(ch *child, abnormal bool, reason string, now time.Time, ou
 	return out
 }
 
-// group returns the siblings that restart with ch under the strategy.
+// group returns the siblings that restart with ch, in start order: those
+// of the strategy, and every child started through ch (directly or
+// through another such child), whatever the strategy.
 func (c *Core) group(ch *child) []*child {
 	var out []*child
 	after := false
@@ -438,12 +459,26 @@ func (c *Core) group(ch *child) []*child {
 			after = true
 			continue
 		}
-		if c.p.Strategy == OneForAll || (c.p.Strategy == RestForOne && after) {
+		if c.p.Strategy == OneForAll || (c.p.Strategy == RestForOne && after) || sib.behind(ch) {
 			out = append(out, sib)
 		}
 	}
 	return out
 }
+
+// behind reports whether ch is started through x, directly or through
+// intermediates.
+func (ch *child) behind(x *child) bool {
+	for v := ch.via; v != nil; v = v.via {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// ready reports whether ch may start: its intermediate, if any, runs.
+func (ch *child) ready() bool { return ch.via == nil || ch.via.st == running }
 
 // isQueuedGroup reports whether a stopped sibling belongs to a restart in
 // progress (some child is queued), so it is restarted too.
@@ -522,7 +557,7 @@ func (c *Core) pump(now time.Time, out []Directive) []Directive {
 		if ch.st != queued {
 			continue
 		}
-		if first == nil {
+		if first == nil && ch.ready() {
 			first = ch
 		}
 		if ch.notBefore.After(notBefore) {
@@ -544,8 +579,8 @@ func (c *Core) pump(now time.Time, out []Directive) []Directive {
 func (c *Core) pumpParallel(now time.Time, out []Directive) []Directive {
 	var next time.Time
 	for _, ch := range c.children {
-		if ch.st != queued {
-			continue
+		if ch.st != queued || !ch.ready() {
+			continue // a child behind an intermediate waits for it to run
 		}
 		if now.Before(ch.notBefore) {
 			if next.IsZero() || ch.notBefore.Before(next) {

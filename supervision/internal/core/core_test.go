@@ -472,3 +472,126 @@ func TestCore_OwnIntensityNeedsOneForOne(t *testing.T) {
 		t.Fatal("own intensity accepted under one_for_all")
 	}
 }
+
+// viaSpecs: bastion, then w started through it, then an unrelated x, then
+// app started through w.
+func viaSpecs() []ChildSpec {
+	return []ChildSpec{{Name: "bastion"}, {Name: "w", Via: "bastion"}, {Name: "x"}, {Name: "app", Via: "w"}}
+}
+
+func failures(out []Directive) []string {
+	var got []string
+	for _, d := range out {
+		if f, ok := d.(Failed); ok {
+			got = append(got, f.Name)
+		}
+	}
+	return got
+}
+
+// A child started through an intermediate starts once the intermediate
+// runs, under every strategy; the others are not held up.
+func TestCore_ViaStartsAfterIntermediate(t *testing.T) {
+	_, out, err := NewCore(Policy{}, viaSpecs(), noJitter, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := starts(out), []Directive{StartChild{"bastion", 1}, StartChild{"x", 1}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("first starts %v, want %v", got, want)
+	}
+	for _, p := range []Policy{{}, {Sequential: true}, {Strategy: RestForOne}, {Strategy: OneForAll}} {
+		h := newHarness(t, p, viaSpecs())
+		got := starts(h.log)
+		if len(got) != 4 || got[0] != (StartChild{"bastion", 1}) || !before(got, "w", "app") {
+			t.Errorf("%+v: starts %v", p, got)
+		}
+	}
+}
+
+// before reports whether a starts before b in the starts ds.
+func before(ds []Directive, a, b string) bool {
+	ia, ib := -1, -1
+	for i, d := range ds {
+		switch d.(StartChild).Name {
+		case a:
+			ia = i
+		case b:
+			ib = i
+		}
+	}
+	return ia >= 0 && ib > ia
+}
+
+// The intermediate dies: under OneForOne the children behind it (and
+// behind them) are stopped, last first, and restarted after it, in order;
+// the unrelated child is left alone; one restart is counted.
+func TestCore_ViaIntermediateRestartsFirst(t *testing.T) {
+	h := newHarness(t, Policy{}, viaSpecs())
+	mark := len(h.log)
+	h.fail("bastion")
+	h.advance(time.Second)
+	want := []Directive{StopChild{"app", 1}, StopChild{"w", 1},
+		StartChild{"bastion", 2}, StartChild{"w", 2}, StartChild{"app", 2}}
+	if got := h.actions(mark); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got := failures(h.log[mark:]); !reflect.DeepEqual(got, []string{"bastion"}) {
+		t.Fatalf("failures %v, want the bastion's only", got)
+	}
+}
+
+// The child behind is reported dead before its intermediate (two
+// deaths in one update, in either order): it waits for the intermediate's
+// restart instead of starting through the dead one.
+func TestCore_ViaDependentReportedFirst(t *testing.T) {
+	h := newHarness(t, Policy{}, viaSpecs())
+	mark := len(h.log)
+	h.fail("app")
+	h.fail("w")
+	h.fail("bastion")
+	if got := starts(h.log[mark:]); len(got) != 0 {
+		t.Fatalf("started before the backoff: %v", got)
+	}
+	h.advance(time.Second)
+	want := []Directive{StartChild{"bastion", 2}, StartChild{"w", 2}, StartChild{"app", 2}}
+	if got := starts(h.log[mark:]); !reflect.DeepEqual(got, want) {
+		t.Fatalf("starts %v, want %v", got, want)
+	}
+}
+
+// A child behind an intermediate that is starting again, and fails to:
+// the children behind it keep waiting; they start once it runs.
+func TestCore_ViaIntermediateStartFails(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	c, out, err := NewCore(Policy{MaxRestarts: 10}, viaSpecs()[:2], noJitter, clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := starts(out); !reflect.DeepEqual(got, []Directive{StartChild{"bastion", 1}}) {
+		t.Fatalf("starts %v", got)
+	}
+	out = c.Handle(StartFailed{Name: "bastion", Inc: 1, Reason: "refused"}, clk.now())
+	if got := starts(out); len(got) != 0 {
+		t.Fatalf("starts %v after the intermediate's failed start", got)
+	}
+	out = c.Handle(Tick{}, clk.add(time.Second))
+	if got := starts(out); !reflect.DeepEqual(got, []Directive{StartChild{"bastion", 2}}) {
+		t.Fatalf("starts %v, want the intermediate alone", got)
+	}
+	if got := starts(c.Handle(Started{"bastion", 2}, clk.now())); !reflect.DeepEqual(got, []Directive{StartChild{"w", 1}}) {
+		t.Fatalf("starts %v once the intermediate runs, want w", got)
+	}
+}
+
+func TestCore_ViaBadSpecs(t *testing.T) {
+	for _, sp := range [][]ChildSpec{
+		{{Name: "w", Via: "nobody"}},
+		{{Name: "w", Via: "bastion"}, {Name: "bastion"}}, // listed after
+		{{Name: "w", Via: "w"}},
+		{{Name: "bastion", Restart: Temporary}, {Name: "w", Via: "bastion"}},
+	} {
+		if _, _, err := NewCore(Policy{}, sp, noJitter, time.Now()); err == nil {
+			t.Errorf("accepted %+v", sp)
+		}
+	}
+}

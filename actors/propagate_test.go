@@ -1,0 +1,155 @@
+package actors_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/wire"
+)
+
+// keyProp is a Propagator of one context value under the header "k" (and
+// reads "k2" too): the core's hook without OpenTelemetry.
+type keyProp struct{}
+
+type propKey struct{}
+
+func (keyProp) Inject(ctx context.Context, h *actors.Headers) {
+	if v, ok := ctx.Value(propKey{}).(string); ok {
+		h.Set("k", v)
+	}
+}
+
+func (keyProp) Extract(ctx context.Context, h *actors.Headers) context.Context {
+	return context.WithValue(ctx, propKey{}, h.Get("k")+h.Get("k2"))
+}
+
+func (keyProp) Fields() []string { return []string{"k", "k2"} }
+
+// TestHeaders_Bounds: Set leaves out what is beyond the bounds and
+// replaces a key's value; a nil *Headers is empty.
+func TestHeaders_Bounds(t *testing.T) {
+	var h actors.Headers
+	h.Set("", "v")
+	h.Set(strings.Repeat("k", wire.MaxKeyLen+1), "v")
+	h.Set("big", strings.Repeat("v", actors.MaxPropagatedValue+1))
+	h.Set("empty", "")
+	if h.Len() != 0 {
+		t.Fatalf("out-of-bounds pairs kept: %v", h.Keys())
+	}
+	h.Set("a", "1")
+	h.Set("a", "2")
+	h.Set(strings.Repeat("k", wire.MaxKeyLen), strings.Repeat("v", actors.MaxPropagatedValue))
+	if h.Len() != 2 || h.Get("a") != "2" {
+		t.Fatalf("headers %v, a=%q", h.Keys(), h.Get("a"))
+	}
+	for i := range 2 * actors.MaxPropagated {
+		h.Set(string(rune('A'+i)), "x")
+	}
+	if h.Len() != actors.MaxPropagated {
+		t.Fatalf("%d headers kept, at most %d", h.Len(), actors.MaxPropagated)
+	}
+	var none *actors.Headers
+	if none.Len() != 0 || none.Get("a") != "" || none.Keys() != nil {
+		t.Fatal("nil Headers not empty")
+	}
+}
+
+// TestFrameHeaders: only the propagator's Fields are taken from a frame,
+// within the bounds; a malformed block, a frame without one, and a node
+// without propagator give nil.
+func TestFrameHeaders(t *testing.T) {
+	root := newRoot(t, actors.Config{Propagator: keyProp{}})
+	frame := func(kv []byte) wire.Frame {
+		return wire.Frame{Raw: wire.AppendFrame(nil, wire.FrameSpec{Kind: 200, Dst: 0, Src: 1, Auth: 1}, kv, []byte("body"))}
+	}
+	kv, err := wire.AppendKV(nil, map[string]string{"k": "v", "k2": strings.Repeat("x", actors.MaxPropagatedValue+1),
+		"other": "o", "traceparent": "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := root.FrameHeaders(frame(kv))
+	if h.Len() != 1 || h.Get("k") != "v" {
+		t.Fatalf("FrameHeaders = %v", h.Keys())
+	}
+	if got := root.ExtractContext(context.Background(), h).Value(propKey{}); got != "v" {
+		t.Fatalf("ExtractContext gave %v", got)
+	}
+	for name, f := range map[string]wire.Frame{"no block": frame(nil), "malformed": frame(append(kv, 5, 'k')),
+		"no field": frame(must(wire.AppendKV(nil, map[string]string{"other": "o"})))} {
+		if h := root.FrameHeaders(f); h != nil {
+			t.Errorf("%s: FrameHeaders = %v", name, h.Keys())
+		}
+	}
+	root.SetPropagator(nil)
+	if h := root.FrameHeaders(frame(kv)); h != nil {
+		t.Fatalf("no propagator: FrameHeaders = %v", h.Keys())
+	}
+	ctx := context.Background()
+	if root.ExtractContext(ctx, h) != ctx || root.Propagate(context.WithValue(ctx, propKey{}, "v")) != nil {
+		t.Fatal("no propagator: ExtractContext or Propagate did something")
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestPropagator_RequestAndSendContext: Request and SendContext carry
+// the value to an actor in a child context, which reads it with
+// ExtractContext from its message headers (the caller's envelope headers
+// go along; its header map is not changed); Send, without a ctx, carries
+// none.
+func TestPropagator_RequestAndSendContext(t *testing.T) {
+	got := make(chan string, 4)
+	setup := func(n *actors.Node) error {
+		n.RegisterKind("prop", actor.PropsFromFunc(func(c actor.Context) {
+			if _, ok := c.Message().(*Ping); ok {
+				v, _ := n.ExtractContext(context.Background(), c.MessageHeader()).Value(propKey{}).(string)
+				if h := c.MessageHeader(); h != nil { // nil for a message without headers
+					v += "/" + h.Get("user")
+				} else {
+					v += "/"
+				}
+				if c.Sender() != nil {
+					c.Respond(&Pong{Text: v})
+					return
+				}
+				got <- v
+			}
+		}))
+		return nil
+	}
+	cfg := actors.Config{Setup: setups(typeSetup, setup), Propagator: keyProp{}}
+	root := newRoot(t, cfg)
+	c := attach(t, root, "worker", cfg)
+	pid := spawnRemote(t, root, c.link.ID, "prop", "")
+	cx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	ctx := context.WithValue(cx, propKey{}, "span-1")
+	user := map[string]string{"user": "u"}
+	r, err := actors.Request[*Pong](ctx, root, pid, &actor.MessageEnvelope{Message: &Ping{}, Header: user})
+	if err != nil || r.Text != "span-1/u" {
+		t.Fatalf("Request: %+v, %v", r, err)
+	}
+	if len(user) != 1 {
+		t.Fatalf("the caller's header map was changed: %v", user)
+	}
+	if err := root.SendContext(ctx, pid, &Ping{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Send(pid, &Ping{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"span-1/", "/"} {
+		if v := <-got; v != want {
+			t.Fatalf("actor saw %q, want %q", v, want)
+		}
+	}
+}
