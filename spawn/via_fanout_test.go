@@ -41,6 +41,10 @@ type fanTree struct {
 type fanOpts struct {
 	mids, per int
 	exe       string // the children's executable ("": this test binary)
+	// starts bounds the starts in flight in the whole tree (0: all at
+	// once): a test beside other packages' tests keeps the machine's run
+	// queue short with it.
+	starts int
 }
 
 // buildFanTree starts o.mids intermediates, then o.per children through
@@ -50,12 +54,28 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 	tb.Helper()
 	tr := &fanTree{mids: make([]*spawn.Context, o.mids), kids: make([][]*spawn.Context, o.mids)}
 	errs := make(chan error, o.mids*(o.per+1))
+	slots := make(chan struct{}, max(o.starts, o.mids*(o.per+1)))
+	if o.starts > 0 {
+		slots = make(chan struct{}, o.starts)
+	}
+	take := func() bool {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range tr.mids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if !take() {
+				return
+			}
 			m, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("mid%d", i), Grace: time.Second}})
+			<-slots
 			if err != nil {
 				errs <- fmt.Errorf("mid%d: %w", i, err)
 				return
@@ -67,8 +87,12 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 				kw.Add(1)
 				go func() {
 					defer kw.Done()
+					if !take() {
+						return
+					}
 					c, err := spawn.Local(ctx, root, spawn.Options{Executable: o.exe,
 						Common: spawn.Common{Name: fmt.Sprintf("m%d-k%d", i, j), Grace: time.Second, Via: m}})
+					<-slots
 					if err != nil {
 						errs <- fmt.Errorf("m%d-k%d: %w (intermediate dead: %v)", i, j, err, m.DeadReason())
 						return
@@ -83,6 +107,9 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 	close(errs)
 	for err := range errs {
 		tb.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		tb.Fatalf("building the tree: %v", ctx.Err())
 	}
 	return tr
 }
@@ -219,7 +246,7 @@ func TestVia_FanOut200(t *testing.T) {
 	root := fanRoot(t)
 	ctx := testCtx(t, 3*time.Minute)
 	start := time.Now()
-	tr := buildFanTree(ctx, t, root, fanOpts{mids: mids, per: per})
+	tr := buildFanTree(ctx, t, root, fanOpts{mids: mids, per: per, starts: 4})
 	pids := pidsOf(ctx, t, root, tr.ids())
 	t.Logf("%d contexts started and reached in %v", len(pids), time.Since(start).Round(time.Millisecond))
 	if len(pids) != mids*(per+1) {
