@@ -133,16 +133,47 @@ func TestVia_BinaryFetchedOnceForNStarts(t *testing.T) {
 	}
 }
 
-// TestVia_BinaryOptionsThatCannotTravel: Bootstrap.Build still stays at
-// the root.
-func TestVia_BuildCannotTravel(t *testing.T) {
+// fakeArm64 returns a command prefix whose shell finds a uname that says
+// "Linux aarch64": the bootstrap then needs a linux/arm64 binary, which
+// nobody offered.
+func fakeArm64(t *testing.T) []string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "uname"), []byte("#!/bin/sh\necho Linux aarch64\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"env", "PATH=" + dir + ":" + os.Getenv("PATH")}
+}
+
+// TestVia_BuildAtTheOrigin: Bootstrap.Build stays at the root; the
+// intermediate's bootstrap meets a platform nobody offered (linux/arm64,
+// by a uname that says so) and asks the root's Builder, whose typed error
+// (no toolchain here: a go command that does not exist) comes back to the
+// root. Without Build the same start is a platform mismatch. (The whole
+// path, a build at the root run behind an intermediate under qemu, is
+// internal/qemutest's TestArm64_BuildThroughIntermediate.)
+func TestVia_BuildAtTheOrigin(t *testing.T) {
 	root := newRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Via: spawn.ContextID(1)}, Argv: []string{"env"},
-		Bootstrap: spawn.Bootstrap{Build: spawn.NewBuilder(spawn.BuildOptions{})}})
-	if !errors.Is(err, spawn.ErrViaOption) {
-		t.Fatalf("err %v, want ErrViaOption", err)
+	hop, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "hop", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(build *spawn.Builder) error {
+		p, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Via: hop}, Argv: fakeArm64(t),
+			Bootstrap: spawn.Bootstrap{Build: build, CacheDirs: []string{t.TempDir()}}})
+		if err == nil {
+			_ = p.Kill()
+			t.Fatal("started a linux/arm64 context without a binary")
+		}
+		return err
+	}
+	err = start(spawn.NewBuilder(spawn.BuildOptions{Go: "/nonexistent/go", CacheDir: t.TempDir()}))
+	if !errors.Is(err, spawn.ErrNoToolchain) || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Fatalf("build at the root without a toolchain: %v, want ErrNoToolchain naming linux/arm64", err)
+	}
+	if err := start(nil); !errors.Is(err, spawn.ErrPlatformMismatch) || errors.Is(err, spawn.ErrNoToolchain) {
+		t.Fatalf("without Build: %v, want ErrPlatformMismatch", err)
 	}
 }
 
