@@ -32,7 +32,7 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 			err = fmt.Errorf("%w: %d of %d descriptors have no placeholder", wire.ErrBadFD, left, e.FDs)
 		}
 	} else {
-		msg, err = n.reg.DecodeName(e.Type, e.Payload)
+		msg, err = n.reg.DecodeNameCached(&l.types, e.Type, e.Payload)
 	}
 	if awaiting != nil && err == nil && inbox == nil {
 		// The answer to a request of this context: straight to the
@@ -95,7 +95,10 @@ func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any,
 		n.deadUser(h.Src(), e, wire.DeadRejected, decodeErr.Error(), decodeErr)
 		return inboundUser{}, nil
 	}
-	target, ok := l.targets[string(e.Target)]
+	target, ok := l.lastTarget, l.lastTarget != nil && l.lastTarget.Id == string(e.Target)
+	if !ok {
+		target, ok = l.targets[string(e.Target)]
+	}
 	if !ok {
 		if _, found := n.sys.ProcessRegistry.GetLocal(string(e.Target)); !found {
 			n.deadUser(h.Src(), e, wire.DeadNoActor, fmt.Sprintf("no actor %q in context %d", e.Target, n.id), nil)
@@ -104,6 +107,7 @@ func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any,
 		target = n.pidOf(n.id, string(e.Target))
 		l.targets = cachePut(l.targets, target.Id, target)
 	}
+	l.lastTarget = target
 	var m any = msg
 	if e.HasSender || h.KVLen() > 0 {
 		env := &actor.MessageEnvelope{Message: msg}

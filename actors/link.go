@@ -87,8 +87,10 @@ type link struct {
 	// Owned by the reader goroutine: PIDs of local targets and of senders
 	// (for one sender context at a time), reused across messages.
 	targets       map[string]*actor.PID
+	lastTarget    *actor.PID // the last target looked up, ahead of the map
 	senders       map[string]*actor.PID
 	lastSenderCtx uint32
+	types         wire.TypeCache          // payload types by wire name
 	chunks        *wire.Assembler         // chunked frames addressed to this context
 	relay         map[uint32]*relayStream // chunk streams forwarded from this link, by source
 	hop           hopSlot                 // zero-hop delivery (zerohop.go)

@@ -59,6 +59,7 @@ type options struct {
 	docker   bool
 	child    string
 	profile  string
+	profWork string
 	limit    time.Duration
 }
 
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.ssh, "ssh", true, "run the SSH systems against a private sshd on 127.0.0.1 when sshd is installed")
 	fs.BoolVar(&o.docker, "docker", true, "run the docker systems in a busybox container when a Docker engine answers (as root)")
 	fs.StringVar(&o.profile, "profile", "", "after the measured run, write CPU profiles per Go system (harness and context side) to this directory")
+	fs.StringVar(&o.profWork, "profile-workloads", "", "comma-separated steady workloads of the profile pass (default all): rtt, pingpong, oneway, bulk")
 	fs.DurationVar(&o.limit, "limit", 0, "time limit for one warm-up or round of one system (default 30s quick, 2m full)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -158,7 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rep := &Report{Meta: Meta{Date: t0, Mode: plan.Mode, Rounds: plan.Rounds, Load: loadAverage(), Children: childNote}}
 	rep.Results = runAll(context.Background(), e, chosen, o.limit)
 	if o.profile != "" {
-		if err := profileSystems(context.Background(), e, chosen, o.profile); err != nil {
+		if err := profileSystems(context.Background(), e, chosen, o.profile, o.profWork); err != nil {
 			fmt.Fprintln(stderr, "bench: profile:", err)
 		}
 	}

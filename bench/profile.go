@@ -26,8 +26,14 @@ const (
 	profileBulk      = 40        // 1 MiB round trips
 )
 
-// profileSystems runs the profile pass over the chosen Go systems.
-func profileSystems(ctx context.Context, e *env, chosen []*system, dir string) error {
+// profileSystems runs the profile pass over the chosen Go systems; only
+// lists the workloads to run (-profile-workloads: "oneway" profiles the
+// one-way stream alone), "" all of them.
+func profileSystems(ctx context.Context, e *env, chosen []*system, dir, only string) error {
+	work, err := profileWorkloads(only)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -35,7 +41,7 @@ func profileSystems(ctx context.Context, e *env, chosen []*system, dir string) e
 		if !s.work.RTT || !isGoSystem(s) {
 			continue
 		}
-		if err := profileSystem(ctx, e, s, dir); err != nil {
+		if err := profileSystem(ctx, e, s, dir, work); err != nil {
 			e.log(s.name, "profile: %v", err)
 		}
 	}
@@ -46,7 +52,30 @@ func isGoSystem(s *system) bool {
 	return !strings.HasPrefix(s.name, "mitogen") && !strings.HasSuffix(s.name, "_docker") && !strings.HasSuffix(s.name, "_ssh")
 }
 
-func profileSystem(ctx context.Context, e *env, s *system, dir string) error {
+// profileWorkloads parses a -profile-workloads list.
+func profileWorkloads(only string) (Workloads, error) {
+	if only == "" {
+		return steadyWorkloads, nil
+	}
+	var w Workloads
+	for _, name := range strings.Split(only, ",") {
+		switch strings.TrimSpace(name) {
+		case "rtt":
+			w.RTT = true
+		case "pingpong":
+			w.PingPong = true
+		case "oneway":
+			w.OneWay = true
+		case "bulk":
+			w.Bulk = true
+		default:
+			return w, fmt.Errorf("unknown workload %q in -profile-workloads (rtt, pingpong, oneway, bulk)", name)
+		}
+	}
+	return w, nil
+}
+
+func profileSystem(ctx context.Context, e *env, s *system, dir string, work Workloads) error {
 	c, err := s.make(ctx, e, s)
 	if _, ok := isSkip(err); ok {
 		return nil
@@ -74,20 +103,22 @@ func profileSystem(ctx context.Context, e *env, s *system, dir string) error {
 	}
 	defer pprof.StopCPUProfile()
 	n := profileExchanges
-	if _, err := c.rttRound(ctx, n); err != nil {
-		return fmt.Errorf("round trips: %w", err)
+	if work.RTT {
+		if _, err := c.rttRound(ctx, n); err != nil {
+			return fmt.Errorf("round trips: %w", err)
+		}
 	}
-	if s.work.PingPong {
+	if s.work.PingPong && work.PingPong {
 		if _, err := c.pingPongRound(ctx, n); err != nil {
 			return fmt.Errorf("ping-pong: %w", err)
 		}
 	}
-	if s.work.OneWay {
+	if s.work.OneWay && work.OneWay {
 		if _, err := c.oneWayRound(ctx, profileMessages); err != nil {
 			return fmt.Errorf("one-way: %w", err)
 		}
 	}
-	if s.work.Bulk {
+	if s.work.Bulk && work.Bulk {
 		if _, err := c.bulkRound(ctx, profileBulk); err != nil {
 			return fmt.Errorf("1 MiB: %w", err)
 		}

@@ -60,9 +60,13 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	if via := viaBinariesOf(ctx); len(via) > 0 { // a start for an ancestor (docs/via.md)
 		b.Binaries = append(append([]*Binary(nil), b.Binaries...), via...)
 	}
+	build := b.source()
+	if build == nil { // the origin's Builder, when it offered one (docs/via.md)
+		build = viaBuildSource(ctx, node)
+	}
 	proc, err := boot.Start(ctx, t, boot.Options{
 		Host: desc, Shell: b.Shell, LogLevel: c.LogLevel.String(), Env: c.Env,
-		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: b.source(), Logger: log, Timeout: timeout,
+		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: build, Logger: log, Timeout: timeout,
 		Progress: b.Progress,
 		Stderr: func(r io.ReadCloser) boot.Tail {
 			p.stderr = forwardStderr(r, log)

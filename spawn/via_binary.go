@@ -96,6 +96,7 @@ type BinaryStats struct {
 	Chunks  int64 // get calls answered with data
 	Fetches int64 // binaries fetched from the parent (cache misses)
 	Fetched int64 // bytes fetched from the parent (as received)
+	Memory  int64 // bytes held in the memory cache (BinaryCacheMemory)
 }
 
 // binStore is a node's binaries by digest, and its fetches in flight.
@@ -110,6 +111,8 @@ type binStore struct {
 	tmpDir  bool   // dir is ours to remove at shutdown
 
 	served, chunks, fetches, fetched atomic.Int64
+
+	mem *memCache // binaries in memory (via_memcache.go); nil: in dir
 
 	// selfOnce adds this context's own program to have on first need:
 	// hashing it (SHA-256 of the whole executable, ~15 ms for 17 MB) at
@@ -139,7 +142,16 @@ func BinaryStatsOf(node *actors.Node) BinaryStats {
 		return BinaryStats{}
 	}
 	s := p.(storeProc).s
-	return BinaryStats{Served: s.served.Load(), Chunks: s.chunks.Load(), Fetches: s.fetches.Load(), Fetched: s.fetched.Load()}
+	st := BinaryStats{Served: s.served.Load(), Chunks: s.chunks.Load(), Fetches: s.fetches.Load(), Fetched: s.fetched.Load()}
+	s.mu.Lock()
+	m := s.mem
+	s.mu.Unlock()
+	if m != nil {
+		m.mu.Lock()
+		st.Memory = m.used
+		m.mu.Unlock()
+	}
+	return st
 }
 
 // binStoreOf returns node's store, registering the service on first use.
@@ -297,6 +309,9 @@ func (s *binStore) obtain(ctx context.Context, d string) (*boot.Binary, error) {
 // verified too, and costs no fetch).
 func (s *binStore) download(ctx context.Context, parent uint32, d string) (*boot.Binary, error) {
 	dir, err := s.cacheDir()
+	if errors.Is(err, errMemoryCache) {
+		return s.downloadMemory(ctx, parent, d)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -417,12 +432,16 @@ func cachedBinary(path, d string) *Binary {
 
 // cacheDir picks, once, a directory private to this user for fetched
 // binaries: BinaryCacheEnv, the user's cache directory, else a fresh
-// temporary one.
+// temporary one; else (or when BinaryCacheEnv is BinaryCacheMemory)
+// memory: errMemoryCache.
 func (s *binStore) cacheDir() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dir != "" {
 		return s.dir, nil
+	}
+	if s.memoryCache(false) {
+		return "", errMemoryCache
 	}
 	var tries []string
 	if d := os.Getenv(BinaryCacheEnv); filepath.IsAbs(d) {
@@ -438,6 +457,9 @@ func (s *binStore) cacheDir() (string, error) {
 		}
 	}
 	d, err := os.MkdirTemp("", "spindle-binaries-")
+	if err != nil && s.memoryCache(true) {
+		return "", errMemoryCache
+	}
 	if err != nil {
 		return "", fmt.Errorf("spawn: binary cache: %w", err)
 	}

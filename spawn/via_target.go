@@ -164,9 +164,6 @@ func init() {
 // startTargetVia is Start with c.Via set: t travels as its description,
 // its callbacks stay here as prompts.
 func startTargetVia(ctx context.Context, node *actors.Node, t runner.Target, c Common, b Bootstrap) (*Process, error) {
-	if b.Build != nil {
-		return nil, fmt.Errorf("spawn: Bootstrap.Build: %w", ErrViaOption)
-	}
 	var p ViaPrompts
 	spec, err := DescribeTarget(t, &p)
 	if err != nil {
@@ -175,6 +172,6 @@ func startTargetVia(ctx context.Context, node *actors.Node, t runner.Target, c C
 	if len(spec.Opts) > MaxTargetBytes {
 		return nil, fmt.Errorf("spawn: target description of %d bytes, at most %d: %w", len(spec.Opts), MaxTargetBytes, ErrViaOption)
 	}
-	return StartViaBinaries(ctx, node, c.Via, "target", &viaTargetOptions{Target: spec, Common: c,
-		CacheDirs: b.CacheDirs, Shell: b.Shell, Timeout: b.Timeout}, b.Binaries, p.list...)
+	return StartViaBootstrap(ctx, node, c.Via, "target", &viaTargetOptions{Target: spec, Common: c,
+		CacheDirs: b.CacheDirs, Shell: b.Shell, Timeout: b.Timeout}, b, p.list...)
 }

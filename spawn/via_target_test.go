@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/runner"
 	"github.com/spindle-go/spindle/wire"
@@ -142,5 +143,54 @@ func TestChain_Local(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("routes %d after the failed chain, %d before: hops left behind", len(root.Routes()), before)
 		}
+	}
+}
+
+// BuildAsk are the options of the test method "test.build": a hostile
+// intermediate that asks the origin's build prompt for each platform.
+type BuildAsk struct{ Platforms []string }
+
+func init() {
+	spawn.RegisterViaMethod("test.build", func(ctx context.Context, _ *actors.Node, o *BuildAsk) (spawn.Child, error) {
+		var got []string
+		for _, p := range o.Platforms {
+			_, err := spawn.AskOrigin(ctx, "spindle.build", p)
+			switch {
+			case err == nil:
+				got = append(got, "ok")
+			case errors.Is(err, spawn.ErrNoToolchain):
+				got = append(got, "no-toolchain")
+			case errors.Is(err, spawn.ErrCannotBuild):
+				got = append(got, "cannot-build")
+			default:
+				got = append(got, "other: "+err.Error())
+			}
+		}
+		return nil, errors.New("asked: " + strings.Join(got, ","))
+	})
+}
+
+// TestVia_HostileBuildAsks: the origin's build prompt (Bootstrap.Build
+// through Via) builds only for a real GOOS/GOARCH pair, and at most twice
+// per start, whatever the intermediate asks; without Build there is no
+// prompt to ask.
+func TestVia_HostileBuildAsks(t *testing.T) {
+	root := newRoot(t, nil)
+	a, _ := startChild(t, root, "a", spawn.Pipes)
+	ctx := testCtx(t, 30*time.Second)
+	build := spawn.NewBuilder(spawn.BuildOptions{Go: "/nonexistent/go", CacheDir: t.TempDir()})
+	ask := func(b spawn.Bootstrap, platforms ...string) string {
+		_, err := spawn.StartViaBootstrap(ctx, root, a, "test.build", &BuildAsk{Platforms: platforms}, b)
+		if err == nil {
+			t.Fatal("test.build started something")
+		}
+		return err.Error()
+	}
+	if got := ask(spawn.Bootstrap{Build: build}, "../../etc/passwd", "linux/arm64;rm", strings.Repeat("x", 1<<12)+"/arm64",
+		"linux/arm64", "linux/arm64", "linux/arm64"); !strings.Contains(got, "asked: cannot-build,cannot-build,cannot-build,no-toolchain,no-toolchain,cannot-build") {
+		t.Fatalf("hostile build asks: %s", got)
+	}
+	if got := ask(spawn.Bootstrap{}, "linux/arm64"); !strings.Contains(got, "asked: other:") || !strings.Contains(got, "no such prompt") {
+		t.Fatalf("build asked without Build: %s", got)
 	}
 }

@@ -26,13 +26,30 @@ var generatedUnmarshalerType = reflect.TypeFor[generatedUnmarshaler]()
 // newRegisteredType returns the decoding record of T (of *T if ptr), with
 // the per-type work done once: whether *T has generated decoding, and the
 // nil *T a msgpack nil decodes to.
-func newRegisteredType(t reflect.Type, ptr bool) registeredType {
+func newRegisteredType(t reflect.Type, ptr bool, gen generatedDecoder) registeredType {
 	pt := reflect.PointerTo(t)
-	rt := registeredType{t: t, ptr: ptr, generated: pt.Implements(generatedUnmarshalerType)}
+	rt := registeredType{t: t, ptr: ptr, generated: pt.Implements(generatedUnmarshalerType), gen: gen}
 	if ptr {
 		rt.nilPtr = reflect.Zero(pt).Interface()
 	}
 	return rt
+}
+
+// generatedDecoder decodes a payload into a new T with its generated
+// UnmarshalMsg and returns the *T (ptr) or the T, without reflection.
+type generatedDecoder func(payload []byte, typeName string, ptr bool) (any, error)
+
+// decodeGeneratedAs is the generatedDecoder of T (whose *T has a generated
+// UnmarshalMsg; Register checks).
+func decodeGeneratedAs[T any](payload []byte, typeName string, ptr bool) (any, error) {
+	p := new(T)
+	if err := decodeGenerated(payload, any(p).(generatedUnmarshaler), typeName); err != nil {
+		return nil, err
+	}
+	if ptr {
+		return p, nil
+	}
+	return *p, nil
 }
 
 // appendGenerated appends msg's encoding with its generated MarshalMsg.

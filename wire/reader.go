@@ -129,6 +129,9 @@ func (r *Reader) readFrame() (Frame, error) {
 	if r.buf == nil || cap(r.buf) > keepFrameBuf || r.small >= shrinkFrameAfter {
 		r.buf, r.small = make([]byte, 0, initialFrameBuf), 0
 	}
+	if f, ok, err := r.buffered(); ok || err != nil {
+		return f, err
+	}
 	h := Header(r.buf[:HeaderSize])
 	// Magic and version first: their place is stable across versions,
 	// the rest of the header is not.
@@ -154,6 +157,29 @@ func (r *Reader) readFrame() (Frame, error) {
 		r.small = 0
 	}
 	return Frame{Raw: buf}, nil
+}
+
+// buffered returns the next frame without a copy when all of it is in the
+// read buffer already (a streaming link's usual case): the Frame aliases
+// the read buffer, which the next fill, in the next ReadFrame, overwrites.
+// ok is false when the frame is not all there; the header's errors are
+// those of the copying path.
+func (r *Reader) buffered() (f Frame, ok bool, err error) {
+	b := &r.br
+	if b.w-b.r < HeaderSize {
+		return Frame{}, false, nil
+	}
+	h := Header(b.b[b.r : b.r+HeaderSize])
+	if err := h.Check(r.max); err != nil {
+		return Frame{}, false, err
+	}
+	n := h.FrameLen()
+	if n > b.w-b.r {
+		return Frame{}, false, nil
+	}
+	f = Frame{Raw: b.b[b.r : b.r+n : b.r+n]}
+	b.r += n
+	return f, true, nil
 }
 
 // readRest reads the kv block and body after the header in r.buf, growing

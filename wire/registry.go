@@ -40,8 +40,9 @@ type registryMaps struct {
 type registeredType struct {
 	t         reflect.Type // never a pointer type
 	ptr       bool
-	generated bool // *T has a generated UnmarshalMsg (see generatedUnmarshaler)
-	nilPtr    any  // a nil *T, if ptr
+	generated bool             // *T has a generated UnmarshalMsg (see generatedUnmarshaler)
+	gen       generatedDecoder // decodes a T or *T with it, without reflection
+	nilPtr    any              // a nil *T, if ptr
 }
 
 // NewRegistry returns an empty Registry.
@@ -70,7 +71,11 @@ func NewRegistry() *Registry {
 // error wrapping [ErrDuplicateType]; registering the same (T, name) again
 // does nothing.
 func Register[T any](r *Registry, name string) error {
-	return r.register(reflect.TypeOf((*T)(nil)).Elem(), name)
+	var gen generatedDecoder
+	if _, ok := any((*T)(nil)).(generatedUnmarshaler); ok {
+		gen = decodeGeneratedAs[T]
+	}
+	return r.register(reflect.TypeOf((*T)(nil)).Elem(), name, gen)
 }
 
 // MustRegister is like [Register] but panics on error. It is meant for
@@ -81,7 +86,7 @@ func MustRegister[T any](r *Registry, name string) {
 	}
 }
 
-func (r *Registry) register(t reflect.Type, name string) error {
+func (r *Registry) register(t reflect.Type, name string, gen generatedDecoder) error {
 	switch {
 	case t.Kind() == reflect.Pointer:
 		return fmt.Errorf("wire: cannot register pointer type %v as %q: register %v", t, name, t.Elem())
@@ -121,8 +126,8 @@ func (r *Registry) register(t reflect.Type, name string) error {
 	next.names[name] = t
 	next.byType[t] = name
 	next.byType[reflect.PointerTo(t)] = ptrPrefix + name
-	next.byName[name] = newRegisteredType(t, false)
-	next.byName[ptrPrefix+name] = newRegisteredType(t, true)
+	next.byName[name] = newRegisteredType(t, false, gen)
+	next.byName[ptrPrefix+name] = newRegisteredType(t, true, gen)
 	r.maps.Store(next)
 	return nil
 }
@@ -253,24 +258,44 @@ func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, 
 	if rt.ptr && isNil {
 		return rt.nilPtr, nil // a nil *T
 	}
+	if rt.gen != nil && !isNil {
+		if v, err := rt.gen(payload, name, rt.ptr); err == nil || !retryReflective(err, payload) {
+			return v, err
+		}
+		return r.decodeReflective(rt, name, payload)
+	}
 	v := reflect.New(rt.t)
 	p := v.Interface()
 	var err error
 	if rt.generated && !isNil { // a nil T decodes to its zero value, reflectively
 		err = decodeGenerated(payload, p.(generatedUnmarshaler), name)
-		if err != nil && !errors.Is(err, errNotMsgpack) && bytes.IndexByte(payload, msgpackNil) >= 0 {
-			// What generated code refuses but msgpack allows (a
-			// reflective peer writes a nil slice, map or string as nil):
-			// decoded reflectively, into a fresh value. Only a payload
-			// with a nil byte in it is tried again.
-			v = reflect.New(rt.t)
-			p = v.Interface()
-			err = decodeInto(payload, p, name)
+		if retryReflective(err, payload) {
+			return r.decodeReflective(rt, name, payload)
 		}
 	} else {
 		err = decodeInto(payload, p, name)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if rt.ptr {
+		return v.Interface(), nil
+	}
+	return v.Elem().Interface(), nil
+}
+
+// retryReflective says whether a payload the generated decoder refused is
+// decoded again reflectively: what generated code refuses but msgpack
+// allows (a reflective peer writes a nil slice, map or string as nil).
+// Only a well-formed payload with a nil byte in it is tried again.
+func retryReflective(err error, payload []byte) bool {
+	return err != nil && !errors.Is(err, errNotMsgpack) && bytes.IndexByte(payload, msgpackNil) >= 0
+}
+
+// decodeReflective decodes payload as rt with the reflective decoder.
+func (r *Registry) decodeReflective(rt registeredType, name string, payload []byte) (any, error) {
+	v := reflect.New(rt.t)
+	if err := decodeInto(payload, v.Interface(), name); err != nil {
 		return nil, err
 	}
 	if rt.ptr {
@@ -288,4 +313,55 @@ func (r *Registry) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// TypeCache remembers the last few wire names a reader decoded, so that a
+// stream of messages of one type (or of a request and its answer) looks
+// its type up by comparing the name's bytes instead of hashing it per
+// frame. The zero value is ready; a cache is for one goroutine at a time
+// (a link's reader), and a Register since it was filled empties it.
+type TypeCache struct {
+	maps    *registryMaps
+	next    int
+	entries [typeCacheSize]typeCacheEntry
+}
+
+const typeCacheSize = 4
+
+type typeCacheEntry struct {
+	name string
+	rt   registeredType
+}
+
+// lookup returns the registered type of name, from c or from m (then
+// remembered in c, replacing the oldest entry).
+func (c *TypeCache) lookup(m *registryMaps, name []byte) (registeredType, bool) {
+	if c.maps != m {
+		*c = TypeCache{maps: m}
+	}
+	for i := range c.entries {
+		if e := &c.entries[i]; e.rt.t != nil && e.name == string(name) {
+			return e.rt, true
+		}
+	}
+	rt, ok := m.byName[string(name)]
+	if ok {
+		c.entries[c.next] = typeCacheEntry{name: string(name), rt: rt}
+		c.next = (c.next + 1) % typeCacheSize
+	}
+	return rt, ok
+}
+
+// DecodeNameCached is [Registry.DecodeName] with the type looked up
+// through c.
+func (r *Registry) DecodeNameCached(c *TypeCache, name []byte, payload []byte) (any, error) {
+	rt, ok := c.lookup(r.maps.Load(), name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
+	}
+	v, err := r.decode(rt, "", payload)
+	if err != nil {
+		return nil, fmt.Errorf("type %q: %w", name, err)
+	}
+	return v, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spindle-go/spindle/internal/msgptest"
 )
 
 type testMsg struct {
@@ -285,4 +287,58 @@ func TestCheckMsgpack(t *testing.T) {
 		_ = checkMsgpack([]byte{byte(c)})
 		_ = checkMsgpack([]byte{byte(c), 0xff, 0xff, 0xff, 0xff, 0xff})
 	}
+}
+
+// TestTypeCache_FollowsRegistry: a cached lookup decodes what an uncached
+// one does, across more names than the cache holds, and sees a type
+// registered after the cache was filled; unknown names stay errors.
+func TestTypeCache_FollowsRegistry(t *testing.T) {
+	type a struct{ N int }
+	type b struct{ S string }
+	reg := NewRegistry()
+	MustRegister[a](reg, "t.a")
+	MustRegister[b](reg, "t.b")
+	pa, _ := reg.AppendPayload(nil, &a{N: 7})
+	pb, _ := reg.AppendPayload(nil, &b{S: "x"})
+	var c TypeCache
+	for i := 0; i < 3; i++ {
+		for _, name := range []string{"t.a", "*t.a", "t.b", "*t.b", "t.a"} {
+			p := pa
+			if name[len(name)-1] == 'b' {
+				p = pb
+			}
+			want, werr := reg.DecodeName([]byte(name), p)
+			got, err := reg.DecodeNameCached(&c, []byte(name), p)
+			if werr != nil || err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: cached %#v %v, uncached %#v %v", name, got, err, want, werr)
+			}
+		}
+	}
+	if _, err := reg.DecodeNameCached(&c, []byte("t.c"), pa); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("unknown name: %v", err)
+	}
+	type cc struct{ N int }
+	MustRegister[cc](reg, "t.c")
+	got, err := reg.DecodeNameCached(&c, []byte("*t.c"), pa)
+	if err != nil || got.(*cc).N != 7 {
+		t.Fatalf("after Register: %#v %v", got, err)
+	}
+}
+
+func BenchmarkDecodeNameCached(b *testing.B) {
+	reg := NewRegistry() // a generated type: the lookup is a larger share
+	MustRegister[msgptest.Count](reg, "bench.Tick")
+	p, _ := reg.AppendPayload(nil, &msgptest.Count{N: 1})
+	name := []byte("*bench.Tick")
+	b.Run("map", func(b *testing.B) {
+		for range b.N {
+			_, _ = reg.DecodeName(name, p)
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		var c TypeCache
+		for range b.N {
+			_, _ = reg.DecodeNameCached(&c, name, p)
+		}
+	})
 }

@@ -329,7 +329,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // a client that reads still gets what comes after.
 func TestSlowClientNeverBlocks(t *testing.T) {
 	tr := actorstest.New(t, actorstest.Shape{Setup: introspect.Setup})
-	v := debug.Handler(tr.Root(), debug.Options{ClientBuffer: 8, WriteTimeout: 300 * time.Millisecond, MaxEvents: 16})
+	v := debug.Handler(tr.Root(), debug.Options{ClientBuffer: 8, WriteTimeout: 2 * time.Second, MaxEvents: 16})
 	base := serve(t, v)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(base, "/debug/spindle/"), "http://"))
 	if err != nil {
@@ -344,8 +344,9 @@ func TestSlowClientNeverBlocks(t *testing.T) {
 	defer cancel()
 	ch, _ := openStream(t, ctx, base)
 	next(t, ch, "tree")
-	var sawLast atomic.Bool
+	var sawLast, readerEnded atomic.Bool
 	go func() {
+		defer readerEnded.Store(true)
 		for ev := range ch {
 			if ev.name == "event" && strings.Contains(ev.data, `"name":"last"`) {
 				sawLast.Store(true)
@@ -359,11 +360,14 @@ func TestSlowClientNeverBlocks(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the stuck stream was not ended after %d events: %+v", published, v.Stats())
 		}
-		for range 100 {
+		for range 50 {
 			es.Publish(&actors.ContextDown{ID: 100000 + uint32(published), Name: "ghost", Reason: &actors.DeadError{Reason: reason}})
 			published++
 		}
-		time.Sleep(time.Millisecond) // let the reading client keep up
+		time.Sleep(2 * time.Millisecond) // let the reading client keep up
+	}
+	if readerEnded.Load() {
+		t.Fatal("the reading client's stream ended, not the stuck one's")
 	}
 	t.Logf("%d events published until the stuck stream ended: %+v", published, v.Stats())
 	if s := v.Stats(); s.Dropped == 0 {
@@ -436,7 +440,10 @@ func hostileSetup(n *actors.Node) error {
 		if err := msgpack.Unmarshal(f.Body(), &q); err != nil {
 			return err
 		}
-		b, _ := msgpack.Marshal(map[string]any{"i": q.ID, "r": []map[string]any{{
+		b, _ := msgpack.Marshal(struct { // the query ID first, as the asker reads it
+			ID   uint64           `msgpack:"i"`
+			Rows []map[string]any `msgpack:"r"`
+		}{q.ID, []map[string]any{{
 			"i": n.ID(), "n": hostileName, "h": hostileHost, "u": hostileUser, "m": hostileMethod,
 			"e": hostileErr, "s": "up", "d": 666, "c": "<b>inc</b>",
 		}}})

@@ -2,7 +2,9 @@
 
 The Go harness runs `/usr/bin/python3 mitobench.py TARGET` (TARGET is JSON:
 {"via": "local"}, {"via": "ssh", "host": ..., "port": ..., "user": ...,
-"identity": ...} or {"via": "docker", "container": ...}) and drives it one round at a time: one JSON request per
+"identity": ...} or {"via": "docker", "container": ...}; any of them may
+carry "through": another TARGET, the intermediate the context is started
+by: Mitogen's via=, opened once and kept warm) and drives it one round at a time: one JSON request per
 line on stdin, one JSON answer per line on stdout, times in seconds. The
 harness owns the plan (warm-up, rounds, sizes) and the statistics; this
 script only does what it is asked and times it with perf_counter.
@@ -37,8 +39,22 @@ import mitochild
 BULK = 1 << 20
 
 
+# The intermediates of "through" targets, opened once per process (warm).
+_intermediates = {}
+
+
+def intermediate(router, target):
+    key = json.dumps(target, sort_keys=True)
+    if key not in _intermediates:
+        _intermediates[key] = start(router, target)
+    return _intermediates[key]
+
+
 def connect(router, target):
     python = target.get("python") or "/usr/bin/python3"
+    kw = {}
+    if target.get("through"):
+        kw["via"] = intermediate(router, target["through"])
     if target["via"] == "ssh":
         return router.ssh(
             hostname=target["host"],
@@ -49,10 +65,11 @@ def connect(router, target):
             check_host_keys="ignore",
             python_path=python,
             connect_timeout=30,
+            **kw
         )
     if target["via"] == "docker":
-        return router.docker(container=target["container"], python_path=python)
-    return router.local(python_path=python)
+        return router.docker(container=target["container"], python_path=python, **kw)
+    return router.local(python_path=python, **kw)
 
 
 def start(router, target):
@@ -163,6 +180,8 @@ class Server:
             out.flush()
         if self.ctx is not None:
             stop(self.ctx)
+        for ctx in _intermediates.values():
+            stop(ctx)
 
 
 def main():

@@ -14,6 +14,11 @@
 // or goes down never stops the others: its row says why. Ctrl-C cancels
 // the commands, whose process groups are killed on the hosts, and shuts
 // every context down: no remote process is left behind.
+//
+// With -debug 127.0.0.1:6060 the live view of the tree (package
+// actors/debug) is served at http://127.0.0.1:6060/debug/spindle/ while
+// the hosts start and the command runs, and after the table the contexts
+// stay up, with the view, until Ctrl-C.
 package main
 
 import (
@@ -22,6 +27,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +39,8 @@ import (
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
 	"github.com/spindle-go/spindle/actors/command"
+	"github.com/spindle-go/spindle/actors/debug"
+	"github.com/spindle-go/spindle/actors/introspect"
 	"github.com/spindle-go/spindle/actors/transfer"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/ssh"
@@ -48,10 +57,14 @@ func main() {
 	}
 }
 
-// setup runs in every context: each can run commands for its parent.
+// setup runs in every context: each can run commands for its parent,
+// and answers the tree query of the live view.
 func setup(n *actors.Node) error { _, err := newRunner(n); return err }
 
 func newRunner(n *actors.Node) (*command.Runner, error) {
+	if err := introspect.Setup(n); err != nil {
+		return nil, err
+	}
 	t, err := transfer.New(n, transfer.Config{})
 	if err != nil {
 		return nil, err
@@ -65,6 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	config := fs.String("F", "", "ssh config file (default ~/.ssh/config)")
 	wait := fs.Duration("wait", time.Minute, "bound on the hosts' first start")
 	timeout := fs.Duration("timeout", time.Minute, "bound on the command on each host")
+	debugAddr := fs.String("debug", "", "serve the live view of the tree on this address (127.0.0.1:6060) until Ctrl-C")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +89,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer shutdown(node.Shutdown)
+	if *debugAddr != "" {
+		stop, err := serveDebug(node, *debugAddr, out)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	specs := make([]supervision.ContextSpec, fs.NArg())
 	for i, host := range fs.Args() {
@@ -104,7 +125,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return &s, err
 		})
 	table(out, hosts, outs)
+	if *debugAddr != "" && ctx.Err() == nil {
+		fmt.Fprintln(out, "contexts up for the live view; Ctrl-C ends")
+		<-ctx.Done()
+		return nil
+	}
 	return ctx.Err() // Ctrl-C: the table shows what had finished
+}
+
+// serveDebug serves the live view of node's tree on addr until stop.
+func serveDebug(node *actors.Node, addr string, out io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	view := debug.Handler(node, debug.Options{})
+	mux := http.NewServeMux()
+	mux.Handle("/debug/spindle/", view)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	fmt.Fprintf(out, "live view: http://%s/debug/spindle/\n", ln.Addr())
+	return func() { _ = srv.Close(); <-done; _ = view.Close() }, nil
 }
 
 // start starts a host's context over SSH; "local:NAME" starts a local

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -256,4 +259,61 @@ func BenchmarkFleet(b *testing.B) {
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	b.ReportMetric(float64(samples[len(samples)/2])/float64(time.Millisecond), "p50-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// syncBuffer is a bytes.Buffer for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// -debug serves the live view while the fleet runs and, after the
+// table, until Ctrl-C: its /tree.json shows every host's context,
+// started by method "local".
+func TestFleet_DebugView(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t, 2*time.Minute))
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-debug", "127.0.0.1:0", "-c", "true", "local:a", "local:b"}, &out) }()
+	var url string
+	for url == "" || !strings.Contains(out.String(), "Ctrl-C ends") {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended: %v\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if _, rest, ok := strings.Cut(out.String(), "live view: "); ok {
+			url, _, _ = strings.Cut(rest, "\n")
+		}
+	}
+	resp, err := http.Get(url + "tree.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Contexts []struct{ Name, Method, State string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&snap)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range snap.Contexts {
+		got[c.Name] = c.Method + " " + c.State
+	}
+	if got["local:a"] != "local up" || got["local:b"] != "local up" {
+		t.Fatalf("tree.json: %+v\n%s", snap, out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after Ctrl-C: %v", err)
+	}
 }

@@ -51,3 +51,17 @@ func TestOTelOnlyInAdapter(t *testing.T) {
 		t.Fatal("go list found no packages")
 	}
 }
+
+// TestChromedpTestOnly: the headless-browser driver of actors/debug's
+// browser test stays out of the import graph of every package (tests
+// may import it; go list -deps does not follow test imports).
+func TestChromedpTestOnly(t *testing.T) {
+	p := listPackages(t)
+	for pkg, deps := range p.deps {
+		for _, d := range deps {
+			if strings.HasPrefix(d, "github.com/chromedp/") {
+				t.Errorf("%s depends on %s: only tests may", pkg, d)
+			}
+		}
+	}
+}

@@ -29,6 +29,7 @@ package netnstest
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -215,6 +216,28 @@ func (h *Host) upArgs(args ...string) []string {
 		return args
 	}
 	return append([]string{"-n", h.upNS}, args...)
+}
+
+// LinkBytes returns the bytes that crossed the link to h so far (both
+// ways, Ethernet frames: SSH, TCP and IP included), read from the counters
+// of its upstream end.
+func (h *Host) LinkBytes(t testing.TB) uint64 {
+	t.Helper()
+	out, err := exec.Command("ip", h.upArgs("-s", "-j", "link", "show", "dev", h.upIf)...).Output()
+	if err != nil {
+		t.Fatalf("netnstest: ip link show %s: %v", h.upIf, err)
+	}
+	var links []struct {
+		Stats struct {
+			RX, TX struct {
+				Bytes uint64 `json:"bytes"`
+			}
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		t.Fatalf("netnstest: ip -j link show %s: %v %q", h.upIf, err, out)
+	}
+	return links[0].Stats.RX.Bytes + links[0].Stats.TX.Bytes
 }
 
 // Pids returns the processes running in h's namespace other than its

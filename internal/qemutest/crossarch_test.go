@@ -375,3 +375,40 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestArm64_BuildThroughIntermediate: the root's Builder through Via. A
+// local intermediate (this linux/amd64 test binary, with no Builder and
+// no arm64 binary) starts a context in the arm64 container; its bootstrap
+// needs linux/arm64, the intermediate asks the root, the root builds this
+// test package for linux/arm64 and offers it, and the intermediate
+// fetches it from the root by SHA-256 (verified, cached) and uploads it.
+// The context answers from the emulated CPU.
+func TestArm64_BuildThroughIntermediate(t *testing.T) {
+	e, img := setupArm64(t)
+	root := newRoot(t)
+	ctx := ctxFor(t, startTimeout+time.Minute)
+	hop, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "hop", Grace: 5 * time.Second,
+		Env: []string{spawn.BinaryCacheEnv + "=" + t.TempDir()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := arm64Options(t, e, img, "arm64-via")
+	o.Via = hop
+	p := startArm64(t, root, o)
+	b := p.Info().Boot
+	st := spawn.BinaryStatsOf(root)
+	if b.Platform != "linux/arm64" || !b.Built || p.Info().Via != hop.ID() || st.Served == 0 {
+		t.Fatalf("bootstrap %+v via %d, root served %d bytes: want linux/arm64 built at the root, fetched by the intermediate %d",
+			b, p.Info().Via, st.Served, hop.ID())
+	}
+	t.Logf("the root served %d bytes (zstd) in %d chunks to the intermediate", st.Served, st.Chunks)
+	pid, err := p.Spawn(ctx, "echo", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pong, err := actors.Request[*Pong](ctx, root, pid, &Ping{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkArm64(t, pong)
+}

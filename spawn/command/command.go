@@ -26,7 +26,6 @@ package command
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -163,16 +162,13 @@ func init() {
 }
 
 func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process, error) {
-	if opts.Build != nil {
-		return nil, fmt.Errorf("spawn/command: Bootstrap.Build: %w", spawn.ErrViaOption)
-	}
 	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
 		return nil, errors.New("spawn/command: Options.Argv is empty")
 	}
-	return spawn.StartViaBinaries(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
+	return spawn.StartViaBootstrap(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
 		CacheDirs: opts.CacheDirs, Shell: opts.Shell, Timeout: opts.Timeout,
 		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
-		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Binaries)
+		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Bootstrap)
 }
 
 // Step is the step of a context through the prefix opts in a

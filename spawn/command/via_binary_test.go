@@ -133,16 +133,47 @@ func TestVia_BinaryFetchedOnceForNStarts(t *testing.T) {
 	}
 }
 
-// TestVia_BinaryOptionsThatCannotTravel: Bootstrap.Build still stays at
-// the root.
-func TestVia_BuildCannotTravel(t *testing.T) {
+// fakeArm64 returns a command prefix whose shell finds a uname that says
+// "Linux aarch64": the bootstrap then needs a linux/arm64 binary, which
+// nobody offered.
+func fakeArm64(t *testing.T) []string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "uname"), []byte("#!/bin/sh\necho Linux aarch64\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"env", "PATH=" + dir + ":" + os.Getenv("PATH")}
+}
+
+// TestVia_BuildAtTheOrigin: Bootstrap.Build stays at the root; the
+// intermediate's bootstrap meets a platform nobody offered (linux/arm64,
+// by a uname that says so) and asks the root's Builder, whose typed error
+// (no toolchain here: a go command that does not exist) comes back to the
+// root. Without Build the same start is a platform mismatch. (The whole
+// path, a build at the root run behind an intermediate under qemu, is
+// internal/qemutest's TestArm64_BuildThroughIntermediate.)
+func TestVia_BuildAtTheOrigin(t *testing.T) {
 	root := newRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Via: spawn.ContextID(1)}, Argv: []string{"env"},
-		Bootstrap: spawn.Bootstrap{Build: spawn.NewBuilder(spawn.BuildOptions{})}})
-	if !errors.Is(err, spawn.ErrViaOption) {
-		t.Fatalf("err %v, want ErrViaOption", err)
+	hop, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "hop", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(build *spawn.Builder) error {
+		p, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Via: hop}, Argv: fakeArm64(t),
+			Bootstrap: spawn.Bootstrap{Build: build, CacheDirs: []string{t.TempDir()}}})
+		if err == nil {
+			_ = p.Kill()
+			t.Fatal("started a linux/arm64 context without a binary")
+		}
+		return err
+	}
+	err = start(spawn.NewBuilder(spawn.BuildOptions{Go: "/nonexistent/go", CacheDir: t.TempDir()}))
+	if !errors.Is(err, spawn.ErrNoToolchain) || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Fatalf("build at the root without a toolchain: %v, want ErrNoToolchain naming linux/arm64", err)
+	}
+	if err := start(nil); !errors.Is(err, spawn.ErrPlatformMismatch) || errors.Is(err, spawn.ErrNoToolchain) {
+		t.Fatalf("without Build: %v, want ErrPlatformMismatch", err)
 	}
 }
 
@@ -327,4 +358,126 @@ func TestVia_BinaryThroughAChain(t *testing.T) {
 	}
 	t.Logf("%d contexts behind root->a->b: binary %d bytes zstd; root->a %d bytes served (%d bytes on the link, all traffic), a->b %d bytes, b->targets %d bytes (uploads)",
 		n, size, sr.Served, link, sa.Served, uploaded)
+}
+
+// memfds lists the memory files (memfd) process pid holds open.
+func memfds(t *testing.T, pid int) []string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(l, "/memfd:spindle-") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestVia_BinaryCacheInMemory: an intermediate told to keep fetched
+// binaries in memory (SPINDLE_BINARY_CACHE=memory), and one that can make
+// no private directory at all (its cache and temporary directories lie
+// under a regular file), fetch the root's binary into a memfd, once for
+// two starts, and write no file; a memory cache bounded below the
+// binary's size refuses the fetch with ErrBinaryCacheFull at the root,
+// and one with room for one binary takes the first and refuses the second
+// (the bound filled), keeping the first.
+func TestVia_BinaryCacheInMemory(t *testing.T) {
+	root := newRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	other := otherBinary(t)
+	raw, _ := other.Size()
+	blocker := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hop := func(name string, env ...string) *spawn.Context {
+		a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: name, Grace: time.Second, Env: env}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+		return a
+	}
+	behind := func(a spawn.Hop, name string, bin *spawn.Binary) (*spawn.Process, error) {
+		return command.Start(ctx, root, command.Options{Common: spawn.Common{Name: name, Grace: time.Second, Via: a},
+			Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{bin},
+				CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute}})
+	}
+	xdg := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		starts int
+	}{
+		{"asked", []string{spawn.BinaryCacheEnv + "=" + spawn.BinaryCacheMemory, "XDG_CACHE_HOME=" + xdg}, 2},
+		{"no directory", []string{spawn.BinaryCacheEnv + "=", "XDG_CACHE_HOME=" + blocker + "/cache", "HOME=" + blocker, "TMPDIR=" + blocker + "/tmp"}, 1},
+	} {
+		before := spawn.BinaryStatsOf(root).Served
+		a := hop("mem-"+strings.ReplaceAll(tc.name, " ", "-"), tc.env...)
+		for i := 0; i < tc.starts; i++ {
+			p, err := behind(a, fmt.Sprintf("%s-%d", strings.ReplaceAll(tc.name, " ", "-"), i), other)
+			if err != nil {
+				t.Fatalf("%s: start %d: %v", tc.name, i, err)
+			}
+			if where(t, ctx, root, p).Pid != p.Info().Pid {
+				t.Fatalf("%s: no answer", tc.name)
+			}
+			_ = p.Shutdown(ctx)
+		}
+		if got := memfds(t, a.Pid()); len(got) != 1 {
+			t.Fatalf("%s: the intermediate holds memory files %q, want one", tc.name, got)
+		}
+		if served := spawn.BinaryStatsOf(root).Served - before; served != encodedSize(t, other) {
+			t.Fatalf("%s: root served %d bytes for %d starts, want the binary once", tc.name, served, tc.starts)
+		}
+	}
+	if ents, _ := os.ReadDir(xdg); len(ents) != 0 {
+		t.Fatalf("the memory cache wrote %v", ents)
+	}
+
+	small := hop("mem-small", spawn.BinaryCacheEnv+"="+spawn.BinaryCacheMemory, spawn.BinaryCacheMaxEnv+"=1000000")
+	if _, err := behind(small, "too-big", other); !errors.Is(err, spawn.ErrBinaryCacheFull) {
+		t.Fatalf("a binary larger than the bound: %v, want ErrBinaryCacheFull", err)
+	}
+	if got := memfds(t, small.Pid()); len(got) != 0 {
+		t.Fatalf("a refused fetch left memory files %q", got)
+	}
+	second := otherBinary(t) // the same bytes but for its trailer: another digest
+	room := hop("mem-room", spawn.BinaryCacheEnv+"="+spawn.BinaryCacheMemory, fmt.Sprintf("%s=%d", spawn.BinaryCacheMaxEnv, raw+raw/2))
+	if p, err := behind(room, "first", other); err != nil {
+		t.Fatalf("the first binary: %v", err)
+	} else {
+		_ = p.Shutdown(ctx)
+	}
+	if _, err := behind(room, "second", secondBuild(t, second)); !errors.Is(err, spawn.ErrBinaryCacheFull) {
+		t.Fatalf("a second binary past the bound: %v, want ErrBinaryCacheFull", err)
+	}
+	if got := memfds(t, room.Pid()); len(got) != 1 {
+		t.Fatalf("after the refusal the intermediate holds %q, want the first binary only", got)
+	}
+}
+
+// secondBuild is b with one more trailing byte: a third digest.
+func secondBuild(t *testing.T, b *spawn.Binary) *spawn.Binary {
+	t.Helper()
+	f, err := os.OpenFile(b.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nb := spawn.NewBinary(b.Path(), runtime.GOOS+"/"+runtime.GOARCH)
+	if err := nb.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	return nb
 }

@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
@@ -38,11 +37,8 @@ func init() {
 }
 
 func startVia(ctx context.Context, node *actors.Node, o Options) (*spawn.Process, error) {
-	if o.Build != nil {
-		return nil, fmt.Errorf("spawn/docker: Bootstrap.Build: %w", spawn.ErrViaOption)
-	}
-	return spawn.StartViaBinaries(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
-		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Binaries)
+	return spawn.StartViaBootstrap(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
+		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Bootstrap)
 }
 
 // DescribeVia describes the target as data for a start through Via

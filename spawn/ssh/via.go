@@ -123,18 +123,15 @@ func originPrompts(o Options) []spawn.ViaPrompt {
 }
 
 func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, error) {
-	switch {
-	case o.Build != nil:
-		return nil, fmt.Errorf("spawn/ssh: Bootstrap.Build: %w", spawn.ErrViaOption)
-	case o.Host == "":
+	if o.Host == "" {
 		return nil, fmt.Errorf("spawn/ssh: Options.Host is empty")
 	}
-	p, err := spawn.StartViaBinaries(ctx, node, o.Via, "ssh", &viaOptions{Common: o.Common,
+	p, err := spawn.StartViaBootstrap(ctx, node, o.Via, "ssh", &viaOptions{Common: o.Common,
 		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout,
 		Host: o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
 		IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
 		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive},
-		o.Binaries, originPrompts(o)...)
+		o.Bootstrap, originPrompts(o)...)
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,7 @@
     const tr = el('tr', state === 'dead' ? 'dead' : '');
     tr.dataset.id = String(row.id);
     tr.dataset.state = state;
+    tr.dataset.restarts = String(Number(row.restarts) || 0);
     const prev = lastStates.get(row.id);
     if (prev !== undefined && prev !== state) tr.classList.add('changed');
     lastStates.set(row.id, state);
@@ -107,7 +108,7 @@
     if (why) st.appendChild(el('span', 'sub', ' ' + why));
     cell(tr, dur(row.uptime_s), 'num');
     cell(tr, row.restarts || 0, 'num');
-    const r = cell(tr, '', '');
+    const r = cell(tr, '', 'rtt-cell');
     if (row.depth) {
       r.appendChild(spark(row.rtt_history_us));
       r.appendChild(el('span', 'rtt', rtt(row.rtt_us) + ' (avg ' + rtt(row.srtt_us) + ')'));
