@@ -15,3 +15,11 @@ func (n *Node) OnPathTo(from, target uint32) bool { return n.onPathTo(from, targ
 // Detached returns how many times the watchdog of zero-hop delivery gave
 // this link a new reader goroutine.
 func (c *ChildLink) Detached() int64 { return c.l.Detached() }
+
+// EgressRecords returns how many egress records the link to direct child
+// id holds, and whether it is flooded (route/egress.go).
+func (n *Node) EgressRecords(id uint32) (int, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.rt.EgressCount(id), n.rt.Flooded(id)
+}

@@ -59,6 +59,15 @@ type Quotas struct {
 	// the link goes down. Defaults MaxFrame (128 MiB) and 16.
 	ChunkBytes   int
 	ChunkStreams int
+	// EgressIDs is how many contexts outside a child link's subtree this
+	// context records as having exchanged frames with that subtree (its
+	// egress records, for scoped DEL_ROUTE: a death is sent down only to
+	// the links whose subtrees talked with the dead). A link that would
+	// hold more gets every DEL_ROUTE instead, as if no records were kept.
+	// Records are freed when their context dies and when the link goes
+	// down. Negative: no records, every death to every link. Default
+	// 1,024.
+	EgressIDs int
 }
 
 func (q Quotas) limits() route.Limits {
@@ -69,6 +78,7 @@ func (q Quotas) limits() route.Limits {
 		LogRate:     q.LogRate,
 		LogBurst:    q.LogBurst,
 		DeadRecords: q.DeadRecords,
+		EgressIDs:   q.EgressIDs,
 	}
 }
 

@@ -128,8 +128,11 @@ func TestQuota_DelRouteOneLogRecord(t *testing.T) {
 // split into frames that each travel whole (today one frame over 128 KiB
 // went in chunks and the middle context rejected it as an unknown kind).
 func TestRouter_DelRouteNeverChunked(t *testing.T) {
-	root := newRoot(t, actors.Config{Setup: typeSetup})
-	mid := attach(t, root, "mid", actors.Config{Setup: typeSetup})
+	// The leaf never talked to big's subtree: flood every death (no egress
+	// records) so that the whole update travels down to it.
+	flood := actors.Config{Setup: typeSetup, Quotas: actors.Quotas{EgressIDs: -1}}
+	root := newRoot(t, flood)
+	mid := attach(t, root, "mid", flood)
 	leaf := attach(t, mid.node, "leaf", actors.Config{Setup: typeSetup})
 	raw, link := attachRaw(t, root, "big")
 	var last uint32

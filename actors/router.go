@@ -142,7 +142,7 @@ func (n *Node) deliverKind(l *link, f wire.Frame, e kindEntry, known bool) error
 // without decoding its body.
 func (n *Node) forward(in *link, f wire.Frame) {
 	h := f.Header()
-	out, err := n.linkTo(h.Dst())
+	out, recorded, err := n.relayRoute(in, h.Src(), h.Dst())
 	if err == nil && out == in {
 		err = newDeadError(h.Dst(), nil, wire.DeadUnreachable, fmt.Sprintf("no route to context %d", h.Dst()), ErrNoRoute)
 	}
@@ -158,6 +158,9 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	}
 	fds := in.takeFDs() // the frame's descriptors travel on with it
 	if err == nil {
+		if !recorded {
+			n.noteEgress(in, out, h.Src(), h.Dst())
+		}
 		err = out.sendFDs(f.Raw, fds, noWait) // closes fds, sent or not; never waits
 		fds = nil
 		if fdRefused(err) {
@@ -173,6 +176,37 @@ func (n *Node) forward(in *link, f wire.Frame) {
 	if f = in.relayed(f, err != nil); err != nil {
 		n.bounce(f, err)
 	}
+}
+
+// relayRoute is linkTo for a frame from src to dst that came in on link in
+// and is forwarded: it also says whether the egress records of in and of
+// the link out already cover the frame (see noteEgress), in the same read
+// lock.
+func (n *Node) relayRoute(in *link, src, dst uint32) (out *link, recorded bool, err error) {
+	n.mu.RLock()
+	out = n.routeLocked(dst)
+	if out != nil && !n.closed {
+		recorded = n.rt.Talked(nameOf(in), dst) && n.rt.Talked(nameOf(out), src)
+		n.mu.RUnlock()
+		return out, recorded, nil
+	}
+	n.mu.RUnlock()
+	out, err = n.linkTo(dst) // the error, with the death's record
+	return out, false, err
+}
+
+// noteEgress records that the subtree behind link in talked with context
+// dst and the one behind link out with src, so that their deaths reach
+// those subtrees (scoped DEL_ROUTE, route/egress.go). It runs under the
+// write lock that contextsDown takes to mark deaths: a record is either
+// made before a death is planned (and the death goes to that link) or not
+// at all (the context is dead here already, and the frame is answered with
+// IS_DEAD by the next hop or by this one).
+func (n *Node) noteEgress(in, out *link, src, dst uint32) {
+	n.mu.Lock()
+	n.rt.NoteTalk(nameOf(in), dst)
+	n.rt.NoteTalk(nameOf(out), src)
+	n.mu.Unlock()
 }
 
 // bounce answers an undeliverable frame with an IS_DEAD reply to its source.
@@ -400,8 +434,9 @@ func (n *Node) linkDown(l *link, reason error) {
 }
 
 // contextsDown marks contexts dead, raises IS_DEAD for everything waiting on
-// them here, and tells the rest of the tree (DEL_ROUTE up to the parent and
-// down to the other children). cause, when known, is the error behind
+// them here, and tells the rest of the tree: DEL_ROUTE up to the parent,
+// and down to the other children whose subtrees talked with the dead
+// (delRoutesLocked). cause, when known, is the error behind
 // reason; it travels on as a cause code (see DeadError.Err).
 func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason string, cause error) {
 	if len(ids) == 0 {
@@ -418,22 +453,17 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 		delete(n.children, id)
 		delete(n.notes, id)
 	}
-	targets := make([]*link, 0, len(n.children)+1)
-	if n.parent != nil && n.parent != from {
-		targets = append(targets, n.parent)
-	}
-	for _, c := range n.children {
-		if c != from {
-			targets = append(targets, c)
-		}
+	var targets []delRoute
+	if len(fresh) > 0 {
+		targets = n.delRoutesLocked(from, fresh)
 	}
 	n.mu.Unlock()
 	if len(fresh) == 0 {
 		return
 	}
-	u := routeUpdate{IDs: fresh, Reason: reason, Code: uint8(code), Cause: uint8(wc), Detail: detail}
 	for _, t := range targets {
-		n.sendRouteUpdate(t, wire.KindDelRoute, u)
+		u := routeUpdate{IDs: t.ids, Reason: reason, Code: uint8(code), Cause: uint8(wc), Detail: detail}
+		n.sendRouteUpdate(t.l, wire.KindDelRoute, u)
 	}
 	n.pol.forget(fresh)
 	for _, id := range fresh {
@@ -445,6 +475,34 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 	// One record per update, however many contexts it names.
 	n.log.Info("context down", "id", fresh[0], "name", n.contextName(fresh[0]), "count", len(fresh),
 		"ids", idList(fresh), "reason", reason)
+}
+
+// delRoute is one DEL_ROUTE to send: the link and the dead it names.
+type delRoute struct {
+	l   *link
+	ids []uint32
+}
+
+// delRoutesLocked plans the DEL_ROUTE updates for contexts ids that just
+// died, learnt from link from: all of them up to the parent (every
+// ancestor learns of every death below it), and to each other child link
+// the ones its subtree exchanged frames with (its egress records), or all
+// of them to a link that is flooded (over its Quotas.EgressIDs). A context
+// waiting on a dead one (a request, a watch, a stream) sent it frames, so
+// every hop between them recorded it. n.mu must be held.
+func (n *Node) delRoutesLocked(from *link, ids []uint32) []delRoute {
+	kids := make([]uint32, 0, len(n.children))
+	for id := range n.children {
+		kids = append(kids, id)
+	}
+	plan := n.rt.DelRoutes(nameOf(from), ids, kids)
+	out := make([]delRoute, 0, len(plan))
+	for _, u := range plan {
+		if l := n.linkOf(u.Link); l != nil && l != from {
+			out = append(out, delRoute{l, u.IDs})
+		}
+	}
+	return out
 }
 
 // idList formats the first few of ids for a log record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
@@ -40,6 +41,10 @@ type fanTree struct {
 type fanOpts struct {
 	mids, per int
 	exe       string // the children's executable ("": this test binary)
+	// starts bounds the starts in flight in the whole tree (0: all at
+	// once): a test beside other packages' tests keeps the machine's run
+	// queue short with it.
+	starts int
 }
 
 // buildFanTree starts o.mids intermediates, then o.per children through
@@ -49,12 +54,28 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 	tb.Helper()
 	tr := &fanTree{mids: make([]*spawn.Context, o.mids), kids: make([][]*spawn.Context, o.mids)}
 	errs := make(chan error, o.mids*(o.per+1))
+	slots := make(chan struct{}, max(o.starts, o.mids*(o.per+1)))
+	if o.starts > 0 {
+		slots = make(chan struct{}, o.starts)
+	}
+	take := func() bool {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range tr.mids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if !take() {
+				return
+			}
 			m, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: fmt.Sprintf("mid%d", i), Grace: time.Second}})
+			<-slots
 			if err != nil {
 				errs <- fmt.Errorf("mid%d: %w", i, err)
 				return
@@ -66,10 +87,14 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 				kw.Add(1)
 				go func() {
 					defer kw.Done()
+					if !take() {
+						return
+					}
 					c, err := spawn.Local(ctx, root, spawn.Options{Executable: o.exe,
 						Common: spawn.Common{Name: fmt.Sprintf("m%d-k%d", i, j), Grace: time.Second, Via: m}})
+					<-slots
 					if err != nil {
-						errs <- fmt.Errorf("m%d-k%d: %w", i, j, err)
+						errs <- fmt.Errorf("m%d-k%d: %w (intermediate dead: %v)", i, j, err, m.DeadReason())
 						return
 					}
 					tr.kids[i][j] = c
@@ -83,7 +108,31 @@ func buildFanTree(ctx context.Context, tb testing.TB, root *actors.Node, o fanOp
 	for err := range errs {
 		tb.Fatal(err)
 	}
+	if ctx.Err() != nil {
+		tb.Fatalf("building the tree: %v", ctx.Err())
+	}
 	return tr
+}
+
+// fanRoot is newRoot with a heartbeat timeout of 30 s instead of 5 s
+// (children adopt it): in CI, 200 race-instrumented processes start beside
+// other packages' tests on 2 cores, and a link quiet for 5 s there is load,
+// not death.
+func fanRoot(tb testing.TB) *actors.Node {
+	tb.Helper()
+	n, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, HeartbeatTimeout: 30 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
 }
 
 // ids returns the context IDs of every context of the tree.
@@ -194,10 +243,10 @@ func waitGone(ctx context.Context, tb testing.TB, pids []int) {
 // answers.
 func TestVia_FanOut200(t *testing.T) {
 	const mids, per = 4, 50
-	root := newRoot(t, nil)
+	root := fanRoot(t)
 	ctx := testCtx(t, 3*time.Minute)
 	start := time.Now()
-	tr := buildFanTree(ctx, t, root, fanOpts{mids: mids, per: per})
+	tr := buildFanTree(ctx, t, root, fanOpts{mids: mids, per: per, starts: 4})
 	pids := pidsOf(ctx, t, root, tr.ids())
 	t.Logf("%d contexts started and reached in %v", len(pids), time.Since(start).Round(time.Millisecond))
 	if len(pids) != mids*(per+1) {

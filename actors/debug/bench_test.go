@@ -3,6 +3,8 @@ package debug_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"syscall"
 	"testing"
 	"time"
@@ -31,11 +33,13 @@ func BenchmarkSample(b *testing.B) {
 				kids = append(kids, actorstest.Shape{Name: fmt.Sprintf("c%d", i), Children: gk})
 			}
 			tr := actorstest.New(b, actorstest.Shape{Setup: introspect.Setup, Children: kids})
-			benchSample(b, tr.Root())
+			b.Run("view", func(b *testing.B) { benchSample(b, tr.Root()) })
+			b.Run("tree-only", func(b *testing.B) { benchTree(b, tr.Root()) })
 		})
 	}
 	b.Run("procs-5", func(b *testing.B) {
-		root, err := actors.NewNode(actors.Config{Name: "root", Setup: introspect.Setup})
+		root, err := actors.NewNode(actors.Config{Name: "root", Setup: introspect.Setup,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -51,8 +55,24 @@ func BenchmarkSample(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		benchSample(b, root)
+		b.Run("view", func(b *testing.B) { benchSample(b, root) })
+		b.Run("tree-only", func(b *testing.B) { benchTree(b, root) })
 	})
+}
+
+// benchTree: introspect.Tree alone, for the share of the view's own work.
+func benchTree(b *testing.B, n *actors.Node) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := introspect.Tree(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 }
 
 func benchSample(b *testing.B, n *actors.Node) {

@@ -100,7 +100,7 @@ func browserTree(t *testing.T) (*actors.Node, *supervision.Supervisor, []string)
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
 	root, sup, names := browserTree(t)
-	view := debug.Handler(root, debug.Options{Interval: 250 * time.Millisecond})
+	view := debug.Handler(root, debug.Options{Interval: 250 * time.Millisecond, MaxClients: 1})
 	t.Cleanup(func() { _ = view.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,20 +123,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("chromium %s: %v", exe, err)
 	}
 	within := func(d time.Duration) (context.Context, context.CancelFunc) { return context.WithTimeout(bctx, d) }
-	poll := func(what, expr string) {
-		t.Helper()
-		ctx, cancel := within(60 * time.Second)
-		defer cancel()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
-			chromedp.WithPollingTimeout(0))); err != nil {
-			body, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body.innerText`))
-			t.Fatalf("%s: %v; page:\n%s", what, err, body)
-		}
-	}
-	js, _ := json.Marshal(names)
-	poll("every context shown", fmt.Sprintf(`(() => { const shown = [...document.querySelectorAll('#tree tbody td.name')]
-		.map((e) => e.textContent); return %s.every((n) => shown.includes(n)) &&
-		document.getElementById('conn').textContent === 'live'; })()`, js))
+	poll := func(what, expr string) { pollIn(t, bctx, what, expr) }
+	poll("every context shown", everyShown(names, "live"))
 	ctx, cancel := within(20 * time.Second)
 	safe, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__pwned === undefined &&
 		document.querySelectorAll('#tree img, #tree script, #tree iframe, #tree b').length === 0 &&
@@ -160,6 +148,18 @@ func TestBrowser(t *testing.T) {
 		[...document.querySelectorAll('#tree tbody tr')].some((tr) => tr.dataset.state === 'up' &&
 			tr.dataset.restarts === '1' && tr.querySelector('td.name').textContent === 'worker-1')`)
 
+	// A second page is over MaxClients (1): its stream is refused, and it
+	// polls /tree.json instead.
+	tab, closeTab := chromedp.NewContext(bctx)
+	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	pollIn(t, tab, "the second page, polling", everyShown(names, "polling"))
+	closeTab()
+	if s := view.Stats(); s.Refused == 0 || s.Clients != 1 {
+		t.Fatalf("view stats %+v: want the second stream refused", s)
+	}
+
 	if path := os.Getenv(envScreenshot); path != "" {
 		time.Sleep(5 * time.Second) // not an assertion: more RTT samples for the picture
 		ctx, cancel := within(30 * time.Second)
@@ -173,4 +173,25 @@ func TestBrowser(t *testing.T) {
 		}
 		t.Logf("screenshot: %s (%d bytes)", path, len(png))
 	}
+}
+
+// pollIn waits (up to 60 s) until the page of tab makes expr true.
+func pollIn(t *testing.T, tab context.Context, what, expr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
+		chromedp.WithPollingTimeout(0))); err != nil {
+		body, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%s: %v; page:\n%s", what, err, body)
+	}
+}
+
+// everyShown is a page predicate: every name has a row, and the page's
+// connection says conn ("live": the stream; "polling").
+func everyShown(names []string, conn string) string {
+	js, _ := json.Marshal(names)
+	return fmt.Sprintf(`(() => { const shown = [...document.querySelectorAll('#tree tbody td.name')]
+		.map((e) => e.textContent); return %s.every((n) => shown.includes(n)) &&
+		document.getElementById('conn').textContent === %q; })()`, js, conn)
 }

@@ -40,6 +40,11 @@ type Limits struct {
 	// root answers "no route", other contexts route toward the root).
 	// Default 4,096.
 	DeadRecords int
+	// EgressIDs is how many egress records (egress.go) one child link may
+	// hold; a link that would hold more is flooded: it gets every
+	// DEL_ROUTE. Negative: every link is flooded (no records). Default
+	// 1,024.
+	EgressIDs int
 }
 
 // Default limits.
@@ -50,6 +55,7 @@ const (
 	DefaultLogRate     = 1000
 	DefaultLogBurst    = 2000
 	DefaultDeadRecords = 4096
+	DefaultEgressIDs   = 1024
 )
 
 func (l *Limits) setDefaults() {
@@ -70,6 +76,9 @@ func (l *Limits) setDefaults() {
 	}
 	if l.DeadRecords <= 0 {
 		l.DeadRecords = DefaultDeadRecords
+	}
+	if l.EgressIDs == 0 {
+		l.EgressIDs = DefaultEgressIDs
 	}
 }
 

@@ -107,7 +107,9 @@ type Table struct {
 	deadNext  int
 	grants    []grant
 	lim       Limits
-	usage     map[uint32]*linkQuota // per child link
+	usage     map[uint32]*linkQuota  // per child link
+	egress    map[uint32]*egressLink // per child link: egress.go
+	talkers   map[uint32][]uint32    // context -> child links that recorded it
 }
 
 // New returns the table of context self, whose ancestors are parents (root
@@ -123,6 +125,8 @@ func New(self uint32, name string, parents []uint32, lim Limits) *Table {
 		dead:    make(map[uint32]Dead),
 		lim:     lim,
 		usage:   make(map[uint32]*linkQuota),
+		egress:  make(map[uint32]*egressLink),
+		talkers: make(map[uint32][]uint32),
 	}
 	t.names[self] = Bound(name, MaxName)
 	return t
@@ -268,8 +272,8 @@ func (t *Table) RoutedVia(l Link, ids []uint32) []uint32 {
 }
 
 // ChildDown forgets the blocks granted through the link to child via (the
-// IDs are not handed out again: IDs are never reused) and the usage charged
-// to it, and returns the contexts that lived behind it (still routed until
+// IDs are not handed out again: IDs are never reused), the usage charged
+// to it and its egress records, and returns the contexts that lived behind it (still routed until
 // [Table.MarkDead]).
 func (t *Table) ChildDown(via uint32) []uint32 {
 	var ids []uint32
@@ -287,6 +291,7 @@ func (t *Table) ChildDown(via uint32) []uint32 {
 	clear(t.grants[len(kept):])
 	t.grants = kept
 	delete(t.usage, via)
+	t.dropEgress(via)
 	return ids
 }
 
