@@ -49,6 +49,13 @@
 // so a job goes on with the hosts that are up. docs/supervision.md says
 // when to prefer one supervisor per host; examples/fleet shows the whole.
 //
+// A context started through another supervised context (docs/via.md)
+// names it in ContextSpec.Via, and its StartFunc passes Intermediate(ctx)
+// as spawn.Common.Via: it starts only while its intermediate is up, and
+// when the intermediate dies (taking it along) the intermediate is
+// restarted first, then the contexts behind it, in order, whatever the
+// strategy, with one failure counted (docs/supervision.md).
+//
 // Failures, restarts and give-ups are Events (ChildStarted, ChildFailed,
 // ChildRestarted, SupervisorGaveUp), given to Config.OnEvent, published on
 // the actor system's event stream and logged. ChildFailed.Reason and

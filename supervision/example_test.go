@@ -139,3 +139,55 @@ func ExampleSupervisor_WaitTried() {
 	// web-1 up=true last error: <nil>
 	// web-2 up=false last error: start failed: connection refused
 }
+
+// A context started through another one (ContextSpec.Via): when the
+// intermediate is killed, taking the context behind it along, the
+// supervisor restarts the intermediate first, then the context behind it,
+// through the new incarnation.
+func ExampleIntermediate() {
+	node, _ := actors.NewNode(actors.Config{Setup: setup})
+	defer node.Shutdown(context.Background())
+	events := make(chan string, 16)
+	sup, _ := supervision.Start(context.Background(), node, supervision.Config{
+		Name: "hops",
+		OnEvent: func(ev supervision.Event) {
+			switch ev := ev.(type) {
+			case *supervision.ChildFailed:
+				events <- "failed " + ev.Child
+			case *supervision.ChildRestarted:
+				events <- "restarted " + ev.Child
+			}
+		},
+		Children: []supervision.ContextSpec{
+			{Name: "bastion", Start: func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+				return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name}})
+			}},
+			{Name: "inner", Via: "bastion", Start: func(ctx context.Context, n *actors.Node, name string) (spawn.Child, error) {
+				// in a real deployment: ssh.Start(ctx, n, ssh.Options{Host: "inner", Common: ...})
+				return spawn.Local(ctx, n, spawn.Options{Common: spawn.Common{Name: name, Via: supervision.Intermediate(ctx)}})
+			}},
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = sup.WaitUp(ctx)
+	b, _ := sup.Child("bastion")
+	i, _ := sup.Child("inner")
+	fmt.Println("inner started by the bastion:", i.Context.Info().Via == b.ID)
+
+	_ = b.Context.Kill()
+	for _, want := range []string{"failed bastion", "restarted bastion", "restarted inner"} {
+		fmt.Println(<-events == want, want)
+	}
+	_ = sup.WaitUp(ctx)
+	b, _ = sup.Child("bastion")
+	i, _ = sup.Child("inner")
+	fmt.Println("through the new bastion:", i.Context.Info().Via == b.ID)
+	_ = sup.Stop(ctx)
+	// Output:
+	// inner started by the bastion: true
+	// true failed bastion
+	// true restarted bastion
+	// true restarted inner
+	// through the new bastion: true
+}

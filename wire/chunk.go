@@ -50,6 +50,31 @@ func AppendChunks(dst, whole []byte, chunk int) []byte {
 	return dst
 }
 
+// AppendChunkHeaders appends to dst the headers of the chunks
+// [AppendChunks] would make of whole, HeaderSize bytes each: chunk i's body
+// is whole[i*chunk : min((i+1)*chunk, len(whole))]. A writer that has
+// whole in memory writes header and body pairs with one writev instead of
+// copying whole into chunk frames first.
+func AppendChunkHeaders(dst, whole []byte, chunk int) []byte {
+	if chunk <= 0 {
+		chunk = DefaultChunkSize
+	}
+	h := Header(whole)
+	s := FrameSpec{Kind: KindChunk, Dst: h.Dst(), Src: h.Src(), Auth: h.Auth()}
+	for off := 0; off < len(whole) || off == 0; off += chunk {
+		end := min(off+chunk, len(whole))
+		s.Flags = 0
+		if off == 0 {
+			s.Flags |= FlagStart
+		}
+		if end == len(whole) {
+			s.Flags |= FlagEnd
+		}
+		dst = appendHeader(dst, s, 0, uint32(end-off))
+	}
+	return dst
+}
+
 // ChunkedLen returns the length of AppendChunks' output for a frame of n
 // bytes.
 func ChunkedLen(n, chunk int) int {

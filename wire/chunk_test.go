@@ -253,3 +253,21 @@ func TestAssembler_Quota(t *testing.T) {
 		t.Fatalf("after Reset: %d open, %d held", a.Open(), a.Held())
 	}
 }
+
+// TestAppendChunkHeaders_MatchAppendChunks: the headers interleaved with
+// the slices of the whole frame are the bytes AppendChunks writes.
+func TestAppendChunkHeaders_MatchAppendChunks(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 128, 129, 1000} {
+		whole := AppendFrame(nil, FrameSpec{Kind: KindUser, Dst: 3, Src: 1, Auth: 1}, nil, bytes.Repeat([]byte{7}, n))
+		const chunk = 128
+		hdrs := AppendChunkHeaders(nil, whole, chunk)
+		var got []byte
+		for i := 0; i*HeaderSize < len(hdrs); i++ {
+			got = append(got, hdrs[i*HeaderSize:(i+1)*HeaderSize]...)
+			got = append(got, whole[i*chunk:min((i+1)*chunk, len(whole))]...)
+		}
+		if want := AppendChunks(nil, whole, chunk); !bytes.Equal(got, want) {
+			t.Fatalf("body %d: headers and slices differ from AppendChunks", n)
+		}
+	}
+}

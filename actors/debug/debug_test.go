@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -502,4 +503,59 @@ func TestHostileRow(t *testing.T) {
 		r := byName(&s)[hostileName]
 		return r.Method == "local" && r.Restarts == 1
 	})
+}
+
+// TestBounds_GravesAndHistory: the view keeps at most MaxGraves dead
+// contexts (the latest) and History RTT samples per link, however many
+// die and however long it samples.
+func TestBounds_GravesAndHistory(t *testing.T) {
+	shape := actorstest.Shape{Setup: introspect.Setup,
+		Config: &actors.Config{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 10 * time.Second}}
+	for i := range 5 {
+		shape.Children = append(shape.Children, actorstest.Shape{Name: "c" + strconv.Itoa(i)})
+	}
+	tr := actorstest.New(t, shape)
+	v := debug.Handler(tr.Root(), debug.Options{Interval: 100 * time.Millisecond, MaxGraves: 2, History: 3})
+	base := serve(t, v)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, _ := openStream(t, ctx, base)
+	tree := func() debug.Snapshot {
+		t.Helper()
+		var s debug.Snapshot
+		if err := json.Unmarshal([]byte(next(t, ch, "tree").data), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for full := false; !full; {
+		s := tree()
+		full = true
+		for _, r := range s.Contexts {
+			if len(r.RTTHistoryUS) > 3 {
+				t.Fatalf("%s: %d RTT samples kept, History is 3", r.Name, len(r.RTTHistoryUS))
+			}
+			full = full && len(r.RTTHistoryUS) == 3
+		}
+	}
+	for i := range 4 {
+		c := tr.Context("c" + strconv.Itoa(i))
+		c.Cut()
+		<-c.Link().Done()
+	}
+	for {
+		s := tree()
+		var dead []string
+		for _, r := range s.Contexts {
+			if r.State == debug.StateDead {
+				dead = append(dead, r.Name)
+			}
+		}
+		if len(dead) > 2 {
+			t.Fatalf("%d dead rows kept, MaxGraves is 2: %v", len(dead), dead)
+		}
+		if len(s.Contexts) == 4 && strings.Join(dead, ",") == "c2,c3" {
+			break
+		}
+	}
 }

@@ -1,7 +1,9 @@
 // Package introspect gathers a Spindle tree as data: every context's ID,
 // name, incarnation, host, user, pid, uptime, state and link counters,
 // asked of each context by its parent over the node's kind seam (kinds
-// TREE_QUERY and TREE_REPLY, 140 and 141), with a deadline.
+// TREE_QUERY and TREE_REPLY, 140 and 141), with a deadline; and how each
+// was started and how often restarted, as its ancestors recorded them
+// (actors.Node.Annotate). Package actors/debug serves it as a live page.
 //
 // # Usage
 //

@@ -42,6 +42,14 @@ func (l *events) String() string {
 	return strings.Join(l.evs, ", ")
 }
 
+// reset forgets the events so far (those of the first starts: a cold
+// start that timed out under load is retried, and is no concern here).
+func (l *events) reset() {
+	l.mu.Lock()
+	l.evs = nil
+	l.mu.Unlock()
+}
+
 // superviseChain starts a supervisor at the root holding the bastion
 // (ssh) and the inner context (ssh through it: ContextSpec.Via) with an
 // echo actor; the bastion retries for ever (a cut host is tried again
@@ -50,12 +58,12 @@ func superviseChain(t *testing.T, n *netnstest.Net, root *actors.Node, log *even
 	t.Helper()
 	s, err := supervision.Start(t.Context(), root, supervision.Config{Name: "hops", OnEvent: log.add,
 		Children: []supervision.ContextSpec{
-			{Name: "bastion", Intensity: supervision.Intensity{Forever: true},
+			{Name: "bastion", StartTimeout: 2 * time.Minute, Intensity: supervision.Intensity{Forever: true},
 				Backoff: supervision.Backoff{Max: time.Second},
 				Start: func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
 					return ssh.Start(ctx, node, sshOpts(n.Bastion.SSH, name))
 				}},
-			{Name: "inner", Via: "bastion", Actors: []supervision.ActorSpec{{Kind: "echo", Name: "echo"}},
+			{Name: "inner", Via: "bastion", StartTimeout: 2 * time.Minute, Actors: []supervision.ActorSpec{{Kind: "echo", Name: "echo"}},
 				Start: func(ctx context.Context, node *actors.Node, name string) (spawn.Child, error) {
 					o := sshOpts(n.Inner.SSH, name)
 					o.Via = supervision.Intermediate(ctx)
@@ -69,9 +77,10 @@ func superviseChain(t *testing.T, n *netnstest.Net, root *actors.Node, log *even
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(testCtx(t, 30*time.Second)) })
-	if err := s.WaitUp(testCtx(t, 2*time.Minute)); err != nil {
+	if err := s.WaitUp(testCtx(t, 5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	log.reset()
 	return s
 }
 

@@ -296,3 +296,35 @@ func TestVia_ChainSSHSudo(t *testing.T) {
 		}
 	}
 }
+
+// TestVia_SudoOverSSHThroughIntermediate: "sudo over ssh" as one
+// description: the intermediate connects to the real sshd as spindle-a
+// (ssh.Remote: the connection is made there, not here) and runs sudo to
+// root on that connection; the password is asked at the root. The same
+// target works without Via too (the root connects).
+func TestVia_SudoOverSSHThroughIntermediate(t *testing.T) {
+	u := sudotest.Setup(t)
+	cli := sshAs(t, u.A)
+	root := newRoot(t)
+	hop := intermediate(t, root, "hop")
+	remote, err := ssh.Remote(ssh.Options{Host: u.A.Name + "@" + cli.addr, ConfigFile: "none", Agent: "none",
+		IdentityFiles: []string{cli.key}, KnownHostsFiles: []string{cli.knownHosts}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, via := range []spawn.Hop{hop, nil} {
+		var n atomic.Int32
+		tgt := mustSudo(t, remote, sudo.Options{Auth: sudo.Auth{Password: originPassword(u.A.Password, &n)}})
+		p, err := startVia(t, root, via, tgt, cacheDir(t))
+		if err != nil {
+			t.Fatalf("via %v: %v", via, err)
+		}
+		if me := ask(t, root, p, 1<<16); me.Uid != 0 || n.Load() != 1 {
+			t.Fatalf("via %v: uid %d, password asked %d times", via, me.Uid, n.Load())
+		}
+		if via != nil && p.Info().Via != hop.ID() {
+			t.Fatalf("info %+v", p.Info())
+		}
+		stop(t, p)
+	}
+}

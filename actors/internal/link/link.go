@@ -88,6 +88,7 @@ type Link struct {
 	lw     *liveWriter     // the transport's writer: tells the heartbeat whether writes progress
 	raw    syscall.RawConn // the writer's non-blocking descriptor, for inline writes; nil when none
 	tryFn  func(uintptr) bool
+	tryvFn func(uintptr) bool
 	try    tryState // the inline write in progress, owned by the goroutine that set writing
 	closer io.Closer
 	reason func(error) error
@@ -209,6 +210,7 @@ func New(t Transport, in *Input, cfg Config, h Handler) *Link {
 		l.uconn = in.fdr.c
 	}
 	l.tryFn = l.tryOnce
+	l.tryvFn = l.tryvOnce
 	l.wake = sync.NewCond(&l.mu)
 	return l
 }

@@ -433,3 +433,62 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLink_ChunkedInlineWriteKeepsChunksTogether: frames over the chunk
+// size written inline (one writev of chunk headers and slices, the rest
+// queued when the kernel takes only part) arrive whole and in order, with
+// small frames from another goroutine only ever between whole frames'
+// chunk streams, never inside one (a START inside an open stream of the
+// same source would be malformed).
+func TestLink_ChunkedInlineWriteKeepsChunksTogether(t *testing.T) {
+	for _, ct := range connTypes {
+		if ct.name == "net.Pipe" {
+			continue // no descriptor: never inline
+		}
+		t.Run(ct.name, func(t *testing.T) {
+			a, _, _, hb := linkPair(t, ct, Config{}, Config{})
+			const bigs, smalls = 12, 300
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for i := range smalls {
+					if err := a.Send(frameOf(testKind, []byte{byte(i), 's'}), []Mode{Inline, Queued}[i%2]); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			var want [][]byte
+			for i := range bigs {
+				big := frameOf(testKind, bytes.Repeat([]byte{byte(i)}, 5*wire.DefaultChunkSize+1000*i))
+				want = append(want, big)
+				time.Sleep(30 * time.Microsecond) // idle: written inline
+				if err := a.Send(big, Inline); err != nil {
+					t.Fatal(err)
+				}
+			}
+			<-done
+			asm := wire.NewAssembler(wire.DefaultMaxFrame)
+			var got [][]byte
+			for n := 0; n < smalls || len(got) < bigs; {
+				c := recvWithin(t, hb.frames, waitLong, "frame")
+				if wire.Header(c).Kind() != wire.KindChunk {
+					n++
+					continue
+				}
+				whole, ok, err := asm.Add(wire.Frame{Raw: c})
+				if err != nil {
+					t.Fatalf("chunk stream broken after %d frames: %v", len(got), err)
+				}
+				if ok {
+					got = append(got, append([]byte(nil), whole.Raw...))
+				}
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("big frame %d: %d bytes, want %d", i, len(got[i]), len(want[i]))
+				}
+			}
+		})
+	}
+}

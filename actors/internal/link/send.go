@@ -100,7 +100,9 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	if chunked {
 		size = wire.ChunkedLen(size, wire.DefaultChunkSize)
 	}
-	mayInline := (mode == Inline || mode == Bounded) && !chunked
+	// A chunked frame goes inline only as a writev of chunk headers and
+	// slices of frame (writeChunksInline), on a non-blocking descriptor.
+	mayInline := (mode == Inline || mode == Bounded) && (!chunked || (l.raw != nil && len(fds) == 0))
 	l.mu.Lock()
 	if err := l.room(ctx, mode, size); err != nil {
 		l.mu.Unlock()
@@ -120,6 +122,9 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	l.rxSeen = rx
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
 	if mayInline && (idle || answers) && empty && !l.writing && len(l.partial) == 0 {
+		if chunked {
+			return l.writeChunksInline(frame, size)
+		}
 		return l.writeInline(frame, fds)
 	}
 	l.bigSend = max(l.bigSend, size)
@@ -247,6 +252,79 @@ func (l *Link) writeInline(frame []byte, fds []int) error {
 	return nil
 }
 
+// writeChunksInline is writeInline for a frame sent as chunks: one writev
+// of each chunk's header and its slice of frame, without copying frame
+// into the queue. What the kernel does not take at once is queued: the
+// rest of the chunk it stopped in as l.partial (written first), the
+// chunks after it ahead of whatever was queued meanwhile, so the chunks of
+// one frame stay contiguous and control frames still pass between them.
+// l.mu is held on entry and released.
+func (l *Link) writeChunksInline(frame []byte, size int) error {
+	l.writing = true
+	l.mu.Unlock()
+	hdrs := wire.AppendChunkHeaders(make([]byte, 0, size-len(frame)), frame, wire.DefaultChunkSize)
+	iov := make([][]byte, 0, 2*len(hdrs)/wire.HeaderSize)
+	for i := 0; i*wire.HeaderSize < len(hdrs); i++ {
+		iov = append(iov, hdrs[i*wire.HeaderSize:(i+1)*wire.HeaderSize],
+			frame[i*wire.DefaultChunkSize:min((i+1)*wire.DefaultChunkSize, len(frame))])
+	}
+	n, err := l.tryWritev(iov)
+	l.mu.Lock()
+	l.writing = false
+	if err == nil && n < size && !l.closed {
+		l.queueRestLocked(iov, n)
+	}
+	pending := len(l.ctrl) > 0 || len(l.bulk) > 0 || len(l.partial) > 0
+	l.mu.Unlock()
+	if err != nil {
+		l.Shutdown(err)
+		l.mu.Lock()
+		err = l.cause
+		l.mu.Unlock()
+		return err
+	}
+	if pending {
+		l.wake.Broadcast()
+	}
+	return nil
+}
+
+// queueRestLocked queues what is left of iov (header and body pairs of
+// chunks) after its first n bytes were written: the rest of the chunk the
+// write stopped in as l.partial, the following chunks in front of l.bulk.
+// l.mu is held.
+func (l *Link) queueRestLocked(iov [][]byte, n int) {
+	i := 0
+	for ; i < len(iov) && n >= len(iov[i]); i++ {
+		n -= len(iov[i])
+	}
+	if i == len(iov) {
+		return
+	}
+	next := i + 2 - i%2 // the header after the chunk the write stopped in
+	l.partial = append(l.partial[:0], iov[i][n:]...)
+	if i%2 == 0 { // stopped in a header: its body goes with it
+		l.partial = append(l.partial, iov[i+1]...)
+	}
+	var rest []byte
+	for _, b := range iov[min(next, len(iov)):] {
+		rest = append(rest, b...)
+	}
+	if len(rest) == 0 {
+		return
+	}
+	l.bigSend = max(l.bigSend, len(rest))
+	if len(l.bulk) == 0 {
+		l.bulk = append(l.bulk, rest...)
+	} else {
+		for j := range l.fdq {
+			l.fdq[j].off += len(rest)
+		}
+		l.bulk = append(rest, l.bulk...)
+	}
+	l.noteQueue()
+}
+
 // tryWrite writes what the kernel takes of frame (with its descriptors,
 // which it closes once sent) without waiting, and returns how much that
 // was. Only the goroutine that set l.writing calls it.
@@ -263,8 +341,48 @@ func (l *Link) tryWrite(frame []byte, fds []int) (int, error) {
 	return t.n, t.err
 }
 
+// tryWritev is tryWrite for a frame in pieces (no descriptors).
+func (l *Link) tryWritev(iov [][]byte) (int, error) {
+	l.try = tryState{iov: iov}
+	if err := l.raw.Write(l.tryvFn); err != nil {
+		l.try.err = err
+	}
+	t := l.try
+	l.try = tryState{}
+	return t.n, t.err
+}
+
+// tryvOnce is tryOnce for l.try.iov: writev until the kernel would block.
+func (l *Link) tryvOnce(fd uintptr) bool {
+	t := &l.try
+	iov := t.iov
+	for len(iov) > 0 {
+		n, err := writev(int(fd), iov)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return true
+		}
+		if err != nil {
+			t.err = err
+			return true
+		}
+		t.n += n
+		for len(iov) > 0 && n >= len(iov[0]) {
+			n -= len(iov[0])
+			iov = iov[1:]
+		}
+		if len(iov) > 0 && n > 0 {
+			iov = append([][]byte{iov[0][n:]}, iov[1:]...)
+		}
+	}
+	return true
+}
+
 // tryState is one inline write attempt, handed to tryOnce.
 type tryState struct {
+	iov [][]byte // tryvOnce's pieces
 	buf []byte
 	fds []int
 	n   int
