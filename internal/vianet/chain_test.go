@@ -114,3 +114,36 @@ func TestNetns_CutBastion(t *testing.T) {
 	}
 	c.net.Bastion.Restore(t) // the sshd sessions left there can now end
 }
+
+// TestNetns_CutInner pulls the cable between the bastion and the inner
+// host, behind the root's back: the bastion's heartbeat declares inner
+// dead within its timeout and the root hears it (DEL_ROUTE): IS_DEAD for
+// inner and the contexts behind it, while the bastion stays up and
+// answers; on the inner host the contexts, cut off, end by their own
+// heartbeat.
+func TestNetns_CutInner(t *testing.T) {
+	const interval, timeout = 250 * time.Millisecond, 2 * time.Second
+	c := startChain(t, interval, timeout, false)
+	ctx := testCtx(t, time.Minute)
+	inFlight := pending(ctx, c.root, c.echo["app"])
+	cut := time.Now()
+	c.net.Inner.Cut(t)
+	for _, x := range c.hops[1:] {
+		select {
+		case <-x.Dead():
+		case <-time.After(timeout + 10*time.Second):
+			t.Fatalf("%s not declared dead %v after the cut (heartbeat timeout %v)", x.Name(), timeout+10*time.Second, timeout)
+		}
+		t.Logf("%s: IS_DEAD %v after the cut: %v", x.Name(), time.Since(cut), x.DeadReason())
+		if !errors.Is(x.DeadReason(), actors.ErrContextDead) {
+			t.Errorf("%s: reason %v, want ErrContextDead", x.Name(), x.DeadReason())
+		}
+	}
+	if err := <-inFlight; !errors.Is(err, actors.ErrContextDead) {
+		t.Errorf("request in flight to app: %v, want ErrContextDead", err)
+	}
+	if pong, err := actors.Request[*Pong](ctx, c.root, c.echo["bastion"], &Ping{N: 9}); err != nil || pong.N != 9 {
+		t.Fatalf("the bastion after its link to inner was cut: %+v, %v", pong, err)
+	}
+	waitEmpty(t, c.net.Inner, timeout+15*time.Second)
+}
