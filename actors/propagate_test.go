@@ -189,3 +189,24 @@ func (p *countingProp) Inject(ctx context.Context, h *actors.Headers) {
 	p.n++
 	p.keyProp.Inject(ctx, h)
 }
+
+// TestExtractContext_HostileHeaders: an actor's message headers (what a
+// hostile context put in the kv block of a USER frame, up to 64 KiB) reach
+// the Propagator only as its Fields within the bounds: an oversize value is
+// not read, and other keys never are.
+func TestExtractContext_HostileHeaders(t *testing.T) {
+	root := newRoot(t, actors.Config{Propagator: keyProp{}})
+	ctx := context.Background()
+	src := map[string]string{"k": strings.Repeat("x", 60000), "k2": "ok", "other": strings.Repeat("y", 4000)}
+	got := root.ExtractContext(ctx, mapSource(src)).Value(propKey{})
+	if got != "ok" {
+		t.Fatalf("ExtractContext read %q, want only k2", got)
+	}
+	if root.ExtractContext(ctx, mapSource{"other": "v"}) != ctx || root.ExtractContext(ctx, nil) != ctx {
+		t.Fatal("ExtractContext changed ctx without a field")
+	}
+}
+
+type mapSource map[string]string
+
+func (m mapSource) Get(k string) string { return m[k] }
