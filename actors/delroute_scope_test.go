@@ -61,7 +61,8 @@ func TestRouter_DelRouteScoped(t *testing.T) {
 	}{{"scoped", 0, false}, {"flood", -1, true}} {
 		t.Run(c.name, func(t *testing.T) {
 			k := newKinds()
-			cfg := actors.Config{Setup: setups(typeSetup, k.setup), Quotas: actors.Quotas{EgressIDs: c.egress}}
+			// Heartbeats off: the raw peers answer no PING.
+			cfg := actors.Config{Setup: setups(typeSetup, k.setup), Quotas: actors.Quotas{EgressIDs: c.egress}, HeartbeatInterval: -1}
 			root := newRoot(t, cfg)
 			m1 := attach(t, root, "m1", cfg)
 			m2 := attach(t, root, "m2", cfg)
@@ -120,7 +121,7 @@ func TestRouter_DelRouteScoped(t *testing.T) {
 // the other one is answered IS_DEAD by the hop that knows.
 func TestRouter_DelRouteForTheTalkerOnly(t *testing.T) {
 	k := newKinds()
-	cfg := actors.Config{Setup: setups(typeSetup, k.setup)}
+	cfg := actors.Config{Setup: setups(typeSetup, k.setup), HeartbeatInterval: -1} // raw peers answer no PING
 	root := newRoot(t, cfg)
 	far := attach(t, root, "far", cfg)
 	mid := attach(t, root, "mid", cfg)

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"reflect"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/wire"
@@ -24,7 +26,10 @@ import (
 // one pointer load more.
 //
 // A Propagator must be safe for concurrent use. Inject runs on every
-// context-taking send, so it must be cheap when ctx carries nothing.
+// context-taking send, so it must be cheap when ctx carries nothing; it
+// must depend on ctx's values only: its result is reused for the next
+// sends with the same ctx (the node keeps that one ctx until a send with
+// another).
 type Propagator interface {
 	// Inject sets in h the headers that carry ctx's values.
 	Inject(ctx context.Context, h *Headers)
@@ -119,6 +124,18 @@ type HeaderSource interface {
 type propagation struct {
 	p      Propagator
 	fields []string
+	// last is the injection of the last ctx Inject was called for, reused
+	// while the sends go on with the same ctx (a loop of sends under one
+	// span): one pointer compare instead of an Inject and an encoding.
+	last atomic.Pointer[injected]
+}
+
+// injected is what a Propagator set for one ctx: the headers and their kv
+// block. Shared: never modified once made.
+type injected struct {
+	ctx context.Context
+	h   *Headers
+	kv  []byte
 }
 
 // SetPropagator installs p (nil removes it) as Config.Propagator does. Call
@@ -144,16 +161,47 @@ func (n *Node) Propagate(ctx context.Context) *Headers {
 	if pr == nil {
 		return nil
 	}
-	return pr.inject(ctx)
-}
-
-func (pr *propagation) inject(ctx context.Context) *Headers {
-	var h Headers
-	pr.p.Inject(ctx, &h)
-	if h.Len() == 0 {
+	in := pr.inject(ctx)
+	if in == nil {
 		return nil
 	}
-	return &h
+	return &Headers{kv: append([]string(nil), in.h.kv...)}
+}
+
+// inject returns what pr's Propagator sets for ctx, nil for nothing. The
+// last result is reused for the same ctx (a comparable one: contexts are
+// pointers but for exotic implementations), since a context's values
+// never change.
+func (pr *propagation) inject(ctx context.Context) *injected {
+	cacheable := ctx != nil && reflect.TypeOf(ctx).Comparable()
+	if l := pr.last.Load(); l != nil && cacheable && l.ctx == ctx {
+		if l.h == nil {
+			return nil // ctx carries nothing
+		}
+		return l
+	}
+	var h Headers
+	pr.p.Inject(ctx, &h)
+	var in *injected
+	if h.Len() > 0 {
+		kv, err := wire.AppendKV(nil, h.toMap())
+		if err != nil { // not reached: Headers keeps to the bounds of a kv block
+			return nil
+		}
+		in = &injected{h: &h, kv: kv}
+	}
+	if cacheable {
+		l := in
+		if l == nil {
+			l = &injected{}
+		}
+		l.ctx = ctx
+		pr.last.Store(l)
+	}
+	if in == nil || in.h == nil {
+		return nil
+	}
+	return in
 }
 
 // ExtractContext returns ctx with the values that src's propagated headers
@@ -204,18 +252,13 @@ func (n *Node) FrameHeaders(f wire.Frame) *Headers {
 	return &h
 }
 
-// kvBlock returns the kv block of the headers pr sets for ctx; nil
-// for none.
+// kvBlock returns the kv block of the headers pr sets for ctx (shared:
+// not to be modified); nil for none.
 func (pr *propagation) kvBlock(ctx context.Context) []byte {
-	h := pr.inject(ctx)
-	if h == nil {
-		return nil
+	if in := pr.inject(ctx); in != nil {
+		return in.kv
 	}
-	b, err := wire.AppendKV(nil, h.toMap())
-	if err != nil { // not reached: Headers keeps to the bounds of a kv block
-		return nil
-	}
-	return b
+	return nil
 }
 
 func (h *Headers) toMap() map[string]string {
@@ -231,10 +274,11 @@ func (h *Headers) toMap() map[string]string {
 // changed); headers the caller set itself are kept. msg itself when pr
 // sets none.
 func (pr *propagation) withPropagated(ctx context.Context, msg any) any {
-	h := pr.inject(ctx)
-	if h == nil {
+	in := pr.inject(ctx)
+	if in == nil {
 		return msg
 	}
+	h := in.h
 	hdr, m, sender := actor.UnwrapEnvelope(msg)
 	env := &actor.MessageEnvelope{Message: m, Sender: sender, Header: make(map[string]string, h.Len())}
 	if hdr != nil {
@@ -248,4 +292,13 @@ func (pr *propagation) withPropagated(ctx context.Context, msg any) any {
 		}
 	}
 	return env
+}
+
+// mergeInto adds in's headers to m where m has no value for their key.
+func (in *injected) mergeInto(m map[string]string) {
+	for i := 0; i < len(in.h.kv); i += 2 {
+		if _, set := m[in.h.kv[i]]; !set {
+			m[in.h.kv[i]] = in.h.kv[i+1]
+		}
+	}
 }

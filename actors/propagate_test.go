@@ -153,3 +153,60 @@ func TestPropagator_RequestAndSendContext(t *testing.T) {
 		}
 	}
 }
+
+// TestPropagator_SameCtxReused: sends under one ctx reuse its injection
+// (Inject runs once), whether it carries a value or nothing, and a new
+// ctx is injected anew.
+func TestPropagator_SameCtxReused(t *testing.T) {
+	p := &countingProp{}
+	root := newRoot(t, actors.Config{Propagator: p})
+	ctx := context.WithValue(context.Background(), propKey{}, "a")
+	for range 3 {
+		if h := root.Propagate(ctx); h.Get("k") != "a" {
+			t.Fatalf("Propagate = %v", h.Keys())
+		}
+	}
+	empty := context.WithValue(context.Background(), propKey{}, 1) // not a string: nothing set
+	for range 3 {
+		if h := root.Propagate(empty); h != nil {
+			t.Fatalf("Propagate(nothing) = %v", h.Keys())
+		}
+	}
+	if h := root.Propagate(context.WithValue(ctx, propKey{}, "b")); h.Get("k") != "b" {
+		t.Fatalf("a new ctx: %v", h.Get("k"))
+	}
+	if p.n != 3 {
+		t.Fatalf("Inject ran %d times, want 3", p.n)
+	}
+}
+
+type countingProp struct {
+	keyProp
+	n int
+}
+
+func (p *countingProp) Inject(ctx context.Context, h *actors.Headers) {
+	p.n++
+	p.keyProp.Inject(ctx, h)
+}
+
+// TestExtractContext_HostileHeaders: an actor's message headers (what a
+// hostile context put in the kv block of a USER frame, up to 64 KiB) reach
+// the Propagator only as its Fields within the bounds: an oversize value is
+// not read, and other keys never are.
+func TestExtractContext_HostileHeaders(t *testing.T) {
+	root := newRoot(t, actors.Config{Propagator: keyProp{}})
+	ctx := context.Background()
+	src := map[string]string{"k": strings.Repeat("x", 60000), "k2": "ok", "other": strings.Repeat("y", 4000)}
+	got := root.ExtractContext(ctx, mapSource(src)).Value(propKey{})
+	if got != "ok" {
+		t.Fatalf("ExtractContext read %q, want only k2", got)
+	}
+	if root.ExtractContext(ctx, mapSource{"other": "v"}) != ctx || root.ExtractContext(ctx, nil) != ctx {
+		t.Fatal("ExtractContext changed ctx without a field")
+	}
+}
+
+type mapSource map[string]string
+
+func (m mapSource) Get(k string) string { return m[k] }

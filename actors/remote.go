@@ -129,6 +129,12 @@ func (n *Node) sendUser(ctx uint32, pid *actor.PID, m any, mode sendMode) error 
 // sendUserContext is sendUser that stops waiting for room in the link's
 // queue when cx is done, and then returns an error wrapping cx's.
 func (n *Node) sendUserContext(cx context.Context, ctx uint32, pid *actor.PID, m any, mode sendMode) error {
+	return n.sendUserTraced(cx, ctx, pid, m, mode, nil)
+}
+
+// sendUserTraced is sendUserContext that adds tr's propagated headers
+// (nil: none) to the message's.
+func (n *Node) sendUserTraced(cx context.Context, ctx uint32, pid *actor.PID, m any, mode sendMode, tr *injected) error {
 	hdr, msg, sender := actor.UnwrapEnvelope(m)
 	if _, ok := msg.(*actor.DeadLetterResponse); ok {
 		// protoactor answers a message to a missing actor with this; across
@@ -151,10 +157,17 @@ func (n *Node) sendUserContext(cx context.Context, ctx uint32, pid *actor.PID, m
 	kvLen := 0
 	if hdr != nil && hdr.Length() > 0 {
 		before := len(b)
-		if b, err = wire.AppendKV(b, hdr.ToMap()); err != nil {
+		kv := hdr.ToMap()
+		if tr != nil {
+			tr.mergeInto(kv)
+		}
+		if b, err = wire.AppendKV(b, kv); err != nil {
 			return err
 		}
 		kvLen = len(b) - before
+	} else if tr != nil {
+		b = append(b, tr.kv...)
+		kvLen = len(tr.kv)
 	}
 	e := wire.Envelope{Target: pid.Id, Type: name}
 	if sender != nil {
@@ -261,13 +274,18 @@ func (n *Node) Send(pid *actor.PID, msg any) error {
 // the headers it sets for ctx are added to msg's (the caller's own
 // headers of the same keys win).
 func (n *Node) SendContext(ctx context.Context, pid *actor.PID, msg any) error {
-	if pr := n.prop.Load(); pr != nil {
-		msg = pr.withPropagated(ctx, msg)
-	}
+	pr := n.prop.Load()
 	id, ok := ContextOf(pid)
 	if !ok || id == n.id {
+		if pr != nil {
+			msg = pr.withPropagated(ctx, msg)
+		}
 		n.sys.Root.Send(pid, msg)
 		return nil
 	}
-	return n.sendUserContext(ctx, id, pid, msg, inline)
+	var tr *injected
+	if pr != nil {
+		tr = pr.inject(ctx)
+	}
+	return n.sendUserTraced(ctx, id, pid, msg, inline, tr)
 }

@@ -139,13 +139,21 @@ func (n *Node) Request(ctx context.Context, pid *actor.PID, msg any) (any, error
 	if e, ok := msg.(*actor.MessageEnvelope); ok {
 		env.Message, env.Header = e.Message, e.Header
 	}
+	var tr *injected
 	if pr := n.prop.Load(); pr != nil {
-		env = pr.withPropagated(ctx, env).(*actor.MessageEnvelope)
-		env.Sender = r.pid
+		tr = pr.inject(ctx)
 	}
 	if target == n.id {
+		if tr != nil { // a copy: the caller's header map is not changed
+			h := make(map[string]string, len(env.Header)+tr.h.Len())
+			for k, v := range env.Header {
+				h[k] = v
+			}
+			tr.mergeInto(h)
+			env.Header = h
+		}
 		n.sys.Root.Send(pid, env)
-	} else if err := n.sendUserContext(ctx, target, pid, env, inline); err != nil {
+	} else if err := n.sendUserTraced(ctx, target, pid, env, inline, tr); err != nil {
 		return nil, withPID(err, pid)
 	}
 	v, err := r.wait(ctx)

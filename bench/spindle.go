@@ -22,6 +22,10 @@ type spindleDriver struct {
 	launch func(ctx context.Context, name string) (spawn.Child, error)
 	msgs   messages
 	seq    atomic.Int64
+	// traced, when set, gives the ctx of every request and one-way send
+	// (spindle_trace: the ctx carries a span; one-way sends go through
+	// SendContext).
+	traced func(context.Context) context.Context
 }
 
 // messages are the workload messages a spindle system sends: the
@@ -80,6 +84,8 @@ type spindleChild struct {
 	echo *actor.PID
 	ctr  *actor.PID
 	msgs messages
+	// traced: see spindleDriver.traced.
+	traced func(context.Context) context.Context
 }
 
 func (d *spindleDriver) startChild(ctx context.Context, kinds ...string) (*spindleChild, error) {
@@ -88,7 +94,7 @@ func (d *spindleDriver) startChild(ctx context.Context, kinds ...string) (*spind
 	if err != nil {
 		return nil, err
 	}
-	ch := &spindleChild{c: c, node: d.node, msgs: d.msgs}
+	ch := &spindleChild{c: c, node: d.node, msgs: d.msgs, traced: d.traced}
 	for _, kind := range kinds {
 		pid, err := c.Spawn(ctx, kind, kind)
 		if err != nil {
@@ -123,6 +129,9 @@ func (d *spindleDriver) open(ctx context.Context) (session, error) {
 }
 
 func (ch *spindleChild) roundTrip(ctx context.Context) error {
+	if ch.traced != nil {
+		ctx = ch.traced(ctx)
+	}
 	_, err := actors.Request[any](ctx, ch.node, ch.echo, ch.msgs.ping(1, nil))
 	return err
 }
@@ -140,11 +149,25 @@ func (ch *spindleChild) bulk(ctx context.Context) error {
 }
 
 func (ch *spindleChild) oneWay(ctx context.Context, n int) error {
+	if ch.traced != nil {
+		ctx = ch.traced(ctx)
+		for i := 0; i < n; i++ {
+			if err := ch.node.SendContext(ctx, ch.ctr, ch.msgs.tick); err != nil {
+				return err
+			}
+		}
+		return ch.countTicks(ctx, n)
+	}
 	for i := 0; i < n; i++ {
 		if err := ch.node.Send(ch.ctr, ch.msgs.tick); err != nil {
 			return err
 		}
 	}
+	return ch.countTicks(ctx, n)
+}
+
+// countTicks checks that the counter saw n ticks.
+func (ch *spindleChild) countTicks(ctx context.Context, n int) error {
 	answer, err := actors.Request[any](ctx, ch.node, ch.ctr, ch.msgs.howMany())
 	if err != nil {
 		return err

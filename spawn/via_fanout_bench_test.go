@@ -2,6 +2,7 @@ package spawn_test
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"runtime"
 	"slices"
@@ -10,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/actors/calls"
 )
 
 // selfRSSKiB returns this process's resident set size in KiB.
@@ -100,12 +104,20 @@ func runFanOut(b *testing.B, mids, per int) {
 		behind = append(behind, c.ID())
 		gone = append(gone, pids[c.ID()])
 	}
+	others := make([]uint32, 0, len(tr.mids)-1)
+	for _, m := range tr.mids[1:] {
+		others = append(others, m.ID())
+	}
+	down0 := downBytes(ctx, b, root, others)
 	killed := time.Now()
 	if err := victim.Kill(); err != nil {
 		b.Fatal(err)
 	}
 	last := downs.waitAll(ctx, b, behind)
 	waitGone(ctx, b, gone)
+	time.Sleep(time.Second) // what the other intermediates pass down settles
+	down1 := downBytes(ctx, b, root, others)
+	window := time.Since(killed)
 
 	b.ReportMetric(took.Seconds(), "start-s")
 	b.ReportMetric(float64(int64(heap1)-int64(heap0))/n/1024, "root-heap-KiB/ctx")
@@ -114,6 +126,9 @@ func runFanOut(b *testing.B, mids, per int) {
 	b.ReportMetric(mean(leafPSS), "child-PSS-KiB")
 	b.ReportMetric(mean(midPSS), "mid-PSS-KiB")
 	b.ReportMetric(float64(last.Sub(killed).Microseconds())/1000, "kill-ms")
+	b.ReportMetric(float64(down1.Bytes-down0.Bytes)/1024, "death-down-KiB")
+	b.Logf("the other %d intermediates sent %d frames, %d bytes down to their children in the %v after the kill (heartbeats included)",
+		len(others), down1.Frames-down0.Frames, down1.Bytes-down0.Bytes, window.Round(time.Millisecond))
 	slices.Sort(leafPSS)
 	b.Logf("%d contexts: start+reach %v; root heap %+.1f MiB, RSS %+.1f MiB, %+d goroutines; leaf PSS median %.0f KiB (%.0f..%.0f); last IS_DEAD %v after the kill",
 		len(pids), took.Round(time.Millisecond), float64(int64(heap1)-int64(heap0))/(1<<20), (rss1-rss0)/1024, gor1-gor0,
@@ -130,6 +145,20 @@ func runFanOut(b *testing.B, mids, per int) {
 	}
 	waitGone(sctx, b, rest)
 	b.Logf("root shutdown and every process gone in %v", time.Since(shut).Round(time.Millisecond))
+}
+
+// downBytes sums what the contexts ids sent down to their children.
+func downBytes(ctx context.Context, b *testing.B, root *actors.Node, ids []uint32) DownBytes {
+	b.Helper()
+	var d DownBytes
+	for _, o := range calls.CallAll[PidReq, DownBytes](ctx, calls.Of(root), ids, "test.downbytes", &PidReq{}, calls.GatherOptions{}) {
+		if o.Err != nil {
+			b.Fatalf("test.downbytes in %d: %v", o.Context, o.Err)
+		}
+		d.Frames += o.Resp.Frames
+		d.Bytes += o.Resp.Bytes
+	}
+	return d
 }
 
 func mean(xs []float64) float64 {

@@ -24,11 +24,29 @@ type (
 	PidResp struct{ Pid int }
 )
 
-func pidSetup(ep *calls.Endpoint) error {
-	return calls.Handle(ep, "test.pid", func(context.Context, *PidReq) (*PidResp, error) {
+func pidSetup(n *actors.Node, ep *calls.Endpoint) error {
+	if err := calls.Handle(ep, "test.pid", func(context.Context, *PidReq) (*PidResp, error) {
 		return &PidResp{Pid: os.Getpid()}, nil
+	}); err != nil {
+		return err
+	}
+	// test.downbytes: the bytes this context sent down to its children
+	// (all links to children, heartbeats included), for the benchmark's
+	// count of what a death costs the tree.
+	return calls.Handle(ep, "test.downbytes", func(context.Context, *PidReq) (*DownBytes, error) {
+		var d DownBytes
+		for _, s := range n.LinkStats() {
+			if !s.IsParent {
+				d.Frames += s.FramesOut
+				d.Bytes += s.BytesOut
+			}
+		}
+		return &d, nil
 	})
 }
+
+// DownBytes is what test.downbytes answers.
+type DownBytes struct{ Frames, Bytes uint64 }
 
 // fanTree is a tree of local contexts: mids started by the root, each with
 // per children started through it (Via).

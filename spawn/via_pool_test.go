@@ -65,7 +65,7 @@ func viaPoolSetup(n *actors.Node) error {
 		}
 	}
 	ep := calls.Of(n)
-	if err := pidSetup(ep); err != nil { // via_fanout_test.go
+	if err := pidSetup(n, ep); err != nil { // via_fanout_test.go
 		return err
 	}
 	if err := calls.Handle(ep, "test.block.state", func(context.Context, *BlockOpts) (*BlockState, error) {

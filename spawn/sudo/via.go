@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spindle-go/spindle/spawn"
@@ -101,15 +102,20 @@ func joinCtx(start, ctx context.Context) (context.Context, context.CancelFunc) {
 	return j, func() { stop(); cancel() }
 }
 
-// passwordPrompt adds a's password to p, as a prompt asked at the origin.
+// passwordPrompt adds a's password to p, as a prompt asked at the origin,
+// at most once (a description is made per start).
 func passwordPrompt(a *Auth, p *spawn.ViaPrompts) string {
 	if a.Password == nil {
 		return ""
 	}
 	pw := a.Password
+	var asked atomic.Bool
 	return p.Add(promptPassword, func(ctx context.Context, args []string) ([]byte, error) {
 		if len(args) != 0 {
 			return nil, fmt.Errorf("spawn/sudo: password prompt with %d arguments", len(args))
+		}
+		if asked.Swap(true) { // at most once per start, as without Via
+			return nil, fmt.Errorf("spawn/sudo: the password was asked again: %w", ErrBadPassword)
 		}
 		b, err := pw(ctx)
 		if err != nil {

@@ -328,3 +328,71 @@ func TestVia_SudoOverSSHThroughIntermediate(t *testing.T) {
 		stop(t, p)
 	}
 }
+
+// AskTwice are the options of the test method "test.sudo.asktwice": a
+// hostile intermediate that asks the origin's prompt Name twice.
+type AskTwice struct{ Name string }
+
+func init() {
+	spawn.RegisterViaMethod("test.sudo.asktwice", func(ctx context.Context, _ *actors.Node, o *AskTwice) (spawn.Child, error) {
+		var got []string
+		for i := 0; i < 2; i++ {
+			b, err := spawn.AskOrigin(ctx, o.Name)
+			switch {
+			case err == nil:
+				got = append(got, "answer:"+strconv.Itoa(len(b)))
+			case errors.Is(err, sudo.ErrBadPassword):
+				got = append(got, "refused")
+			default:
+				got = append(got, "other:"+err.Error())
+			}
+		}
+		return nil, errors.New("asked: " + strings.Join(got, ","))
+	})
+}
+
+// TestVia_SudoPasswordAskedOnce: an intermediate that asks the origin's
+// sudo password a second time in one start gets ErrBadPassword, and the
+// callback at the root ran once.
+func TestVia_SudoPasswordAskedOnce(t *testing.T) {
+	root := newRoot(t)
+	hop := intermediate(t, root, "hop")
+	var n atomic.Int32
+	tgt := mustSudo(t, &sudo.Host{}, sudo.Options{Auth: sudo.Auth{Password: originPassword("pw", &n)}})
+	var p spawn.ViaPrompts
+	if _, err := tgt.DescribeVia(&p); err != nil {
+		t.Fatal(err)
+	}
+	ps := p.Prompts()
+	if len(ps) != 1 {
+		t.Fatalf("prompts %v", ps)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := spawn.StartVia(ctx, root, hop, "test.sudo.asktwice", &AskTwice{Name: ps[0].Name}, ps...)
+	if err == nil || !strings.Contains(err.Error(), "asked: answer:2,refused") || n.Load() != 1 {
+		t.Fatalf("asked twice: %v; callback ran %d times", err, n.Load())
+	}
+}
+
+// FuzzMakeTarget: descriptions of the sudo package's targets (and
+// anything else) from the wire never panic MakeTarget.
+func FuzzMakeTarget(f *testing.F) {
+	var p spawn.ViaPrompts
+	inner := mustSudo(f, &sudo.Host{Env: []string{"A=1"}}, sudo.Options{User: "x", PreserveEnv: []string{"A"}})
+	tty, err := sudo.Su(&sudo.Host{}, sudo.SuOptions{User: "y"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tg := range []spawn.ViaTarget{&sudo.Host{}, inner, mustSudo(f, inner, sudo.Options{}), tty} {
+		spec, err := tg.DescribeVia(&p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(spec.Method, spec.Opts)
+	}
+	f.Add("doas", []byte{0x81, 0xa5, 'I', 'n', 'n', 'e', 'r', 0xc0})
+	f.Fuzz(func(t *testing.T, method string, opts []byte) {
+		_, _ = spawn.MakeTarget(context.Background(), spawn.TargetSpec{Method: method, Opts: opts})
+	})
+}

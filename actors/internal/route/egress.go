@@ -27,38 +27,28 @@ type Update struct {
 }
 
 // Talked reports whether the link to a child already records context id
-// (or is flooded, or needs no record for it): the owner's fast path, under
+// (or is flooded, or needs no record for it: id is this context, the child
+// itself, an ancestor, in the link's own subtree, or dead): the owner's fast path, under
 // a read lock, before it calls [Table.NoteTalk] under a write lock. It is
 // true for the parent link (DEL_ROUTE always goes up).
 func (t *Table) Talked(l Link, id uint32) bool {
 	c, ok := l.ChildID()
-	if !ok {
+	if !ok || id == t.self || id == c || t.IsAncestor(id) { // the cheap cases first
 		return true
 	}
-	e := t.egress[c]
-	if e != nil && e.flood {
-		return true
-	}
-	if e != nil {
+	if e := t.egress[c]; e != nil {
+		if e.flood {
+			return true
+		}
 		if _, ok := e.ids[id]; ok {
 			return true
 		}
 	}
-	return !t.needsRecord(c, id)
-}
-
-// needsRecord reports whether a frame between the subtree behind child
-// link c and context id makes a record: id is another live context that
-// is not an ancestor of this one and does not live behind c.
-func (t *Table) needsRecord(c, id uint32) bool {
-	if id == t.self || id == c || t.IsAncestor(id) {
-		return false
-	}
 	if via, ok := t.routes[id]; ok && via == c {
-		return false
+		return true // the link's own subtree
 	}
 	_, dead := t.dead[id]
-	return !dead
+	return dead
 }
 
 // NoteTalk records that the subtree behind link l exchanged a frame with

@@ -162,3 +162,29 @@ func TestEgress_FreedWhenLinkGoesDown(t *testing.T) {
 		t.Fatalf("DelRoutes = %q", got)
 	}
 }
+
+// BenchmarkEgress_Talked is the check every forwarded frame pays (under
+// the node's read lock): a frame from the parent to a child, whose source
+// is an ancestor, and one between two child links, already recorded.
+func BenchmarkEgress_Talked(b *testing.B) {
+	tb := New(5, "mid", []uint32{0, 2}, Limits{})
+	tb.ParentUp(2)
+	tb.AddChild(7, "a")
+	tb.AddChild(9, "b")
+	tb.NoteTalk(Child(9), 7)
+	b.Run("down-from-ancestor", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if !tb.Talked(Parent, 7) || !tb.Talked(Child(7), 0) {
+				b.Fatal("not recorded")
+			}
+		}
+	})
+	b.Run("child-to-child", func(b *testing.B) {
+		tb.NoteTalk(Child(7), 9)
+		for i := 0; i < b.N; i++ {
+			if !tb.Talked(Child(9), 7) || !tb.Talked(Child(7), 9) {
+				b.Fatal("not recorded")
+			}
+		}
+	})
+}
