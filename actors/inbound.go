@@ -115,7 +115,7 @@ func (n *Node) userEnvelope(l *link, f wire.Frame, e wire.EnvelopeView, msg any,
 			env.Sender = l.senderPID(n, e.SenderCtx, e.SenderID)
 		}
 		if h.KVLen() > 0 {
-			kv, err := wire.ParseKV(f.KV())
+			kv, err := l.headers.parse(f.KV())
 			if err != nil {
 				return inboundUser{}, &ProtocolError{Err: err}
 			}
@@ -394,4 +394,36 @@ func typeName(v any) string {
 		return "nil"
 	}
 	return reflect.TypeOf(v).String()
+}
+
+// headerCache is a link's last parsed kv block and the header map made of
+// it, reused for the next frames whose block is the same bytes: a loop of
+// sends under one span (every frame carries the same traceparent) then
+// costs one comparison of the block per message, not a parse, a map and
+// its strings. The map is shared by the messages that carried the same
+// block, read-only: protoactor gives a receiver only a
+// ReadonlyMessageHeader (actor.Context.MessageHeader), and nothing in
+// spindle writes the header map of a received envelope (a send with
+// headers copies them). It holds at most headerCacheMax bytes of block.
+type headerCache struct {
+	kv  []byte            // a copy of the block
+	hdr map[string]string // its header map
+}
+
+// headerCacheMax bounds the block a link keeps: propagation headers (a
+// traceparent block is ~70 bytes) fit; a larger block is parsed each time.
+const headerCacheMax = 512
+
+// parse returns the header map of kv (a frame's kv block, not retained).
+func (c *headerCache) parse(kv []byte) (map[string]string, error) {
+	if c.hdr != nil && string(kv) == string(c.kv) {
+		return c.hdr, nil
+	}
+	m, err := wire.ParseKV(kv)
+	if err != nil || len(kv) > headerCacheMax {
+		return m, err
+	}
+	c.kv = append(c.kv[:0], kv...)
+	c.hdr = m
+	return m, nil
 }

@@ -90,6 +90,7 @@ type link struct {
 	lastTarget    *actor.PID // the last target looked up, ahead of the map
 	senders       map[string]*actor.PID
 	lastSenderCtx uint32
+	headers       headerCache             // the last kv block turned into a header map
 	types         wire.TypeCache          // payload types by wire name
 	chunks        *wire.Assembler         // chunked frames addressed to this context
 	relay         map[uint32]*relayStream // chunk streams forwarded from this link, by source

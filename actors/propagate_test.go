@@ -210,3 +210,54 @@ func TestExtractContext_HostileHeaders(t *testing.T) {
 type mapSource map[string]string
 
 func (m mapSource) Get(k string) string { return m[k] }
+
+// TestPropagator_SharedHeadersPerMessage: the receiving link reuses the
+// header map of the last kv block for frames that carry the same bytes;
+// every message must still see its own headers, in the order of its
+// sends: runs under one ctx, another ctx in between, a message with
+// headers of its own, one without any, and the first ctx again.
+func TestPropagator_SharedHeadersPerMessage(t *testing.T) {
+	got := make(chan string, 16)
+	setup := func(n *actors.Node) error {
+		n.RegisterKind("prop", actor.PropsFromFunc(func(c actor.Context) {
+			if p, ok := c.Message().(*Ping); ok {
+				v, _ := n.ExtractContext(context.Background(), c.MessageHeader()).Value(propKey{}).(string)
+				if h := c.MessageHeader(); h != nil {
+					v += "/" + h.Get("user")
+				}
+				got <- p.Text + ":" + v
+			}
+		}))
+		return nil
+	}
+	cfg := actors.Config{Setup: setups(typeSetup, setup), Propagator: keyProp{}}
+	root := newRoot(t, cfg)
+	c := attach(t, root, "worker", cfg)
+	pid := spawnRemote(t, root, c.link.ID, "prop", "")
+	a := context.WithValue(context.Background(), propKey{}, "span-a")
+	b := context.WithValue(context.Background(), propKey{}, "span-b")
+	sends := []struct {
+		ctx  context.Context
+		msg  any
+		want string
+	}{
+		{a, &Ping{Text: "1"}, "1:span-a/"},
+		{a, &Ping{Text: "2"}, "2:span-a/"},
+		{b, &Ping{Text: "3"}, "3:span-b/"},
+		{a, &actor.MessageEnvelope{Message: &Ping{Text: "4"}, Header: map[string]string{"user": "u"}}, "4:span-a/u"},
+		{a, &Ping{Text: "5"}, "5:span-a/"},
+		{context.Background(), &Ping{Text: "6"}, "6:"},
+		{b, &Ping{Text: "7"}, "7:span-b/"},
+		{b, &Ping{Text: "8"}, "8:span-b/"},
+	}
+	for _, s := range sends {
+		if err := root.SendContext(s.ctx, pid, s.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range sends {
+		if v := <-got; v != s.want {
+			t.Fatalf("actor saw %q, want %q", v, s.want)
+		}
+	}
+}
