@@ -220,3 +220,15 @@ func TestPlan_OneWayCount(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileWorkloads(t *testing.T) {
+	if w, err := profileWorkloads(""); err != nil || w != steadyWorkloads {
+		t.Fatalf(`"" = %+v, %v; want every steady workload`, w, err)
+	}
+	if w, err := profileWorkloads("oneway, bulk"); err != nil || w != (Workloads{OneWay: true, Bulk: true}) {
+		t.Fatalf(`"oneway, bulk" = %+v, %v`, w, err)
+	}
+	if _, err := profileWorkloads("spawn"); err == nil {
+		t.Fatal(`"spawn" accepted`)
+	}
+}

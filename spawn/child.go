@@ -47,6 +47,11 @@ func runChild(setup func(*actors.Node) error) int {
 	}
 	fwd := actors.NewForwardHandler(level, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	logger := slog.New(fwd)
+	var cache *cacheUpkeep
+	if os.Getenv(envLink) == "stdio" { // started by the bootstrap: from a cache
+		cache = holdCachedBinary(logger)
+		defer cache.close()
+	}
 	t, err := childTransport(os.Getenv(envLink))
 	if err != nil {
 		logger.Error("spindle child: bad link", "err", err)
@@ -58,6 +63,7 @@ func runChild(setup func(*actors.Node) error) int {
 		return 2
 	}
 	fwd.Attach(node)
+	cache.prune(logger) // once up, in the background; its report reaches the parent
 	<-node.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), childShutdownGrace)
 	defer cancel()

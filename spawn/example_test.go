@@ -95,3 +95,29 @@ func ExampleCommon_via() {
 	// answered 7 from inner started by true
 	// shutdown: <nil>
 }
+
+// ExampleChain starts three local contexts, each through the one before
+// it, in one expression, and keeps every hop's handle: shutting down the
+// first takes the others with it.
+func ExampleChain() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node, err := actors.NewNode(actors.Config{Setup: setup, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		panic(err)
+	}
+	defer node.Shutdown(ctx)
+	step := func(name string) spawn.Step { return spawn.LocalStep(spawn.Options{Common: spawn.Common{Name: name}}) }
+	hops, err := spawn.Chain(ctx, node, step("bastion"), step("inner"), step("app"))
+	if err != nil { // a *spawn.ChainError naming the step; the hops before it are shut down
+		panic(err)
+	}
+	for i, h := range hops[1:] {
+		fmt.Println(h.Name(), "started by", hops[i].Name(), h.Info().Via == hops[i].ID())
+	}
+	fmt.Println("shutdown:", hops[0].Shutdown(ctx))
+	// Output:
+	// inner started by bastion true
+	// app started by inner true
+	// shutdown: <nil>
+}

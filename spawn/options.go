@@ -78,6 +78,12 @@ type Bootstrap struct {
 	// the upload and the handshake, not counting a build on demand
 	// (Build). Default 60s. The caller's ctx can only shorten it.
 	Timeout time.Duration
+	// Cache bounds the binary cache directory on the target: once up, the
+	// child prunes the directory it runs from (by age and total size, at
+	// most once per Cache.Every, never a binary a running context holds;
+	// docs/bootstrap.md, "Cache upkeep"). Zero values mean the defaults:
+	// 30 days, 1 GiB, keep 2, every hour. It travels with Common.Via.
+	Cache CachePolicy
 	// Progress, when set, is told the bytes of the binary's upload as they
 	// are written (a cold start; a cache hit reports nothing): first Done
 	// 0, then after each 128 KiB, last Done == Total. Bytes are counted
@@ -95,6 +101,19 @@ type Bootstrap struct {
 // Phase (PhaseUpload), its Target, the bytes Done and in all (Total, as
 // they cross the stream: compressed), the Codec and the binary's own Size.
 type Progress = boot.Progress
+
+// CachePolicy bounds a binary cache directory (Bootstrap.Cache): MaxAge
+// (default 30 days), MaxBytes (default 1 GiB), Keep (the most recently
+// used binaries always kept, default 2), Every (the least time between
+// two prunes of one directory, default 1 hour), Off. A negative MaxAge or
+// MaxBytes means no such bound.
+type CachePolicy = boot.CachePolicy
+
+// CachePolicyEnv names the variable that carries a CachePolicy
+// (CachePolicy.Encode) to a context: the bootstrap sets it for every
+// child; a context that keeps a hop cache (docs/via.md) prunes it under
+// the policy found there, the defaults without one.
+const CachePolicyEnv = boot.CachePolicyEnv
 
 // PhaseUpload is the Phase of the bootstrap's upload of the binary to the
 // target.

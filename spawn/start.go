@@ -67,7 +67,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	proc, err := boot.Start(ctx, t, boot.Options{
 		Host: desc, Shell: b.Shell, LogLevel: c.LogLevel.String(), Env: c.Env,
 		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: build, Logger: log, Timeout: timeout,
-		Progress: b.Progress,
+		Progress: b.Progress, Cache: b.Cache,
 		Stderr: func(r io.ReadCloser) boot.Tail {
 			p.stderr = forwardStderr(r, log)
 			return bootTail{p.stderr}

@@ -107,8 +107,11 @@ type binStore struct {
 	mu      sync.Mutex
 	have    map[string]*boot.Binary
 	flights map[string]*binFlight
-	dir     string // cache directory, "" until first needed
-	tmpDir  bool   // dir is ours to remove at shutdown
+	dir     string         // cache directory, "" until first needed
+	tmpDir  bool           // dir is ours to remove at shutdown
+	locks   []*os.File     // in-use locks of the cached binaries held (boot.LockInUse)
+	pruning sync.WaitGroup // the background prune of dir (docs/bootstrap.md, "Cache upkeep")
+	pruned  bool           // started once per store
 
 	served, chunks, fetches, fetched atomic.Int64
 
@@ -172,8 +175,12 @@ func binStoreOf(node *actors.Node, ep *calls.Endpoint) (*binStore, error) {
 	}
 	node.System().ProcessRegistry.Add(storeProc{s}, binStoreID)
 	node.OnShutdown(func(context.Context) error {
+		s.pruning.Wait()
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		for _, f := range s.locks {
+			_ = f.Close()
+		}
 		if s.tmpDir {
 			_ = os.RemoveAll(s.dir)
 		}
@@ -317,6 +324,7 @@ func (s *binStore) download(ctx context.Context, parent uint32, d string) (*boot
 	}
 	final := filepath.Join(dir, "spindle-"+d)
 	if b := cachedBinary(final, d); b != nil {
+		s.hold(final)
 		return b, nil
 	}
 	s.fetches.Add(1)
@@ -350,7 +358,42 @@ func (s *binStore) download(ctx context.Context, parent uint32, d string) (*boot
 	if got, _ := b.Digest(); got != d { // replaced between write and use
 		return nil, fmt.Errorf("spawn: binary cache %s: %w", final, ErrBinaryDigest)
 	}
+	s.hold(final)
+	s.prune(dir)
 	return b, nil
+}
+
+// hold keeps the cached binary at path in use while this store serves it
+// (until shutdown), so that no pruner removes it.
+func (s *binStore) hold(path string) {
+	f, err := boot.LockInUse(path)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.locks = append(s.locks, f)
+	s.mu.Unlock()
+}
+
+// prune prunes the hop cache once per store, in the background, after it
+// grew, under the policy this context was started with (boot.CachePolicyEnv;
+// the defaults without one). A temporary directory is not pruned.
+func (s *binStore) prune(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pruned || s.tmpDir {
+		return
+	}
+	s.pruned = true
+	p, err := boot.ParseCachePolicy(os.Getenv(boot.CachePolicyEnv))
+	if err != nil {
+		return
+	}
+	s.pruning.Add(1)
+	go func() {
+		defer s.pruning.Done()
+		pruneAndLog(context.Background(), s.node.Logger(), dir, p)
+	}()
 }
 
 // pull fetches d's zstd form from parent chunk by chunk, one chunk in

@@ -268,6 +268,13 @@ func checkDeadReply(t *testing.T, b []byte) {
 
 func checkRegistryDecode(t *testing.T, reg *Registry, name string, payload []byte) {
 	v, err := reg.Decode(name, payload)
+	var c TypeCache // the reader's path agrees with the plain one
+	for range 2 {   // a miss, then a hit
+		cv, cerr := reg.DecodeNameCached(&c, []byte(name), payload)
+		if (cerr == nil) != (err == nil) || reflect.TypeOf(cv) != reflect.TypeOf(v) {
+			t.Fatalf("DecodeNameCached %#v, %v; Decode %#v, %v", cv, cerr, v, err)
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, ErrUnknownType) && !errors.Is(err, ErrBadPayload) {
 			t.Fatalf("Decode error %v wraps neither ErrUnknownType nor ErrBadPayload", err)

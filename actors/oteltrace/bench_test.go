@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spindle-go/spindle/actors"
@@ -33,6 +34,30 @@ func BenchmarkExtract(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if !trace.SpanContextFromContext(p.Extract(context.Background(), &h)).IsValid() {
+			b.Fatal("not extracted")
+		}
+	}
+}
+
+// BenchmarkInjectOTel and BenchmarkExtractOTel are OpenTelemetry's own
+// TraceContext on the same input: the reference of the fast paths.
+func BenchmarkInjectOTel(b *testing.B) {
+	_, span := tracer().Start(context.Background(), "b")
+	defer span.End()
+	ctx := trace.ContextWithSpan(context.Background(), span)
+	b.ReportAllocs()
+	for b.Loop() {
+		var h actors.Headers
+		propagation.TraceContext{}.Inject(ctx, &h)
+	}
+}
+
+func BenchmarkExtractOTel(b *testing.B) {
+	var h actors.Headers
+	h.Set("traceparent", goodParent)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), &h)).IsValid() {
 			b.Fatal("not extracted")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spindle-go/spindle/actors"
@@ -31,8 +32,39 @@ func FuzzExtract(f *testing.F) {
 		if sc.IsValid() && (!valid || tp[3:35] != sc.TraceID().String() || tp[36:52] != sc.SpanID().String() || !sc.IsRemote()) {
 			t.Fatalf("traceparent %q gave span context %v (ValidTraceparent %v)", tp, sc, valid)
 		}
-		if valid && len(tp) <= actors.MaxPropagatedValue && !sc.IsValid() {
-			t.Fatalf("valid traceparent %q gave no span context", tp)
+		if valid && len(tp) <= actors.MaxPropagatedValue {
+			// Where the traceparent is well-formed, the fast path gives
+			// what OpenTelemetry's TraceContext gives.
+			otel := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), &h))
+			if !otel.Equal(sc) {
+				t.Fatalf("traceparent %q tracestate %q: %v, OpenTelemetry %v", tp, ts, sc, otel)
+			}
+		}
+	})
+}
+
+// FuzzInjectSameAsOTel: the fast Inject sets the headers OpenTelemetry's
+// TraceContext sets, for any span context.
+func FuzzInjectSameAsOTel(f *testing.F) {
+	f.Add([]byte("0123456789abcdef"), []byte("01234567"), byte(1), "a=1,b=2")
+	f.Add([]byte("0123456789abcdef"), []byte("01234567"), byte(0xff), "")
+	f.Add(make([]byte, 16), make([]byte, 8), byte(0), "")
+	p := oteltrace.New(nil)
+	f.Fuzz(func(t *testing.T, tid, sid []byte, flags byte, ts string) {
+		var scc trace.SpanContextConfig
+		copy(scc.TraceID[:], tid)
+		copy(scc.SpanID[:], sid)
+		scc.TraceFlags = trace.TraceFlags(flags)
+		scc.TraceState, _ = trace.ParseTraceState(ts)
+		ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(scc))
+		var got actors.Headers
+		p.Inject(ctx, &got)
+		want := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, want)
+		for _, k := range []string{"traceparent", "tracestate"} {
+			if w := want.Get(k); len(w) <= actors.MaxPropagatedValue && got.Get(k) != w {
+				t.Fatalf("%s: %q, OpenTelemetry %q", k, got.Get(k), w)
+			}
 		}
 	})
 }

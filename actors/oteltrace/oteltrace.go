@@ -11,7 +11,8 @@ import (
 // Propagator is an actors.Propagator made of an OpenTelemetry
 // TextMapPropagator. Make one with New.
 type Propagator struct {
-	p propagation.TextMapPropagator
+	p  propagation.TextMapPropagator
+	tc bool // p is propagation.TraceContext: Inject and Extract take the fast path (traceparent.go)
 }
 
 var (
@@ -27,11 +28,18 @@ func New(p propagation.TextMapPropagator) *Propagator {
 	if p == nil {
 		p = propagation.TraceContext{}
 	}
-	return &Propagator{p: p}
+	_, tc := p.(propagation.TraceContext)
+	return &Propagator{p: p, tc: tc}
 }
 
 // Inject sets in h the headers that carry ctx's span context.
-func (p *Propagator) Inject(ctx context.Context, h *actors.Headers) { p.p.Inject(ctx, h) }
+func (p *Propagator) Inject(ctx context.Context, h *actors.Headers) {
+	if p.tc {
+		injectTraceContext(ctx, h)
+		return
+	}
+	p.p.Inject(ctx, h)
+}
 
 // Extract returns ctx with the remote span context that h carries; ctx
 // when h carries no valid one. A traceparent that is not well-formed
@@ -48,6 +56,9 @@ func (p *Propagator) Extract(ctx context.Context, h *actors.Headers) context.Con
 			}
 		}
 		h = clean
+	}
+	if p.tc {
+		return extractTraceContext(ctx, h)
 	}
 	return p.p.Extract(ctx, h)
 }

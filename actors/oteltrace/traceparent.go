@@ -1,5 +1,14 @@
 package oteltrace
 
+import (
+	"context"
+	"encoding/hex"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spindle-go/spindle/actors"
+)
+
 // The W3C Trace Context header names.
 const (
 	traceparent = "traceparent"
@@ -71,4 +80,57 @@ func allZero(s string) bool {
 		}
 	}
 	return true
+}
+
+// injectTraceContext is propagation.TraceContext's Inject without fmt
+// (one allocation for the traceparent): the same headers, which
+// FuzzInjectSameAsOTel checks.
+func injectTraceContext(ctx context.Context, h *actors.Headers) {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return
+	}
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		h.Set(tracestate, ts.String())
+	}
+	var b [tpLen]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	b[0], b[1], b[2] = '0', '0', '-'
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
+	h.Set(traceparent, string(b[:]))
+}
+
+// extractTraceContext is propagation.TraceContext's Extract for a
+// traceparent that ValidTraceparent accepted (the caller checked), without
+// its regular expression: the same span context, which FuzzExtract
+// checks.
+func extractTraceContext(ctx context.Context, h *actors.Headers) context.Context {
+	tp := h.Get(traceparent)
+	if tp == "" {
+		return ctx
+	}
+	var scc trace.SpanContextConfig
+	var flags [1]byte
+	var err error
+	if scc.TraceID, err = trace.TraceIDFromHex(tp[3:35]); err != nil {
+		return ctx
+	}
+	if scc.SpanID, err = trace.SpanIDFromHex(tp[36:52]); err != nil {
+		return ctx
+	}
+	if _, err = hex.Decode(flags[:], []byte(tp[53:55])); err != nil || (tp[:2] == "00" && flags[0] > 2) {
+		return ctx // OpenTelemetry's rule for version 00's flags, kept
+	}
+	scc.TraceFlags = trace.TraceFlags(flags[0]) & trace.FlagsSampled
+	scc.TraceState, _ = trace.ParseTraceState(h.Get(tracestate)) // a bad tracestate leaves the traceparent
+	scc.Remote = true
+	sc := trace.NewSpanContext(scc)
+	if !sc.IsValid() {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc)
 }

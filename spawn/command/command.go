@@ -137,6 +137,7 @@ func Start(ctx context.Context, node *actors.Node, opts Options) (*spawn.Process
 type viaOptions struct {
 	Common    spawn.Common // Common.Via does not travel
 	CacheDirs []string
+	Cache     spawn.CachePolicy
 	Shell     string
 	Timeout   time.Duration
 	Argv      []string
@@ -155,7 +156,7 @@ func init() {
 	})
 	spawn.RegisterViaMethod("command", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
 		return Start(ctx, node, Options{Common: o.Common,
-			Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+			Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout},
 			Argv:      o.Argv, LocalEnv: o.LocalEnv, Dir: o.Dir, Host: o.Host, User: o.User,
 			NoSignals: o.NoSignals, KillGrace: o.KillGrace})
 	})
@@ -166,7 +167,7 @@ func startVia(ctx context.Context, node *actors.Node, opts Options) (*spawn.Proc
 		return nil, errors.New("spawn/command: Options.Argv is empty")
 	}
 	return spawn.StartViaBootstrap(ctx, node, opts.Via, "command", &viaOptions{Common: opts.Common,
-		CacheDirs: opts.CacheDirs, Shell: opts.Shell, Timeout: opts.Timeout,
+		CacheDirs: opts.CacheDirs, Cache: opts.Cache, Shell: opts.Shell, Timeout: opts.Timeout,
 		Argv: opts.Argv, LocalEnv: opts.LocalEnv, Dir: opts.Dir, Host: opts.Host, User: opts.User,
 		NoSignals: opts.NoSignals, KillGrace: opts.KillGrace}, opts.Bootstrap)
 }

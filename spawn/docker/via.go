@@ -13,6 +13,7 @@ import (
 type viaOptions struct {
 	Common    spawn.Common // Common.Via does not travel
 	CacheDirs []string
+	Cache     spawn.CachePolicy
 	Shell     string
 	Timeout   time.Duration
 	Target    TargetOptions
@@ -31,14 +32,14 @@ func init() {
 	}
 	spawn.RegisterViaMethod("docker", func(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
 		return Start(ctx, node, Options{Common: o.Common,
-			Bootstrap:     spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+			Bootstrap:     spawn.Bootstrap{CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout},
 			TargetOptions: o.Target})
 	})
 }
 
 func startVia(ctx context.Context, node *actors.Node, o Options) (*spawn.Process, error) {
 	return spawn.StartViaBootstrap(ctx, node, o.Via, "docker", &viaOptions{Common: o.Common,
-		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Bootstrap)
+		CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout, Target: o.TargetOptions}, o.Bootstrap)
 }
 
 // DescribeVia describes the target as data for a start through Via

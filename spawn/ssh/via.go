@@ -14,6 +14,7 @@ import (
 type viaOptions struct {
 	Common          spawn.Common // Common.Via does not travel
 	CacheDirs       []string
+	Cache           spawn.CachePolicy
 	Shell           string
 	Timeout         time.Duration
 	Host            string
@@ -54,7 +55,7 @@ func init() {
 // as requests to the origin, answered there.
 func startHere(ctx context.Context, node *actors.Node, o *viaOptions) (spawn.Child, error) {
 	opts := Options{Common: o.Common,
-		Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout},
+		Bootstrap: spawn.Bootstrap{CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout},
 		Host:      o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
 		IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
 		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive}
@@ -127,7 +128,7 @@ func startVia(ctx context.Context, node *actors.Node, o Options) (*Context, erro
 		return nil, fmt.Errorf("spawn/ssh: Options.Host is empty")
 	}
 	p, err := spawn.StartViaBootstrap(ctx, node, o.Via, "ssh", &viaOptions{Common: o.Common,
-		CacheDirs: o.CacheDirs, Shell: o.Shell, Timeout: o.Timeout,
+		CacheDirs: o.CacheDirs, Cache: o.Cache, Shell: o.Shell, Timeout: o.Timeout,
 		Host: o.Host, User: o.User, Port: o.Port, ConfigFile: o.ConfigFile, ProxyJump: o.ProxyJump,
 		IdentityFiles: o.IdentityFiles, Agent: o.Agent, KnownHostsFiles: o.KnownHostsFiles,
 		HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout, KeepAlive: o.KeepAlive},

@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/runner"
+	"github.com/spindle-go/spindle/spawn/ssh"
 	"github.com/spindle-go/spindle/spawn/sudo"
 )
 
@@ -46,4 +49,34 @@ func ExampleDoas() {
 	}
 	fmt.Println(t.Info().Method, t.Info().User)
 	// Output: doas root
+}
+
+// ExampleSudo_throughVia starts a context as root on the host of another
+// context (an SSH context, here any Hop), in one chain: the root reaches
+// bastion and inner over SSH, then sudo runs on inner. The password
+// callback stays at the root and is asked from inner when sudo prompts.
+func ExampleSudo_throughVia() {
+	ctx := context.Background()
+	root, err := actors.NewNode(actors.Config{Name: "root"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer root.Shutdown(ctx)
+	asRoot, err := sudo.Sudo(&sudo.Host{}, sudo.Options{Auth: sudo.Auth{Password: func(context.Context) ([]byte, error) {
+		return os.ReadFile("/run/secrets/sudo")
+	}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	hops, err := spawn.Chain(ctx, root,
+		ssh.Step(ssh.Options{Host: "bastion"}),
+		ssh.Step(ssh.Options{Host: "inner"}),
+		spawn.TargetStep(asRoot, spawn.Common{Name: "root@inner"}, spawn.Bootstrap{}))
+	if err != nil { // a *spawn.ChainError; errors.Is(err, sudo.ErrBadPassword), ...
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(hops[2].Info().Via == hops[1].ID())
 }

@@ -57,6 +57,9 @@ type Options struct {
 	// and returns what the errors quote from it. Default: stderr is kept
 	// (last 4 KiB) by Start itself.
 	Stderr func(io.ReadCloser) Tail
+	// Cache bounds the target's cache directory: the child prunes the
+	// directory it runs from once it is up (CachePolicyEnv carries it).
+	Cache CachePolicy
 	// Progress, when set, is called as the binary is uploaded (never on a
 	// cache hit): once with Done 0 before the first byte, after each chunk
 	// written (uploadChunk), and last with Done == Total once every byte
@@ -247,7 +250,8 @@ func (b *booter) run(ctx context.Context, t runner.Target) (*Process, error) {
 	if b.opts.Build != nil {
 		table = append(table, PlatformDigest{Platform: "*", Digest: "build"})
 	}
-	argv := Argv(b.opts.Shell, b.opts.LogLevel, table, b.opts.CacheDirs, b.opts.Env)
+	env := append(append([]string(nil), b.opts.Env...), CachePolicyEnv+"="+b.opts.Cache.Encode())
+	argv := Argv(b.opts.Shell, b.opts.LogLevel, table, b.opts.CacheDirs, env)
 	r, err := t.Runner(runner.Command{Argv: argv})
 	if err != nil {
 		return nil, &BootstrapError{Host: b.host, Stage: "session", Err: err}

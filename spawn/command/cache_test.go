@@ -1,0 +1,265 @@
+package command_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/platform"
+	"github.com/spindle-go/spindle/spawn"
+	"github.com/spindle-go/spindle/spawn/command"
+)
+
+// fabricateVersion writes a "version" of the test binary into dir under
+// its cache name: the same program with pad bytes appended (another
+// digest and size; it runs the same), last used age ago.
+func fabricateVersion(t testing.TB, dir string, pad int, age time.Duration) (*spawn.Binary, string, int64) {
+	t.Helper()
+	self, err := spawn.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(self.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	tmp := filepath.Join(dir, ".fabricating")
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Write(make([]byte, pad)); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := spawn.NewBinary(tmp, runtime.GOOS+"/"+runtime.GOARCH)
+	d, err := b.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, _ := b.Size()
+	name := filepath.Join(dir, "spindle-"+d)
+	if err := os.Rename(tmp, name); err != nil {
+		t.Fatal(err)
+	}
+	setAge(t, name, age)
+	return spawn.NewBinary(name, runtime.GOOS+"/"+runtime.GOARCH), name, size
+}
+
+func setAge(t testing.TB, path string, age time.Duration) {
+	t.Helper()
+	at := time.Now().Add(-age)
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pruneLog waits for the "cache pruned" record a child forwards for a
+// directory.
+type pruneLog struct {
+	mu   sync.Mutex
+	recs []map[string]string
+	got  chan struct{}
+}
+
+func newPruneLog() *pruneLog { return &pruneLog{got: make(chan struct{}, 16)} }
+
+func (l *pruneLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *pruneLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "cache pruned" {
+		return nil
+	}
+	m := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
+	l.mu.Lock()
+	l.recs = append(l.recs, m)
+	l.mu.Unlock()
+	select {
+	case l.got <- struct{}{}:
+	default:
+	}
+	return nil
+}
+func (l *pruneLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *pruneLog) WithGroup(string) slog.Handler      { return l }
+
+func (l *pruneLog) wait(t testing.TB, ctx context.Context, dir string) map[string]string {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		for _, r := range l.recs {
+			if r["dir"] == dir {
+				l.mu.Unlock()
+				return r
+			}
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.got:
+		case <-ctx.Done():
+			t.Fatalf("no cache pruned record for %s from a child", dir)
+		}
+	}
+}
+
+func present(path string) bool { _, err := os.Lstat(path); return err == nil }
+
+// TestCommand_CachePruned: a cache directory holds four versions of the
+// program (real executables, of different sizes and ages); a running
+// child runs the oldest. A new child started with a policy (30 days,
+// a size bound, keep 1) prunes the directory once it is up: the unused
+// version beyond the age goes, then the least recently used one while
+// the size is over the bound; the version in use stays however old, and
+// so do the new child's and the recent one; the bound holds.
+func TestCommand_CachePruned(t *testing.T) {
+	day := 24 * time.Hour
+	logs := newPruneLog()
+	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = root.Shutdown(ctx)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cache := t.TempDir()
+	v1, inUse, size1 := fabricateVersion(t, cache, 1<<10, 60*day)
+	_, aged, _ := fabricateVersion(t, cache, 2<<10, 45*day)
+	_, lru, _ := fabricateVersion(t, cache, 3<<10, 20*day)
+	_, recent, size4 := fabricateVersion(t, cache, 4<<10, 3*day)
+
+	// The oldest version runs (a cache hit), with pruning off.
+	a, err := command.Start(ctx, root, command.Options{Argv: []string{"env"}, Common: spawn.Common{Name: "old"},
+		Bootstrap: spawn.Bootstrap{CacheDirs: []string{cache}, Binaries: []*spawn.Binary{v1}, Cache: spawn.CachePolicy{Off: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Info().Boot.CacheHit {
+		t.Fatalf("the old version was not found in the cache: %+v", a.Info().Boot)
+	}
+	setAge(t, inUse, 60*day) // it marked itself used: make it look old again
+
+	self, _ := spawn.Self()
+	selfSize, _ := self.Size()
+	bound := size1 + selfSize + size4 + 1<<10
+	b, err := command.Start(ctx, root, command.Options{Argv: []string{"env"}, Common: spawn.Common{Name: "new"},
+		Bootstrap: spawn.Bootstrap{CacheDirs: []string{cache},
+			Cache: spawn.CachePolicy{MaxAge: 30 * day, MaxBytes: bound, Keep: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := logs.wait(t, ctx, cache)
+	if b.Info().Boot.CacheHit {
+		t.Fatal("the new child's binary was cached already")
+	}
+	selfPath := filepath.Join(cache, "spindle-"+mustDigest(t, self))
+	for path, want := range map[string]bool{inUse: true, aged: false, lru: false, recent: true, selfPath: true} {
+		if present(path) != want {
+			t.Errorf("%s: present %v, want %v (record %v)", filepath.Base(path)[:20], !want, want, rec)
+		}
+	}
+	var total int64
+	entries, _ := os.ReadDir(cache)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && len(e.Name()) == 72 {
+			total += fi.Size()
+		}
+	}
+	if total > bound || rec["removed"] != "2" || rec["over"] != "false" {
+		t.Errorf("binaries %d bytes, bound %d; record %v", total, bound, rec)
+	}
+	// The running old version still works.
+	if h := where(t, ctx, root, a); h.Pid != a.Info().Pid {
+		t.Errorf("the old child answers as %d, want %d", h.Pid, a.Info().Pid)
+	}
+	t.Logf("prune record: %v", rec)
+	for _, c := range []spawn.Child{a, b} {
+		if err := c.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+}
+
+func mustDigest(t testing.TB, b *spawn.Binary) string {
+	t.Helper()
+	d, err := b.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestVia_HopCachePruned: an intermediate's hop cache (BinaryCacheEnv)
+// holds old versions nobody uses; once it has fetched a binary for a
+// start behind it, it prunes the directory under the policy in its
+// environment: the old versions go, the fetched binary stays, locked in
+// use (a pruner's exclusive lock on it fails) while the intermediate runs.
+func TestVia_HopCachePruned(t *testing.T) {
+	day := 24 * time.Hour
+	logs := newPruneLog()
+	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = root.Shutdown(ctx)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	hop := t.TempDir()
+	_, old1, _ := fabricateVersion(t, hop, 1<<10, 40*day)
+	_, old2, _ := fabricateVersion(t, hop, 2<<10, 50*day)
+	other := otherBinary(t)
+	policy := spawn.CachePolicy{MaxAge: 30 * day, Keep: 1}
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second,
+		Env: []string{spawn.BinaryCacheEnv + "=" + hop, spawn.CachePolicyEnv + "=" + policy.Encode()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := command.Start(ctx, root, command.Options{Common: spawn.Common{Name: "inner", Grace: time.Second, Via: a},
+		Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{Binaries: []*spawn.Binary{other},
+			CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := logs.wait(t, ctx, hop)
+	if rec["dir"] != hop || rec["removed"] != "2" {
+		t.Fatalf("prune record %v, want 2 removed in %s", rec, hop)
+	}
+	fetched := filepath.Join(hop, "spindle-"+mustDigest(t, other))
+	if present(old1) || present(old2) || !present(fetched) {
+		t.Fatalf("hop cache after the prune: old %v %v, fetched %v", present(old1), present(old2), present(fetched))
+	}
+	f, err := os.Open(fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := platform.TryLock(f, false); !errors.Is(err, platform.ErrLocked) {
+		t.Fatalf("exclusive lock on the served binary: %v, want ErrLocked (held in use)", err)
+	}
+	for _, c := range []spawn.Child{p, a} {
+		if err := c.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+}
