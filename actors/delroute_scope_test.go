@@ -206,3 +206,36 @@ func TestRouter_EgressRecordsBomb(t *testing.T) {
 		t.Fatalf("records of a link that went down: %d, flooded %v", n, flooded)
 	}
 }
+
+// TestRouter_LateWatchOfAContextNeverTalkedTo: a context that never talked
+// to another one is not told of its death; its first watch of an actor
+// there is answered IS_DEAD by the hop that knows, from which it learns
+// the death: the watcher gets Terminated (AddressTerminated), a later
+// watch is answered at once, and a request fails with ErrContextDead.
+func TestRouter_LateWatchOfAContextNeverTalkedTo(t *testing.T) {
+	k := newKinds()
+	cfg := actors.Config{Setup: setups(typeSetup, k.setup)}
+	root := newRoot(t, cfg)
+	far := attach(t, root, "far", cfg)
+	mid := attach(t, root, "mid", cfg)
+	late := attach(t, mid.node, "late", cfg)
+	echo := spawnRemote(t, root, far.node.ID(), "echo", "echo")
+	rootDown := subscribeContextDown(t, root)
+	far.kill()
+	contextDownFor(t, rootDown, far.node.ID())
+	lateDown := subscribeContextDown(t, late.node)
+	target := actor.NewPID(echo.Address, echo.Id) // fresh: PIDs cache their Process per system
+	events := make(chan watchEvent, 4)
+	spawnWatcher(t, late.node, target, events)
+	if term := nextTerminated(t, events, waitLong); term.Why != actor.TerminatedReason_AddressTerminated {
+		t.Fatalf("late watch: %+v", term)
+	}
+	contextDownFor(t, lateDown, far.node.ID())
+	again := make(chan watchEvent, 4)
+	spawnWatcher(t, late.node, actor.NewPID(echo.Address, echo.Id), again)
+	if term := nextTerminated(t, again, waitLong); term.Why != actor.TerminatedReason_AddressTerminated {
+		t.Fatalf("second late watch: %+v", term)
+	}
+	out := recv(t, requestAsync(late.node, actor.NewPID(echo.Address, echo.Id), &Ping{Text: "late"}, ctxLong), waitLong, "late request")
+	deadError(t, out.err, actors.ErrContextDead)
+}

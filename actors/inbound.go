@@ -334,6 +334,7 @@ func (n *Node) deliverDead(d wire.DeadReply, from uint32) {
 	if !d.HasSender && d.Refused != 0 && from == d.TargetCtx {
 		n.senderOfRefused(&d)
 	}
+	n.learnDeath(d, from) // scoped DEL_ROUTE (router.go)
 	var target *actor.PID
 	if d.Target != "" {
 		target = n.pidOf(d.TargetCtx, d.Target)

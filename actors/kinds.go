@@ -80,7 +80,7 @@ func (n *Node) builtinKinds() kindTable {
 		}},
 		wire.KindChunk:      {handle: n.onChunk},
 		wire.KindUser:       {handle: n.onUser, bounce: bounceUser},
-		wire.KindSystem:     {handle: func(_ *link, f wire.Frame) error { return n.onSystem(f) }, bounce: never},
+		wire.KindSystem:     {handle: func(_ *link, f wire.Frame) error { return n.onSystem(f) }, bounce: bounceWatch},
 		wire.KindDead:       {handle: func(_ *link, f wire.Frame) error { return n.onDead(f) }, bounce: never},
 		wire.KindSpawnActor: {handle: func(_ *link, f wire.Frame) error { return n.onSpawnActor(f) }, bounce: reply},
 		wire.KindAllocateID: {handle: n.onAllocateID, bounce: reply},
@@ -271,6 +271,20 @@ func bounceUser(f wire.Frame, d *wire.DeadReply) bool {
 		return false
 	}
 	d.Target, d.HasSender, d.SenderCtx, d.SenderID = e.Target, e.HasSender, e.SenderCtx, e.SenderID
+	return true
+}
+
+// bounceWatch answers an undeliverable SYSTEM watch (only: the other
+// operations are never answered) with a dead reply naming the watched actor
+// and the watcher, from which the watcher's context learns that the
+// context is gone (learnDeath: with scoped DEL_ROUTE it may not have been
+// told) and tells the watcher Terminated.
+func bounceWatch(f wire.Frame, d *wire.DeadReply) bool {
+	var m sysMsg
+	if wire.Unmarshal(f.Body(), &m) != nil || m.Op != opWatch {
+		return false
+	}
+	d.Target, d.HasSender, d.SenderCtx, d.SenderID = m.Target, true, m.PeerCtx, m.PeerID
 	return true
 }
 

@@ -477,6 +477,33 @@ func (n *Node) contextsDown(from *link, ids []uint32, code wire.DeadCode, reason
 		"ids", idList(fresh), "reason", reason)
 }
 
+// learnDeath marks context d.TargetCtx dead here when a hop on the path
+// to it (an ancestor: it routes to everything outside this subtree)
+// answered a frame of ours with IS_DEAD "unreachable" for it. With scoped
+// DEL_ROUTE a context that never talked to another one is not told of its
+// death; it learns it from the first frame it sends there, so that a later
+// Watch answers Terminated and a later send fails here, as for a context
+// that was told. A dead reply that says only "no route" (an ID the hop
+// never knew, or whose record it forgot) teaches nothing: such an ID may
+// not have been allocated yet.
+func (n *Node) learnDeath(d wire.DeadReply, from uint32) {
+	id := d.TargetCtx
+	if d.Code != wire.DeadUnreachable || wire.Cause(d.Cause) == wire.CauseNoRoute || from == id || from == n.id || id == n.id {
+		return
+	}
+	n.mu.RLock()
+	parent := n.parent
+	_, dead := n.rt.Dead(id)
+	skip := parent == nil || dead || n.rt.Below(id) || n.rt.IsAncestor(id) || !n.rt.IsAncestor(from)
+	n.mu.RUnlock()
+	if skip {
+		return
+	}
+	// From the parent's side: nothing goes up, and down only to the child
+	// links that talked with it.
+	n.contextsDown(parent, []uint32{id}, wire.DeadUnreachable, d.Reason, remoteCause(wire.Cause(d.Cause), d.Detail, d.Reason))
+}
+
 // delRoute is one DEL_ROUTE to send: the link and the dead it names.
 type delRoute struct {
 	l   *link
