@@ -263,3 +263,67 @@ func TestVia_HopCachePruned(t *testing.T) {
 		}
 	}
 }
+
+// TestCommand_TwoChildrenPruneOnce: two children started at once from one
+// cache directory (a real sh each) both try to prune it: one does (one
+// "cache pruned" record, the old unused version gone), the other finds it
+// busy or recent; both run.
+func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
+	day := 24 * time.Hour
+	logs := newPruneLog()
+	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = root.Shutdown(ctx)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cache := t.TempDir()
+	_, old, _ := fabricateVersion(t, cache, 1<<10, 60*day)
+	self, _ := spawn.Self()
+	// The children's own binary, cached already (a warm start each).
+	if err := os.Link(self.Path(), filepath.Join(cache, "spindle-"+mustDigest(t, self))); err != nil {
+		data, rerr := os.ReadFile(self.Path()) // another file system: a copy
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if err := os.WriteFile(filepath.Join(cache, "spindle-"+mustDigest(t, self)), data, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := command.Options{Argv: []string{"env"}, Bootstrap: spawn.Bootstrap{CacheDirs: []string{cache},
+		Cache: spawn.CachePolicy{MaxAge: 30 * day, Keep: 1}}}
+	kids := make([]spawn.Child, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range kids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kids[i], errs[i] = command.Start(ctx, root, opts)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := logs.wait(t, ctx, cache)
+	for _, k := range kids { // both up, both answer: their prunes are over
+		where(t, ctx, root, k)
+		if err := k.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	logs.mu.Lock()
+	n := len(logs.recs)
+	logs.mu.Unlock()
+	if n != 1 || rec["removed"] != "1" || present(old) {
+		t.Fatalf("%d prune records (want 1), last %v; old version present %v", n, rec, present(old))
+	}
+}
