@@ -42,10 +42,10 @@ func checkProcessLimits(b *testing.B, mids, per int) {
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
 	_ = syscall.Getrlimit(6 /* RLIMIT_NPROC */, &nproc)
 	b.Logf("limits: open files %d (hard %d), processes/threads %d (hard %d)", nofile.Cur, nofile.Max, nproc.Cur, nproc.Max)
-	if nofile.Cur < uint64(4*per+256) || nofile.Cur < uint64(4*mids+256) {
+	if uint64(nofile.Cur) < uint64(4*per+256) || uint64(nofile.Cur) < uint64(4*mids+256) {
 		b.Fatalf("ulimit -n %d is too low for %d children per intermediate: raise it to %d", nofile.Cur, per, 4*per+256)
 	}
-	if nproc.Cur < uint64(16*mids*(per+1)) {
+	if uint64(nproc.Cur) < uint64(16*mids*(per+1)) {
 		b.Fatalf("ulimit -u %d is too low for %d processes of ~10 threads", nproc.Cur, mids*(per+1))
 	}
 }
