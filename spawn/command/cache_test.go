@@ -3,120 +3,19 @@ package command_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
+	"github.com/spindle-go/spindle/internal/cachetest"
 	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/command"
 )
-
-// fabricateVersion writes a "version" of the test binary into dir under
-// its cache name: the same program with pad bytes appended (another
-// digest and size; it runs the same), last used age ago.
-func fabricateVersion(t testing.TB, dir string, pad int, age time.Duration) (*spawn.Binary, string, int64) {
-	t.Helper()
-	self, err := spawn.Self()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(self.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	tmp := filepath.Join(dir, ".fabricating")
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o700)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := out.Write(make([]byte, pad)); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b := spawn.NewBinary(tmp, runtime.GOOS+"/"+runtime.GOARCH)
-	d, err := b.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	size, _ := b.Size()
-	name := filepath.Join(dir, "spindle-"+d)
-	if err := os.Rename(tmp, name); err != nil {
-		t.Fatal(err)
-	}
-	setAge(t, name, age)
-	return spawn.NewBinary(name, runtime.GOOS+"/"+runtime.GOARCH), name, size
-}
-
-func setAge(t testing.TB, path string, age time.Duration) {
-	t.Helper()
-	at := time.Now().Add(-age)
-	if err := os.Chtimes(path, at, at); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// pruneLog waits for the "cache pruned" record a child forwards for a
-// directory.
-type pruneLog struct {
-	mu   sync.Mutex
-	recs []map[string]string
-	got  chan struct{}
-}
-
-func newPruneLog() *pruneLog { return &pruneLog{got: make(chan struct{}, 16)} }
-
-func (l *pruneLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *pruneLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "cache pruned" {
-		return nil
-	}
-	m := map[string]string{}
-	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
-	l.mu.Lock()
-	l.recs = append(l.recs, m)
-	l.mu.Unlock()
-	select {
-	case l.got <- struct{}{}:
-	default:
-	}
-	return nil
-}
-func (l *pruneLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *pruneLog) WithGroup(string) slog.Handler      { return l }
-
-func (l *pruneLog) wait(t testing.TB, ctx context.Context, dir string) map[string]string {
-	t.Helper()
-	for {
-		l.mu.Lock()
-		for _, r := range l.recs {
-			if r["dir"] == dir {
-				l.mu.Unlock()
-				return r
-			}
-		}
-		l.mu.Unlock()
-		select {
-		case <-l.got:
-		case <-ctx.Done():
-			t.Fatalf("no cache pruned record for %s from a child", dir)
-		}
-	}
-}
-
-func present(path string) bool { _, err := os.Lstat(path); return err == nil }
 
 // TestCommand_CachePruned: a cache directory holds four versions of the
 // program (real executables, of different sizes and ages); a running
@@ -127,7 +26,7 @@ func present(path string) bool { _, err := os.Lstat(path); return err == nil }
 // so do the new child's and the recent one; the bound holds.
 func TestCommand_CachePruned(t *testing.T) {
 	day := 24 * time.Hour
-	logs := newPruneLog()
+	logs := cachetest.NewPruneLog()
 	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -140,10 +39,10 @@ func TestCommand_CachePruned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cache := t.TempDir()
-	v1, inUse, size1 := fabricateVersion(t, cache, 1<<10, 60*day)
-	_, aged, _ := fabricateVersion(t, cache, 2<<10, 45*day)
-	_, lru, _ := fabricateVersion(t, cache, 3<<10, 20*day)
-	_, recent, size4 := fabricateVersion(t, cache, 4<<10, 3*day)
+	v1, inUse, size1 := cachetest.FabricateVersion(t, cache, 1<<10, 60*day)
+	_, aged, _ := cachetest.FabricateVersion(t, cache, 2<<10, 45*day)
+	_, lru, _ := cachetest.FabricateVersion(t, cache, 3<<10, 20*day)
+	_, recent, size4 := cachetest.FabricateVersion(t, cache, 4<<10, 3*day)
 
 	// The oldest version runs (a cache hit), with pruning off.
 	a, err := command.Start(ctx, root, command.Options{Argv: []string{"env"}, Common: spawn.Common{Name: "old"},
@@ -154,7 +53,7 @@ func TestCommand_CachePruned(t *testing.T) {
 	if !a.Info().Boot.CacheHit {
 		t.Fatalf("the old version was not found in the cache: %+v", a.Info().Boot)
 	}
-	setAge(t, inUse, 60*day) // it marked itself used: make it look old again
+	cachetest.SetAge(t, inUse, 60*day) // it marked itself used: make it look old again
 
 	self, _ := spawn.Self()
 	selfSize, _ := self.Size()
@@ -165,13 +64,13 @@ func TestCommand_CachePruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := logs.wait(t, ctx, cache)
+	rec := logs.Wait(t, ctx, cache)
 	if b.Info().Boot.CacheHit {
 		t.Fatal("the new child's binary was cached already")
 	}
 	selfPath := filepath.Join(cache, "spindle-"+mustDigest(t, self))
 	for path, want := range map[string]bool{inUse: true, aged: false, lru: false, recent: true, selfPath: true} {
-		if present(path) != want {
+		if cachetest.Present(path) != want {
 			t.Errorf("%s: present %v, want %v (record %v)", filepath.Base(path)[:20], !want, want, rec)
 		}
 	}
@@ -213,7 +112,7 @@ func mustDigest(t testing.TB, b *spawn.Binary) string {
 // use (a pruner's exclusive lock on it fails) while the intermediate runs.
 func TestVia_HopCachePruned(t *testing.T) {
 	day := 24 * time.Hour
-	logs := newPruneLog()
+	logs := cachetest.NewPruneLog()
 	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -226,8 +125,8 @@ func TestVia_HopCachePruned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	hop := t.TempDir()
-	_, old1, _ := fabricateVersion(t, hop, 1<<10, 40*day)
-	_, old2, _ := fabricateVersion(t, hop, 2<<10, 50*day)
+	_, old1, _ := cachetest.FabricateVersion(t, hop, 1<<10, 40*day)
+	_, old2, _ := cachetest.FabricateVersion(t, hop, 2<<10, 50*day)
 	other := otherBinary(t)
 	policy := spawn.CachePolicy{MaxAge: 30 * day, Keep: 1}
 	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second,
@@ -241,13 +140,13 @@ func TestVia_HopCachePruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := logs.wait(t, ctx, hop)
+	rec := logs.Wait(t, ctx, hop)
 	if rec["dir"] != hop || rec["removed"] != "2" {
 		t.Fatalf("prune record %v, want 2 removed in %s", rec, hop)
 	}
 	fetched := filepath.Join(hop, "spindle-"+mustDigest(t, other))
-	if present(old1) || present(old2) || !present(fetched) {
-		t.Fatalf("hop cache after the prune: old %v %v, fetched %v", present(old1), present(old2), present(fetched))
+	if cachetest.Present(old1) || cachetest.Present(old2) || !cachetest.Present(fetched) {
+		t.Fatalf("hop cache after the prune: old %v %v, fetched %v", cachetest.Present(old1), cachetest.Present(old2), cachetest.Present(fetched))
 	}
 	f, err := os.Open(fetched)
 	if err != nil {
@@ -270,7 +169,7 @@ func TestVia_HopCachePruned(t *testing.T) {
 // busy or recent; both run.
 func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
 	day := 24 * time.Hour
-	logs := newPruneLog()
+	logs := cachetest.NewPruneLog()
 	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +182,7 @@ func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cache := t.TempDir()
-	_, old, _ := fabricateVersion(t, cache, 1<<10, 60*day)
+	_, old, _ := cachetest.FabricateVersion(t, cache, 1<<10, 60*day)
 	self, _ := spawn.Self()
 	// The children's own binary, cached already (a warm start each).
 	if err := os.Link(self.Path(), filepath.Join(cache, "spindle-"+mustDigest(t, self))); err != nil {
@@ -313,17 +212,15 @@ func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := logs.wait(t, ctx, cache)
+	rec := logs.Wait(t, ctx, cache)
 	for _, k := range kids { // both up, both answer: their prunes are over
 		where(t, ctx, root, k)
 		if err := k.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	}
-	logs.mu.Lock()
-	n := len(logs.recs)
-	logs.mu.Unlock()
-	if n != 1 || rec["removed"] != "1" || present(old) {
-		t.Fatalf("%d prune records (want 1), last %v; old version present %v", n, rec, present(old))
+	n := logs.Count()
+	if n != 1 || rec["removed"] != "1" || cachetest.Present(old) {
+		t.Fatalf("%d prune records (want 1), last %v; old version present %v", n, rec, cachetest.Present(old))
 	}
 }
