@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
-	"github.com/spindle-go/spindle/internal/cachetest"
+	"github.com/spindle-go/spindle/internal/boottest"
 	"github.com/spindle-go/spindle/internal/platform"
 	"github.com/spindle-go/spindle/spawn"
 	"github.com/spindle-go/spindle/spawn/command"
@@ -26,7 +26,7 @@ import (
 // so do the new child's and the recent one; the bound holds.
 func TestCommand_CachePruned(t *testing.T) {
 	day := 24 * time.Hour
-	logs := cachetest.NewPruneLog()
+	logs := boottest.NewPruneLog()
 	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -39,10 +39,10 @@ func TestCommand_CachePruned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cache := t.TempDir()
-	v1, inUse, size1 := cachetest.FabricateVersion(t, cache, 1<<10, 60*day)
-	_, aged, _ := cachetest.FabricateVersion(t, cache, 2<<10, 45*day)
-	_, lru, _ := cachetest.FabricateVersion(t, cache, 3<<10, 20*day)
-	_, recent, size4 := cachetest.FabricateVersion(t, cache, 4<<10, 3*day)
+	v1, inUse, size1 := boottest.FabricateVersion(t, cache, 1<<10, 60*day)
+	_, aged, _ := boottest.FabricateVersion(t, cache, 2<<10, 45*day)
+	_, lru, _ := boottest.FabricateVersion(t, cache, 3<<10, 20*day)
+	_, recent, size4 := boottest.FabricateVersion(t, cache, 4<<10, 3*day)
 
 	// The oldest version runs (a cache hit), with pruning off.
 	a, err := command.Start(ctx, root, command.Options{Argv: []string{"env"}, Common: spawn.Common{Name: "old"},
@@ -53,7 +53,7 @@ func TestCommand_CachePruned(t *testing.T) {
 	if !a.Info().Boot.CacheHit {
 		t.Fatalf("the old version was not found in the cache: %+v", a.Info().Boot)
 	}
-	cachetest.SetAge(t, inUse, 60*day) // it marked itself used: make it look old again
+	boottest.SetAge(t, inUse, 60*day) // it marked itself used: make it look old again
 
 	self, _ := spawn.Self()
 	selfSize, _ := self.Size()
@@ -70,7 +70,7 @@ func TestCommand_CachePruned(t *testing.T) {
 	}
 	selfPath := filepath.Join(cache, "spindle-"+mustDigest(t, self))
 	for path, want := range map[string]bool{inUse: true, aged: false, lru: false, recent: true, selfPath: true} {
-		if cachetest.Present(path) != want {
+		if boottest.Present(path) != want {
 			t.Errorf("%s: present %v, want %v (record %v)", filepath.Base(path)[:20], !want, want, rec)
 		}
 	}
@@ -112,7 +112,7 @@ func mustDigest(t testing.TB, b *spawn.Binary) string {
 // use (a pruner's exclusive lock on it fails) while the intermediate runs.
 func TestVia_HopCachePruned(t *testing.T) {
 	day := 24 * time.Hour
-	logs := cachetest.NewPruneLog()
+	logs := boottest.NewPruneLog()
 	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +125,8 @@ func TestVia_HopCachePruned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	hop := t.TempDir()
-	_, old1, _ := cachetest.FabricateVersion(t, hop, 1<<10, 40*day)
-	_, old2, _ := cachetest.FabricateVersion(t, hop, 2<<10, 50*day)
+	_, old1, _ := boottest.FabricateVersion(t, hop, 1<<10, 40*day)
+	_, old2, _ := boottest.FabricateVersion(t, hop, 2<<10, 50*day)
 	other := otherBinary(t)
 	policy := spawn.CachePolicy{MaxAge: 30 * day, Keep: 1}
 	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second,
@@ -145,8 +145,8 @@ func TestVia_HopCachePruned(t *testing.T) {
 		t.Fatalf("prune record %v, want 2 removed in %s", rec, hop)
 	}
 	fetched := filepath.Join(hop, "spindle-"+mustDigest(t, other))
-	if cachetest.Present(old1) || cachetest.Present(old2) || !cachetest.Present(fetched) {
-		t.Fatalf("hop cache after the prune: old %v %v, fetched %v", cachetest.Present(old1), cachetest.Present(old2), cachetest.Present(fetched))
+	if boottest.Present(old1) || boottest.Present(old2) || !boottest.Present(fetched) {
+		t.Fatalf("hop cache after the prune: old %v %v, fetched %v", boottest.Present(old1), boottest.Present(old2), boottest.Present(fetched))
 	}
 	f, err := os.Open(fetched)
 	if err != nil {
@@ -169,7 +169,7 @@ func TestVia_HopCachePruned(t *testing.T) {
 // busy or recent; both run.
 func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
 	day := 24 * time.Hour
-	logs := cachetest.NewPruneLog()
+	logs := boottest.NewPruneLog()
 	root, err := actors.NewNode(actors.Config{Name: "root", Setup: setup, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cache := t.TempDir()
-	_, old, _ := cachetest.FabricateVersion(t, cache, 1<<10, 60*day)
+	_, old, _ := boottest.FabricateVersion(t, cache, 1<<10, 60*day)
 	self, _ := spawn.Self()
 	// The children's own binary, cached already (a warm start each).
 	if err := os.Link(self.Path(), filepath.Join(cache, "spindle-"+mustDigest(t, self))); err != nil {
@@ -220,7 +220,7 @@ func TestCommand_TwoChildrenPruneOnce(t *testing.T) {
 		}
 	}
 	n := logs.Count()
-	if n != 1 || rec["removed"] != "1" || cachetest.Present(old) {
-		t.Fatalf("%d prune records (want 1), last %v; old version present %v", n, rec, cachetest.Present(old))
+	if n != 1 || rec["removed"] != "1" || boottest.Present(old) {
+		t.Fatalf("%d prune records (want 1), last %v; old version present %v", n, rec, boottest.Present(old))
 	}
 }

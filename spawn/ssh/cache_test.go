@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/spindle-go/spindle/actors"
-	"github.com/spindle-go/spindle/internal/cachetest"
+	"github.com/spindle-go/spindle/internal/boottest"
 	"github.com/spindle-go/spindle/internal/sshtest"
 	"github.com/spindle-go/spindle/spawn"
 )
@@ -24,13 +24,13 @@ func TestSSH_CachePruned(t *testing.T) {
 	if err := os.Mkdir(cache, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	logs := cachetest.NewPruneLog()
+	logs := boottest.NewPruneLog()
 	root := newRoot(t, slog.New(logs))
 	ctx := testCtx(t, 3*time.Minute)
-	v1, inUse, size1 := cachetest.FabricateVersion(t, cache, 1<<10, 60*day)
-	_, aged, _ := cachetest.FabricateVersion(t, cache, 2<<10, 45*day)
-	_, lru, _ := cachetest.FabricateVersion(t, cache, 3<<10, 20*day)
-	_, recent, size4 := cachetest.FabricateVersion(t, cache, 4<<10, 3*day)
+	v1, inUse, size1 := boottest.FabricateVersion(t, cache, 1<<10, 60*day)
+	_, aged, _ := boottest.FabricateVersion(t, cache, 2<<10, 45*day)
+	_, lru, _ := boottest.FabricateVersion(t, cache, 3<<10, 20*day)
+	_, recent, size4 := boottest.FabricateVersion(t, cache, 4<<10, 3*day)
 
 	old := sshOpts(srv, "old")
 	old.Binaries, old.Cache = []*spawn.Binary{v1}, spawn.CachePolicy{Off: true}
@@ -38,7 +38,7 @@ func TestSSH_CachePruned(t *testing.T) {
 	if !a.Info().Boot.CacheHit {
 		t.Fatalf("the old version was not found in the cache: %+v", a.Info().Boot)
 	}
-	cachetest.SetAge(t, inUse, 60*day)
+	boottest.SetAge(t, inUse, 60*day)
 
 	self, _ := spawn.Self()
 	selfSize, _ := self.Size()
@@ -52,7 +52,7 @@ func TestSSH_CachePruned(t *testing.T) {
 	}
 	selfPath := filepath.Join(cache, "spindle-"+mustDigest(t, self))
 	for path, want := range map[string]bool{inUse: true, aged: false, lru: false, recent: true, selfPath: true} {
-		if cachetest.Present(path) != want {
+		if boottest.Present(path) != want {
 			t.Errorf("%s: present %v, want %v (record %v)", filepath.Base(path)[:20], !want, want, rec)
 		}
 	}

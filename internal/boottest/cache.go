@@ -1,8 +1,10 @@
-// Package cachetest holds the test helpers of the binary cache's upkeep
-// (spawn.Bootstrap.Cache) that the method packages' tests share: versions
-// of the test binary fabricated in a cache directory, their ages, and the
-// "cache pruned" records a child forwards.
-package cachetest
+// Package boottest holds the test helpers that the method packages' tests
+// share for what the bootstrap does the same for every method: the upload's
+// progress (spawn.Bootstrap.Progress and the transfer records) and the
+// binary cache's upkeep (spawn.Bootstrap.Cache: versions of the test
+// binary fabricated in a cache directory, their ages, the "cache pruned"
+// records a child forwards).
+package boottest
 
 import (
 	"context"
