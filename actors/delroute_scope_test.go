@@ -71,6 +71,11 @@ func TestRouter_DelRouteScoped(t *testing.T) {
 			talker := attach(t, m2.node, "talker", cfg)
 			quiet1, _ := attachRaw(t, m1.node, "quiet1")
 			quiet2, _ := attachRaw(t, m2.node, "quiet2")
+			// The grandchildren's routes reach the root by ADD_ROUTE, after
+			// their attach returned.
+			for _, id := range []uint32{victim.node.ID(), talker.node.ID()} {
+				waitFor(t, waitLong, fmt.Sprintf("the root to route to context %d", id), func() bool { _, ok := root.Routes()[id]; return ok })
+			}
 
 			echo := spawnRemote(t, root, victim.node.ID(), "echo", "echo")
 			hole := spawnRemote(t, root, victim.node.ID(), "blackhole", "hole")
