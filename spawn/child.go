@@ -57,12 +57,20 @@ func runChild(setup func(*actors.Node) error) int {
 		logger.Error("spindle child: bad link", "err", err)
 		return 2
 	}
-	node, err := actors.Join(context.Background(), actors.Config{Logger: logger, Setup: withVia(setup)}, t)
+	// The handler is attached in Setup, before the link starts: a message
+	// can arrive, and its actor log, as soon as the handshake ends, while
+	// this goroutine has not yet returned from Join (until the link is up
+	// records go to the fallback, as before Attach).
+	setupVia := withVia(setup)
+	attachThenSetup := func(n *actors.Node) error {
+		fwd.Attach(n)
+		return setupVia(n)
+	}
+	node, err := actors.Join(context.Background(), actors.Config{Logger: logger, Setup: attachThenSetup}, t)
 	if err != nil {
 		logger.Error("spindle child: cannot join parent", "err", err)
 		return 2
 	}
-	fwd.Attach(node)
 	cache.prune(logger) // once up, in the background; its report reaches the parent
 	<-node.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), childShutdownGrace)
