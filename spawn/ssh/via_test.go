@@ -126,6 +126,10 @@ func TestVia_SSHHostKeyAskedAtTheOrigin(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			kh := filepath.Join(t.TempDir(), "known_hosts")
+			// The prompt runs on a calls handler goroutine of the root; its
+			// answer reaches the start's caller through the intermediate's
+			// process, an order the race detector cannot see: hence the lock.
+			var mu sync.Mutex
 			var asked []ssh.HostKeyQuestion
 			opts := func(d ssh.HostKeyDecision, perr error) ssh.Options {
 				o := sshOpts(srv, "hk")
@@ -134,13 +138,17 @@ func TestVia_SSHHostKeyAskedAtTheOrigin(t *testing.T) {
 					if os.Getpid() != self {
 						panic("host key prompt run outside the origin")
 					}
+					mu.Lock()
 					asked = append(asked, q)
+					mu.Unlock()
 					return d, perr
 				}
 				return o
 			}
 			check := func(step string, n int) {
 				t.Helper()
+				mu.Lock()
+				defer mu.Unlock()
 				if len(asked) != n || (n > 0 && asked[n-1] != wantQ) {
 					t.Fatalf("%s: asked %+v, want %d questions, the last %+v", step, asked, n, wantQ)
 				}
