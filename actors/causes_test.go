@@ -163,4 +163,9 @@ func checkCause(t *testing.T, n *actors.Node, downs <-chan *actors.ContextDown, 
 	if de := deadError(t, err, actors.ErrContextDead); de.Cause != cause {
 		t.Errorf("later request cause %v, want %v", de.Cause, cause)
 	}
+	// So does a one-way Send (linkTo reads the record only for a send that fails).
+	err = n.Send(actor.NewPID(actors.Address(id), "z"), &Ping{Text: "late"})
+	if de := deadError(t, err, actors.ErrContextDead); de.Cause != cause {
+		t.Errorf("later send cause %v, want %v", de.Cause, cause)
+	}
 }

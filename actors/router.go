@@ -44,12 +44,13 @@ func nameOf(l *link) route.Link {
 func (n *Node) linkTo(id uint32) (*link, error) {
 	n.mu.RLock()
 	l := n.routeLocked(id)
-	d, isDead := n.rt.Dead(id)
 	closed := n.closed
-	n.mu.RUnlock()
 	if l != nil && !closed {
+		n.mu.RUnlock()
 		return l, nil
 	}
+	d, isDead := n.rt.Dead(id) // only a send that fails needs the record
+	n.mu.RUnlock()
 	if isDead {
 		return nil, deadRecordError(id, nil, d)
 	}
