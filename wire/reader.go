@@ -69,7 +69,24 @@ type Reader struct {
 	small int // frames in a row much smaller than buf
 	err   error
 	off   int64 // bytes of the frames returned so far
+	place Placer
 }
+
+// A Placer chooses where a [Reader] puts a frame that is not wholly in its
+// read buffer yet: Place gets the frame's header, checked, and returns nil
+// (the Reader's own frame buffer) or a slice of exactly h.FrameLen() bytes,
+// which the Reader fills with the frame, header included, and returns as
+// the frame's Raw. Place runs on the Reader's goroutine; what it returns is
+// the Placer's, which decides how long it stays valid. An [Assembler] is a
+// Placer: the bodies of chunks are read straight into the frame they carry.
+type Placer interface {
+	Place(h Header) []byte
+}
+
+// SetPlacer makes p choose where the frames go that ReadFrame reads from
+// the stream rather than from its read buffer (nil: always the Reader's
+// own buffer).
+func (r *Reader) SetPlacer(p Placer) { r.place = p }
 
 // NewReader returns a Reader over r that accepts frames of at most
 // maxFrame bytes (maxFrame <= 0 means [DefaultMaxFrame]). Its read buffer
@@ -146,6 +163,15 @@ func (r *Reader) readFrame() (Frame, error) {
 	}
 	if err := h.Check(r.max); err != nil {
 		return Frame{}, err
+	}
+	if r.place != nil {
+		if dst := r.place.Place(h); dst != nil && len(dst) == h.FrameLen() {
+			copy(dst, h)
+			if _, err := io.ReadFull(&r.br, dst[HeaderSize:]); err != nil {
+				return Frame{}, unexpected(err)
+			}
+			return Frame{Raw: dst}, nil
+		}
 	}
 	buf, err := r.readRest(h.FrameLen())
 	if err != nil {
