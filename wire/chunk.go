@@ -198,8 +198,8 @@ func (a *Assembler) isPlaced(s *stream, c Frame) bool {
 }
 
 // Add takes one [KindChunk] frame. When it completes a frame, Add returns
-// it with done set; the frame aliases a buffer that stays valid until the
-// next call to Add. An error (wrapping [ErrMalformed] or [ErrFrameTooLarge])
+// it with done set; the frame's buffer is handed over (Owned): the
+// Assembler never uses it again. An error (wrapping [ErrMalformed] or [ErrFrameTooLarge])
 // means the stream of c's source was broken: it is dropped, and its
 // remaining chunks are discarded silently up to its END. Errors never
 // concern other sources.
@@ -314,13 +314,14 @@ func (a *Assembler) finish(s *stream, h Header) (Frame, bool, error) {
 	buf := s.buf
 	a.held -= cap(buf)
 	delete(a.open, src)
-	if cap(buf) <= keepFrameBuf {
-		a.spare = buf[:0]
-	}
 	whole, err := ParseFrame(buf, a.max)
 	if err != nil {
+		if cap(buf) <= keepFrameBuf {
+			a.spare = buf[:0]
+		}
 		return Frame{}, false, fmt.Errorf("chunked frame from context %d: %w", src, err)
 	}
+	whole.Owned = true // handed over: never a spare
 	wh := whole.Header()
 	if wh.Kind() == KindChunk || wh.Dst() != h.Dst() || wh.Src() != src || wh.Auth() != h.Auth() {
 		return Frame{}, false, malformed("chunked frame from context %d: inner %s %d->%d (auth %d) does not match its chunks",

@@ -30,6 +30,11 @@ const (
 // panic, even on a Frame built by hand from a short Raw.
 type Frame struct {
 	Raw []byte // header + kv block + body
+	// Owned says that Raw is handed over to whoever handles the frame:
+	// nothing reuses or changes its bytes afterwards (a frame an
+	// [Assembler] reassembled). Otherwise Raw is valid only until the
+	// next frame is read.
+	Owned bool
 }
 
 // Header returns the fixed header of f.
