@@ -114,12 +114,14 @@ type Assembler struct {
 	open       map[uint32]*stream
 	skip       map[uint32]bool // streams being discarded until their END
 	spare      []byte
-	placed     *stream          // the stream Place put the last chunk in, until Add or restore
+	placed     *stream          // the stream Place or Next put the last chunk in, until Add or restore
 	saved      [HeaderSize]byte // the bytes of placed.buf the chunk's header covers
+	last       *stream          // the stream the last chunk went to, while it is open
 }
 
 // stream is one frame being reassembled.
 type stream struct {
+	src       uint32
 	buf       []byte // the frame so far; cap(buf) counts in Assembler.held
 	want      int    // the frame's announced length; 0 when the first chunk was too short to tell
 	dst, auth uint32 // of the first chunk: later chunks must match to be placed
@@ -182,6 +184,29 @@ func (a *Assembler) Place(h Header) []byte {
 	return s.buf[n-HeaderSize : n+h.BodyLen()]
 }
 
+// Next implements [Placer]: the place of a chunk that would continue the
+// stream the last chunk went to, up to [DefaultChunkSize] of body (the
+// bytes before the stream's end that its header would cover are saved as
+// by Place). Any later call puts them back first.
+func (a *Assembler) Next() []byte {
+	a.restore()
+	s := a.last
+	if s == nil || a.open[s.src] != s || len(s.buf) < HeaderSize {
+		return nil
+	}
+	n := len(s.buf)
+	end := min(cap(s.buf), n+DefaultChunkSize)
+	if s.want > 0 {
+		end = min(end, s.want)
+	}
+	if end <= n {
+		return nil
+	}
+	copy(a.saved[:], s.buf[n-HeaderSize:n])
+	a.placed = s
+	return s.buf[n-HeaderSize : end]
+}
+
 // restore puts back the bytes a placed chunk's header covers.
 func (a *Assembler) restore() {
 	if s := a.placed; s != nil {
@@ -235,6 +260,7 @@ func (a *Assembler) Add(c Frame) (whole Frame, done bool, err error) {
 		}
 	}
 	if !flags.Has(FlagEnd) {
+		a.last = s
 		return Frame{}, false, nil
 	}
 	return a.finish(s, h)
@@ -253,7 +279,7 @@ func (a *Assembler) start(c Frame) (Frame, bool, error) {
 		return a.fail(src, flags, fmt.Errorf("%w: %d streams open, a new one from context %d", ErrChunkQuota, len(a.open), src))
 	}
 	body := c.Body()
-	s := &stream{dst: h.Dst(), auth: h.Auth()}
+	s := &stream{src: src, dst: h.Dst(), auth: h.Auth()}
 	if len(body) >= HeaderSize {
 		inner := Header(body[:HeaderSize])
 		if err := inner.Check(a.max); err != nil {
@@ -281,6 +307,7 @@ func (a *Assembler) start(c Frame) (Frame, bool, error) {
 		return a.fail(src, flags, err)
 	}
 	if !flags.Has(FlagEnd) {
+		a.last = s
 		return Frame{}, false, nil
 	}
 	return a.finish(s, h)
@@ -314,6 +341,9 @@ func (a *Assembler) finish(s *stream, h Header) (Frame, bool, error) {
 	buf := s.buf
 	a.held -= cap(buf)
 	delete(a.open, src)
+	if a.last == s {
+		a.last = nil
+	}
 	whole, err := ParseFrame(buf, a.max)
 	if err != nil {
 		if cap(buf) <= keepFrameBuf {
@@ -350,6 +380,9 @@ func (a *Assembler) drop(src uint32) {
 		if a.placed == s {
 			a.placed = nil
 		}
+		if a.last == s {
+			a.last = nil
+		}
 		a.held -= cap(s.buf)
 		delete(a.open, src)
 	}
@@ -382,7 +415,7 @@ func (a *Assembler) grow(s *stream, n int) ([]byte, error) {
 // Reset drops every open stream and forgets the discarded ones, freeing
 // their buffers (the link they came over is gone).
 func (a *Assembler) Reset() {
-	a.placed = nil
+	a.placed, a.last = nil, nil
 	clear(a.open)
 	clear(a.skip)
 	a.held = 0

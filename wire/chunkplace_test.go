@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // countingPlacer is an Assembler as a Placer that counts the chunks it
@@ -294,4 +296,54 @@ func FuzzAssemblerPlaced(f *testing.F) {
 			t.Fatalf("assembler holds %d bytes in %d streams", a.Held(), a.Open())
 		}
 	})
+}
+
+// TestAssembler_PlacedShortReads: with a source that returns a few bytes
+// per read, and one that returns its error with the last bytes, placed and
+// guessed chunks still give the frame as sent.
+func TestAssembler_PlacedShortReads(t *testing.T) {
+	whole := bigFrame(t, 7, 300<<10)
+	ping := AppendFrame(nil, FrameSpec{Kind: KindPing}, nil, nil)
+	cs := splitFrames(t, AppendChunks(nil, whole, 0))
+	var stream []byte
+	for i, c := range cs {
+		stream = append(stream, c.Raw...)
+		if i == 1 {
+			stream = append(stream, ping...) // not a chunk, between chunks
+		}
+	}
+	for name, src := range map[string]func() io.Reader{
+		"half":     func() io.Reader { return iotest.HalfReader(bytes.NewReader(stream)) },
+		"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(stream)) },
+		"data+EOF": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(stream)) },
+	} {
+		a := NewAssembler(0)
+		r := NewReader(src(), 0)
+		r.SetPlacer(a)
+		var out []byte
+		pings := 0
+		for {
+			f, err := r.ReadFrame()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if f.Header().Kind() == KindPing {
+				pings++
+				continue
+			}
+			w, done, err := a.Add(f)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if done {
+				out = append([]byte(nil), w.Raw...)
+			}
+		}
+		if !bytes.Equal(out, whole) || pings != 1 {
+			t.Fatalf("%s: frame differs (%d bytes) or %d pings", name, len(out), pings)
+		}
+	}
 }
