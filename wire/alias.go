@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"io"
 	"reflect"
 
@@ -19,6 +20,16 @@ const (
 	aliasMin   = 64 << 10
 	aliasShare = 4
 )
+
+// keptBytes returns s, a []byte value inside the payload kept, aliased
+// when kept is not nil and s is large enough (see aliasMin), else a copy
+// (not zeroed first; empty: non-nil, as msgpack decodes it).
+func keptBytes(s, kept []byte) []byte {
+	if kept != nil && len(s) >= aliasMin && len(s)*aliasShare >= len(kept) {
+		return s[:len(s):len(s)]
+	}
+	return bytes.Clone(s)
+}
 
 func init() {
 	// msgpack's per-type decoders belong to the msgpack package, as its

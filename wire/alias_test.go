@@ -78,3 +78,36 @@ func TestDecodeBytes_OtherDecoders(t *testing.T) {
 		t.Fatalf("empty []byte: %v %v", empty.B, err)
 	}
 }
+
+// aliasDeep has no struct plan (a map field): msgpack decodes it.
+type aliasDeep struct {
+	Big []byte
+	M   map[string]int
+}
+
+// TestDecodeNameKept_Reflective: a type msgpack decodes (no struct plan)
+// aliases a kept payload too.
+func TestDecodeNameKept_Reflective(t *testing.T) {
+	r := NewRegistry()
+	MustRegister[aliasDeep](r, "deep")
+	payload, err := r.AppendPayload(nil, &aliasDeep{Big: bytes.Repeat([]byte("d"), 128<<10), M: map[string]int{"a": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.maps.Load().byName["deep"].planned != nil {
+		t.Fatal("aliasDeep has a struct plan: the test needs a reflective type")
+	}
+	var c TypeCache
+	v, err := r.DecodeNameKept(&c, []byte("*deep"), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(*aliasDeep)
+	if len(got.Big) != 128<<10 || got.M["a"] != 1 || !aliases(got.Big, payload) || cap(got.Big) != len(got.Big) {
+		t.Fatal("reflective decode of a kept payload did not alias its large []byte")
+	}
+	v, _ = r.DecodeNameCached(&c, []byte("*deep"), payload)
+	if aliases(v.(*aliasDeep).Big, payload) {
+		t.Fatal("DecodeNameCached aliased")
+	}
+}

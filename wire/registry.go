@@ -49,8 +49,9 @@ type registeredType struct {
 
 // plannedDecoder decodes a payload into a new T with its struct plan and
 // returns the *T (ptr) or the T; ok is false when the plan does not read
-// this payload (the reflective decoder then does).
-type plannedDecoder func(payload []byte, ptr bool) (v any, ok bool)
+// this payload (the reflective decoder then does). kept: the payload's
+// buffer is handed over (alias.go).
+type plannedDecoder func(payload []byte, ptr, kept bool) (v any, ok bool)
 
 // An Encoding is how values of one registered Go type are written: the
 // wire name, and the encoder of the type's struct plan (the reflective
@@ -122,9 +123,9 @@ type typeCodecs struct {
 
 // decodePlannedAs returns the plannedDecoder of T with plan p.
 func decodePlannedAs[T any](p *structPlan) plannedDecoder {
-	return func(payload []byte, ptr bool) (any, bool) {
+	return func(payload []byte, ptr, kept bool) (any, bool) {
 		v := new(T)
-		if !p.decode(payload, unsafe.Pointer(v)) {
+		if !p.decode(payload, unsafe.Pointer(v), kept) {
 			return nil, false
 		}
 		if ptr {
@@ -348,10 +349,10 @@ func (r *Registry) decode(rt registeredType, name string, payload []byte, kept b
 		return rt.nilPtr, nil // a nil *T
 	}
 	if rt.planned != nil && !isNil {
-		if v, ok := rt.planned(payload, rt.ptr); ok {
+		if v, ok := rt.planned(payload, rt.ptr, kept); ok {
 			return v, nil
 		}
-		return r.decodeReflective(rt, name, payload) // the plan's decline is no verdict
+		return r.decodeReflective(rt, name, payload, kept) // the plan's decline is no verdict
 	}
 	if rt.gen != nil && !isNil {
 		if v, err := rt.gen(payload, name, rt.ptr); err == nil || !retryReflective(err, payload) {
