@@ -3,6 +3,7 @@ package actors_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -121,7 +122,7 @@ func TestChunks_HostileStreams(t *testing.T) {
 		cs = chunksOf(frame(2))
 		head := chunksOf(lie)[0]
 		p.writeRaw(join(append([][]byte{head}, cs[1:]...)...))
-		p.expectDead("lying length", func(d wire.DeadReply) bool { return d.Code == wire.DeadRejected })
+		p.expectDead(fmt.Sprintf("lying length %+d", delta), func(d wire.DeadReply) bool { return d.Code == wire.DeadRejected })
 	}
 
 	// A second START in the middle of a stream.

@@ -227,7 +227,9 @@ func (a *Assembler) isPlaced(s *stream, c Frame) bool {
 // Assembler never uses it again. An error (wrapping [ErrMalformed] or [ErrFrameTooLarge])
 // means the stream of c's source was broken: it is dropped, and its
 // remaining chunks are discarded silently up to its END. Errors never
-// concern other sources.
+// concern other sources. A chunk Place put in a stream is changed by Add:
+// the bytes of its header give way to the frame's, so read what you need
+// of c's header before.
 func (a *Assembler) Add(c Frame) (whole Frame, done bool, err error) {
 	// A placed chunk's header is overwritten when the stream is restored.
 	var hb [HeaderSize]byte
