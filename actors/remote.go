@@ -147,7 +147,7 @@ func (n *Node) sendUserTraced(cx context.Context, ctx uint32, pid *actor.PID, m 
 	if err != nil {
 		return err
 	}
-	name, err := n.reg.TypeName(msg)
+	enc, err := n.reg.EncodingOf(msg)
 	if err != nil {
 		return err
 	}
@@ -169,14 +169,16 @@ func (n *Node) sendUserTraced(cx context.Context, ctx uint32, pid *actor.PID, m 
 		b = append(b, tr.kv...)
 		kvLen = len(tr.kv)
 	}
-	e := wire.Envelope{Target: pid.Id, Type: name}
+	e := wire.Envelope{Target: pid.Id, Type: enc.Name}
 	if sender != nil {
 		e.HasSender, e.SenderCtx, e.SenderID = true, n.ctxOf(sender), sender.Id
 	}
 	envAt := len(b)
 	b = wire.AppendEnvelopeHead(b, e)
-	b, vals, err := n.reg.AppendPayloadFDs(b, msg)
-	if err != nil {
+	var vals []any
+	if out, ok := enc.AppendPlanned(b, msg); ok {
+		b = out // the type's struct plan: no reflection, no descriptors
+	} else if b, vals, err = n.reg.AppendPayloadFDs(b, msg); err != nil {
 		return err
 	}
 	var fds []int

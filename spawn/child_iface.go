@@ -74,6 +74,10 @@ type BootstrapInfo struct {
 	Codec      string // encoding of the upload: zstd, gzip or raw
 	Uploaded   int64  // bytes of the binary sent (0 on a cache hit)
 	DigestTool string // remote tool that verified the upload
+	// Shared: the binary was missing and this start waited for another
+	// start of the same node uploading it to the same host and directory,
+	// instead of uploading it again (docs/bootstrap.md). CacheHit is true.
+	Shared bool
 
 	Connect   time.Duration // SSH: TCP, key exchange and authentication, all hops
 	Bootstrap time.Duration // stage 1 until the binary runs, upload included

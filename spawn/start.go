@@ -67,7 +67,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	proc, err := boot.Start(ctx, t, boot.Options{
 		Host: desc, Shell: b.Shell, LogLevel: c.LogLevel.String(), Env: c.Env,
 		CacheDirs: b.CacheDirs, Binaries: b.Binaries, Build: build, Logger: log, Timeout: timeout,
-		Progress: b.Progress, Cache: b.Cache,
+		Progress: b.Progress, Cache: b.Cache, Flights: flightsOf(node),
 		Stderr: func(r io.ReadCloser) boot.Tail {
 			p.stderr = forwardStderr(r, log)
 			return bootTail{p.stderr}
@@ -108,6 +108,24 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	log.Debug("context up", "id", link.ID, "platform", p.boot.Platform, "pid", p.boot.Pid,
 		"cache_hit", p.boot.CacheHit, "uploaded", p.boot.Uploaded, "bootstrap", p.boot.Bootstrap, "handshake", p.handshake)
 	return p, nil
+}
+
+// uploadFlights holds each node's boot.Flights: the starts a node runs at
+// once to one host share one upload of the binary (docs/via.md, "Fan-out").
+var uploadFlights sync.Map // *actors.Node -> *boot.Flights
+
+func flightsOf(node *actors.Node) *boot.Flights {
+	if f, ok := uploadFlights.Load(node); ok {
+		return f.(*boot.Flights)
+	}
+	f, loaded := uploadFlights.LoadOrStore(node, new(boot.Flights))
+	if !loaded {
+		node.OnShutdown(func(context.Context) error {
+			uploadFlights.Delete(node)
+			return nil
+		})
+	}
+	return f.(*boot.Flights)
 }
 
 // describe names a target for messages: "docker web-1", "ssh u@h:22".
@@ -201,7 +219,7 @@ func (p *Process) Info() Info {
 		Boot: BootstrapInfo{Host: p.desc, Platform: p.boot.Platform, Pid: p.boot.Pid, Dir: p.boot.Dir,
 			CacheHit: p.boot.CacheHit, Codec: p.boot.Codec, Uploaded: p.boot.Uploaded, DigestTool: p.boot.DigestTool,
 			Bootstrap: p.boot.Bootstrap, Upload: p.boot.Upload, Handshake: p.handshake,
-			Build: p.boot.Build, Built: p.boot.Built}}
+			Build: p.boot.Build, Built: p.boot.Built, Shared: p.boot.Shared}}
 }
 
 // Spawn starts an actor of a kind registered in the child and returns its

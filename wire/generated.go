@@ -26,9 +26,9 @@ var generatedUnmarshalerType = reflect.TypeFor[generatedUnmarshaler]()
 // newRegisteredType returns the decoding record of T (of *T if ptr), with
 // the per-type work done once: whether *T has generated decoding, and the
 // nil *T a msgpack nil decodes to.
-func newRegisteredType(t reflect.Type, ptr bool, gen generatedDecoder) registeredType {
+func newRegisteredType(t reflect.Type, ptr bool, c typeCodecs) registeredType {
 	pt := reflect.PointerTo(t)
-	rt := registeredType{t: t, ptr: ptr, generated: pt.Implements(generatedUnmarshalerType), gen: gen}
+	rt := registeredType{t: t, ptr: ptr, generated: pt.Implements(generatedUnmarshalerType), gen: c.gen, planned: c.dec}
 	if ptr {
 		rt.nilPtr = reflect.Zero(pt).Interface()
 	}

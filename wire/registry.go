@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -30,7 +31,7 @@ type Registry struct {
 // registryMaps is an immutable snapshot: Register copies and swaps it, so
 // the hot paths (TypeName, Decode) read it without locking.
 type registryMaps struct {
-	byType map[reflect.Type]string   // T -> "name", *T -> "*name"
+	byType map[reflect.Type]Encoding // T -> "name", *T -> "*name"
 	byName map[string]registeredType // "name" -> T, "*name" -> *T
 	names  map[string]reflect.Type   // registered names only, for Names
 }
@@ -43,13 +44,44 @@ type registeredType struct {
 	generated bool             // *T has a generated UnmarshalMsg (see generatedUnmarshaler)
 	gen       generatedDecoder // decodes a T or *T with it, without reflection
 	nilPtr    any              // a nil *T, if ptr
+	planned   plannedDecoder   // decodes with T's struct plan, if it has one
+}
+
+// plannedDecoder decodes a payload into a new T with its struct plan and
+// returns the *T (ptr) or the T; ok is false when the plan does not read
+// this payload (the reflective decoder then does).
+type plannedDecoder func(payload []byte, ptr bool) (v any, ok bool)
+
+// An Encoding is how values of one registered Go type are written: the
+// wire name, and the encoder of the type's struct plan (the reflective
+// codec's per-type work, done at Register) when it has one. The zero value
+// is no type. [Registry.EncodingOf] returns it.
+type Encoding struct {
+	// Name is the wire type name (see [Registry.TypeName]).
+	Name string
+	enc  plannedEncoder
+}
+
+// plannedEncoder appends msg's payload with its type's struct plan.
+type plannedEncoder func(dst []byte, msg any) []byte
+
+// AppendPlanned appends msg's payload with the encoder of its type's
+// struct plan and reports true, or reports false (dst unchanged) when the
+// type has none; then use [Registry.AppendPayloadFDs]. msg must be a value
+// of the type e was returned for. The bytes are those the reflective
+// encoder writes.
+func (e Encoding) AppendPlanned(dst []byte, msg any) ([]byte, bool) {
+	if e.enc == nil {
+		return dst, false
+	}
+	return e.enc(dst, msg), true
 }
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
 	r := &Registry{}
 	r.maps.Store(&registryMaps{
-		byType: make(map[reflect.Type]string),
+		byType: make(map[reflect.Type]Encoding),
 		byName: make(map[string]registeredType),
 		names:  make(map[string]reflect.Type),
 	})
@@ -71,11 +103,49 @@ func NewRegistry() *Registry {
 // error wrapping [ErrDuplicateType]; registering the same (T, name) again
 // does nothing.
 func Register[T any](r *Registry, name string) error {
-	var gen generatedDecoder
+	t := reflect.TypeFor[T]()
+	c := typeCodecs{}
 	if _, ok := any((*T)(nil)).(generatedUnmarshaler); ok {
-		gen = decodeGeneratedAs[T]
+		c.gen = decodeGeneratedAs[T]
+	} else if p := newStructPlan(t); p != nil {
+		c.dec, c.enc = decodePlannedAs[T](p), encodePlannedAs[T](p)
 	}
-	return r.register(reflect.TypeOf((*T)(nil)).Elem(), name, gen)
+	return r.register(t, name, c)
+}
+
+// typeCodecs are the reflection-free codecs Register found for a type.
+type typeCodecs struct {
+	gen generatedDecoder
+	dec plannedDecoder
+	enc plannedEncoder
+}
+
+// decodePlannedAs returns the plannedDecoder of T with plan p.
+func decodePlannedAs[T any](p *structPlan) plannedDecoder {
+	return func(payload []byte, ptr bool) (any, bool) {
+		v := new(T)
+		if !p.decode(payload, unsafe.Pointer(v)) {
+			return nil, false
+		}
+		if ptr {
+			return v, true
+		}
+		return *v, true
+	}
+}
+
+// encodePlannedAs returns the plannedEncoder of T and *T with plan p.
+func encodePlannedAs[T any](p *structPlan) plannedEncoder {
+	return func(dst []byte, msg any) []byte {
+		if v, ok := msg.(*T); ok {
+			if v == nil {
+				return append(dst, msgpackNil)
+			}
+			return p.encode(dst, unsafe.Pointer(v))
+		}
+		v := msg.(T)
+		return p.encode(dst, unsafe.Pointer(&v))
+	}
 }
 
 // MustRegister is like [Register] but panics on error. It is meant for
@@ -86,7 +156,7 @@ func MustRegister[T any](r *Registry, name string) {
 	}
 }
 
-func (r *Registry) register(t reflect.Type, name string, gen generatedDecoder) error {
+func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 	switch {
 	case t.Kind() == reflect.Pointer:
 		return fmt.Errorf("wire: cannot register pointer type %v as %q: register %v", t, name, t.Elem())
@@ -107,10 +177,10 @@ func (r *Registry) register(t reflect.Type, name string, gen generatedDecoder) e
 	}
 	if old, ok := m.byType[t]; ok {
 		return fmt.Errorf("%w: %v is already registered as %q, cannot register it as %q",
-			ErrDuplicateType, t, old, name)
+			ErrDuplicateType, t, old.Name, name)
 	}
 	next := &registryMaps{
-		byType: make(map[reflect.Type]string, len(m.byType)+2),
+		byType: make(map[reflect.Type]Encoding, len(m.byType)+2),
 		byName: make(map[string]registeredType, len(m.byName)+2),
 		names:  make(map[string]reflect.Type, len(m.names)+1),
 	}
@@ -124,10 +194,10 @@ func (r *Registry) register(t reflect.Type, name string, gen generatedDecoder) e
 		next.names[k] = v
 	}
 	next.names[name] = t
-	next.byType[t] = name
-	next.byType[reflect.PointerTo(t)] = ptrPrefix + name
-	next.byName[name] = newRegisteredType(t, false, gen)
-	next.byName[ptrPrefix+name] = newRegisteredType(t, true, gen)
+	next.byType[t] = Encoding{Name: name, enc: c.enc}
+	next.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc}
+	next.byName[name] = newRegisteredType(t, false, c)
+	next.byName[ptrPrefix+name] = newRegisteredType(t, true, c)
 	r.maps.Store(next)
 	return nil
 }
@@ -137,15 +207,23 @@ func (r *Registry) register(t reflect.Type, name string, gen generatedDecoder) e
 // the payload. An unregistered type gives an error wrapping
 // [ErrUnregistered] that names the Go type.
 func (r *Registry) TypeName(msg any) (string, error) {
+	e, err := r.EncodingOf(msg)
+	return e.Name, err
+}
+
+// EncodingOf is [Registry.TypeName] with the type's encoder: callers that
+// write the name before the payload use it to encode the payload without
+// a second lookup ([Encoding.AppendPlanned]).
+func (r *Registry) EncodingOf(msg any) (Encoding, error) {
 	t := reflect.TypeOf(msg)
-	name, ok := r.maps.Load().byType[t]
+	e, ok := r.maps.Load().byType[t]
 	if !ok {
 		if t == nil {
-			return "", fmt.Errorf("%w <nil>", ErrUnregistered)
+			return Encoding{}, fmt.Errorf("%w <nil>", ErrUnregistered)
 		}
-		return "", fmt.Errorf("%w %v", ErrUnregistered, t)
+		return Encoding{}, fmt.Errorf("%w %v", ErrUnregistered, t)
 	}
-	return name, nil
+	return e, nil
 }
 
 // appendWriter is the msgpack encoder's output. fdsOK says whether
@@ -184,9 +262,13 @@ var encoderPool = sync.Pool{New: func() any {
 // unchanged and an error wrapping [ErrUnregistered] that names the Go type
 // ("wire: unregistered message type main.Foo").
 func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, err error) {
-	name, err = r.TypeName(msg)
+	e, err := r.EncodingOf(msg)
 	if err != nil {
 		return "", dst, err
+	}
+	name = e.Name
+	if out, ok := e.AppendPlanned(dst, msg); ok {
+		return name, out, nil
 	}
 	out, err = appendPayload(dst, msg)
 	if err != nil {
@@ -199,6 +281,11 @@ func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, e
 // that already have its name from [Registry.TypeName] (which is what
 // checks that the type is registered).
 func (r *Registry) AppendPayload(dst []byte, msg any) ([]byte, error) {
+	if e, ok := r.maps.Load().byType[reflect.TypeOf(msg)]; ok {
+		if out, ok := e.AppendPlanned(dst, msg); ok {
+			return out, nil
+		}
+	}
 	out, err := appendPayload(dst, msg)
 	if err != nil {
 		return dst, fmt.Errorf("wire: encode %T: %w", msg, err)
@@ -257,6 +344,12 @@ func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, 
 	isNil := len(payload) == 1 && payload[0] == msgpackNil
 	if rt.ptr && isNil {
 		return rt.nilPtr, nil // a nil *T
+	}
+	if rt.planned != nil && !isNil {
+		if v, ok := rt.planned(payload, rt.ptr); ok {
+			return v, nil
+		}
+		return r.decodeReflective(rt, name, payload) // the plan's decline is no verdict
 	}
 	if rt.gen != nil && !isNil {
 		if v, err := rt.gen(payload, name, rt.ptr); err == nil || !retryReflective(err, payload) {

@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,6 +126,10 @@ func TestVia_SSHHostKeyAskedAtTheOrigin(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			kh := filepath.Join(t.TempDir(), "known_hosts")
+			// The prompt runs on a calls handler goroutine of the root; its
+			// answer reaches the start's caller through the intermediate's
+			// process, an order the race detector cannot see: hence the lock.
+			var mu sync.Mutex
 			var asked []ssh.HostKeyQuestion
 			opts := func(d ssh.HostKeyDecision, perr error) ssh.Options {
 				o := sshOpts(srv, "hk")
@@ -132,13 +138,17 @@ func TestVia_SSHHostKeyAskedAtTheOrigin(t *testing.T) {
 					if os.Getpid() != self {
 						panic("host key prompt run outside the origin")
 					}
+					mu.Lock()
 					asked = append(asked, q)
+					mu.Unlock()
 					return d, perr
 				}
 				return o
 			}
 			check := func(step string, n int) {
 				t.Helper()
+				mu.Lock()
+				defer mu.Unlock()
 				if len(asked) != n || (n > 0 && asked[n-1] != wantQ) {
 					t.Fatalf("%s: asked %+v, want %d questions, the last %+v", step, asked, n, wantQ)
 				}
@@ -181,4 +191,52 @@ func TestVia_SSHHostKeyAskedAtTheOrigin(t *testing.T) {
 			check("changed key", 4)
 		})
 	}
+}
+
+// TestVia_ConcurrentColdStartsUploadOnce: six SSH contexts started at
+// once through one intermediate on a host whose cache is empty: the
+// intermediate uploads the binary once (the others wait for that upload
+// and run what it installed), and each context answers.
+func TestVia_ConcurrentColdStartsUploadOnce(t *testing.T) {
+	srv, _ := sshServer(t, sshtest.Config{})
+	root := newRoot(t, nil)
+	ctx := testCtx(t, 2*time.Minute)
+	a, err := spawn.Local(ctx, root, spawn.Options{Common: spawn.Common{Name: "bastion", Grace: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "cold")
+	const n = 6
+	cs := make([]*ssh.Context, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			opts := sshOpts(srv, fmt.Sprint("cold-", i))
+			opts.Via, opts.CacheDirs = a, []string{cache}
+			cs[i], errs[i] = ssh.Start(ctx, root, opts)
+		})
+	}
+	wg.Wait()
+	uploads, shared := 0, 0
+	for i, c := range cs {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+		b := c.Info().Boot
+		if b.Uploaded > 0 {
+			uploads++
+		}
+		if b.Shared {
+			shared++
+		}
+		if pong, err := actors.Request[*Pong](ctx, root, echoIn(t, c), &Ping{N: i}); err != nil || pong.N != i {
+			t.Fatalf("context %d: pong %+v, %v", i, pong, err)
+		}
+	}
+	if uploads != 1 {
+		t.Fatalf("%d uploads for %d concurrent cold starts to one host through one intermediate (%d shared), want 1", uploads, n, shared)
+	}
+	t.Logf("%d starts: 1 upload, %d waited for it, %d found it cached", n, shared, n-1-shared)
 }

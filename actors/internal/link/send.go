@@ -109,9 +109,6 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 		CloseFDs(fds)
 		return err
 	}
-	now := int64(time.Since(l.epoch))
-	idle := now-l.lastSend > int64(inlineIdle)
-	l.lastSend = now
 	l.countOut(frame, size)
 	// A frame read since the last send: this one answers it (request and
 	// response), and waits for nothing a batch could add. Only a write
@@ -121,11 +118,19 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	answers := rx != l.rxSeen && l.raw != nil
 	l.rxSeen = rx
 	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
-	if mayInline && (idle || answers) && empty && !l.writing && len(l.partial) == 0 {
-		if chunked {
-			return l.writeChunksInline(frame, size)
+	// The clock is read only by a send that may go inline: one that joins
+	// a queue is stamped by the writer, when it writes the batch (a
+	// streaming sender reads no clock per frame).
+	if mayInline && empty && !l.writing && len(l.partial) == 0 {
+		now := int64(time.Since(l.epoch))
+		idle := now-l.lastSend > int64(inlineIdle)
+		l.lastSend = now
+		if idle || answers {
+			if chunked {
+				return l.writeChunksInline(frame, size)
+			}
+			return l.writeInline(frame, fds)
 		}
-		return l.writeInline(frame, fds)
 	}
 	l.bigSend = max(l.bigSend, size)
 	switch {
@@ -470,8 +475,10 @@ func (l *Link) writeLoop() {
 
 		err := l.writeBatch(part, ctrl, bulk, fdq)
 		clear(fdq)
+		now := int64(time.Since(l.epoch))
 		l.mu.Lock()
 		l.writing = false
+		l.lastSend = max(l.lastSend, now) // the queued frames' send time, for the idle test
 		if err == nil && l.idleLocked() {
 			if l.oversizeLocked(ctrl, bulk, fdq) {
 				l.deferReleaseLocked()

@@ -66,6 +66,11 @@ type Options struct {
 	// is written. Done never decreases. It runs on the goroutine that
 	// writes the upload, so it paces the upload: keep it short.
 	Progress func(Progress)
+	// Flights, when set, makes this start share an upload with the other
+	// starts through the same Flights: a miss while one of them uploads
+	// the same binary to the same host and directory waits for it instead
+	// of uploading again (Info.Shared). Default: each start uploads.
+	Flights *Flights
 }
 
 // Progress is one report of a transfer's bytes (Options.Progress).
@@ -148,6 +153,9 @@ type Info struct {
 	Upload    time.Duration // upload and verification alone
 	Build     time.Duration // waiting for Options.Build (0 when not asked)
 	Built     bool          // the binary came from Options.Build
+	// Shared: the binary was missing, and another start's upload (through
+	// Options.Flights) installed it while this one waited.
+	Shared bool
 }
 
 // Process is a bootstrapped binary: its runner, and the two streams that
@@ -243,6 +251,11 @@ type booter struct {
 	tail  Tail
 	info  Info
 	clock *pausableTimer // Options.Timeout, nil without one
+	// flight is the upload this start leads in Options.Flights, landed
+	// when the start ends (the binary is installed once it runs).
+	flight    *flight
+	flightKey flightKey
+	waited    bool // waited for another start's upload at least once
 }
 
 func (b *booter) run(ctx context.Context, t runner.Target) (*Process, error) {
@@ -265,6 +278,7 @@ func (b *booter) run(ctx context.Context, t runner.Target) (*Process, error) {
 	} else {
 		b.tail = keepTail(r.Stderr())
 	}
+	defer b.land()
 	killed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() { // unblocks the reads below
 		defer close(killed)
@@ -309,6 +323,7 @@ func (b *booter) converse(ctx context.Context) (*Process, error) {
 			}
 		case rep.Verb == "exec":
 			b.info.Platform, b.info.Pid, b.info.Dir, b.info.CacheHit = rep.Platform, rep.Pid, rep.Dir, up == nil
+			b.info.Shared = b.waited && up == nil
 			b.info.Bootstrap = time.Since(b.begin)
 			if up != nil {
 				up.wait()
@@ -326,6 +341,11 @@ func (b *booter) converse(ctx context.Context) (*Process, error) {
 				return nil, err
 			}
 		case rep.Verb == "miss" && up == nil:
+			if lead, err := b.takeOff(ctx, rep); err != nil {
+				return nil, err
+			} else if !lead {
+				continue // the script looks again: exec, or miss again
+			}
 			if up, err = b.upload(ctx, rep); err != nil {
 				return nil, err
 			}
@@ -335,6 +355,41 @@ func (b *booter) converse(ctx context.Context) (*Process, error) {
 		default:
 			return nil, b.bootErr(ctx, "probe", fmt.Errorf("%w: unexpected %q", ErrBadReply, rep.Verb))
 		}
+	}
+}
+
+// takeOff decides who uploads for a miss (Options.Flights): it reports
+// lead when this start is to upload; otherwise it has waited for the
+// upload of another start to the same place and told the script to look
+// again.
+func (b *booter) takeOff(ctx context.Context, miss Reply) (lead bool, err error) {
+	bin := For(b.bins, miss.Platform)
+	if b.opts.Flights == nil || bin == nil || b.flight != nil {
+		return true, nil
+	}
+	k := flightKey{host: b.host, dir: miss.Dir, digest: bin.digest}
+	f, lead := b.opts.Flights.join(k)
+	if lead {
+		b.flight, b.flightKey = f, k
+		return true, nil
+	}
+	b.log.Debug("boot: waiting for another start's upload of the binary", "host", b.host, "dir", miss.Dir)
+	if err := f.wait(ctx); err != nil {
+		return false, b.bootErr(ctx, "upload", err)
+	}
+	b.waited = true
+	if _, err := io.WriteString(b.r.Stdin(), "again\n"); err != nil {
+		return false, b.bootErr(ctx, "upload", err)
+	}
+	return false, nil
+}
+
+// land ends the upload this start led, if any: the others waiting for it
+// look again.
+func (b *booter) land() {
+	if b.flight != nil {
+		b.opts.Flights.land(b.flightKey, b.flight)
+		b.flight = nil
 	}
 }
 

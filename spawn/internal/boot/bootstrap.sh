@@ -14,6 +14,8 @@
 #   err CODE DETAIL...                 cannot go on
 # After "miss" the parent sends, on the same stdin, one line
 #   up TOKEN CODEC SIZE TOOL WANT
+# (or "again", when another start has just uploaded the binary to DIR: the
+# script looks for it once more and answers exec, or miss again)
 # and then SIZE bytes of the binary encoded with CODEC, which the script
 # reads exactly (never a byte more: what follows is the link), decodes
 # on the fly into DIR/.spindle-SHA.TOKEN.tmp, verifies with TOOL against WANT,
@@ -25,7 +27,9 @@
 set -f;
 umask 077;
 m=SPINDLE-BOOT/2;
-printf "%s\n" "$m pid $$";
+# say LINE: one answer line.
+say() { printf "%s\n" "$m $1"; };
+say "pid $$";
 sh=$0; lvl=$1; tab=$2; dirs=$3; shift 3;
 o=$IFS;
 un=$(uname -sm 2>/dev/null </dev/null);
@@ -41,9 +45,9 @@ esac;
 p=$os/$a; s=; b=;
 for e in $tab; do case $e in "$p="*) s=${e#*=};; "*=build") b=1;; esac; done;
 if [ -z "$s" ] && [ -n "$b" ]; then
-  printf "%s\n" "$m need $p $un"; read -r v s || exit 5; [ "$v" = use ] || s=;
+  say "need $p $un"; read -r v s || exit 5; [ "$v" = use ] || s=;
 fi;
-if [ -z "$s" ]; then printf "%s\n" "$m err platform $p $un"; exit 3; fi;
+if [ -z "$s" ]; then say "err platform $p $un"; exit 3; fi;
 f=spindle-$s;
 id=$(id -u 2>/dev/null </dev/null);
 if [ -z "$dirs" ]; then
@@ -59,7 +63,7 @@ own() {
 # run DIR ENV...: announce and become the cached binary.
 run() {
   d=$1; shift;
-  printf "%s\n" "$m exec $p $$ $d";
+  say "exec $p $$ $d";
   SPINDLE_CHILD=1; SPINDLE_LINK=stdio; SPINDLE_LOG_LEVEL=$lvl;
   export SPINDLE_CHILD SPINDLE_LINK SPINDLE_LOG_LEVEL;
   for e do export "$e"; done;
@@ -84,16 +88,23 @@ IFS=:; for d in $dirs; do IFS=$o;
     else why="$why, $d: not private to uid $id"; fi;
   else why="$why, $d: cannot create"; fi;
 done; IFS=$o;
-if [ -z "$w" ]; then printf "%s\n" "$m err noexec ${why#, }"; exit 4; fi;
+if [ -z "$w" ]; then say "err noexec ${why#, }"; exit 4; fi;
 # kib DIR: KiB available there, or - when df cannot tell.
 kib() { set -- $(df -Pk "$1" 2>/dev/null </dev/null | tail -n 1); printf "%s" "${4:--}"; };
 z=; for t in zstd gzip; do if command -v $t >/dev/null 2>&1; then z=$z$t,; fi; done;
-h=none; for t in openssl sha256sum shasum sha256 cksum; do
-  if command -v $t >/dev/null 2>&1; then h=$t; break; fi;
+y=none; for t in openssl sha256sum shasum sha256 cksum; do
+  if command -v $t >/dev/null 2>&1; then y=$t; break; fi;
 done;
-printf "%s\n" "$m miss $p ${z}raw $h $(kib "$w") $w";
-read -r v k c n h want || exit 5;
-if [ "$v" = up ] && [ -n "$k" ] && [ "$n" -gt 0 ] 2>/dev/null; then :; else printf "%s\n" "$m err upload bad header"; exit 5; fi;
+# "again" instead of the header: another start of the same parent was
+# uploading this binary here; it is looked for again, and missed again
+# when that upload failed.
+while :; do
+  say "miss $p ${z}raw $y $(kib "$w") $w";
+  read -r v k c n h want || exit 5;
+  [ "$v" = again ] || break;
+  [ -x "$w/$f" ] && run "$w" "$@";
+done;
+if [ "$v" = up ] && [ -n "$k" ] && [ "$n" -gt 0 ] 2>/dev/null; then :; else say "err upload bad header"; exit 5; fi;
 t="$w/.spindle-$s.$k.tmp";
 # recv N: copy exactly N bytes of stdin to stdout, never more. Without
 # iflag=fullblock (BSD dd), read in bounded chunks into a file and count.
@@ -115,7 +126,7 @@ recv "$n" | $d >"$t";
 r=$?;
 if [ $r -ne 0 ]; then
   q=$(kib "$w"); rm -f "$t" "$t.in";
-  printf "%s\n" "$m err write $q $c exit status $r";
+  say "err write $q $c exit status $r";
   exit 6;
 fi;
 case $h in
@@ -125,9 +136,9 @@ case $h in
 esac;
 case $h in cksum) ;; *) v=${v%% *};; esac;
 if [ -n "$v" ] && [ "$v" = "$want" ]; then :; else
-  rm -f "$t"; printf "%s\n" "$m err verify $h $v"; exit 7;
+  rm -f "$t"; say "err verify $h $v"; exit 7;
 fi;
 if chmod 700 "$t" && mv -f "$t" "$w/$f"; then :; else
-  rm -f "$t"; printf "%s\n" "$m err install $w/$f"; exit 8;
+  rm -f "$t"; say "err install $w/$f"; exit 8;
 fi;
 run "$w" "$@";
