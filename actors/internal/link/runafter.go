@@ -1,6 +1,7 @@
 package link
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,25 @@ func (l *Link) RunAfter(fn func()) {
 		return
 	}
 	l.after = fn
+}
+
+// YieldAfter asks the reader goroutine to give its thread away once the
+// frame being handled is done, when nothing more of the stream has arrived:
+// the goroutine the frame readied (a requester waiting for its answer, in
+// the runtime's next slot) then runs at once on this thread, instead of
+// after the reader's next read and park, and the reader goes on from the
+// run queue. Only HandleFrame may call it.
+func (l *Link) YieldAfter() { l.yield = true }
+
+// yieldIfAsked does what YieldAfter asked for the frame just handled.
+func (l *Link) yieldIfAsked() {
+	if !l.yield {
+		return
+	}
+	l.yield = false
+	if l.r.Buffered() == 0 {
+		runtime.Gosched()
+	}
 }
 
 // Streaming reports whether more of the stream has arrived behind the frame
@@ -163,6 +183,7 @@ func (l *Link) Detached() int64 { return l.detachCount.Load() }
 // runState is the reader's side of RunAfter, kept in Link.
 type runState struct {
 	after       func()       // owned by the reader goroutine
+	yield       bool         // owned by the reader goroutine, see YieldAfter
 	run         atomic.Int64 // 1 + start of the run in progress (ns since epoch), 0, or detached
 	watchOn     atomic.Bool  // the watchdog is looking (false: parked or not started)
 	watchOnce   sync.Once
