@@ -31,6 +31,8 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 		if left := inbox.left(); err == nil && left > 0 {
 			err = fmt.Errorf("%w: %d of %d descriptors have no placeholder", wire.ErrBadFD, left, e.FDs)
 		}
+	} else if f.Owned { // reassembled: large []byte values alias the frame
+		msg, err = n.reg.DecodeNameKept(&l.types, e.Type, e.Payload)
 	} else {
 		msg, err = n.reg.DecodeNameCached(&l.types, e.Type, e.Payload)
 	}

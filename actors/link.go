@@ -181,6 +181,7 @@ func linkTransport(t Transport) lnk.Transport { return lnk.Transport{R: t.R, W: 
 // through in; hello is the peer's. It starts nothing.
 func newLink(n *Node, t Transport, in *lnk.Input, peer uint32, name string, hello wire.Hello, hb lnk.Heartbeat) *link {
 	l := &link{node: n, peer: peer, peerName: name, chunks: n.newAssembler()}
+	in.Reader().SetPlacer(l.chunks) // chunk bodies go straight into the frame they carry
 	l.Link = lnk.New(linkTransport(t), in, lnk.Config{
 		Local:        n.id,
 		Peer:         peer,

@@ -94,15 +94,16 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 // completes. A broken stream is the sender's fault, not the link's: it is
 // logged and answered with a dead reply, and the link stays up.
 func (n *Node) onChunk(l *link, f wire.Frame) error {
+	src := f.Header().Src() // Add may overwrite a placed chunk's header
 	whole, done, err := l.chunks.Add(f)
 	switch {
 	case errors.Is(err, wire.ErrChunkQuota) && !l.isParent:
 		n.quotaExceeded(l, route.TripChunks, wire.KindChunk, err) // logs once per link
 	case err != nil:
-		n.warnOnce(l, route.TripChunkBroken, "dropped chunked frame", "src", f.Header().Src(), "err", err)
+		n.warnOnce(l, route.TripChunkBroken, "dropped chunked frame", "src", src, "err", err)
 	}
 	if err != nil {
-		n.replyDead(f.Header().Src(), wire.DeadReply{TargetCtx: n.id, Code: wire.DeadRejected, Reason: err.Error()})
+		n.replyDead(src, wire.DeadReply{TargetCtx: n.id, Code: wire.DeadRejected, Reason: err.Error()})
 		return nil
 	}
 	if !done {

@@ -97,15 +97,41 @@ func ParseFrame(b []byte, maxFrame int) (Frame, error) {
 // frame of the same source, because senders queue a frame's chunks together
 // and every hop keeps a source's frames in order. An Assembler is not safe
 // for concurrent use; a link's reader owns one.
+//
+// The first chunk of a stream starts with the header of the frame it
+// carries: the Assembler checks it at once (magic, version, the frame
+// limit) and allocates the frame's announced length, when it is at most
+// 2 MiB (as [Reader] does for a frame) and fits the byte limit; a longer frame grows by doubling
+// as its chunks arrive, never beyond its announced length. A stream whose
+// chunks carry more or fewer bytes than announced is broken. As a [Placer]
+// (see [Reader.SetPlacer]) it has the Reader put the body of each later
+// chunk of an open stream straight where it belongs in the frame.
 type Assembler struct {
 	max        int
 	maxBytes   int // buffer capacity of all open streams together
 	maxStreams int
 	held       int // buffer capacity of the open streams
-	open       map[uint32][]byte
+	open       map[uint32]*stream
 	skip       map[uint32]bool // streams being discarded until their END
 	spare      []byte
+	placed     *stream          // the stream Place or Next put the last chunk in, until Add or restore
+	saved      [HeaderSize]byte // the bytes of placed.buf the chunk's header covers
+	last       *stream          // the stream the last chunk went to, while it is open
 }
+
+// stream is one frame being reassembled.
+type stream struct {
+	src       uint32
+	buf       []byte // the frame so far; cap(buf) counts in Assembler.held
+	want      int    // the frame's announced length; 0 when the first chunk was too short to tell
+	dst, auth uint32 // of the first chunk: later chunks must match to be placed
+}
+
+// eagerChunkBuf is the longest announced frame an Assembler allocates whole
+// when its first chunk arrives (a Reader's limit for frames); beyond it,
+// the buffer grows with what arrives, so a peer that announces a large
+// frame and sends little makes us allocate little.
+const eagerChunkBuf = keepFrameBuf
 
 // NewAssembler returns an Assembler that accepts reassembled frames of at
 // most maxFrame bytes (maxFrame <= 0 means [DefaultMaxFrame]), with at
@@ -116,7 +142,7 @@ func NewAssembler(maxFrame int) *Assembler {
 		maxFrame = DefaultMaxFrame
 	}
 	return &Assembler{max: maxFrame, maxBytes: maxFrame, maxStreams: DefaultChunkStreams,
-		open: make(map[uint32][]byte), skip: make(map[uint32]bool)}
+		open: make(map[uint32]*stream), skip: make(map[uint32]bool)}
 }
 
 // Limit sets how many bytes the open streams may hold together (buffer
@@ -132,60 +158,202 @@ func (a *Assembler) Limit(bytes, streams int) {
 	}
 }
 
+// Place implements [Placer]: for a chunk that continues an open stream
+// (same source, destination and authority as its first chunk, not its
+// first, within the room the stream's buffer has), it returns the place of
+// the chunk in that buffer: the HeaderSize bytes before the stream's end,
+// which it saves, and the body's place after them. [Assembler.Add] of that
+// frame then only puts the saved bytes back; any other call puts them back
+// first, so a placed chunk that is never added (dropped by the router)
+// leaves the stream as it was.
+func (a *Assembler) Place(h Header) []byte {
+	a.restore()
+	if h.Kind() != KindChunk || h.KVLen() != 0 || h.Flags().Has(FlagStart) {
+		return nil
+	}
+	s, ok := a.open[h.Src()]
+	if !ok || s.dst != h.Dst() || s.auth != h.Auth() || len(s.buf) < HeaderSize {
+		return nil
+	}
+	n := len(s.buf)
+	if h.BodyLen() > cap(s.buf)-n || (s.want > 0 && n+h.BodyLen() > s.want) {
+		return nil // Add grows the buffer, or breaks the stream
+	}
+	copy(a.saved[:], s.buf[n-HeaderSize:n])
+	a.placed = s
+	return s.buf[n-HeaderSize : n+h.BodyLen()]
+}
+
+// Next implements [Placer]: the place of a chunk that would continue the
+// stream the last chunk went to, up to [DefaultChunkSize] of body (the
+// bytes before the stream's end that its header would cover are saved as
+// by Place). Any later call puts them back first.
+func (a *Assembler) Next() []byte {
+	a.restore()
+	s := a.last
+	if s == nil || a.open[s.src] != s || len(s.buf) < HeaderSize {
+		return nil
+	}
+	n := len(s.buf)
+	end := min(cap(s.buf), n+DefaultChunkSize)
+	if s.want > 0 {
+		end = min(end, s.want)
+	}
+	if end <= n {
+		return nil
+	}
+	copy(a.saved[:], s.buf[n-HeaderSize:n])
+	a.placed = s
+	return s.buf[n-HeaderSize : end]
+}
+
+// restore puts back the bytes a placed chunk's header covers.
+func (a *Assembler) restore() {
+	if s := a.placed; s != nil {
+		copy(s.buf[len(s.buf)-HeaderSize:], a.saved[:])
+		a.placed = nil
+	}
+}
+
+// isPlaced reports whether c is the chunk Place put at the end of s.
+func (a *Assembler) isPlaced(s *stream, c Frame) bool {
+	n := len(s.buf)
+	return a.placed == s && len(c.Raw) > HeaderSize && cap(s.buf) >= n-HeaderSize+len(c.Raw) &&
+		&c.Raw[0] == &s.buf[n-HeaderSize]
+}
+
 // Add takes one [KindChunk] frame. When it completes a frame, Add returns
-// it with done set; the frame aliases a buffer that stays valid until the
-// next call to Add. An error (wrapping [ErrMalformed] or [ErrFrameTooLarge])
+// it with done set; the frame's buffer is handed over (Owned): the
+// Assembler never uses it again. An error (wrapping [ErrMalformed] or [ErrFrameTooLarge])
 // means the stream of c's source was broken: it is dropped, and its
 // remaining chunks are discarded silently up to its END. Errors never
-// concern other sources.
+// concern other sources. A chunk Place put in a stream is changed by Add:
+// the bytes of its header give way to the frame's, so read what you need
+// of c's header before.
 func (a *Assembler) Add(c Frame) (whole Frame, done bool, err error) {
-	h := c.Header()
+	// A placed chunk's header is overwritten when the stream is restored.
+	var hb [HeaderSize]byte
+	h := Header(hb[:copy(hb[:], c.Header())])
 	src, flags := h.Src(), h.Flags()
 	if flags.Has(FlagStart) {
-		if _, ok := a.open[src]; ok {
-			a.drop(src)
-			return a.fail(src, flags, malformed("chunk: START from context %d while its stream is open", src))
-		}
-		delete(a.skip, src)
-		if len(a.open) >= a.maxStreams {
-			return a.fail(src, flags, fmt.Errorf("%w: %d streams open, a new one from context %d", ErrChunkQuota, len(a.open), src))
-		}
-		a.open[src] = a.spare[:0]
-		a.held += cap(a.spare)
-		a.spare = nil
-	} else if a.skip[src] {
+		a.restore()
+		return a.start(c)
+	}
+	if a.skip[src] {
+		a.restore()
 		if flags.Has(FlagEnd) {
 			delete(a.skip, src)
 		}
 		return Frame{}, false, nil
 	}
-	buf, ok := a.open[src]
+	s, ok := a.open[src]
 	if !ok {
+		a.restore()
 		return a.fail(src, flags, malformed("chunk from context %d without START", src))
 	}
 	body := c.Body()
-	if len(buf)+len(body) > a.max {
-		a.drop(src)
-		return a.fail(src, flags, fmt.Errorf("%w: chunked frame from context %d over %d bytes", ErrFrameTooLarge, src, a.max))
+	if a.isPlaced(s, c) {
+		a.restore()
+		s.buf = s.buf[:len(s.buf)+len(body)]
+	} else {
+		a.restore()
+		if err := a.append(s, src, body); err != nil {
+			return a.fail(src, flags, err)
+		}
 	}
-	if buf, err = a.grow(buf, len(body)); err != nil {
-		a.drop(src)
-		return a.fail(src, flags, fmt.Errorf("%w: stream from context %d", err, src))
-	}
-	buf = append(buf, body...)
 	if !flags.Has(FlagEnd) {
-		a.open[src] = buf
+		a.last = s
 		return Frame{}, false, nil
 	}
+	return a.finish(s, h)
+}
+
+// start opens the stream of a chunk with FlagStart.
+func (a *Assembler) start(c Frame) (Frame, bool, error) {
+	h := c.Header()
+	src, flags := h.Src(), h.Flags()
+	if _, ok := a.open[src]; ok {
+		a.drop(src)
+		return a.fail(src, flags, malformed("chunk: START from context %d while its stream is open", src))
+	}
+	delete(a.skip, src)
+	if len(a.open) >= a.maxStreams {
+		return a.fail(src, flags, fmt.Errorf("%w: %d streams open, a new one from context %d", ErrChunkQuota, len(a.open), src))
+	}
+	body := c.Body()
+	s := &stream{src: src, dst: h.Dst(), auth: h.Auth()}
+	if len(body) >= HeaderSize {
+		inner := Header(body[:HeaderSize])
+		if err := inner.Check(a.max); err != nil {
+			return a.fail(src, flags, fmt.Errorf("chunked frame from context %d: %w", src, err))
+		}
+		s.want = inner.FrameLen()
+	}
+	if s.want > 0 && s.want <= eagerChunkBuf {
+		room := a.maxBytes - a.held
+		if s.want > room {
+			return a.fail(src, flags, fmt.Errorf("%w: a %d-byte frame from context %d, %d bytes held, limit %d",
+				ErrChunkQuota, s.want, src, a.held, a.maxBytes))
+		}
+		if cap(a.spare) >= s.want && cap(a.spare) <= room {
+			s.buf, a.spare = a.spare[:0], nil
+		} else {
+			s.buf = make([]byte, 0, s.want)
+		}
+	} else {
+		s.buf, a.spare = a.spare[:0], nil
+	}
+	a.held += cap(s.buf)
+	a.open[src] = s
+	if err := a.append(s, src, body); err != nil {
+		return a.fail(src, flags, err)
+	}
+	if !flags.Has(FlagEnd) {
+		a.last = s
+		return Frame{}, false, nil
+	}
+	return a.finish(s, h)
+}
+
+// append copies a chunk's body to the end of s, within the limits; on an
+// error the stream is dropped.
+func (a *Assembler) append(s *stream, src uint32, body []byte) error {
+	n := len(s.buf) + len(body)
+	switch {
+	case n > a.max:
+		a.drop(src)
+		return fmt.Errorf("%w: chunked frame from context %d over %d bytes", ErrFrameTooLarge, src, a.max)
+	case s.want > 0 && n > s.want:
+		a.drop(src)
+		return malformed("chunked frame from context %d: more than the %d bytes it announces", src, s.want)
+	}
+	buf, err := a.grow(s, len(body))
+	if err != nil {
+		a.drop(src)
+		return fmt.Errorf("%w: stream from context %d", err, src)
+	}
+	s.buf = append(buf, body...)
+	return nil
+}
+
+// finish closes the stream s, whose END chunk (header h) was added, and
+// checks the frame it carried.
+func (a *Assembler) finish(s *stream, h Header) (Frame, bool, error) {
+	src := h.Src()
+	buf := s.buf
 	a.held -= cap(buf)
 	delete(a.open, src)
-	if cap(buf) <= keepFrameBuf {
-		a.spare = buf[:0]
+	if a.last == s {
+		a.last = nil
 	}
-	whole, err = ParseFrame(buf, a.max)
+	whole, err := ParseFrame(buf, a.max)
 	if err != nil {
+		if cap(buf) <= keepFrameBuf {
+			a.spare = buf[:0]
+		}
 		return Frame{}, false, fmt.Errorf("chunked frame from context %d: %w", src, err)
 	}
+	whole.Owned = true // handed over: never a spare
 	wh := whole.Header()
 	if wh.Kind() == KindChunk || wh.Dst() != h.Dst() || wh.Src() != src || wh.Auth() != h.Auth() {
 		return Frame{}, false, malformed("chunked frame from context %d: inner %s %d->%d (auth %d) does not match its chunks",
@@ -204,19 +372,30 @@ func (a *Assembler) fail(src uint32, flags Flags, err error) (Frame, bool, error
 
 // Drop forgets src's open stream, if any (its context is gone).
 func (a *Assembler) Drop(src uint32) {
+	a.restore()
 	a.drop(src)
 	delete(a.skip, src)
 }
 
 func (a *Assembler) drop(src uint32) {
-	a.held -= cap(a.open[src])
-	delete(a.open, src)
+	if s, ok := a.open[src]; ok {
+		if a.placed == s {
+			a.placed = nil
+		}
+		if a.last == s {
+			a.last = nil
+		}
+		a.held -= cap(s.buf)
+		delete(a.open, src)
+	}
 }
 
-// grow makes room for n more bytes in buf within the byte limit: it
-// doubles the capacity (at least 4 KiB, at most the frame limit and what
-// the limit leaves) and keeps a.held up to date.
-func (a *Assembler) grow(buf []byte, n int) ([]byte, error) {
+// grow makes room for n more bytes in s.buf within the byte limit: it
+// doubles the capacity (at least 4 KiB, at most the frame limit, the
+// frame's announced length and what the limit leaves) and keeps a.held up
+// to date.
+func (a *Assembler) grow(s *stream, n int) ([]byte, error) {
+	buf := s.buf
 	need := len(buf) + n
 	if need <= cap(buf) {
 		return buf, nil
@@ -226,6 +405,9 @@ func (a *Assembler) grow(buf []byte, n int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes held, limit %d", ErrChunkQuota, a.held, a.maxBytes)
 	}
 	c := min(max(need, 2*cap(buf), 4<<10), a.max, room)
+	if s.want > 0 {
+		c = min(c, s.want)
+	}
 	nb := make([]byte, len(buf), c)
 	copy(nb, buf)
 	a.held += c - cap(buf)
@@ -235,6 +417,7 @@ func (a *Assembler) grow(buf []byte, n int) ([]byte, error) {
 // Reset drops every open stream and forgets the discarded ones, freeing
 // their buffers (the link they came over is gone).
 func (a *Assembler) Reset() {
+	a.placed, a.last = nil, nil
 	clear(a.open)
 	clear(a.skip)
 	a.held = 0

@@ -206,46 +206,72 @@ func FuzzAssembler(f *testing.F) {
 	})
 }
 
-// TestAssembler_Quota: streams beyond the open-stream limit and chunks
-// beyond the byte limit fail with ErrChunkQuota; the stream is dropped,
-// others go on, and Reset frees everything.
+// TestAssembler_Quota: streams beyond the open-stream limit, a frame
+// announced beyond the byte limit, and a stream that grows beyond it fail
+// with ErrChunkQuota; the stream is dropped, others go on, and Reset frees
+// everything.
 func TestAssembler_Quota(t *testing.T) {
 	a := NewAssembler(1 << 20)
 	a.Limit(10<<10, 2)
 	var firsts [][]Frame
 	for src := uint32(1); src <= 3; src++ {
-		firsts = append(firsts, splitFrames(t, AppendChunks(nil, bigFrame(t, src, 8<<10), 1<<10)))
+		firsts = append(firsts, splitFrames(t, AppendChunks(nil, bigFrame(t, src, 4<<10), 1<<10)))
 	}
 	for i := 0; i < 2; i++ {
 		if _, _, err := a.Add(firsts[i][0]); err != nil {
 			t.Fatalf("stream %d: %v", i+1, err)
 		}
 	}
+	if a.Held() != 2*len(bigFrame(t, 1, 4<<10)) {
+		t.Fatalf("two open streams hold %d bytes, want their announced lengths", a.Held())
+	}
 	if _, _, err := a.Add(firsts[2][0]); !errors.Is(err, ErrChunkQuota) {
 		t.Fatalf("third stream: %v, want ErrChunkQuota", err)
 	}
-	// Stream 1 grows until the byte limit: 10 KiB for both streams.
+	for i := 0; i < 2; i++ {
+		var done bool
+		var err error
+		for _, c := range firsts[i][1:] {
+			if _, done, err = a.Add(c); err != nil {
+				t.Fatalf("stream %d: %v", i+1, err)
+			}
+		}
+		if !done {
+			t.Fatalf("stream %d not done", i+1)
+		}
+	}
+	if a.Open() != 0 || a.Held() != 0 {
+		t.Fatalf("%d open, %d held", a.Open(), a.Held())
+	}
+
+	// A frame announced over what the limit leaves fails at its START,
+	// before anything is allocated for it.
+	big := splitFrames(t, AppendChunks(nil, bigFrame(t, 1, 8<<10), 1<<10))
+	if _, _, err := a.Add(big[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Add(splitFrames(t, AppendChunks(nil, bigFrame(t, 2, 8<<10), 1<<10))[0]); !errors.Is(err, ErrChunkQuota) {
+		t.Fatalf("second 8 KiB stream: %v, want ErrChunkQuota", err)
+	}
+	if a.Held() != len(bigFrame(t, 1, 8<<10)) || a.Open() != 1 {
+		t.Fatalf("held %d bytes in %d streams", a.Held(), a.Open())
+	}
+	a.Reset()
+
+	// A stream whose first chunk is too short to announce its length
+	// grows with what arrives, until the limit.
+	short := splitFrames(t, AppendChunks(nil, bigFrame(t, 3, 16<<10), 16))
 	var err error
-	for _, c := range firsts[0][1:] {
+	for _, c := range short {
 		if _, _, err = a.Add(c); err != nil {
 			break
 		}
 	}
 	if !errors.Is(err, ErrChunkQuota) {
-		t.Fatalf("stream 1 growing: %v, want ErrChunkQuota", err)
+		t.Fatalf("growing stream: %v, want ErrChunkQuota", err)
 	}
-	if a.Held() > 10<<10 || a.Open() != 1 {
+	if a.Held() > 10<<10 || a.Open() != 0 {
 		t.Fatalf("held %d bytes in %d streams", a.Held(), a.Open())
-	}
-	// Stream 2 completes within what is left.
-	var done bool
-	for _, c := range firsts[1][1:] {
-		if _, done, err = a.Add(c); err != nil {
-			t.Fatalf("stream 2: %v", err)
-		}
-	}
-	if !done || a.Open() != 0 || a.Held() != 0 {
-		t.Fatalf("stream 2 done %v, %d open, %d held", done, a.Open(), a.Held())
 	}
 	a.Add(firsts[2][0])
 	a.Reset()

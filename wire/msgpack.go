@@ -69,7 +69,8 @@ func Unmarshal(b []byte, v any) error {
 // descriptor placeholders into values (see DecodeNameFDs).
 type payloadReader struct {
 	bytes.Reader
-	fds FDReceiver
+	fds  FDReceiver
+	kept []byte // the payload, when its buffer is handed over (see alias.go)
 }
 
 type payloadDecoder struct {
@@ -101,12 +102,21 @@ func decodeInto(b []byte, v any, typeName string) error {
 // decodeIntoFDs is decodeInto for a payload whose descriptor placeholders
 // fds resolves (nil: the payload may have none).
 func decodeIntoFDs(b []byte, v any, typeName string, fds FDReceiver) (err error) {
+	return decodePayload(b, v, typeName, fds, false)
+}
+
+// decodePayload is decodeIntoFDs; kept says that b's buffer is handed over,
+// so that large []byte values may alias it (alias.go).
+func decodePayload(b []byte, v any, typeName string, fds FDReceiver, kept bool) (err error) {
 	if err := checkMsgpack(b); err != nil {
 		return badPayload(typeName, "%w", err)
 	}
 	d := decoderPool.Get().(*payloadDecoder)
 	d.r.Reset(b)
 	d.r.fds = fds
+	if kept {
+		d.r.kept = b
+	}
 	d.dec.Reset(&d.r)
 	defer func() {
 		// Last-resort safety net: checkMsgpack already rejects what could
@@ -117,7 +127,7 @@ func decodeIntoFDs(b []byte, v any, typeName string, fds FDReceiver) (err error)
 			return
 		}
 		d.r.Reset(nil)
-		d.r.fds = nil
+		d.r.fds, d.r.kept = nil, nil
 		d.dec.Reset(&d.r)
 		decoderPool.Put(d)
 	}()

@@ -149,7 +149,7 @@ func (p *structPlan) agrees(t reflect.Type) bool {
 			return false
 		}
 		back := reflect.New(t)
-		if !p.decode(want, back.UnsafePointer()) || !reflect.DeepEqual(back.Elem().Interface(), v.Elem().Interface()) {
+		if !p.decode(want, back.UnsafePointer(), false) || !reflect.DeepEqual(back.Elem().Interface(), v.Elem().Interface()) {
 			return false
 		}
 	}
@@ -213,7 +213,11 @@ func (p *structPlan) encode(dst []byte, v unsafe.Pointer) []byte {
 // decode decodes b into the zero struct at v and reports true, or reports
 // false when b is not one of the payloads the plan reads (see above); v is
 // then partly written and must be dropped.
-func (p *structPlan) decode(b []byte, v unsafe.Pointer) bool {
+func (p *structPlan) decode(b []byte, v unsafe.Pointer, kept bool) bool {
+	var payload []byte // what large []byte fields may alias (alias.go)
+	if kept {
+		payload = b
+	}
 	n, b, ok := mapLen(b)
 	if !ok {
 		return false
@@ -227,7 +231,7 @@ func (p *structPlan) decode(b []byte, v unsafe.Pointer) bool {
 		if f == nil {
 			return false
 		}
-		if b, ok = f.decode(b, unsafe.Add(v, f.off)); !ok {
+		if b, ok = f.decode(b, unsafe.Add(v, f.off), payload); !ok {
 			return false
 		}
 	}
@@ -244,8 +248,9 @@ func (p *structPlan) field(key []byte) *planField {
 	return nil
 }
 
-// decode reads f's value from the front of b into at and returns the rest.
-func (f *planField) decode(b []byte, at unsafe.Pointer) ([]byte, bool) {
+// decode reads f's value from the front of b into at and returns the rest;
+// a []byte aliases kept, when not nil, as keptBytes says.
+func (f *planField) decode(b []byte, at unsafe.Pointer, kept []byte) ([]byte, bool) {
 	switch f.kind {
 	case reflect.Bool:
 		if len(b) == 0 || b[0]&^1 != 0xc2 {
@@ -269,7 +274,7 @@ func (f *planField) decode(b []byte, at unsafe.Pointer) ([]byte, bool) {
 		if f.kind == reflect.String {
 			*(*string)(at) = string(s)
 		} else {
-			*(*[]byte)(at) = bytes.Clone(s) // not zeroed first; empty: non-nil, as msgpack
+			*(*[]byte)(at) = keptBytes(s, kept) // not zeroed first; empty: non-nil, as msgpack
 		}
 		return rest, true
 	case reflect.Float32:

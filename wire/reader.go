@@ -13,6 +13,9 @@ const (
 	// one holds minReadBuf.
 	minReadBuf = 4 << 10
 	maxReadBuf = 128 << 10
+	// shrinkReadAfter is how many short reads in a row shrink the read
+	// buffer.
+	shrinkReadAfter = 4
 	// shrinkFrameAfter is how many frames in a row that would fit in a
 	// quarter of the frame buffer make a Reader drop a frame buffer bigger
 	// than initialFrameBuf.
@@ -30,6 +33,11 @@ const (
 // panic, even on a Frame built by hand from a short Raw.
 type Frame struct {
 	Raw []byte // header + kv block + body
+	// Owned says that Raw is handed over to whoever handles the frame:
+	// nothing reuses or changes its bytes afterwards (a frame an
+	// [Assembler] reassembled). Otherwise Raw is valid only until the
+	// next frame is read.
+	Owned bool
 }
 
 // Header returns the fixed header of f.
@@ -69,7 +77,29 @@ type Reader struct {
 	small int // frames in a row much smaller than buf
 	err   error
 	off   int64 // bytes of the frames returned so far
+	place Placer
 }
+
+// A Placer chooses where a [Reader] puts a frame that is not wholly in its
+// read buffer yet: Place gets the frame's header, checked, and returns nil
+// (the Reader's own frame buffer) or a slice of exactly h.FrameLen() bytes,
+// which the Reader fills with the frame, header included, and returns as
+// the frame's Raw. Next guesses where the next frame goes before its
+// header has arrived (nil: no guess): with nothing buffered, the Reader
+// reads the stream straight into it, and keeps what Place then does not put
+// at the same place in its read buffer. Both run on the Reader's goroutine;
+// what they return is the Placer's, which decides how long it stays valid.
+// An [Assembler] is a Placer: the chunks of a frame are read straight into
+// the frame they carry.
+type Placer interface {
+	Place(h Header) []byte
+	Next() []byte
+}
+
+// SetPlacer makes p choose where the frames go that ReadFrame reads from
+// the stream rather than from its read buffer (nil: always the Reader's
+// own buffer).
+func (r *Reader) SetPlacer(p Placer) { r.place = p }
 
 // NewReader returns a Reader over r that accepts frames of at most
 // maxFrame bytes (maxFrame <= 0 means [DefaultMaxFrame]). Its read buffer
@@ -132,6 +162,11 @@ func (r *Reader) readFrame() (Frame, error) {
 	if f, ok, err := r.buffered(); ok || err != nil {
 		return f, err
 	}
+	if r.place != nil && r.br.r == r.br.w && r.br.srcError == nil {
+		if f, ok, err := r.readGuessed(); ok || err != nil {
+			return f, err
+		}
+	}
 	h := Header(r.buf[:HeaderSize])
 	// Magic and version first: their place is stable across versions,
 	// the rest of the header is not.
@@ -147,6 +182,15 @@ func (r *Reader) readFrame() (Frame, error) {
 	if err := h.Check(r.max); err != nil {
 		return Frame{}, err
 	}
+	if r.place != nil {
+		if dst := r.place.Place(h); dst != nil && len(dst) == h.FrameLen() {
+			copy(dst, h)
+			if err := r.br.readFull(dst[HeaderSize:]); err != nil {
+				return Frame{}, unexpected(err)
+			}
+			return Frame{Raw: dst}, nil
+		}
+	}
 	buf, err := r.readRest(h.FrameLen())
 	if err != nil {
 		return Frame{}, err
@@ -157,6 +201,44 @@ func (r *Reader) readFrame() (Frame, error) {
 		r.small = 0
 	}
 	return Frame{Raw: buf}, nil
+}
+
+// readGuessed reads the next frame straight into the place the Placer
+// guesses for it. ok is false when the frame goes elsewhere: what was read
+// is then in the read buffer, for the usual path.
+func (r *Reader) readGuessed() (f Frame, ok bool, err error) {
+	guess := r.place.Next()
+	if len(guess) < HeaderSize {
+		return Frame{}, false, nil
+	}
+	got := 0
+	for got < HeaderSize && err == nil {
+		var n int
+		n, err = r.br.src.Read(guess[got:])
+		if n < 0 || n > len(guess)-got {
+			return Frame{}, false, errInvalidRead
+		}
+		got += n
+	}
+	var hb [HeaderSize]byte
+	copy(hb[:], guess)
+	h := Header(hb[:])
+	var dst []byte
+	if got >= HeaderSize && h.Check(r.max) == nil {
+		dst = r.place.Place(h) // puts back the Placer's bytes under the header
+	}
+	if dst == nil || len(dst) != h.FrameLen() || &dst[0] != &guess[0] {
+		// Elsewhere: the usual path reads it from the read buffer.
+		r.br.unread(hb[:min(got, HeaderSize)], guess[min(got, HeaderSize):got], err)
+		return Frame{}, false, nil
+	}
+	copy(dst, hb[:])
+	if got >= len(dst) {
+		r.br.unread(guess[len(dst):got], nil, err) // the next frame's first bytes
+	} else if err = r.br.readFull(dst[got:]); err != nil {
+		return Frame{}, false, unexpected(err)
+	}
+	return Frame{Raw: dst}, true, nil
 }
 
 // buffered returns the next frame without a copy when all of it is in the
@@ -221,6 +303,7 @@ type readBuf struct {
 	b        []byte // b[r:w] is buffered, unread
 	r, w     int
 	next     int // size of the buffer for the next fill
+	small    int // reads in a row that used less than a quarter of the buffer
 	srcError error
 }
 
@@ -255,6 +338,52 @@ func (b *readBuf) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readFull fills p with the buffered bytes, then straight from src, never
+// reading beyond p (so that a frame placed by a Placer ends at a read's
+// end, and the next one can be read straight into its place too). An error
+// of src after p is full is kept for the next Read.
+func (b *readBuf) readFull(p []byte) error {
+	n := copy(p, b.b[b.r:b.w])
+	b.r += n
+	p = p[n:]
+	if len(p) == 0 {
+		return nil
+	}
+	if err := b.srcError; err != nil {
+		b.srcError = nil
+		return err
+	}
+	for len(p) > 0 {
+		m, err := b.src.Read(p)
+		if m < 0 || m > len(p) {
+			return errInvalidRead
+		}
+		p = p[m:]
+		if err != nil {
+			if len(p) > 0 {
+				return err
+			}
+			b.srcError = err
+		}
+	}
+	return nil
+}
+
+// unread puts a and then c, bytes read from src past what the buffer held
+// (it is empty), back in the buffer; err is src's error with them, if any.
+func (b *readBuf) unread(a, c []byte, err error) {
+	n := len(a) + len(c)
+	if cap(b.b) < n {
+		b.b = make([]byte, max(n, b.size()))
+	}
+	b.b = b.b[:cap(b.b)]
+	copy(b.b[copy(b.b, a):], c)
+	b.r, b.w = 0, n
+	if err != nil {
+		b.srcError = err
+	}
+}
+
 // errInvalidRead is returned when the source reports an impossible count.
 var errInvalidRead = errors.New("wire: source returned an invalid read count")
 
@@ -278,15 +407,21 @@ func (b *readBuf) fill() error {
 }
 
 // resize sets the next buffer size from a read of n bytes into room bytes:
-// double after a full read, a quarter after one that used less than a
-// quarter of the buffer.
+// double after a full read, a quarter after shrinkReadAfter reads in a row
+// that used less than a quarter of the buffer (a stream of big frames
+// alternates full and short reads: shrinking after each short one made a
+// new buffer for every other read).
 func (b *readBuf) resize(n, room int) {
 	cur := b.size()
 	switch {
 	case n >= room && n >= cur:
-		b.next = min(2*cur, maxReadBuf)
+		b.next, b.small = min(2*cur, maxReadBuf), 0
 	case n < cur/4:
-		b.next = max(cur/4, minReadBuf)
+		if b.small++; b.small >= shrinkReadAfter {
+			b.next, b.small = max(cur/4, minReadBuf), 0
+		}
+	default:
+		b.small = 0
 	}
 }
 

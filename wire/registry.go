@@ -49,8 +49,9 @@ type registeredType struct {
 
 // plannedDecoder decodes a payload into a new T with its struct plan and
 // returns the *T (ptr) or the T; ok is false when the plan does not read
-// this payload (the reflective decoder then does).
-type plannedDecoder func(payload []byte, ptr bool) (v any, ok bool)
+// this payload (the reflective decoder then does). kept: the payload's
+// buffer is handed over (alias.go).
+type plannedDecoder func(payload []byte, ptr, kept bool) (v any, ok bool)
 
 // An Encoding is how values of one registered Go type are written: the
 // wire name, and the encoder of the type's struct plan (the reflective
@@ -122,9 +123,9 @@ type typeCodecs struct {
 
 // decodePlannedAs returns the plannedDecoder of T with plan p.
 func decodePlannedAs[T any](p *structPlan) plannedDecoder {
-	return func(payload []byte, ptr bool) (any, bool) {
+	return func(payload []byte, ptr, kept bool) (any, bool) {
 		v := new(T)
-		if !p.decode(payload, unsafe.Pointer(v)) {
+		if !p.decode(payload, unsafe.Pointer(v), kept) {
 			return nil, false
 		}
 		if ptr {
@@ -323,7 +324,7 @@ func (r *Registry) Decode(name string, payload []byte) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
-	return r.decode(rt, name, payload)
+	return r.decode(rt, name, payload, false)
 }
 
 // DecodeName is Decode with the name as bytes (an [EnvelopeView] field); it
@@ -333,29 +334,31 @@ func (r *Registry) DecodeName(name []byte, payload []byte) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
-	v, err := r.decode(rt, "", payload)
+	v, err := r.decode(rt, "", payload, false)
 	if err != nil {
 		return nil, fmt.Errorf("type %q: %w", name, err)
 	}
 	return v, nil
 }
 
-func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, error) {
+// decode decodes payload as rt; kept says that payload's buffer is handed
+// over (see [Registry.DecodeNameKept]).
+func (r *Registry) decode(rt registeredType, name string, payload []byte, kept bool) (any, error) {
 	isNil := len(payload) == 1 && payload[0] == msgpackNil
 	if rt.ptr && isNil {
 		return rt.nilPtr, nil // a nil *T
 	}
 	if rt.planned != nil && !isNil {
-		if v, ok := rt.planned(payload, rt.ptr); ok {
+		if v, ok := rt.planned(payload, rt.ptr, kept); ok {
 			return v, nil
 		}
-		return r.decodeReflective(rt, name, payload) // the plan's decline is no verdict
+		return r.decodeReflective(rt, name, payload, kept) // the plan's decline is no verdict
 	}
 	if rt.gen != nil && !isNil {
 		if v, err := rt.gen(payload, name, rt.ptr); err == nil || !retryReflective(err, payload) {
 			return v, err
 		}
-		return r.decodeReflective(rt, name, payload)
+		return r.decodeReflective(rt, name, payload, kept)
 	}
 	v := reflect.New(rt.t)
 	p := v.Interface()
@@ -363,10 +366,10 @@ func (r *Registry) decode(rt registeredType, name string, payload []byte) (any, 
 	if rt.generated && !isNil { // a nil T decodes to its zero value, reflectively
 		err = decodeGenerated(payload, p.(generatedUnmarshaler), name)
 		if retryReflective(err, payload) {
-			return r.decodeReflective(rt, name, payload)
+			return r.decodeReflective(rt, name, payload, kept)
 		}
 	} else {
-		err = decodeInto(payload, p, name)
+		err = decodePayload(payload, p, name, nil, kept)
 	}
 	if err != nil {
 		return nil, err
@@ -386,9 +389,9 @@ func retryReflective(err error, payload []byte) bool {
 }
 
 // decodeReflective decodes payload as rt with the reflective decoder.
-func (r *Registry) decodeReflective(rt registeredType, name string, payload []byte) (any, error) {
+func (r *Registry) decodeReflective(rt registeredType, name string, payload []byte, kept bool) (any, error) {
 	v := reflect.New(rt.t)
-	if err := decodeInto(payload, v.Interface(), name); err != nil {
+	if err := decodePayload(payload, v.Interface(), name, nil, kept); err != nil {
 		return nil, err
 	}
 	if rt.ptr {
@@ -448,11 +451,23 @@ func (c *TypeCache) lookup(m *registryMaps, name []byte) (registeredType, bool) 
 // DecodeNameCached is [Registry.DecodeName] with the type looked up
 // through c.
 func (r *Registry) DecodeNameCached(c *TypeCache, name []byte, payload []byte) (any, error) {
+	return r.decodeNameCached(c, name, payload, false)
+}
+
+// DecodeNameKept is [Registry.DecodeNameCached] for a payload whose buffer
+// the caller hands over (a [Frame] with Owned set): nothing may change or
+// reuse its bytes afterwards, because the decoded value's large []byte
+// values alias them instead of being copied (see alias.go).
+func (r *Registry) DecodeNameKept(c *TypeCache, name []byte, payload []byte) (any, error) {
+	return r.decodeNameCached(c, name, payload, true)
+}
+
+func (r *Registry) decodeNameCached(c *TypeCache, name []byte, payload []byte, kept bool) (any, error) {
 	rt, ok := c.lookup(r.maps.Load(), name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
-	v, err := r.decode(rt, "", payload)
+	v, err := r.decode(rt, "", payload, kept)
 	if err != nil {
 		return nil, fmt.Errorf("type %q: %w", name, err)
 	}
