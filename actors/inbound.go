@@ -38,8 +38,11 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 	}
 	if awaiting != nil && err == nil && inbox == nil {
 		// The answer to a request of this context: straight to the
-		// waiting requester, no actor or registry lookup in between.
+		// waiting requester, no actor or registry lookup in between, and
+		// the requester runs next on this thread (docs/links.md, "A reply
+		// that wakes no goroutine").
 		awaiting.SendUserMessage(nil, msg)
+		l.YieldAfter()
 		return nil
 	}
 	m, err := n.userEnvelope(l, f, e, msg, err)

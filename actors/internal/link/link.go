@@ -360,6 +360,7 @@ func (l *Link) readFrames() (err error, still bool) {
 		if !l.runAfter() {
 			return nil, false
 		}
+		l.yieldIfAsked()
 	}
 }
 

@@ -1,21 +1,32 @@
 package link
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // RunBudget is how long work handed to RunAfter may hold a link's reader.
-// A run that is still going after RunBudget (checked every RunBudget, so
-// after at most twice that) keeps the goroutine it runs on, and a new
-// reader goroutine takes over the link: a Receive that blocks or runs long
-// never stalls the link (heartbeats, other actors, IS_DEAD).
+// A run that the watchdog finds still going after RunBudget (it looks
+// every WatchEvery, so after at most RunBudget + WatchEvery) keeps the
+// goroutine it runs on, and a new reader goroutine takes over the link: a
+// Receive that blocks or runs long never stalls the link (heartbeats, other
+// actors, IS_DEAD).
 const RunBudget = time.Millisecond
 
-// watchQuiet is how many watchdog ticks without a run the watchdog waits
+// WatchEvery is how often the watchdog of a link looks at its run while
+// runs happen. Each look is a timer that fires and wakes a thread, and on
+// an idle machine a thread woken every millisecond made both processes of
+// an actor ping-pong wake their second vCPU: looking every 1 ms (the
+// budget itself) cost 18 µs of its 20 µs median (docs/benchmarks.md, "Hot
+// path, request latency"). So the watchdog looks ten times less often than
+// the budget; a run that blocks is handed on within RunBudget + WatchEvery.
+const WatchEvery = 10 * time.Millisecond
+
+// watchQuiet is how many watchdog looks without a run the watchdog waits
 // before it parks until the next run.
-const watchQuiet = 64
+const watchQuiet = 16
 
 // detached marks l.run of a run the watchdog took the reader from.
 const detached = -1
@@ -33,6 +44,25 @@ func (l *Link) RunAfter(fn func()) {
 		return
 	}
 	l.after = fn
+}
+
+// YieldAfter asks the reader goroutine to give its thread away once the
+// frame being handled is done, when nothing more of the stream has arrived:
+// the goroutine the frame readied (a requester waiting for its answer, in
+// the runtime's next slot) then runs at once on this thread, instead of
+// after the reader's next read and park, and the reader goes on from the
+// run queue. Only HandleFrame may call it.
+func (l *Link) YieldAfter() { l.yield = true }
+
+// yieldIfAsked does what YieldAfter asked for the frame just handled.
+func (l *Link) yieldIfAsked() {
+	if !l.yield {
+		return
+	}
+	l.yield = false
+	if l.r.Buffered() == 0 {
+		runtime.Gosched()
+	}
 }
 
 // Streaming reports whether more of the stream has arrived behind the frame
@@ -74,12 +104,12 @@ func (l *Link) kickWatch() {
 }
 
 // watchLoop is the watchdog of runs: while runs happen it looks every
-// RunBudget, and gives the link a new reader goroutine when a run has held
+// WatchEvery, and gives the link a new reader goroutine when a run has held
 // the reader for RunBudget or more. After watchQuiet looks without a run it
 // parks until runAfter kicks it.
 func (l *Link) watchLoop() {
 	defer l.wg.Done()
-	t := time.NewTimer(RunBudget)
+	t := time.NewTimer(WatchEvery)
 	t.Stop()
 	for {
 		select {
@@ -89,7 +119,7 @@ func (l *Link) watchLoop() {
 		case <-l.watchKick:
 		}
 		for quiet := 0; quiet < watchQuiet; {
-			t.Reset(RunBudget)
+			t.Reset(WatchEvery)
 			select {
 			case <-l.quit:
 				t.Stop()
@@ -153,6 +183,7 @@ func (l *Link) Detached() int64 { return l.detachCount.Load() }
 // runState is the reader's side of RunAfter, kept in Link.
 type runState struct {
 	after       func()       // owned by the reader goroutine
+	yield       bool         // owned by the reader goroutine, see YieldAfter
 	run         atomic.Int64 // 1 + start of the run in progress (ns since epoch), 0, or detached
 	watchOn     atomic.Bool  // the watchdog is looking (false: parked or not started)
 	watchOnce   sync.Once
