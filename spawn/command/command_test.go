@@ -37,13 +37,15 @@ func requireTool(t testing.TB, names ...string) {
 	}
 }
 
-// namespaced starts `unshare --fork --pid --mount-proc --uts sh -c
-// 'hostname inner; ...; sleep 600'` and returns the host PID of its inner
-// shell (PID 1 of the new PID namespace).
+// namespaced starts `unshare --fork --kill-child --pid --mount-proc --uts
+// sh -c 'hostname inner; ...; sleep 600'` and returns the host PID of its
+// inner shell (PID 1 of the new PID namespace). With --kill-child, killing
+// unshare at the test's end kills that PID 1 too, and with it the
+// namespace (without it the sleep outlived the test).
 func namespaced(t testing.TB) int {
 	t.Helper()
 	requireTool(t, "unshare", "nsenter")
-	cmd := exec.Command("unshare", "--fork", "--pid", "--mount-proc", "--uts", "sh", "-c",
+	cmd := exec.Command("unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "--uts", "sh", "-c",
 		`hostname inner && echo ready && exec sleep 600`)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
