@@ -1,11 +1,8 @@
 package boot
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,26 +11,11 @@ import (
 	"time"
 )
 
-// greets checks a started catProgram's stream (its greeting, then an echo)
-// and ends it; it may run on any goroutine.
+// greets checks a started catProgram's stream (checkCat) and ends it; it
+// may run on any goroutine.
 func greets(p *Process) error {
-	defer func() {
-		_ = p.Stdin.Close()
-		_ = p.Runner.Wait(context.Background())
-		_ = p.Runner.Stdout().Close()
-	}()
-	r := bufio.NewReader(p.Link)
-	hello, err := r.ReadString('\n')
-	if err != nil || hello != fmt.Sprintf("hello-from-%d\n", p.Info.Pid) {
-		return fmt.Errorf("greeting %q (%v), want hello-from-%d", hello, err, p.Info.Pid)
-	}
-	if _, err := io.WriteString(p.Stdin, "ping\n"); err != nil {
-		return err
-	}
-	if echo, err := r.ReadString('\n'); err != nil || echo != "ping\n" {
-		return fmt.Errorf("echo %q (%v)", echo, err)
-	}
-	return nil
+	defer endCat(p)
+	return checkCat(p, "ping\n")
 }
 
 // TestFlights_ConcurrentColdStartsUploadOnce starts eight contexts at once

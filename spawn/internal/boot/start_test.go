@@ -52,6 +52,30 @@ func target(pathFirst string) *execrun.Target {
 	return t
 }
 
+// checkCat checks a started catProgram's stream: its greeting, then the
+// echo of line written after the upload. It may run on any goroutine.
+func checkCat(p *Process, line string) error {
+	r := bufio.NewReader(p.Link)
+	hello, err := r.ReadString('\n')
+	if err != nil || hello != fmt.Sprintf("hello-from-%d\n", p.Info.Pid) {
+		return fmt.Errorf("greeting %q (%v), want hello-from-%d", hello, err, p.Info.Pid)
+	}
+	if _, err := io.WriteString(p.Stdin, line); err != nil {
+		return err
+	}
+	if echo, err := r.ReadString('\n'); err != nil || echo != line {
+		return fmt.Errorf("echo %q (%v): bytes after the upload were lost or mixed in", echo, err)
+	}
+	return nil
+}
+
+// endCat ends a started catProgram and waits for it.
+func endCat(p *Process) {
+	_ = p.Stdin.Close()
+	_ = p.Runner.Wait(context.Background())
+	_ = p.Runner.Stdout().Close()
+}
+
 // startCat boots catProgram and checks the stream: the greeting, then an
 // echo of what is written after the upload.
 func startCat(t *testing.T, tg runner.Target, opts Options) *Process {
@@ -62,22 +86,9 @@ func startCat(t *testing.T, tg runner.Target, opts Options) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = p.Stdin.Close()
-		_ = p.Runner.Wait(context.Background())
-		_ = p.Runner.Stdout().Close()
-	})
-	r := bufio.NewReader(p.Link)
-	hello, err := r.ReadString('\n')
-	if err != nil || hello != fmt.Sprintf("hello-from-%d\n", p.Info.Pid) {
-		t.Fatalf("greeting %q (%v), want hello-from-%d", hello, err, p.Info.Pid)
-	}
-	if _, err := io.WriteString(p.Stdin, "after the upload\n"); err != nil {
+	t.Cleanup(func() { endCat(p) })
+	if err := checkCat(p, "after the upload\n"); err != nil {
 		t.Fatal(err)
-	}
-	echo, err := r.ReadString('\n')
-	if err != nil || echo != "after the upload\n" {
-		t.Fatalf("echo %q (%v): bytes after the upload were lost or mixed in", echo, err)
 	}
 	return p
 }
