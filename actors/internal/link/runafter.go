@@ -54,15 +54,23 @@ func (l *Link) RunAfter(fn func()) {
 // run queue. Only HandleFrame may call it.
 func (l *Link) YieldAfter() { l.yield = true }
 
-// yieldIfAsked does what YieldAfter asked for the frame just handled.
-func (l *Link) yieldIfAsked() {
+// yieldIfAsked does what YieldAfter asked for the frame just handled. When
+// nothing more is buffered it gives the read side to the requester it
+// answered when no other request waits on the link (the baton, baton.go;
+// it reports true, and the reader must awaitBaton), or else its thread.
+func (l *Link) yieldIfAsked() bool {
 	if !l.yield {
-		return
+		return false
 	}
 	l.yield = false
-	if l.r.Buffered() == 0 {
-		runtime.Gosched()
+	if l.r.Buffered() != 0 {
+		return false
 	}
+	if l.handOut() {
+		return true
+	}
+	runtime.Gosched()
+	return false
 }
 
 // Streaming reports whether more of the stream has arrived behind the frame
@@ -128,8 +136,11 @@ func (l *Link) watchLoop() {
 			case <-t.C:
 			}
 			v := l.run.Load()
+			out := l.lookBaton()
 			if v <= 0 {
-				quiet++
+				if quiet++; out {
+					quiet = 0
+				}
 				continue
 			}
 			quiet = 0
@@ -142,7 +153,7 @@ func (l *Link) watchLoop() {
 		// it looks at watchOn; this side clears watchOn before it looks at
 		// l.run, so one of them sees the other).
 		l.watchOn.Store(false)
-		if l.run.Load() > 0 && l.watchOn.CompareAndSwap(false, true) {
+		if (l.run.Load() > 0 || l.baton.out.Load()) && l.watchOn.CompareAndSwap(false, true) {
 			l.kickSelf()
 		}
 	}

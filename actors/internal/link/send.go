@@ -82,6 +82,9 @@ func (l *Link) SendFDs(frame []byte, fds []int, mode Mode) error {
 // SendContext is SendFDs that stops waiting for room when ctx is done and
 // then returns ctx's error (the frame was not queued).
 func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mode) error {
+	if l.baton.out.Load() { // someone else reads the link, or nobody (baton.go)
+		l.sentWhileOut()
+	}
 	if len(fds) > 0 {
 		if !l.fdOK {
 			CloseFDs(fds)
