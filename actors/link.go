@@ -95,6 +95,7 @@ type link struct {
 	chunks        *wire.Assembler         // chunked frames addressed to this context
 	relay         map[uint32]*relayStream // chunk streams forwarded from this link, by source
 	hop           hopSlot                 // zero-hop delivery (zerohop.go)
+	heldFor       *actor.PID              // the target whose run waits on the reader (zerohop.go)
 }
 
 // relayStream is a chunk stream this context forwards: the head of the
