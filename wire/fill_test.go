@@ -59,7 +59,7 @@ func readAlone(stream []byte) ([][]byte, error) {
 }
 
 // readMixed reads stream as a link whose read side passes between its
-// reader (ReadFrame) and a requester holding the baton (NextBuffered and
+// reader (ReadFrame) and a requester holding the baton (ReadBuffered and
 // Fill, with timeouts) at the points script chooses; a holder leaves the
 // stream to ReadFrame after any error but a timeout.
 func readMixed(stream, script []byte) ([][]byte, error) {
@@ -70,7 +70,7 @@ func readMixed(stream, script []byte) ([][]byte, error) {
 		if src.next()%3 == 0 { // a holder's turn
 			src.timeouts = true
 			for range 1 + int(src.next()%8) {
-				f, ok, err := r.NextBuffered()
+				f, ok, err := r.ReadBuffered()
 				if err != nil {
 					break
 				}
@@ -119,7 +119,7 @@ func checkMixed(t *testing.T, stream, script []byte) {
 }
 
 // TestReader_FillPassesBetweenFrames: a stream read partly by ReadFrame and
-// partly by NextBuffered and Fill, with reads interrupted by timeouts at
+// partly by ReadBuffered and Fill, with reads interrupted by timeouts at
 // any point, gives the same frames and the same end as ReadFrame alone:
 // nothing of a frame is lost or consumed twice, and a timeout is never
 // sticky.

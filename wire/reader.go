@@ -150,19 +150,30 @@ func (r *Reader) ReadFrame() (Frame, error) {
 // has (at least partly) arrived already.
 func (r *Reader) Buffered() int { return r.br.w - r.br.r }
 
+// NextBuffered reports whether the next frame is wholly in the read buffer
+// already, so that the next ReadFrame returns it without reading from the
+// stream (and so without waiting for the peer).
+func (r *Reader) NextBuffered() bool {
+	b := &r.br
+	if b.w-b.r < HeaderSize {
+		return false
+	}
+	return Header(b.b[b.r:b.r+HeaderSize]).frameLen64() <= uint64(b.w-b.r)
+}
+
 // Offset returns the stream offset just past the last frame ReadFrame
 // returned: the sum of the lengths of all frames read so far. The frame
 // ReadFrame returns next starts there.
 func (r *Reader) Offset() int64 { return r.off }
 
-// NextBuffered returns the next frame when all of it is in the read buffer
+// ReadBuffered returns the next frame when all of it is in the read buffer
 // already, without reading the stream; ok is false when it is not (then
 // [Reader.Fill] reads more). The frame aliases the read buffer, valid until
-// the next call that reads (ReadFrame, NextBuffered, Fill). Its errors are
+// the next call that reads (ReadFrame, ReadBuffered, Fill). Its errors are
 // those of ReadFrame's header checks, and as sticky. Together with Fill it
 // lets the read side pass between goroutines between frames: neither
 // leaves part of a frame consumed.
-func (r *Reader) NextBuffered() (Frame, bool, error) {
+func (r *Reader) ReadBuffered() (Frame, bool, error) {
 	if r.err != nil {
 		return Frame{}, false, r.err
 	}
@@ -178,7 +189,7 @@ func (r *Reader) NextBuffered() (Frame, bool, error) {
 }
 
 // NextHeader returns the header of the next frame when it is in the read
-// buffer (ok false otherwise). It is not checked; NextBuffered checks it.
+// buffer (ok false otherwise). It is not checked; ReadBuffered checks it.
 func (r *Reader) NextHeader() (Header, bool) {
 	b := &r.br
 	if b.w-b.r < HeaderSize {
@@ -189,7 +200,7 @@ func (r *Reader) NextHeader() (Header, bool) {
 
 // Fill reads the stream once, waiting until some bytes arrive, and adds
 // them to the read buffer behind what is buffered, making room for the
-// next frame (call NextBuffered first: the header in the buffer is
+// next frame (call ReadBuffered first: the header in the buffer is
 // trusted). A source error is returned; it is kept for ReadFrame, after
 // the bytes buffered before it, unless it is a timeout (an error with
 // Timeout() true, as a read deadline gives): then nothing is consumed or

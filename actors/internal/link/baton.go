@@ -27,7 +27,7 @@ import (
 //     anyone else, the link's close, or the watchdog (after at most two of
 //     its looks, 2 x WatchEvery) gives it back to the reader.
 //
-// Hand-overs happen between frames only (wire.Reader.NextBuffered and
+// Hand-overs happen between frames only (wire.Reader.ReadBuffered and
 // Fill leave no frame half consumed), under batonState.mu, which orders
 // the goroutines' uses of the read side. A holder that cannot go on (a
 // read error, a frame too big for the read buffer or a chunk, a handler's
@@ -157,7 +157,7 @@ func (l *Link) readHeld(w Awaiter) (toReader bool, err error) {
 	b := &l.baton
 	for !w.Answered() && !b.stop.Load() {
 		start := l.r.Offset()
-		f, ok, err := l.r.NextBuffered()
+		f, ok, err := l.r.ReadBuffered()
 		if err != nil {
 			return true, nil // sticky: the reader's ReadFrame returns it
 		}
@@ -176,10 +176,7 @@ func (l *Link) readHeld(w Awaiter) (toReader bool, err error) {
 		b.handling.Store(true)
 		err = l.frame(f, start)
 		b.handling.Store(false)
-		if fn := l.after; fn != nil { // RunAfter: the holder is no reader to run it
-			l.after = nil
-			go fn()
-		}
+		l.handOffRun() // RunAfter, RunWhenDry: the holder is no reader to run them
 		l.yield = false
 		if err != nil {
 			return true, err
@@ -223,7 +220,7 @@ func (l *Link) handOut() bool {
 		return false
 	}
 	b.mu.Lock()
-	out := b.pending == 0 && !l.closing()
+	out := b.pending == 0 && l.after == nil && !l.closing()
 	if out {
 		b.owner = batonIdle
 		b.gen++

@@ -345,13 +345,11 @@ func (l *Link) readFrames() (err error, still bool) {
 				!errors.Is(err, syscall.ECONNRESET) { // a peer that died with our frames unread
 				err = &ProtocolError{Err: err}
 			}
+			l.handOffRun() // a run RunWhenDry held for frames that did not come
 			return err, true
 		}
 		if err = l.frame(f, start); err != nil {
-			if fn := l.after; fn != nil {
-				l.after = nil
-				go fn()
-			}
+			l.handOffRun()
 			return err, true
 		}
 		if !l.runAfter() {
