@@ -205,9 +205,8 @@ func (r *Reader) NextHeader() (Header, bool) {
 // the bytes buffered before it, unless it is a timeout (an error with
 // Timeout() true, as a read deadline gives): then nothing is consumed or
 // kept, and the stream can be read again, by Fill or ReadFrame, once the
-// deadline is moved. Fill never reads beyond what fits the buffer, and
-// reads into a buffer of at most the next frame's length or the buffer's
-// current size, whichever is larger.
+// deadline is moved. Fill reads at most to the end of the next frame or
+// 4 KiB past its start, whichever is further.
 func (r *Reader) Fill() error {
 	if r.err != nil {
 		return r.err
@@ -220,11 +219,15 @@ func (r *Reader) Fill() error {
 	if h, ok := r.NextHeader(); ok {
 		need = h.FrameLen()
 	}
+	// Read no further than the next frame or a small buffer's worth: what
+	// the holder of a link's read side leaves to the reader (a big frame, a
+	// chunk to place) is copied once more for each byte read ahead.
+	want := max(need, minReadBuf)
 	switch {
 	case b.r == b.w:
 		b.r, b.w = 0, 0
-		if size := max(b.size(), need); len(b.b) < size || len(b.b) > max(need, maxReadBuf) {
-			b.b = make([]byte, size)
+		if len(b.b) < want {
+			b.b = make([]byte, max(want, b.size()))
 		}
 	case b.r+need > len(b.b):
 		if need > len(b.b) {
@@ -237,8 +240,9 @@ func (r *Reader) Fill() error {
 		b.w -= b.r
 		b.r = 0
 	}
-	n, err := b.src.Read(b.b[b.w:])
-	if n < 0 || n > len(b.b)-b.w {
+	end := min(len(b.b), b.r+want) // > b.w: the frame is not all there
+	n, err := b.src.Read(b.b[b.w:end])
+	if n < 0 || n > end-b.w {
 		n, err = 0, errInvalidRead
 	}
 	b.w += n

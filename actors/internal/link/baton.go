@@ -177,7 +177,7 @@ func (l *Link) readHeld(w Awaiter) (toReader bool, err error) {
 		err = l.frame(f, start)
 		b.handling.Store(false)
 		l.handOffRun() // RunAfter, RunWhenDry: the holder is no reader to run them
-		l.yield = false
+		l.yield, l.keep = false, false
 		if err != nil {
 			return true, err
 		}

@@ -80,6 +80,11 @@ func (l *Link) Holding() bool { return l.hold }
 // run queue. Only HandleFrame may call it.
 func (l *Link) YieldAfter() { l.yield = true }
 
+// YieldKeep is YieldAfter for an answer after which the reader keeps the
+// read side (no baton goes out): the answer came in pieces, which the
+// reader's chunk placement reads best, and the next answer likely will.
+func (l *Link) YieldKeep() { l.yield, l.keep = true, true }
+
 // yieldIfAsked does what YieldAfter asked for the frame just handled. When
 // nothing more is buffered it gives the read side to the requester it
 // answered when no other request waits on the link (the baton, baton.go;
@@ -88,11 +93,12 @@ func (l *Link) yieldIfAsked() bool {
 	if !l.yield {
 		return false
 	}
-	l.yield = false
+	keep := l.keep
+	l.yield, l.keep = false, false
 	if l.r.Buffered() != 0 {
 		return false
 	}
-	if l.handOut() {
+	if !keep && l.handOut() {
 		return true
 	}
 	runtime.Gosched()
@@ -237,6 +243,7 @@ func (l *Link) Detached() int64 { return l.detachCount.Load() }
 type runState struct {
 	after       func()       // owned by the reader goroutine
 	yield       bool         // owned by the reader goroutine, see YieldAfter
+	keep        bool         // owned by the reader goroutine, see YieldKeep
 	hold        bool         // owned by the reader goroutine: after waits (RunWhenDry)
 	held        int          // owned by the reader goroutine: frames handled since
 	run         atomic.Int64 // 1 + start of the run in progress (ns since epoch), 0, or detached
