@@ -172,7 +172,7 @@ func (r *Registry) AppendPayloadFDs(dst []byte, msg any) (out []byte, fds []any,
 // value by fds. On an error, values fds already made are the caller's to
 // close.
 func (r *Registry) DecodeNameFDs(name, payload []byte, fds FDReceiver) (any, error) {
-	rt, ok := r.maps.Load().byName[string(name)]
+	rt, ok := r.snapshot().byName[string(name)]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}

@@ -24,12 +24,21 @@ const ptrPrefix = "*"
 // Register all types during setup, before the Registry is used. Encode,
 // Decode and Names are safe for concurrent use, also with Register.
 type Registry struct {
-	mu   sync.Mutex // serializes Register
+	mu   sync.Mutex // serializes Register and publish
 	maps atomic.Pointer[registryMaps]
+	// next is the registry as Register leaves it, guarded by mu; stale
+	// says it has changed since it was last published in maps. A burst
+	// of Register calls (a node's setup registers dozens of types)
+	// copies the maps once, at the first lookup after it, instead of
+	// once per type.
+	next   *registryMaps
+	shared bool // next is the published snapshot: copy it before a change
+	stale  atomic.Bool
 }
 
-// registryMaps is an immutable snapshot: Register copies and swaps it, so
-// the hot paths (TypeName, Decode) read it without locking.
+// registryMaps is an immutable snapshot once published: Register changes
+// a copy and lookups publish it (snapshot), so the hot paths (TypeName,
+// Decode) read it without locking.
 type registryMaps struct {
 	byType map[reflect.Type]Encoding // T -> "name", *T -> "*name"
 	byName map[string]registeredType // "name" -> T, "*name" -> *T
@@ -80,13 +89,30 @@ func (e Encoding) AppendPlanned(dst []byte, msg any) ([]byte, bool) {
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
-	r := &Registry{}
-	r.maps.Store(&registryMaps{
+	r := &Registry{shared: true}
+	r.next = &registryMaps{
 		byType: make(map[reflect.Type]Encoding),
 		byName: make(map[string]registeredType),
 		names:  make(map[string]reflect.Type),
-	})
+	}
+	r.maps.Store(r.next)
 	return r
+}
+
+// snapshot returns the registry's current maps, publishing what Register
+// changed since the last lookup. The maps returned are never changed.
+func (r *Registry) snapshot() *registryMaps {
+	if !r.stale.Load() {
+		return r.maps.Load()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stale.Load() {
+		r.maps.Store(r.next)
+		r.shared = true
+		r.stale.Store(false)
+	}
+	return r.maps.Load()
 }
 
 // Register registers T under name. Values of both T and *T can then be
@@ -168,7 +194,7 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.maps.Load()
+	m := r.next
 	if old, ok := m.names[name]; ok {
 		if old == t {
 			return nil
@@ -180,10 +206,25 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 		return fmt.Errorf("%w: %v is already registered as %q, cannot register it as %q",
 			ErrDuplicateType, t, old.Name, name)
 	}
+	if r.shared { // published: lookups may be reading it
+		m = m.clone()
+		r.next, r.shared = m, false
+	}
+	m.names[name] = t
+	m.byType[t] = Encoding{Name: name, enc: c.enc}
+	m.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc}
+	m.byName[name] = newRegisteredType(t, false, c)
+	m.byName[ptrPrefix+name] = newRegisteredType(t, true, c)
+	r.stale.Store(true)
+	return nil
+}
+
+// clone returns a copy of m with room for a few more types.
+func (m *registryMaps) clone() *registryMaps {
 	next := &registryMaps{
-		byType: make(map[reflect.Type]Encoding, len(m.byType)+2),
-		byName: make(map[string]registeredType, len(m.byName)+2),
-		names:  make(map[string]reflect.Type, len(m.names)+1),
+		byType: make(map[reflect.Type]Encoding, len(m.byType)+16),
+		byName: make(map[string]registeredType, len(m.byName)+16),
+		names:  make(map[string]reflect.Type, len(m.names)+8),
 	}
 	for k, v := range m.byType {
 		next.byType[k] = v
@@ -194,13 +235,7 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 	for k, v := range m.names {
 		next.names[k] = v
 	}
-	next.names[name] = t
-	next.byType[t] = Encoding{Name: name, enc: c.enc}
-	next.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc}
-	next.byName[name] = newRegisteredType(t, false, c)
-	next.byName[ptrPrefix+name] = newRegisteredType(t, true, c)
-	r.maps.Store(next)
-	return nil
+	return next
 }
 
 // TypeName returns the wire type name under which msg would be encoded,
@@ -217,7 +252,7 @@ func (r *Registry) TypeName(msg any) (string, error) {
 // a second lookup ([Encoding.AppendPlanned]).
 func (r *Registry) EncodingOf(msg any) (Encoding, error) {
 	t := reflect.TypeOf(msg)
-	e, ok := r.maps.Load().byType[t]
+	e, ok := r.snapshot().byType[t]
 	if !ok {
 		if t == nil {
 			return Encoding{}, fmt.Errorf("%w <nil>", ErrUnregistered)
@@ -282,7 +317,7 @@ func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, e
 // that already have its name from [Registry.TypeName] (which is what
 // checks that the type is registered).
 func (r *Registry) AppendPayload(dst []byte, msg any) ([]byte, error) {
-	if e, ok := r.maps.Load().byType[reflect.TypeOf(msg)]; ok {
+	if e, ok := r.snapshot().byType[reflect.TypeOf(msg)]; ok {
 		if out, ok := e.AppendPlanned(dst, msg); ok {
 			return out, nil
 		}
@@ -320,7 +355,7 @@ func appendPayload(dst []byte, msg any) (out []byte, err error) {
 // one msgpack document fitting the type gives one wrapping [ErrBadPayload].
 // Decode never panics on hostile payloads.
 func (r *Registry) Decode(name string, payload []byte) (any, error) {
-	rt, ok := r.maps.Load().byName[name]
+	rt, ok := r.snapshot().byName[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
@@ -330,7 +365,7 @@ func (r *Registry) Decode(name string, payload []byte) (any, error) {
 // DecodeName is Decode with the name as bytes (an [EnvelopeView] field); it
 // does not allocate for the name.
 func (r *Registry) DecodeName(name []byte, payload []byte) (any, error) {
-	rt, ok := r.maps.Load().byName[string(name)]
+	rt, ok := r.snapshot().byName[string(name)]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
@@ -402,7 +437,7 @@ func (r *Registry) decodeReflective(rt registeredType, name string, payload []by
 
 // Names returns the registered names, sorted (without the "*" variants).
 func (r *Registry) Names() []string {
-	m := r.maps.Load()
+	m := r.snapshot()
 	names := make([]string, 0, len(m.names))
 	for n := range m.names {
 		names = append(names, n)
@@ -463,7 +498,7 @@ func (r *Registry) DecodeNameKept(c *TypeCache, name []byte, payload []byte) (an
 }
 
 func (r *Registry) decodeNameCached(c *TypeCache, name []byte, payload []byte, kept bool) (any, error) {
-	rt, ok := c.lookup(r.maps.Load(), name)
+	rt, ok := c.lookup(r.snapshot(), name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}

@@ -246,7 +246,8 @@ func (b *Binary) Expected(tool string) (string, error) {
 // then its length, complemented.
 type posixCksum struct{ crc uint32 }
 
-var cksumTable = func() *[256]uint32 {
+// cksumTable is made on first use: only a target without sha256sum needs it.
+var cksumTable = sync.OnceValue(func() *[256]uint32 {
 	var t [256]uint32
 	for i := range t {
 		c := uint32(i) << 24
@@ -260,12 +261,12 @@ var cksumTable = func() *[256]uint32 {
 		t[i] = c
 	}
 	return &t
-}()
+})
 
 func (p *posixCksum) Write(b []byte) (int, error) {
-	c := p.crc
+	c, tab := p.crc, cksumTable()
 	for _, x := range b {
-		c = c<<8 ^ cksumTable[byte(c>>24)^x]
+		c = c<<8 ^ tab[byte(c>>24)^x]
 	}
 	p.crc = c
 	return len(b), nil
@@ -273,9 +274,9 @@ func (p *posixCksum) Write(b []byte) (int, error) {
 
 // Sum finishes the checksum of n bytes written so far.
 func (p *posixCksum) Sum(n int64) uint32 {
-	c := p.crc
+	c, tab := p.crc, cksumTable()
 	for ; n > 0; n >>= 8 {
-		c = c<<8 ^ cksumTable[byte(c>>24)^byte(n)]
+		c = c<<8 ^ tab[byte(c>>24)^byte(n)]
 	}
 	return ^c
 }
