@@ -1,7 +1,6 @@
 package boot
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
@@ -12,9 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Binary is a program that the bootstrap ships to targets: a Go binary
@@ -151,18 +147,6 @@ const (
 	codecRaw  = "raw"
 )
 
-// PickCodec chooses the best encoding the remote host offers.
-func PickCodec(offered []string) string {
-	for _, c := range []string{codecZstd, codecGzip} {
-		for _, o := range offered {
-			if o == c {
-				return c
-			}
-		}
-	}
-	return codecRaw
-}
-
 // Encoded returns the file encoded with codec, computed once per codec. It
 // fails if the file no longer has the digest it was first read with.
 func (b *Binary) Encoded(codec string) ([]byte, error) {
@@ -188,38 +172,14 @@ func (b *Binary) encode(codec string) ([]byte, error) {
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != b.digest {
 		return nil, fmt.Errorf("spawn: binary %s changed since it was first read (rebuilt?)", b.path)
 	}
-	var out bytes.Buffer
-	switch codec {
-	case codecRaw:
+	if codec == codecRaw {
 		return raw, nil
-	case codecZstd:
-		out.Grow(len(raw) / 2)
-		w, err := zstd.NewWriter(&out, zstd.WithEncoderLevel(zstd.SpeedDefault))
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(raw); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-	case codecGzip:
-		out.Grow(len(raw) / 2)
-		w, err := gzip.NewWriterLevel(&out, gzip.BestSpeed)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(raw); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("spawn: unknown codec %q", codec)
 	}
-	return out.Bytes(), nil
+	c, ok := CodecOf(codec)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoCodec, codec)
+	}
+	return c.Encode(raw)
 }
 
 // Expected returns what the remote digest tool prints for this binary:
