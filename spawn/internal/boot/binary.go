@@ -3,7 +3,6 @@ package boot
 import (
 	"context"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -105,23 +104,11 @@ func (b *Binary) load() error {
 		return nil
 	}
 	if b.platform == "" {
-		info, err := buildinfo.ReadFile(b.path)
+		p, err := filePlatform(b.path)
 		if err != nil {
-			return fmt.Errorf("spawn: binary %s: no Go build information (%v); give its platform", b.path, err)
+			return fmt.Errorf("spawn: binary %s: no Go build information naming GOOS/GOARCH (%v); give its platform", b.path, err)
 		}
-		var goos, goarch string
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "GOOS":
-				goos = s.Value
-			case "GOARCH":
-				goarch = s.Value
-			}
-		}
-		if goos == "" || goarch == "" {
-			return fmt.Errorf("spawn: binary %s: build information names no GOOS/GOARCH; give its platform", b.path)
-		}
-		b.platform = goos + "/" + goarch
+		b.platform = p
 	}
 	if !ValidPlatform(b.platform) {
 		return fmt.Errorf("spawn: binary %s: platform %q is not GOOS/GOARCH", b.path, b.platform)
