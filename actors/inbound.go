@@ -25,6 +25,7 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 	}
 	var msg any
 	var inbox *fdInbox // the frame's descriptors, if it carries any
+	recycle := false   // f is reassembled and nothing decoded from it refers to it
 	if e.FDs > 0 {
 		inbox = &fdInbox{fds: l.takeFDs()}
 		msg, err = n.reg.DecodeNameFDs(e.Type, e.Payload, inbox)
@@ -32,7 +33,9 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 			err = fmt.Errorf("%w: %d of %d descriptors have no placeholder", wire.ErrBadFD, left, e.FDs)
 		}
 	} else if f.Owned { // reassembled: large []byte values alias the frame
-		msg, err = n.reg.DecodeNameKept(&l.types, e.Type, e.Payload)
+		var keeps bool
+		msg, keeps, err = n.reg.DecodeNameOwned(&l.types, e.Type, e.Payload)
+		recycle = !keeps
 	} else {
 		msg, err = n.reg.DecodeNameCached(&l.types, e.Type, e.Payload)
 	}
@@ -41,11 +44,17 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 		// waiting requester, no actor or registry lookup in between, and
 		// the requester runs next on this thread (docs/links.md, "A reply
 		// that wakes no goroutine").
+		if recycle {
+			l.chunks.Recycle(f)
+		}
 		awaiting.SendUserMessage(nil, msg)
 		l.YieldAfter()
 		return nil
 	}
 	m, err := n.userEnvelope(l, f, e, msg, err)
+	if recycle {
+		l.chunks.Recycle(f) // f and e are not read below
+	}
 	if inbox != nil {
 		inbox.finish(m.target != nil) // closes whatever is not delivered
 	}

@@ -69,11 +69,16 @@ var closedSlot = new(func())
 
 // post delivers msg to the local actor target from l's reader goroutine,
 // and leaves the run of its mailbox, when the message made it busy, to
-// that reader (lnk.Link.RunAfter). A link that is streaming (the next frame
-// is already read) posts the ordinary way, so that the actor's work
-// overlaps with reading the stream.
+// that reader (lnk.Link.RunAfter). On a link that is streaming (the next
+// frame is already read) the run waits on the reader behind the frames
+// already buffered (lnk.Link.RunWhenDry): what the reader posts to the same
+// actor meanwhile joins the busy mailbox's queue without a hand-off, and
+// the run takes it all at once, before the reader next reads.
 func (n *Node) post(l *link, target *actor.PID, msg any) {
-	if l.Streaming() {
+	streaming := l.Streaming()
+	if streaming && target == l.heldFor && l.Holding() {
+		// Its mailbox is busy and its run waits on this reader: the message
+		// only joins the queue.
 		n.sys.Root.Send(target, msg)
 		return
 	}
@@ -86,7 +91,12 @@ func (n *Node) post(l *link, target *actor.PID, msg any) {
 		n.sys.Root.Send(target, msg)
 	}
 	// A Schedule that saw the slot armed may have filled it until now.
-	if fn := s.fn.Swap(closedSlot); fn != nil && fn != closedSlot {
+	fn := s.fn.Swap(closedSlot)
+	switch {
+	case fn == nil || fn == closedSlot:
+	case streaming && l.RunWhenDry(*fn):
+		l.heldFor = target
+	default:
 		l.RunAfter(*fn)
 	}
 }

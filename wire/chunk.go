@@ -295,10 +295,11 @@ func (a *Assembler) start(c Frame) (Frame, bool, error) {
 			return a.fail(src, flags, fmt.Errorf("%w: a %d-byte frame from context %d, %d bytes held, limit %d",
 				ErrChunkQuota, s.want, src, a.held, a.maxBytes))
 		}
-		if cap(a.spare) >= s.want && cap(a.spare) <= room {
+		switch {
+		case cap(a.spare) >= s.want && cap(a.spare) <= room:
 			s.buf, a.spare = a.spare[:0], nil
-		} else {
-			s.buf = make([]byte, 0, s.want)
+		default:
+			s.buf = recycledFrame(s.want, room)
 		}
 	} else {
 		s.buf, a.spare = a.spare[:0], nil

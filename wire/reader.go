@@ -150,6 +150,17 @@ func (r *Reader) ReadFrame() (Frame, error) {
 // has (at least partly) arrived already.
 func (r *Reader) Buffered() int { return r.br.w - r.br.r }
 
+// NextBuffered reports whether the next frame is wholly in the read buffer
+// already, so that the next ReadFrame returns it without reading from the
+// stream (and so without waiting for the peer).
+func (r *Reader) NextBuffered() bool {
+	b := &r.br
+	if b.w-b.r < HeaderSize {
+		return false
+	}
+	return Header(b.b[b.r:b.r+HeaderSize]).frameLen64() <= uint64(b.w-b.r)
+}
+
 // Offset returns the stream offset just past the last frame ReadFrame
 // returned: the sum of the lengths of all frames read so far. The frame
 // ReadFrame returns next starts there.

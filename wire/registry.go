@@ -497,6 +497,21 @@ func (r *Registry) DecodeNameKept(c *TypeCache, name []byte, payload []byte) (an
 	return r.decodeNameCached(c, name, payload, true)
 }
 
+// DecodeNameOwned is [Registry.DecodeNameKept] that also says whether
+// the value may refer to payload's buffer: keeps is false only when it is
+// proven not to (nothing the value reaches points into the buffer, see
+// keeps; a failed decode keeps nothing), and the caller, who owns the
+// buffer, may then reuse it ([Assembler.Recycle]). The value of a
+// generated codec, which copies, usually keeps nothing; one whose large
+// []byte aliases the payload keeps it.
+func (r *Registry) DecodeNameOwned(c *TypeCache, name []byte, payload []byte) (v any, keepsPayload bool, err error) {
+	v, err = r.decodeNameCached(c, name, payload, true)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, keeps(v, payload), nil
+}
+
 func (r *Registry) decodeNameCached(c *TypeCache, name []byte, payload []byte, kept bool) (any, error) {
 	rt, ok := c.lookup(r.snapshot(), name)
 	if !ok {

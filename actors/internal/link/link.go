@@ -338,11 +338,13 @@ func (l *Link) readFrames() (err error, still bool) {
 				!errors.Is(err, syscall.ECONNRESET) { // a peer that died with our frames unread
 				err = &ProtocolError{Err: err}
 			}
+			l.handOffRun() // a run RunWhenDry held for frames that did not come
 			return err, true
 		}
 		l.rx.Add(1)
 		l.countIn(f)
 		if err = l.claimFDs(f, start); err != nil {
+			l.handOffRun()
 			return &ProtocolError{Err: err}, true
 		}
 		err = l.handle(f)
@@ -351,10 +353,7 @@ func (l *Link) readFrames() (err error, still bool) {
 			l.inFDs = nil
 		}
 		if err != nil {
-			if fn := l.after; fn != nil {
-				l.after = nil
-				go fn()
-			}
+			l.handOffRun()
 			return err, true
 		}
 		if !l.runAfter() {

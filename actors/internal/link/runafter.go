@@ -46,6 +46,32 @@ func (l *Link) RunAfter(fn func()) {
 	l.after = fn
 }
 
+// MaxHeld is how many frames a run given to RunWhenDry waits behind at
+// most before it runs.
+const MaxHeld = 128
+
+// RunWhenDry is RunAfter for a link that is streaming: fn runs on the
+// reader, under the same watchdog, once the frames already wholly in the
+// read buffer behind this one are handled (before any read that could wait
+// for the peer), or after MaxHeld of them, whichever is first. A mailbox
+// whose run is held this way stays busy meanwhile, so what the reader posts
+// to it in between only joins its queue (no hand-off, no lock the run
+// holds), and the run then takes them all in one go. Only HandleFrame may
+// call it; a second call while a run waits runs fn on a new goroutine, as
+// RunAfter does, and reports false.
+func (l *Link) RunWhenDry(fn func()) bool {
+	if l.after != nil {
+		go fn()
+		return false
+	}
+	l.after, l.hold, l.held = fn, true, 0
+	return true
+}
+
+// Holding reports whether a run given to RunWhenDry still waits. Only
+// HandleFrame may call it.
+func (l *Link) Holding() bool { return l.hold }
+
 // YieldAfter asks the reader goroutine to give its thread away once the
 // frame being handled is done, when nothing more of the stream has arrived:
 // the goroutine the frame readied (a requester waiting for its answer, in
@@ -80,6 +106,13 @@ func (l *Link) runAfter() bool {
 	if fn == nil {
 		return true
 	}
+	if l.hold {
+		if l.held < MaxHeld && l.r.NextBuffered() {
+			l.held++
+			return true
+		}
+		l.hold = false
+	}
 	l.after = nil
 	start := int64(time.Since(l.epoch)) + 1 // never 0 or detached
 	l.run.Store(start)
@@ -88,6 +121,15 @@ func (l *Link) runAfter() bool {
 	}
 	fn()
 	return l.run.CompareAndSwap(start, 0)
+}
+
+// handOffRun gives the run RunAfter or RunWhenDry left, if any, a
+// goroutine of its own: the reader is ending.
+func (l *Link) handOffRun() {
+	if fn := l.after; fn != nil {
+		l.after, l.hold = nil, false
+		go fn()
+	}
 }
 
 // kickWatch wakes the watchdog, starting it on first use.
@@ -184,6 +226,8 @@ func (l *Link) Detached() int64 { return l.detachCount.Load() }
 type runState struct {
 	after       func()       // owned by the reader goroutine
 	yield       bool         // owned by the reader goroutine, see YieldAfter
+	hold        bool         // owned by the reader goroutine: after waits (RunWhenDry)
+	held        int          // owned by the reader goroutine: frames handled since
 	run         atomic.Int64 // 1 + start of the run in progress (ns since epoch), 0, or detached
 	watchOn     atomic.Bool  // the watchdog is looking (false: parked or not started)
 	watchOnce   sync.Once
