@@ -72,8 +72,10 @@ type Encoding struct {
 	enc  plannedEncoder
 }
 
-// plannedEncoder appends msg's payload with its type's struct plan.
-type plannedEncoder func(dst []byte, msg any) []byte
+// plannedEncoder appends msg's payload with its type's struct plan, or
+// reports false (dst unchanged) when the plan turned out not to agree with
+// msgpack (structPlan.ok).
+type plannedEncoder func(dst []byte, msg any) ([]byte, bool)
 
 // AppendPlanned appends msg's payload with the encoder of its type's
 // struct plan and reports true, or reports false (dst unchanged) when the
@@ -84,7 +86,7 @@ func (e Encoding) AppendPlanned(dst []byte, msg any) ([]byte, bool) {
 	if e.enc == nil {
 		return dst, false
 	}
-	return e.enc(dst, msg), true
+	return e.enc(dst, msg)
 }
 
 // NewRegistry returns an empty Registry.
@@ -150,6 +152,9 @@ type typeCodecs struct {
 // decodePlannedAs returns the plannedDecoder of T with plan p.
 func decodePlannedAs[T any](p *structPlan) plannedDecoder {
 	return func(payload []byte, ptr, kept bool) (any, bool) {
+		if !p.ok() {
+			return nil, false
+		}
 		v := new(T)
 		if !p.decode(payload, unsafe.Pointer(v), kept) {
 			return nil, false
@@ -163,15 +168,18 @@ func decodePlannedAs[T any](p *structPlan) plannedDecoder {
 
 // encodePlannedAs returns the plannedEncoder of T and *T with plan p.
 func encodePlannedAs[T any](p *structPlan) plannedEncoder {
-	return func(dst []byte, msg any) []byte {
+	return func(dst []byte, msg any) ([]byte, bool) {
+		if !p.ok() {
+			return dst, false
+		}
 		if v, ok := msg.(*T); ok {
 			if v == nil {
-				return append(dst, msgpackNil)
+				return append(dst, msgpackNil), true
 			}
-			return p.encode(dst, unsafe.Pointer(v))
+			return p.encode(dst, unsafe.Pointer(v)), true
 		}
 		v := msg.(T)
-		return p.encode(dst, unsafe.Pointer(&v))
+		return p.encode(dst, unsafe.Pointer(&v)), true
 	}
 }
 
