@@ -96,6 +96,8 @@ type link struct {
 	relay         map[uint32]*relayStream // chunk streams forwarded from this link, by source
 	hop           hopSlot                 // zero-hop delivery (zerohop.go)
 	heldFor       *actor.PID              // the target whose run waits on the reader (zerohop.go)
+	okSrc         uint32                  // the last source that passed the reverse-path check
+	okWrites      uint64                  // n.mu's write count when it passed; 0: none (routehint.go)
 }
 
 // relayStream is a chunk stream this context forwards: the head of the

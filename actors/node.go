@@ -136,7 +136,8 @@ type Node struct {
 	prop       atomic.Pointer[propagation] // Config.Propagator, nil for none
 	builtin    kindTable                   // the built-in kinds, never changed
 
-	mu       sync.RWMutex
+	mu       routeMu // guards the fields below; see routehint.go
+	hints    [routeHints]atomic.Pointer[routeHint]
 	parent   *link
 	children map[uint32]*link      // direct children
 	rt       *route.Table          // routes, names, dead contexts, ID grants

@@ -217,6 +217,9 @@ func (n *Node) sendUserTraced(cx context.Context, ctx uint32, pid *actor.PID, m 
 	} else {
 		err = l.sendFDsContext(cx, b[start:], fds, mode) // closes fds, sent or not
 	}
+	if err == nil {
+		return nil
+	}
 	if fdRefused(err) {
 		return &FDError{Context: ctx, PID: pid, Err: err}
 	}

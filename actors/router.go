@@ -42,10 +42,14 @@ func nameOf(l *link) route.Link {
 
 // linkTo returns the link toward context id, or a *DeadError.
 func (n *Node) linkTo(id uint32) (*link, error) {
+	if l := n.hintedLink(id); l != nil {
+		return l, nil
+	}
 	n.mu.RLock()
 	l := n.routeLocked(id)
 	closed := n.closed
 	if l != nil && !closed {
+		n.keepHint(id, l)
 		n.mu.RUnlock()
 		return l, nil
 	}
@@ -60,11 +64,21 @@ func (n *Node) linkTo(id uint32) (*link, error) {
 	return nil, newDeadError(id, nil, wire.DeadUnreachable, fmt.Sprintf("no route to context %d", id), ErrNoRoute)
 }
 
-// arrivedOnRoute is the reverse-path check: a frame claiming to come from
-// context id must arrive on the link that leads to id.
-func (n *Node) arrivedOnRoute(l *link, id uint32) bool {
+// arrivedChecked is the reverse-path check of frame header h on link l
+// (its source, and its authority when that is another context), made under
+// n.mu once per source while the routes do not change: the last source
+// that passed on l is kept with the count of n.mu's write acquisitions it
+// passed at (routehint.go). Only l's reader calls it.
+func (n *Node) arrivedChecked(l *link, h wire.Header) bool {
+	src := h.Src()
+	if h.Auth() == src && src == l.okSrc && l.okWrites == n.mu.writes.Load() {
+		return true
+	}
 	n.mu.RLock()
-	ok := n.rt.ArrivedOn(nameOf(l), id)
+	ok := n.rt.ArrivedOn(nameOf(l), src) && (h.Auth() == src || n.rt.ArrivedOn(nameOf(l), h.Auth()))
+	if ok && h.Auth() == src {
+		l.okSrc, l.okWrites = src, n.mu.writes.Load()
+	}
 	n.mu.RUnlock()
 	return ok
 }
@@ -78,7 +92,7 @@ func (n *Node) handleFrame(l *link, f wire.Frame) error {
 	if known && e.local {
 		return e.handle(l, f)
 	}
-	if !n.arrivedOnRoute(l, h.Src()) || (h.Auth() != h.Src() && !n.arrivedOnRoute(l, h.Auth())) {
+	if !n.arrivedChecked(l, h) {
 		l.CountDrop()
 		n.warnOnce(l, route.TripSpoofed, "dropped frame with spoofed source", "kind", kind, "src", h.Src(), "auth", h.Auth(),
 			"dst", h.Dst())
