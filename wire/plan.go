@@ -141,7 +141,7 @@ func plainField(t reflect.Type) bool {
 	return false
 }
 
-// agrees checks, at Register, that the plan writes what msgpack writes for
+// agrees checks, at its first use (ok), that the plan writes what msgpack writes for
 // a zero T and for a T with every field set (an extension or encoder that
 // msgpack knows for T, and the plan cannot see, shows here), and that it
 // reads back what it wrote.
@@ -182,6 +182,12 @@ func (p *structPlan) agrees(t reflect.Type) bool {
 // encoder writes it: a map of every field, in order, with int and uint in
 // their shortest form and sized integers in their own width.
 func (p *structPlan) encode(dst []byte, v unsafe.Pointer) []byte {
+	return p.encodeGaps(dst, v, nil)
+}
+
+// encodeGaps is encode that leaves a []byte field of at least GapMin bytes
+// as a gap of g (nil g: none).
+func (p *structPlan) encodeGaps(dst []byte, v unsafe.Pointer, g *Gaps) []byte {
 	dst = append(dst, p.head...)
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -198,9 +204,13 @@ func (p *structPlan) encode(dst []byte, v unsafe.Pointer) []byte {
 			dst = appendStr(dst, *(*string)(at))
 		case reflect.Slice:
 			b := *(*[]byte)(at)
-			if b == nil {
+			switch {
+			case b == nil:
 				dst = append(dst, msgpackNil)
-			} else {
+			case g.take(len(b)):
+				dst = appendBinLen(dst, len(b))
+				g.add(len(dst), b)
+			default:
 				dst = append(appendBinLen(dst, len(b)), b...)
 			}
 		case reflect.Int:
