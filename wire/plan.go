@@ -160,6 +160,12 @@ func (p *structPlan) agrees(t reflect.Type) bool {
 // encoder writes it: a map of every field, in order, with int and uint in
 // their shortest form and sized integers in their own width.
 func (p *structPlan) encode(dst []byte, v unsafe.Pointer) []byte {
+	return p.encodeGaps(dst, v, nil)
+}
+
+// encodeGaps is encode that leaves a []byte field of at least GapMin bytes
+// as a gap of g (nil g: none).
+func (p *structPlan) encodeGaps(dst []byte, v unsafe.Pointer, g *Gaps) []byte {
 	dst = append(dst, p.head...)
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -176,9 +182,13 @@ func (p *structPlan) encode(dst []byte, v unsafe.Pointer) []byte {
 			dst = appendStr(dst, *(*string)(at))
 		case reflect.Slice:
 			b := *(*[]byte)(at)
-			if b == nil {
+			switch {
+			case b == nil:
 				dst = append(dst, msgpackNil)
-			} else {
+			case g.take(len(b)):
+				dst = appendBinLen(dst, len(b))
+				g.add(len(dst), b)
+			default:
 				dst = append(appendBinLen(dst, len(b)), b...)
 			}
 		case reflect.Int:

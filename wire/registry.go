@@ -61,10 +61,17 @@ type Encoding struct {
 	// Name is the wire type name (see [Registry.TypeName]).
 	Name string
 	enc  plannedEncoder
+	gaps bool // the encoders may leave gaps, and a value may have some (gapSafe)
 }
 
-// plannedEncoder appends msg's payload with its type's struct plan.
-type plannedEncoder func(dst []byte, msg any) []byte
+// MayGap reports whether an encoding of a value of e's type given [Gaps]
+// may leave some: the type reaches a []byte, and no code of its own runs
+// while it is encoded. Otherwise there is no need for Gaps.
+func (e Encoding) MayGap() bool { return e.gaps }
+
+// plannedEncoder appends msg's payload with its type's struct plan,
+// leaving large []byte fields as gaps of g when g is not nil.
+type plannedEncoder func(dst []byte, msg any, g *Gaps) []byte
 
 // AppendPlanned appends msg's payload with the encoder of its type's
 // struct plan and reports true, or reports false (dst unchanged) when the
@@ -72,10 +79,17 @@ type plannedEncoder func(dst []byte, msg any) []byte
 // of the type e was returned for. The bytes are those the reflective
 // encoder writes.
 func (e Encoding) AppendPlanned(dst []byte, msg any) ([]byte, bool) {
+	return e.AppendPlannedGaps(dst, msg, nil)
+}
+
+// AppendPlannedGaps is AppendPlanned that leaves each []byte field of at
+// least [GapMin] bytes out of dst, as a gap of g (see [Gaps]); nil g
+// copies everything.
+func (e Encoding) AppendPlannedGaps(dst []byte, msg any, g *Gaps) ([]byte, bool) {
 	if e.enc == nil {
 		return dst, false
 	}
-	return e.enc(dst, msg), true
+	return e.enc(dst, msg, g), true
 }
 
 // NewRegistry returns an empty Registry.
@@ -137,15 +151,15 @@ func decodePlannedAs[T any](p *structPlan) plannedDecoder {
 
 // encodePlannedAs returns the plannedEncoder of T and *T with plan p.
 func encodePlannedAs[T any](p *structPlan) plannedEncoder {
-	return func(dst []byte, msg any) []byte {
+	return func(dst []byte, msg any, g *Gaps) []byte {
 		if v, ok := msg.(*T); ok {
 			if v == nil {
 				return append(dst, msgpackNil)
 			}
-			return p.encode(dst, unsafe.Pointer(v))
+			return p.encodeGaps(dst, unsafe.Pointer(v), g)
 		}
-		v := msg.(T)
-		return p.encode(dst, unsafe.Pointer(&v))
+		v := msg.(T) // a copy whose slices are the caller's
+		return p.encodeGaps(dst, unsafe.Pointer(&v), g)
 	}
 }
 
@@ -195,8 +209,9 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 		next.names[k] = v
 	}
 	next.names[name] = t
-	next.byType[t] = Encoding{Name: name, enc: c.enc}
-	next.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc}
+	gaps := gapSafe(t)
+	next.byType[t] = Encoding{Name: name, enc: c.enc, gaps: gaps}
+	next.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc, gaps: gaps}
 	next.byName[name] = newRegisteredType(t, false, c)
 	next.byName[ptrPrefix+name] = newRegisteredType(t, true, c)
 	r.maps.Store(next)
@@ -234,6 +249,7 @@ type appendWriter struct {
 	b     []byte
 	fdsOK bool
 	fds   []any
+	gaps  *Gaps // where a large []byte value goes instead of b (gaps.go), if set
 }
 
 func (w *appendWriter) Write(p []byte) (int, error) {

@@ -30,17 +30,18 @@ const (
 // Len returns the bytes queued.
 func (q *blockQueue) Len() int { return q.n }
 
-// append queues frame.
-func (q *blockQueue) append(frame []byte) {
-	b := q.tail(len(frame))
-	*b = append(*b, frame...)
-	q.n += len(frame)
+// append queues frame p.
+func (q *blockQueue) append(p wire.Pieces) {
+	n := p.Len()
+	b := q.tail(n)
+	*b = p.AppendTo(*b)
+	q.n += n
 }
 
-// appendChunks queues frame as CHUNK frames, size bytes in all.
-func (q *blockQueue) appendChunks(frame []byte, size int) {
+// appendChunks queues frame p as CHUNK frames, size bytes in all.
+func (q *blockQueue) appendChunks(p wire.Pieces, size int) {
 	b := q.tail(size)
-	*b = wire.AppendChunks(*b, frame, wire.DefaultChunkSize)
+	*b = wire.AppendChunksOf(*b, p, wire.DefaultChunkSize)
 	q.n += size
 }
 

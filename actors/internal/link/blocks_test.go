@@ -21,7 +21,7 @@ func TestBlockQueue_WholeFramesInOrder(t *testing.T) {
 			body := make([]byte, rng.IntN(3000))
 			f := frameOf(testKind, append(binary.BigEndian.AppendUint32(nil, uint32(i)), body...))
 			frames = append(frames, f)
-			q.append(f)
+			q.append(wire.Pieces{Buf: f})
 		}
 		return frames
 	}

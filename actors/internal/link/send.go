@@ -82,6 +82,16 @@ func (l *Link) SendFDs(frame []byte, fds []int, mode Mode) error {
 // SendContext is SendFDs that stops waiting for room when ctx is done and
 // then returns ctx's error (the frame was not queued).
 func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mode) error {
+	return l.send(ctx, wire.Pieces{Buf: frame}, fds, mode)
+}
+
+// send is SendContext for a frame in pieces (pieces.go); a frame with
+// descriptors is in one piece.
+func (l *Link) send(ctx context.Context, p wire.Pieces, fds []int, mode Mode) error {
+	if len(p.Gaps) > 0 && (l.raw == nil || len(fds) > 0) {
+		p = wire.Pieces{Buf: p.AppendTo(nil)} // no writev: one buffer
+	}
+	frame := p.Buf
 	if len(fds) > 0 {
 		if !l.fdOK {
 			CloseFDs(fds)
@@ -93,7 +103,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 				wire.ErrFrameTooLarge, MaxFDFrame, len(frame))
 		}
 	}
-	size := len(frame)
+	size := p.Len()
 	// Chunks in transit are forwarded as they are.
 	chunked := mode != Control && size > wire.DefaultChunkSize+wire.HeaderSize &&
 		wire.Header(frame).Kind() != wire.KindChunk
@@ -101,7 +111,7 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 		size = wire.ChunkedLen(size, wire.DefaultChunkSize)
 	}
 	// A chunked frame goes inline only as a writev of chunk headers and
-	// slices of frame (writeChunksInline), on a non-blocking descriptor.
+	// slices of frame (writePiecesInline), on a non-blocking descriptor.
 	mayInline := (mode == Inline || mode == Bounded) && (!chunked || (l.raw != nil && len(fds) == 0))
 	l.mu.Lock()
 	if err := l.room(ctx, mode, size); err != nil {
@@ -126,8 +136,8 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 		idle := now-l.lastSend > int64(inlineIdle)
 		l.lastSend = now
 		if idle || answers {
-			if chunked {
-				return l.writeChunksInline(frame, size)
+			if chunked || len(p.Gaps) > 0 {
+				return l.writePiecesInline(p, chunked, size)
 			}
 			return l.writeInline(frame, fds)
 		}
@@ -136,13 +146,13 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 	switch {
 	case len(fds) > 0:
 		l.fdq = append(l.fdq, fdFrame{off: l.bulk.Len(), fds: fds})
-		l.bulk.append(frame)
+		l.bulk.append(p)
 	case mode == Control:
-		l.ctrl = append(l.ctrl, frame...)
+		l.ctrl = p.AppendTo(l.ctrl)
 	case chunked:
-		l.bulk.appendChunks(frame, size)
+		l.bulk.appendChunks(p, size)
 	default:
-		l.bulk.append(frame)
+		l.bulk.append(p)
 	}
 	l.noteQueue()
 	l.mu.Unlock()
@@ -255,75 +265,6 @@ func (l *Link) writeInline(frame []byte, fds []int) error {
 		l.wake.Broadcast()
 	}
 	return nil
-}
-
-// writeChunksInline is writeInline for a frame sent as chunks: one writev
-// of each chunk's header and its slice of frame, without copying frame
-// into the queue. What the kernel does not take at once is queued: the
-// rest of the chunk it stopped in as l.partial (written first), the
-// chunks after it ahead of whatever was queued meanwhile, so the chunks of
-// one frame stay contiguous and control frames still pass between them.
-// l.mu is held on entry and released.
-func (l *Link) writeChunksInline(frame []byte, size int) error {
-	l.writing = true
-	l.mu.Unlock()
-	hdrs := wire.AppendChunkHeaders(make([]byte, 0, size-len(frame)), frame, wire.DefaultChunkSize)
-	iov := make([][]byte, 0, 2*len(hdrs)/wire.HeaderSize)
-	for i := 0; i*wire.HeaderSize < len(hdrs); i++ {
-		iov = append(iov, hdrs[i*wire.HeaderSize:(i+1)*wire.HeaderSize],
-			frame[i*wire.DefaultChunkSize:min((i+1)*wire.DefaultChunkSize, len(frame))])
-	}
-	n, err := l.tryWritev(iov)
-	l.mu.Lock()
-	l.writing = false
-	if err == nil && n < size && !l.closed {
-		l.queueRestLocked(iov, n)
-	}
-	pending := len(l.ctrl) > 0 || l.bulk.Len() > 0 || len(l.partial) > 0
-	l.mu.Unlock()
-	if err != nil {
-		l.Shutdown(err)
-		l.mu.Lock()
-		err = l.cause
-		l.mu.Unlock()
-		return err
-	}
-	if pending {
-		l.wake.Broadcast()
-	}
-	return nil
-}
-
-// queueRestLocked queues what is left of iov (header and body pairs of
-// chunks) after its first n bytes were written: the rest of the chunk the
-// write stopped in as l.partial, the following chunks in front of l.bulk.
-// l.mu is held.
-func (l *Link) queueRestLocked(iov [][]byte, n int) {
-	i := 0
-	for ; i < len(iov) && n >= len(iov[i]); i++ {
-		n -= len(iov[i])
-	}
-	if i == len(iov) {
-		return
-	}
-	next := i + 2 - i%2 // the header after the chunk the write stopped in
-	l.partial = append(l.partial[:0], iov[i][n:]...)
-	if i%2 == 0 { // stopped in a header: its body goes with it
-		l.partial = append(l.partial, iov[i+1]...)
-	}
-	var rest []byte
-	for _, b := range iov[min(next, len(iov)):] {
-		rest = append(rest, b...)
-	}
-	if len(rest) == 0 {
-		return
-	}
-	l.bigSend = max(l.bigSend, len(rest))
-	for j := range l.fdq {
-		l.fdq[j].off += len(rest)
-	}
-	l.bulk.prepend(rest)
-	l.noteQueue()
 }
 
 // tryWrite writes what the kernel takes of frame (with its descriptors,
