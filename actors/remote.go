@@ -103,6 +103,15 @@ func (n *Node) ctxOf(pid *actor.PID) uint32 {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+var gapsPool = sync.Pool{New: func() any { return new(wire.Gaps) }}
+
+func getGaps() *wire.Gaps { return gapsPool.Get().(*wire.Gaps) }
+
+func putGaps(g *wire.Gaps) {
+	g.Reset() // forget the message's slices
+	gapsPool.Put(g)
+}
+
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
 // maxPooledBuf is the largest send buffer kept for reuse: enough for the
@@ -175,29 +184,39 @@ func (n *Node) sendUserTraced(cx context.Context, ctx uint32, pid *actor.PID, m 
 	}
 	envAt := len(b)
 	b = wire.AppendEnvelopeHead(b, e)
+	var gaps *wire.Gaps // large []byte values written from the message itself
+	if enc.MayGap() && l.Gathers() {
+		gaps = getGaps()
+		defer putGaps(gaps)
+	}
 	var vals []any
-	if out, ok := enc.AppendPlanned(b, msg); ok {
+	if out, ok := enc.AppendPlannedGaps(b, msg, gaps); ok {
 		b = out // the type's struct plan: no reflection, no descriptors
-	} else if b, vals, err = n.reg.AppendPayloadFDs(b, msg); err != nil {
+	} else if b, vals, err = n.reg.AppendPayloadGaps(b, msg, gaps); err != nil {
 		return err
 	}
 	var fds []int
 	if vals != nil {
+		b = gaps.Fill(b) // a frame with descriptors is written in one piece
 		if b, fds, err = n.attachFDs(l, b, start, envAt, vals); err != nil {
 			return &FDError{Context: ctx, PID: pid, Err: err}
 		}
 	}
-	if err = wire.FinishFrame(b, start, kvLen); err != nil {
+	if err = wire.FinishFrameGaps(b, start, kvLen, gaps); err != nil {
 		closeFDs(fds)
 		return err
 	}
-	if len(b)-start > l.maxFrame() {
+	if len(b)-start+gaps.Len() > l.maxFrame() {
 		closeFDs(fds)
 		return &DeadError{Context: ctx, PID: pid, Code: wire.DeadRejected,
 			Reason: "message larger than the link's frame limit"}
 	}
 	*buf = b
-	err = l.sendFDsContext(cx, b[start:], fds, mode) // closes fds, sent or not
+	if gaps.Len() > 0 {
+		err = l.SendPieces(cx, gaps.Pieces(b, start), mode)
+	} else {
+		err = l.sendFDsContext(cx, b[start:], fds, mode) // closes fds, sent or not
+	}
 	if err == nil {
 		return nil
 	}

@@ -35,7 +35,25 @@ func init() {
 	// msgpack's per-type decoders belong to the msgpack package, as its
 	// extension registry does (fds.go): []byte, the one type registered
 	// here, decodes as msgpack's own decoder does it for any other reader.
-	msgpack.Register([]byte(nil), nil, decodeBytesKept)
+	msgpack.Register([]byte(nil), encodeBytesGap, decodeBytesKept)
+}
+
+// encodeBytesGap encodes a []byte as msgpack's encodeByteSliceValue does,
+// except that into a payload encoded with gaps (Registry.AppendPayloadGaps)
+// a value of at least GapMin bytes goes as a gap: its header is written,
+// and the value itself, not a copy, is recorded with its place (gaps.go).
+// Only the value's own slice becomes a gap, never bytes msgpack passes to
+// its writer from a buffer of its own.
+func encodeBytesGap(e *msgpack.Encoder, v reflect.Value) error {
+	b := v.Bytes()
+	if w, ok := e.Writer().(*appendWriter); ok && b != nil && w.gaps.take(len(b)) {
+		if err := e.EncodeBytesLen(len(b)); err != nil {
+			return err
+		}
+		w.gaps.add(len(w.b), b)
+		return nil
+	}
+	return e.EncodeBytes(b)
 }
 
 // decodeBytesKept decodes a msgpack bin or str into a []byte, aliasing a

@@ -30,7 +30,7 @@ const DefaultChunkSize = 128 << 10
 // of whole, header included; an [Assembler] at the destination gives them
 // back as one frame. whole must be a frame built by this package.
 func AppendChunks(dst, whole []byte, chunk int) []byte {
-	return appendChunks(dst, whole, chunk, true)
+	return appendChunksOf(dst, Pieces{Buf: whole}, chunk, true)
 }
 
 // AppendChunkHeaders appends to dst the headers of the chunks
@@ -39,28 +39,30 @@ func AppendChunks(dst, whole []byte, chunk int) []byte {
 // whole in memory writes header and body pairs with one writev instead of
 // copying whole into chunk frames first.
 func AppendChunkHeaders(dst, whole []byte, chunk int) []byte {
-	return appendChunks(dst, whole, chunk, false)
+	return appendChunksOf(dst, Pieces{Buf: whole}, chunk, false)
 }
 
-// appendChunks is AppendChunks, and AppendChunkHeaders without the bodies.
-func appendChunks(dst, whole []byte, chunk int, bodies bool) []byte {
+// appendChunksOf is AppendChunksOf, and AppendChunkHeaders without the
+// bodies.
+func appendChunksOf(dst []byte, whole Pieces, chunk int, bodies bool) []byte {
 	if chunk <= 0 {
 		chunk = DefaultChunkSize
 	}
-	h := Header(whole)
+	h := Header(whole.Buf)
 	s := FrameSpec{Kind: KindChunk, Dst: h.Dst(), Src: h.Src(), Auth: h.Auth()}
-	for off := 0; off < len(whole) || off == 0; off += chunk {
-		end := min(off+chunk, len(whole))
+	n := whole.Len()
+	for off := 0; off < n || off == 0; off += chunk {
+		end := min(off+chunk, n)
 		s.Flags = 0
 		if off == 0 {
 			s.Flags |= FlagStart
 		}
-		if end == len(whole) {
+		if end == n {
 			s.Flags |= FlagEnd
 		}
 		dst = appendHeader(dst, s, 0, uint32(end-off))
 		if bodies {
-			dst = append(dst, whole[off:end]...)
+			dst = whole.AppendRange(dst, off, end)
 		}
 	}
 	return dst

@@ -144,17 +144,29 @@ func registerFDExt(kind FDKind, zero any) {
 // A message with a generated MarshalMsg is encoded by it (it cannot hold
 // descriptors: msgp generates no codec for them).
 func (r *Registry) AppendPayloadFDs(dst []byte, msg any) (out []byte, fds []any, err error) {
+	return r.AppendPayloadGaps(dst, msg, nil)
+}
+
+// AppendPayloadGaps is [Registry.AppendPayloadFDs] that leaves each []byte
+// value of at least [GapMin] bytes out of out, as a gap of g (see [Gaps]),
+// where the reflective encoder writes it; nil g copies everything.
+// Generated codecs (MarshalMsg) copy whatever g says.
+func (r *Registry) AppendPayloadGaps(dst []byte, msg any, g *Gaps) (out []byte, fds []any, err error) {
 	if out, ok, err := appendGenerated(dst, msg); ok {
 		if err != nil {
 			return dst, nil, fmt.Errorf("wire: encode %T: %w", msg, err)
 		}
 		return out, nil, nil
 	}
+	if g != nil && !r.snapshot().byType[reflect.TypeOf(msg)].gaps {
+		g = nil
+	}
 	e := encoderPool.Get().(*payloadEncoder)
 	e.enc.Reset(&e.w)
-	e.w.b, e.w.fdsOK = dst, true
+	e.w.b, e.w.fdsOK, e.w.gaps = dst, true, g
 	err = e.enc.Encode(msg)
 	out = e.w.b
+	e.w.gaps = nil
 	if len(e.w.fds) > 0 && err == nil {
 		fds = append([]any(nil), e.w.fds...)
 	}
@@ -172,7 +184,7 @@ func (r *Registry) AppendPayloadFDs(dst []byte, msg any) (out []byte, fds []any,
 // value by fds. On an error, values fds already made are the caller's to
 // close.
 func (r *Registry) DecodeNameFDs(name, payload []byte, fds FDReceiver) (any, error) {
-	rt, ok := r.maps.Load().byName[string(name)]
+	rt, ok := r.snapshot().byName[string(name)]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}

@@ -285,6 +285,21 @@ func BeginFrame(dst []byte, s FrameSpec) (out []byte, start int) {
 // out of range, kvLen exceeds [MaxKVLen] or the body exceeds [MaxBodyLen].
 // It does not check the peer's frame limit; see [CheckLen].
 func FinishFrame(buf []byte, start, kvLen int) error {
+	return finishFrame(buf, start, kvLen, 0)
+}
+
+// FinishFrameGaps is [FinishFrame] for a frame encoded with gaps: the
+// body is everything after the kv block up to len(buf), plus the g.Len()
+// bytes of its gaps.
+func FinishFrameGaps(buf []byte, start, kvLen int, g *Gaps) error {
+	extra := 0
+	if g != nil {
+		extra = g.Len()
+	}
+	return finishFrame(buf, start, kvLen, extra)
+}
+
+func finishFrame(buf []byte, start, kvLen, extra int) error {
 	if start < 0 || start > len(buf) || len(buf)-start < HeaderSize {
 		return malformed("frame start %d out of range for a %d-byte buffer", start, len(buf))
 	}
@@ -295,7 +310,7 @@ func FinishFrame(buf []byte, start, kvLen int) error {
 	if kvLen > rest {
 		return malformed("kv block of %d bytes but only %d bytes follow the header", kvLen, rest)
 	}
-	body := uint64(rest - kvLen)
+	body := uint64(rest-kvLen) + uint64(extra)
 	if body > MaxBodyLen {
 		return malformed("body of %d bytes, limit %d", body, uint64(MaxBodyLen))
 	}
