@@ -96,7 +96,7 @@ type Link struct {
 	mu   sync.Mutex
 	wake *sync.Cond // writer waits for frames; senders wait for room
 	ctrl []byte
-	bulk []byte
+	bulk blockQueue
 	fdq  []fdFrame // frames in bulk that carry descriptors, in order
 	// partial is the rest of a frame an inline write began, written before
 	// anything else; partialFDs are its descriptors when none of it was.
@@ -275,7 +275,8 @@ func (l *Link) Shutdown(cause error) {
 	}
 	l.closed = true
 	l.cause = cause
-	l.ctrl, l.bulk = nil, nil
+	l.ctrl = nil
+	l.bulk.reset()
 	for _, q := range l.fdq {
 		CloseFDs(q.fds)
 	}

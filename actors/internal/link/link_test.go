@@ -274,7 +274,7 @@ func TestLink_ControlFrameNotStuckBehindFullBulk(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.mu.Lock()
-			queued := len(l.bulk)
+			queued := l.bulk.Len()
 			l.mu.Unlock()
 			read := 0
 			for {

@@ -56,7 +56,7 @@ func (l *Link) writePiecesInline(p wire.Pieces, chunked bool, size int) error {
 	if err == nil && n < size && !l.closed {
 		l.queueRestLocked(iov, ends, n)
 	}
-	pending := len(l.ctrl) > 0 || len(l.bulk) > 0 || len(l.partial) > 0
+	pending := len(l.ctrl) > 0 || l.bulk.Len() > 0 || len(l.partial) > 0
 	l.mu.Unlock()
 	if err != nil {
 		l.Shutdown(err)
@@ -121,14 +121,10 @@ func (l *Link) queueRestLocked(iov [][]byte, ends []int, n int) {
 	}
 	rest := appendVecRange(make([]byte, 0, total-ends[c]), iov, ends[c], total)
 	l.bigSend = max(l.bigSend, len(rest))
-	if len(l.bulk) == 0 {
-		l.bulk = append(l.bulk, rest...)
-	} else {
-		for j := range l.fdq {
-			l.fdq[j].off += len(rest)
-		}
-		l.bulk = append(rest, l.bulk...)
+	for j := range l.fdq {
+		l.fdq[j].off += len(rest)
 	}
+	l.bulk.prepend(rest)
 	l.noteQueue()
 }
 

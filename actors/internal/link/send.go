@@ -127,7 +127,7 @@ func (l *Link) send(ctx context.Context, p wire.Pieces, fds []int, mode Mode) er
 	rx := l.rx.Load()
 	answers := rx != l.rxSeen && l.raw != nil
 	l.rxSeen = rx
-	empty := len(l.ctrl) == 0 && len(l.bulk) == 0
+	empty := len(l.ctrl) == 0 && l.bulk.Len() == 0
 	// The clock is read only by a send that may go inline: one that joins
 	// a queue is stamped by the writer, when it writes the batch (a
 	// streaming sender reads no clock per frame).
@@ -145,14 +145,14 @@ func (l *Link) send(ctx context.Context, p wire.Pieces, fds []int, mode Mode) er
 	l.bigSend = max(l.bigSend, size)
 	switch {
 	case len(fds) > 0:
-		l.fdq = append(l.fdq, fdFrame{off: len(l.bulk), fds: fds})
-		l.bulk = append(l.bulk, frame...)
+		l.fdq = append(l.fdq, fdFrame{off: l.bulk.Len(), fds: fds})
+		l.bulk.append(p)
 	case mode == Control:
 		l.ctrl = p.AppendTo(l.ctrl)
 	case chunked:
-		l.bulk = wire.AppendChunksOf(l.bulk, p, wire.DefaultChunkSize)
+		l.bulk.appendChunks(p, size)
 	default:
-		l.bulk = p.AppendTo(l.bulk)
+		l.bulk.append(p)
 	}
 	l.noteQueue()
 	l.mu.Unlock()
@@ -171,10 +171,10 @@ func (l *Link) room(ctx context.Context, mode Mode, size int) error {
 		if mode == Control {
 			return len(l.ctrl) > 0 && len(l.ctrl)+size > l.maxQueue
 		}
-		return len(l.bulk) > 0 && len(l.bulk)+size > l.maxQueue
+		return l.bulk.Len() > 0 && l.bulk.Len()+size > l.maxQueue
 	}
 	if mode == Bounded && l.congested {
-		if len(l.bulk) > l.maxQueue/2 {
+		if l.bulk.Len() > l.maxQueue/2 {
 			return ErrCongested
 		}
 		l.congested = false
@@ -252,7 +252,7 @@ func (l *Link) writeInline(frame []byte, fds []int) error {
 			l.partialFDs = fds // not sent: they go with the frame's first byte
 		}
 	}
-	pending := len(l.ctrl) > 0 || len(l.bulk) > 0 || len(l.partial) > 0
+	pending := len(l.ctrl) > 0 || l.bulk.Len() > 0 || len(l.partial) > 0
 	l.mu.Unlock()
 	if err != nil {
 		l.Shutdown(err)
@@ -381,7 +381,8 @@ func rawConnOf(w any) syscall.RawConn {
 
 func (l *Link) writeLoop() {
 	defer l.wg.Done()
-	var ctrl, bulk []byte // spare buffers, swapped with the queues
+	var ctrl []byte   // spare buffer, swapped with the control queue
+	var bulk [][]byte // spare list of blocks, swapped with the bulk queue's
 	var fdq []fdFrame
 	for {
 		l.mu.Lock()
@@ -395,7 +396,7 @@ func (l *Link) writeLoop() {
 		if l.release.due && (l.writing || l.idleLocked()) {
 			l.release.due = false
 			if !l.writing {
-				ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+				ctrl, fdq = l.releaseLocked(ctrl, fdq)
 			}
 			l.mu.Unlock()
 			continue
@@ -404,7 +405,7 @@ func (l *Link) writeLoop() {
 		part := pending{buf: l.partial, fds: l.partialFDs}
 		l.partial, l.partialFDs = nil, nil
 		ctrl, l.ctrl = l.ctrl, ctrl[:0]
-		bulk, l.bulk = l.bulk, bulk[:0]
+		bulk = l.bulk.take(bulk)
 		fdq, l.fdq = l.fdq, fdq[:0]
 		l.writing = true
 		l.mu.Unlock()
@@ -416,11 +417,20 @@ func (l *Link) writeLoop() {
 		l.mu.Lock()
 		l.writing = false
 		l.lastSend = max(l.lastSend, now) // the queued frames' send time, for the idle test
+		if !l.closed {
+			// Blocks for the senders: the queue and its free blocks stay
+			// within the bulk limit.
+			l.bulk.recycle(bulk, l.maxQueue-l.bulk.Len())
+		}
+		bulk = bulk[:0]
+		if cap(bulk) > keepFDQueue<<4 {
+			bulk = nil // a long list of blocks after a burst
+		}
 		if err == nil && l.idleLocked() {
-			if l.oversizeLocked(ctrl, bulk, fdq) {
+			if l.oversizeLocked(ctrl, fdq) {
 				l.deferReleaseLocked()
 			} else {
-				ctrl, bulk, fdq = l.releaseLocked(ctrl, bulk, fdq)
+				ctrl, fdq = l.releaseLocked(ctrl, fdq)
 			}
 		}
 		l.mu.Unlock()
@@ -428,17 +438,15 @@ func (l *Link) writeLoop() {
 			l.Shutdown(err)
 			return
 		}
-		// Do not let one huge batch pin its memory.
-		if cap(bulk) > 4*l.maxQueue {
-			bulk = nil
-		}
 	}
 }
 
 // keepQueueBuf is the least queue buffer a link keeps once its queues
-// have drained. A burst grows the queues (up to the bulk limit, twice, as
-// the writer swaps two buffers); a drained link keeps buffers of at most
-// twice its largest recent frame, or keepQueueBuf, and gives the rest back,
+// have drained. A burst grows the queues (the bulk queue's blocks up to the
+// bulk limit, queued and free together, plus the batch the writer is
+// writing; the control queue's two buffers, swapped with the writer's); a
+// drained link keeps buffers (and free blocks) of at most twice its largest
+// recent frame, or keepQueueBuf, and gives the rest back,
 // so a burst of small messages leaves nothing behind while a link that
 // carries 1 MiB messages back and forth does not reallocate for each one.
 const keepQueueBuf = 64 << 10
@@ -466,9 +474,9 @@ type releaseState struct {
 
 // oversizeLocked reports whether a drained link holds queue buffers that
 // releaseLocked would give back. l.mu is held.
-func (l *Link) oversizeLocked(ctrl, bulk []byte, fdq []fdFrame) bool {
+func (l *Link) oversizeLocked(ctrl []byte, fdq []fdFrame) bool {
 	keep := max(keepQueueBuf, 2*l.bigSend)
-	return cap(ctrl) > keep || cap(bulk) > keep || cap(l.ctrl) > keep || cap(l.bulk) > keep ||
+	return cap(ctrl) > keep || cap(l.ctrl) > keep || l.bulk.freeN > keep ||
 		cap(fdq) > keepFDQueue || cap(l.fdq) > keepFDQueue
 }
 
@@ -512,13 +520,13 @@ func (l *Link) releaseTick() {
 
 // idleLocked reports whether nothing waits to be written. l.mu is held.
 func (l *Link) idleLocked() bool {
-	return len(l.partial) == 0 && len(l.ctrl) == 0 && len(l.bulk) == 0
+	return len(l.partial) == 0 && len(l.ctrl) == 0 && l.bulk.Len() == 0
 }
 
 // releaseLocked drops the writer's spare buffers and the empty queues that
 // are bigger than the link needs now (see keepQueueBuf); appends grow them
 // again on demand. l.mu is held and the queues are empty.
-func (l *Link) releaseLocked(ctrl, bulk []byte, fdq []fdFrame) ([]byte, []byte, []fdFrame) {
+func (l *Link) releaseLocked(ctrl []byte, fdq []fdFrame) ([]byte, []fdFrame) {
 	keep := max(keepQueueBuf, 2*l.bigSend)
 	l.bigSend = 0
 	drop := func(b []byte) []byte {
@@ -527,14 +535,15 @@ func (l *Link) releaseLocked(ctrl, bulk []byte, fdq []fdFrame) ([]byte, []byte, 
 		}
 		return b
 	}
-	ctrl, bulk, l.ctrl, l.bulk = drop(ctrl), drop(bulk), drop(l.ctrl), drop(l.bulk)
+	ctrl, l.ctrl = drop(ctrl), drop(l.ctrl)
+	l.bulk.release(keep)
 	if cap(fdq) > keepFDQueue {
 		fdq = nil
 	}
 	if cap(l.fdq) > keepFDQueue {
 		l.fdq = nil
 	}
-	return ctrl, bulk, fdq
+	return ctrl, fdq
 }
 
 // pending is the rest of a frame an inline write began (with its
@@ -549,10 +558,10 @@ type pending struct {
 const writePiece = 256 << 10
 
 // writeBatch writes the rest of a frame begun inline, the control frames,
-// then the bulk frames in pieces of about writePiece bytes cut at frame
-// boundaries, writing whatever control frames were queued meanwhile between
-// two pieces.
-func (l *Link) writeBatch(part pending, ctrl, bulk []byte, fdq []fdFrame) (err error) {
+// then the bulk blocks, each in pieces of at most writePiece bytes cut at
+// frame boundaries, writing whatever control frames were queued meanwhile
+// between two pieces.
+func (l *Link) writeBatch(part pending, ctrl []byte, blocks [][]byte, fdq []fdFrame) (err error) {
 	defer func() {
 		CloseFDs(part.fds)
 		for _, q := range fdq { // not sent: the link failed
@@ -576,40 +585,42 @@ func (l *Link) writeBatch(part pending, ctrl, bulk []byte, fdq []fdFrame) (err e
 		}
 	}
 	var more []byte
-	pos := 0 // offset of bulk in the batch, to meet the fdq offsets
-	for len(bulk) > 0 {
-		if len(fdq) > 0 && fdq[0].off == pos {
-			// A frame with descriptors goes alone in one sendmsg.
-			n := wire.Header(bulk).FrameLen()
-			fds := fdq[0].fds
-			fdq = fdq[1:]
-			if err := l.writeFDs(bulk[:n], fds); err != nil {
-				return err
+	pos := 0 // offset of the block in the batch, to meet the fdq offsets
+	for i, bulk := range blocks {
+		for len(bulk) > 0 {
+			if len(fdq) > 0 && fdq[0].off == pos {
+				// A frame with descriptors goes alone in one sendmsg.
+				n := wire.Header(bulk).FrameLen()
+				fds := fdq[0].fds
+				fdq = fdq[1:]
+				if err := l.writeFDs(bulk[:n], fds); err != nil {
+					return err
+				}
+				bulk, pos = bulk[n:], pos+n
+			} else {
+				plain := bulk
+				if len(fdq) > 0 && fdq[0].off-pos < len(bulk) {
+					plain = bulk[:fdq[0].off-pos]
+				}
+				n := len(plain)
+				if n > writePiece {
+					n = pieceEnd(plain)
+				}
+				if _, err := l.lw.Write(bulk[:n]); err != nil {
+					return err
+				}
+				bulk, pos = bulk[n:], pos+n
 			}
-			bulk, pos = bulk[n:], pos+n
-		} else {
-			plain := bulk
-			if len(fdq) > 0 {
-				plain = bulk[:fdq[0].off-pos]
+			if len(bulk) == 0 && i == len(blocks)-1 {
+				break
 			}
-			n := len(plain)
-			if n > writePiece {
-				n = pieceEnd(plain)
-			}
-			if _, err := l.lw.Write(bulk[:n]); err != nil {
-				return err
-			}
-			bulk, pos = bulk[n:], pos+n
-		}
-		if len(bulk) == 0 {
-			break
-		}
-		l.mu.Lock()
-		more, l.ctrl = l.ctrl, more[:0]
-		l.mu.Unlock()
-		if len(more) > 0 {
-			if _, err := l.lw.Write(more); err != nil {
-				return err
+			l.mu.Lock()
+			more, l.ctrl = l.ctrl, more[:0]
+			l.mu.Unlock()
+			if len(more) > 0 {
+				if _, err := l.lw.Write(more); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -56,7 +56,7 @@ type Stats struct {
 func (l *Link) Stats() Stats {
 	c := &l.stats
 	l.mu.Lock()
-	q := uint64(len(l.ctrl) + len(l.bulk) + len(l.partial))
+	q := uint64(len(l.ctrl) + l.bulk.Len() + len(l.partial))
 	out := l.out
 	l.mu.Unlock()
 	return Stats{
@@ -107,7 +107,7 @@ func (l *Link) countOut(frame []byte, size int) {
 
 // noteQueue raises the queue's high-water mark. l.mu is held.
 func (l *Link) noteQueue() {
-	l.out.queueHigh = max(l.out.queueHigh, uint64(len(l.ctrl)+len(l.bulk)))
+	l.out.queueHigh = max(l.out.queueHigh, uint64(len(l.ctrl)+l.bulk.Len()))
 }
 
 // pinged records when the heartbeat sent a PING, unless one is unanswered.
