@@ -23,3 +23,7 @@ func (n *Node) EgressRecords(id uint32) (int, bool) {
 	defer n.mu.RUnlock()
 	return n.rt.EgressCount(id), n.rt.Flooded(id)
 }
+
+// HeldFrames returns how many frames of this link requesters read
+// themselves, holding its read baton (link/baton.go).
+func (c *ChildLink) HeldFrames() int64 { return c.l.HeldFrames() }

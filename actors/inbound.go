@@ -48,7 +48,11 @@ func (n *Node) onUser(l *link, f wire.Frame) error {
 			l.chunks.Recycle(f)
 		}
 		awaiting.SendUserMessage(nil, msg)
-		l.YieldAfter()
+		if f.Owned { // it came in chunks: the reader keeps the read side
+			l.YieldKeep()
+		} else {
+			l.YieldAfter()
+		}
 		return nil
 	}
 	m, err := n.userEnvelope(l, f, e, msg, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/spindle-go/spindle/wire"
@@ -24,6 +25,14 @@ type reply struct {
 	ctx  uint32 // the context the answer must come from
 	ch   chan replyResult
 	once sync.Once
+	// The read baton (docs/links.md, "The read baton"): the link the
+	// answer is expected on (nil for a local target), the ticket of its
+	// read side when Expect gave it (0 otherwise), and whether the
+	// requester still holds it (its goroutine only).
+	via     *link
+	ticket  uint64
+	holding bool
+	done    atomic.Bool // resolved (or abandoned): the requester stops reading
 }
 
 type replyResult struct {
@@ -53,23 +62,59 @@ func (r *reply) Stop(*actor.PID) {}
 func (r *reply) fail(err error) { r.resolve(replyResult{err: err}) }
 
 func (r *reply) resolve(res replyResult) {
-	r.once.Do(func() { r.ch <- res })
+	r.once.Do(func() {
+		r.ch <- res
+		r.settle()
+	})
 }
+
+// settle ends the request for the link it is expected on (lnk.Link.Settled):
+// once, when it is resolved or dropped.
+func (r *reply) settle() {
+	r.done.Store(true) // before Settled: a holder that reads on sees it
+	if r.via != nil {
+		r.via.Settled(r.ticket)
+	}
+}
+
+// Answered implements lnk.Awaiter.
+func (r *reply) Answered() bool { return r.done.Load() }
 
 // newReply registers a reply process that waits for an answer from context
 // ctx. It fails at once with a *DeadError when ctx is already known dead.
+// An answer from another context is expected on the link toward it, whose
+// read side the requester may get to hold (the read baton): the caller
+// must wait through r.await, or dropReply.
 func (n *Node) newReply(ctx uint32) (*reply, error) {
 	r := &reply{id: newReplyID(), ctx: ctx, ch: make(chan replyResult, 1)}
+	if ctx != n.id {
+		if l, err := n.linkTo(ctx); err == nil {
+			r.via, r.ticket = l, l.Expect()
+			r.holding = r.ticket != 0
+		}
+	}
 	pid, ok := n.sys.ProcessRegistry.Add(r, r.id)
 	if !ok {
+		r.abandon()
 		return nil, fmt.Errorf("actors: reply ID %s in use", r.id)
 	}
 	r.pid = pid
 	if err := n.track.addReply(r, ctx != n.id); err != nil {
 		n.sys.ProcessRegistry.Remove(pid)
+		r.abandon()
 		return nil, err
 	}
 	return r, nil
+}
+
+// abandon settles a request nobody waits for any more, and gives up the
+// read side if its requester still holds it.
+func (r *reply) abandon() {
+	r.once.Do(r.settle)
+	if r.holding {
+		r.holding = false
+		r.via.Release(r.ticket)
+	}
 }
 
 // replyIDBits is how many random bits name a reply process.
@@ -93,9 +138,16 @@ func newReplyID() string {
 func (n *Node) dropReply(r *reply) {
 	n.track.dropReply(r)
 	n.sys.ProcessRegistry.Remove(r.pid)
+	r.abandon()
 }
 
+// wait waits for the answer: first on the link itself while the requester
+// holds its read side (lnk.Link.Await), then on the reply's channel.
 func (r *reply) wait(ctx context.Context) (any, error) {
+	if r.holding {
+		r.holding = false
+		r.via.Await(ctx, r.ticket, r)
+	}
 	select {
 	case res := <-r.ch:
 		return res.msg, res.err

@@ -94,8 +94,10 @@ func (n *Node) post(l *link, target *actor.PID, msg any) {
 	fn := s.fn.Swap(closedSlot)
 	switch {
 	case fn == nil || fn == closedSlot:
-	case streaming && l.RunWhenDry(*fn):
-		l.heldFor = target
+	case streaming:
+		if l.RunWhenDry(*fn) { // false: another run waits, fn got a goroutine
+			l.heldFor = target
+		}
 	default:
 		l.RunAfter(*fn)
 	}

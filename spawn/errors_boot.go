@@ -30,6 +30,9 @@ var (
 	// ErrNoSource: a build on demand found no source of the main package
 	// in its module (*BuildError).
 	ErrNoSource = boot.ErrNoSource
+	// ErrNoCodec: an upload or a hop asked for a codec this program does
+	// not link (package spawn/compress links zstd and gzip).
+	ErrNoCodec = boot.ErrNoCodec
 )
 
 // Typed errors of the bootstrap; see the sentinels above.

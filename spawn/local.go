@@ -148,7 +148,7 @@ func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, erro
 		name = fmt.Sprintf("local-%d", cmd.Process.Pid)
 	}
 	c := &Context{node: node, cmd: cmd, name: name, grace: opts.Grace, exited: make(chan struct{})}
-	c.stderr = forwardStderr(stderrR, node.Logger().With("child", name, "pid", cmd.Process.Pid))
+	c.stderr = forwardStderr(stderrR, node.Logger(), "child", name, "pid", cmd.Process.Pid)
 	go c.reap()
 	t := actors.Transport{R: parentEnds.r, W: parentEnds.w, C: parentEnds.closer, Reason: c.exitReason}
 	c.link, err = node.AttachChild(ctx, name, t)
@@ -161,7 +161,7 @@ func Local(ctx context.Context, node *actors.Node, opts Options) (*Context, erro
 		}
 		return nil, fmt.Errorf("spawn: %s: %w", name, err)
 	}
-	c.stderr.setLogger(node.Logger().With("child", name, "child_id", c.link.ID, "pid", cmd.Process.Pid))
+	c.stderr.setLogger(node.Logger(), "child", name, "child_id", c.link.ID, "pid", cmd.Process.Pid)
 	node.Annotate(c.link.ID, actors.Annotation{Method: "local"}) // for introspection (how it was started)
 	c.hook.remove = registerHook(node, c.Shutdown)
 	go func() { // a child that dies by itself releases its hook too

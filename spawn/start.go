@@ -96,7 +96,7 @@ func Start(ctx context.Context, node *actors.Node, t runner.Target, c Common, b 
 	}
 	p.link, p.handshake = link, time.Since(begin)
 	node.Annotate(link.ID, actors.Annotation{Method: ti.Method}) // for introspection (how it was started)
-	p.stderr.setLogger(log.With("child_id", link.ID, "pid", p.boot.Pid))
+	p.stderr.setLogger(log, "child_id", link.ID, "pid", p.boot.Pid)
 	p.hook.remove = registerHook(node, p.Shutdown)
 	p.wg.Add(1)
 	go func() { // a child that dies by itself releases its hook too

@@ -135,3 +135,74 @@ func TestStart_DeadlineKillsTheBootstrap(t *testing.T) {
 		t.Fatalf("the failed start took %v", d)
 	}
 }
+
+// TestStart_NoCodecLinked: this test binary links no codec (it does not
+// import spawn/compress, and spawn itself links none), so a bootstrap
+// uploads the raw binary, and a binary shipped through an intermediate
+// crosses the link to it raw: a program that only starts local contexts
+// still ships binaries, uncompressed.
+func TestStart_NoCodecLinked(t *testing.T) {
+	root := newRoot(t, nil)
+	a, _ := startChild(t, root, "hop", spawn.Pipes)
+	ctx := testCtx(t, 4*time.Minute)
+	other := copiedSelf(t)
+	p, err := spawn.Start(ctx, root, travellingSh{shTarget()}, spawn.Common{Name: "behind", Grace: time.Second, Via: a},
+		spawn.Bootstrap{Binaries: []*spawn.Binary{other}, CacheDirs: []string{t.TempDir()}, Timeout: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := p.Info().Boot; b.Codec != "raw" || b.CacheHit {
+		t.Fatalf("boot info %+v, want a raw upload", b)
+	}
+	pid, err := p.Spawn(ctx, "echo", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pong, err := actors.Request[*Pong](ctx, root, pid, &Ping{N: 3}); err != nil || pong.N != 3 {
+		t.Fatalf("pong %v, %v", pong, err)
+	}
+	size, _ := other.Size()
+	if st := spawn.BinaryStatsOf(root); st.Served != size {
+		t.Fatalf("root served %d bytes, want the raw binary (%d)", st.Served, size)
+	}
+	if _, err := other.Encoded("zstd"); !errors.Is(err, spawn.ErrNoCodec) {
+		t.Fatalf("zstd form without a codec linked: %v, want ErrNoCodec", err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copiedSelf is a copy of the test binary with trailing bytes: another
+// digest, for this platform, that an intermediate has to fetch.
+func copiedSelf(t *testing.T) *spawn.Binary {
+	t.Helper()
+	self, err := spawn.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "other.test")
+	if err := os.WriteFile(path, append(data, "\nanother build\n"...), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b := spawn.NewBinary(path, runtime.GOOS+"/"+runtime.GOARCH)
+	if err := b.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// travellingSh is shTarget, able to travel through Via as "test.sh".
+type travellingSh struct{ *execrun.Target }
+
+func (travellingSh) DescribeVia(*spawn.ViaPrompts) (spawn.TargetSpec, error) {
+	return spawn.NewTargetSpec("test.sh", struct{}{})
+}
+
+func init() {
+	spawn.RegisterViaTarget("test.sh", func(context.Context, *struct{}) (runner.Target, error) { return shTarget(), nil })
+}

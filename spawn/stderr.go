@@ -30,7 +30,7 @@ const (
 // stderrForwarder logs every line a child writes to stderr (panics, output
 // of libraries that do not use slog) and keeps the last few for errors.
 type stderrForwarder struct {
-	log  atomic.Pointer[slog.Logger]
+	log  atomic.Pointer[lazyLogger]
 	done chan struct{}
 	mu   sync.Mutex
 	last []string
@@ -41,9 +41,25 @@ type stderrForwarder struct {
 	dropped int
 }
 
-func forwardStderr(r io.ReadCloser, log *slog.Logger) *stderrForwarder {
+// lazyLogger is base.With(attrs...), made at its first use: most children
+// never write to stderr, and With formats its attributes at once (two per
+// spawn were 5% of a parent's CPU for a local spawn).
+type lazyLogger struct {
+	once  sync.Once
+	base  *slog.Logger
+	attrs []any
+	l     *slog.Logger
+}
+
+func (z *lazyLogger) get() *slog.Logger {
+	z.once.Do(func() { z.l = z.base.With(z.attrs...) })
+	return z.l
+}
+
+// forwardStderr forwards r's lines to log.With(attrs...).
+func forwardStderr(r io.ReadCloser, log *slog.Logger, attrs ...any) *stderrForwarder {
 	f := &stderrForwarder{done: make(chan struct{}), now: time.Now, tokens: stderrBurst}
-	f.log.Store(log)
+	f.setLogger(log, attrs...)
 	go func() {
 		defer close(f.done)
 		defer r.Close()
@@ -90,10 +106,10 @@ func (f *stderrForwarder) line(s string, part int) {
 	}
 	f.flushDropped()
 	if part > 0 {
-		f.log.Load().Warn("child stderr", "line", s, "part", part)
+		f.log.Load().get().Warn("child stderr", "line", s, "part", part)
 		return
 	}
-	f.log.Load().Warn("child stderr", "line", s)
+	f.log.Load().get().Warn("child stderr", "line", s)
 }
 
 // allow takes a token of the line rate.
@@ -115,13 +131,16 @@ func (f *stderrForwarder) allow() bool {
 // flushDropped logs how many lines were dropped since the last one logged.
 func (f *stderrForwarder) flushDropped() {
 	if f.dropped > 0 {
-		f.log.Load().Warn("child stderr lines dropped", "count", f.dropped)
+		f.log.Load().get().Warn("child stderr lines dropped", "count", f.dropped)
 		f.dropped = 0
 	}
 }
 
-// setLogger replaces the logger (once the child's context ID is known).
-func (f *stderrForwarder) setLogger(l *slog.Logger) { f.log.Store(l) }
+// setLogger replaces the logger by l.With(attrs...) (once the child's
+// context ID is known).
+func (f *stderrForwarder) setLogger(l *slog.Logger, attrs ...any) {
+	f.log.Store(&lazyLogger{base: l, attrs: attrs})
+}
 
 // wait returns when the child's stderr reached EOF.
 func (f *stderrForwarder) wait() { <-f.done }

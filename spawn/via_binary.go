@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +18,6 @@ import (
 	"syscall"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/spindle-go/spindle/actors"
 	"github.com/spindle-go/spindle/actors/calls"
@@ -44,7 +44,8 @@ const (
 	binMaxFlights = 4
 	binMaxSize    = 1 << 30
 	binStoreID    = "$spindle.binaries"
-	// binCodec is the encoding between hops.
+	// binCodec is the encoding between hops that both link it (package
+	// spawn/compress); raw bytes otherwise.
 	binCodec = "zstd"
 	// BinaryCacheEnv names the directory an intermediate keeps fetched
 	// binaries in (absolute, private to the user); default
@@ -396,18 +397,30 @@ func (s *binStore) prune(dir string) {
 	}()
 }
 
-// pull fetches d's zstd form from parent chunk by chunk, one chunk in
-// flight, decoding it into w on the way (at most binMaxSize bytes), and
-// returns the platform the parent named.
+// pull fetches d from parent chunk by chunk, one chunk in flight, into w
+// (at most binMaxSize bytes), and returns the platform the parent named:
+// its zstd form decoded on the way when this program links zstd (package
+// spawn/compress) and the parent does too, else the raw bytes.
 func (s *binStore) pull(ctx context.Context, parent uint32, d string, w io.Writer) (string, error) {
+	if c, ok := boot.CodecOf(binCodec); ok {
+		platform, err := s.pullDecoded(ctx, parent, d, w, c)
+		if !errors.Is(err, boot.ErrNoCodec) { // the parent cannot encode it: nothing came yet
+			return platform, err
+		}
+	}
+	return s.pullEncoded(ctx, parent, d, "", w)
+}
+
+// pullDecoded is pull of d's zstd form, decoded with c.
+func (s *binStore) pullDecoded(ctx context.Context, parent uint32, d string, w io.Writer, c boot.Codec) (string, error) {
 	pr, pw := io.Pipe()
 	decoded := make(chan error, 1)
 	go func() {
-		dec, err := zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		dec, err := c.NewReader(pr, 64<<20)
 		if err == nil {
 			var n int64
 			n, err = io.Copy(w, io.LimitReader(dec, binMaxSize+1))
-			dec.Close()
+			_ = dec.Close()
 			if err == nil && n > binMaxSize {
 				err = fmt.Errorf("spawn: fetch binary %s: more than %d bytes decoded", d, binMaxSize)
 			}
@@ -415,7 +428,7 @@ func (s *binStore) pull(ctx context.Context, parent uint32, d string, w io.Write
 		pr.CloseWithError(err) // a decoder that stopped early fails the writes below
 		decoded <- err
 	}()
-	platform, err := s.pullEncoded(ctx, parent, d, pw)
+	platform, err := s.pullEncoded(ctx, parent, d, binCodec, pw)
 	pw.CloseWithError(err)
 	if derr := <-decoded; err == nil {
 		err = derr
@@ -423,14 +436,16 @@ func (s *binStore) pull(ctx context.Context, parent uint32, d string, w io.Write
 	return platform, err
 }
 
-func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d string, w io.Writer) (_ string, err error) {
+// pullEncoded writes the bytes of d's form codec ("" raw) into w as they
+// come.
+func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d, codec string, w io.Writer) (_ string, err error) {
 	var platform string
 	var off, size int64 = 0, -1
 	var m *progress.Meter // logs the fetch once its size is known
 	defer func() { m.End(err) }()
 	for size < 0 || off < size {
 		resp, err := calls.CallService[binGetReq, binGetResp](ctx, s.ep, parent, binService, "get",
-			&binGetReq{Digest: d, Off: off, N: binChunk, Codec: binCodec})
+			&binGetReq{Digest: d, Off: off, N: binChunk, Codec: codec})
 		if err != nil {
 			return "", fmt.Errorf("spawn: fetch binary %s from context %d: %w", d, parent, err)
 		}
@@ -444,7 +459,7 @@ func (s *binStore) pullEncoded(ctx context.Context, parent uint32, d string, w i
 		}
 		if size < 0 {
 			m = progress.Start(s.node.Logger(), progress.Spec{Op: "fetch", Target: "context " + strconv.FormatUint(uint64(parent), 10),
-				Total: resp.Size, Attrs: []any{"digest", d, "codec", binCodec}})
+				Total: resp.Size, Attrs: []any{"digest", d, "codec", cmp.Or(codec, "raw")}})
 		}
 		size, platform = resp.Size, resp.Platform
 		if _, err := w.Write(resp.Data); err != nil {

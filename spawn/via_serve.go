@@ -419,6 +419,7 @@ var viaErrors = []namedError{
 	{"spindle.spawn.ErrUnknownBinary", ErrUnknownBinary},
 	{"spindle.spawn.ErrBinaryDigest", ErrBinaryDigest},
 	{"spindle.spawn.ErrBinaryBusy", ErrBinaryBusy},
+	{"spindle.spawn.ErrNoCodec", ErrNoCodec},
 	{"spindle.spawn.ErrBinaryCacheFull", ErrBinaryCacheFull},
 	{"spindle.spawn.ErrNoPrompt", ErrNoPrompt},
 	{"spindle.spawn.refused", calls.ErrRefused}, // a prompt asked without its session

@@ -94,7 +94,7 @@ func TestDecodeNameKept_Reflective(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.maps.Load().byName["deep"].planned != nil {
+	if r.snapshot().byName["deep"].planned != nil {
 		t.Fatal("aliasDeep has a struct plan: the test needs a reflective type")
 	}
 	var c TypeCache

@@ -114,8 +114,9 @@ type Assembler struct {
 	maxStreams int
 	held       int // buffer capacity of the open streams
 	open       map[uint32]*stream
-	skip       map[uint32]bool // streams being discarded until their END
-	spare      []byte
+	skip       map[uint32]bool  // streams being discarded until their END
+	spare      []byte           // a buffer for the next stream: a broken stream's, or allocated ahead (see Next)
+	nextWant   int              // the length of the frame the last stream carried, until Next allocates a spare for it
 	placed     *stream          // the stream Place or Next put the last chunk in, until Add or restore
 	saved      [HeaderSize]byte // the bytes of placed.buf the chunk's header covers
 	last       *stream          // the stream the last chunk went to, while it is open
@@ -190,10 +191,21 @@ func (a *Assembler) Place(h Header) []byte {
 // stream the last chunk went to, up to [DefaultChunkSize] of body (the
 // bytes before the stream's end that its header would cover are saved as
 // by Place). Any later call puts them back first.
+//
+// With no stream to continue, Next is where the Reader is about to wait
+// for the stream: the moment to allocate (and zero) the buffer of the next
+// frame, off the path of the frame itself. When the last stream carried a
+// frame the Assembler allocated whole, Next allocates a spare of its
+// length, once per such frame, within what the byte limit leaves; the
+// next stream takes it if it fits and drops it otherwise.
 func (a *Assembler) Next() []byte {
 	a.restore()
 	s := a.last
-	if s == nil || a.open[s.src] != s || len(s.buf) < HeaderSize {
+	if s == nil || a.open[s.src] != s {
+		a.prepare()
+		return nil
+	}
+	if len(s.buf) < HeaderSize {
 		return nil
 	}
 	n := len(s.buf)
@@ -207,6 +219,19 @@ func (a *Assembler) Next() []byte {
 	copy(a.saved[:], s.buf[n-HeaderSize:n])
 	a.placed = s
 	return s.buf[n-HeaderSize : end]
+}
+
+// prepare allocates the spare for a frame of the length the last stream
+// carried (see Next).
+func (a *Assembler) prepare() {
+	want := a.nextWant
+	if want == 0 || a.spare != nil {
+		return
+	}
+	a.nextWant = 0
+	if room := a.maxBytes - a.held; want <= room {
+		a.spare = recycledFrame(want, room)
+	}
 }
 
 // restore puts back the bytes a placed chunk's header covers.
@@ -301,6 +326,7 @@ func (a *Assembler) start(c Frame) (Frame, bool, error) {
 		case cap(a.spare) >= s.want && cap(a.spare) <= room:
 			s.buf, a.spare = a.spare[:0], nil
 		default:
+			a.spare = nil // a spare that does not fit goes: the limit counts the streams' buffers
 			s.buf = recycledFrame(s.want, room)
 		}
 	} else {
@@ -357,6 +383,9 @@ func (a *Assembler) finish(s *stream, h Header) (Frame, bool, error) {
 		return Frame{}, false, fmt.Errorf("chunked frame from context %d: %w", src, err)
 	}
 	whole.Owned = true // handed over: never a spare
+	if s.want > 0 && s.want <= eagerChunkBuf {
+		a.nextWant = s.want // its successor's buffer is allocated ahead (Next)
+	}
 	wh := whole.Header()
 	if wh.Kind() == KindChunk || wh.Dst() != h.Dst() || wh.Src() != src || wh.Auth() != h.Auth() {
 		return Frame{}, false, malformed("chunked frame from context %d: inner %s %d->%d (auth %d) does not match its chunks",
@@ -403,6 +432,7 @@ func (a *Assembler) grow(s *stream, n int) ([]byte, error) {
 	if need <= cap(buf) {
 		return buf, nil
 	}
+	a.spare = nil // a growing stream may need the room a spare would take
 	room := a.maxBytes - (a.held - cap(buf))
 	if need > room {
 		return nil, fmt.Errorf("%w: %d bytes held, limit %d", ErrChunkQuota, a.held, a.maxBytes)
@@ -424,7 +454,7 @@ func (a *Assembler) Reset() {
 	clear(a.open)
 	clear(a.skip)
 	a.held = 0
-	a.spare = nil
+	a.spare, a.nextWant = nil, 0
 }
 
 // Open returns the number of streams being assembled.

@@ -158,7 +158,7 @@ func (r *Registry) AppendPayloadGaps(dst []byte, msg any, g *Gaps) (out []byte, 
 		}
 		return out, nil, nil
 	}
-	if g != nil && !r.maps.Load().byType[reflect.TypeOf(msg)].gaps {
+	if g != nil && !r.snapshot().byType[reflect.TypeOf(msg)].gaps {
 		g = nil
 	}
 	e := encoderPool.Get().(*payloadEncoder)
@@ -184,7 +184,7 @@ func (r *Registry) AppendPayloadGaps(dst []byte, msg any, g *Gaps) (out []byte, 
 // value by fds. On an error, values fds already made are the caller's to
 // close.
 func (r *Registry) DecodeNameFDs(name, payload []byte, fds FDReceiver) (any, error) {
-	rt, ok := r.maps.Load().byName[string(name)]
+	rt, ok := r.snapshot().byName[string(name)]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -16,7 +18,7 @@ import (
 // Register: for a flat struct of plain fields (booleans, integers, floats,
 // strings and []byte, under their Go or msgpack-tag names), the field
 // offsets, kinds and encoded names. The plan encodes a value with the
-// bytes vmihailenco/msgpack's encoder writes for it (checked at Register),
+// bytes vmihailenco/msgpack's encoder writes for it (checked at its first use),
 // and decodes the payloads it understands without reflection: a map of
 // known field names whose values have the plain encodings of their
 // fields' kinds. Anything else (an array-encoded struct, an unknown field,
@@ -31,6 +33,28 @@ import (
 type structPlan struct {
 	fields []planField
 	head   []byte // the map header of the encoding (all fields, in order)
+	// t is the type; checked says whether the plan was found to agree
+	// with msgpack (agrees), which is done at the plan's first use, not at
+	// Register: a context's setup registers dozens of types, most of which
+	// it never sends, and the check costs a reflective encode of each.
+	t       reflect.Type
+	once    sync.Once
+	checked atomic.Bool
+	usable  bool
+}
+
+// ok reports whether the plan writes and reads what msgpack does for its
+// type, checking it on the first call; callers fall back to msgpack when
+// it does not.
+func (p *structPlan) ok() bool {
+	if p.checked.Load() {
+		return p.usable
+	}
+	p.once.Do(func() {
+		p.usable = p.agrees(p.t)
+		p.checked.Store(true)
+	})
+	return p.usable
 }
 
 // planField is one field of a struct plan.
@@ -95,9 +119,7 @@ func newStructPlan(t reflect.Type) *structPlan {
 		p.fields = append(p.fields, planField{name: name, key: appendStr(nil, name), kind: k, off: f.Offset, index: i})
 	}
 	p.head = appendMapLen(nil, len(p.fields))
-	if !p.agrees(t) {
-		return nil
-	}
+	p.t = t
 	return p
 }
 
@@ -119,7 +141,7 @@ func plainField(t reflect.Type) bool {
 	return false
 }
 
-// agrees checks, at Register, that the plan writes what msgpack writes for
+// agrees checks, at its first use (ok), that the plan writes what msgpack writes for
 // a zero T and for a T with every field set (an extension or encoder that
 // msgpack knows for T, and the plan cannot see, shows here), and that it
 // reads back what it wrote.

@@ -140,7 +140,7 @@ func TestStructPlan_EncodesAsMsgpack(t *testing.T) {
 func TestStructPlan_DecodesAsMsgpack(t *testing.T) {
 	reg := NewRegistry()
 	MustRegister[planAll](reg, "t.all")
-	if reg.maps.Load().byName["t.all"].planned == nil {
+	if reg.snapshot().byName["t.all"].planned == nil {
 		t.Fatal("planAll has no plan")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -171,7 +171,7 @@ func TestStructPlan_DecodesAsMsgpack(t *testing.T) {
 				t.Fatalf("payload %x:\nplan       %#v\nreflective %#v", p, got, w)
 			}
 		}
-		if _, ok := reg.maps.Load().byName["t.all"].planned(p, false, false); ok {
+		if _, ok := reg.snapshot().byName["t.all"].planned(p, false, false); ok {
 			planned++
 		}
 	}
@@ -232,7 +232,7 @@ func BenchmarkStructPlan(b *testing.B) {
 		MustRegister[benchMsg](r, "bench.Msg")
 		MustRegister[planEmpty](r, "bench.Tick")
 		if !planned { // as before the plan
-			m := r.maps.Load()
+			m := r.snapshot()
 			for k, v := range m.byName {
 				v.planned = nil
 				m.byName[k] = v

@@ -166,6 +166,98 @@ func (r *Reader) NextBuffered() bool {
 // ReadFrame returns next starts there.
 func (r *Reader) Offset() int64 { return r.off }
 
+// ReadBuffered returns the next frame when all of it is in the read buffer
+// already, without reading the stream; ok is false when it is not (then
+// [Reader.Fill] reads more). The frame aliases the read buffer, valid until
+// the next call that reads (ReadFrame, ReadBuffered, Fill). Its errors are
+// those of ReadFrame's header checks, and as sticky. Together with Fill it
+// lets the read side pass between goroutines between frames: neither
+// leaves part of a frame consumed.
+func (r *Reader) ReadBuffered() (Frame, bool, error) {
+	if r.err != nil {
+		return Frame{}, false, r.err
+	}
+	f, ok, err := r.buffered()
+	if err != nil {
+		r.err = err
+		return Frame{}, false, err
+	}
+	if ok {
+		r.off += int64(len(f.Raw))
+	}
+	return f, ok, nil
+}
+
+// NextHeader returns the header of the next frame when it is in the read
+// buffer (ok false otherwise). It is not checked; ReadBuffered checks it.
+func (r *Reader) NextHeader() (Header, bool) {
+	b := &r.br
+	if b.w-b.r < HeaderSize {
+		return nil, false
+	}
+	return Header(b.b[b.r : b.r+HeaderSize : b.r+HeaderSize]), true
+}
+
+// Fill reads the stream once, waiting until some bytes arrive, and adds
+// them to the read buffer behind what is buffered, making room for the
+// next frame (call ReadBuffered first: the header in the buffer is
+// trusted). A source error is returned; it is kept for ReadFrame, after
+// the bytes buffered before it, unless it is a timeout (an error with
+// Timeout() true, as a read deadline gives): then nothing is consumed or
+// kept, and the stream can be read again, by Fill or ReadFrame, once the
+// deadline is moved. Fill reads at most to the end of the next frame or
+// 4 KiB past its start, whichever is further.
+func (r *Reader) Fill() error {
+	if r.err != nil {
+		return r.err
+	}
+	b := &r.br
+	if err := b.srcError; err != nil {
+		return err
+	}
+	need := HeaderSize
+	if h, ok := r.NextHeader(); ok {
+		need = h.FrameLen()
+	}
+	// Read no further than the next frame or a small buffer's worth: what
+	// the holder of a link's read side leaves to the reader (a big frame, a
+	// chunk to place) is copied once more for each byte read ahead.
+	want := max(need, minReadBuf)
+	switch {
+	case b.r == b.w:
+		b.r, b.w = 0, 0
+		if len(b.b) < want {
+			b.b = make([]byte, max(want, b.size()))
+		}
+	case b.r+need > len(b.b):
+		if need > len(b.b) {
+			nb := make([]byte, need)
+			copy(nb, b.b[b.r:b.w])
+			b.b = nb
+		} else {
+			copy(b.b, b.b[b.r:b.w])
+		}
+		b.w -= b.r
+		b.r = 0
+	}
+	end := min(len(b.b), b.r+want) // > b.w: the frame is not all there
+	n, err := b.src.Read(b.b[b.w:end])
+	if n < 0 || n > end-b.w {
+		n, err = 0, errInvalidRead
+	}
+	b.w += n
+	if err != nil && !isTimeout(err) {
+		b.srcError = err
+	}
+	return err
+}
+
+// isTimeout reports whether err is a timeout (a read deadline passed).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
 func (r *Reader) readFrame() (Frame, error) {
 	if r.buf == nil || cap(r.buf) > keepFrameBuf || r.small >= shrinkFrameAfter {
 		r.buf, r.small = make([]byte, 0, initialFrameBuf), 0

@@ -120,3 +120,70 @@ func TestAssembler_RecycleWithinQuota(t *testing.T) {
 		t.Fatalf("a %d-byte buffer for a %d-byte frame", cap(b), 150<<10)
 	}
 }
+
+// TestAssembler_SpareAhead: once a stream has carried a frame it
+// allocated whole, Next with no stream to continue (the Reader about to
+// wait) allocates the next frame's buffer ahead, once, within the byte
+// limit; the next stream of that length is assembled in it, one that it
+// does not fit drops it, and Reset forgets it.
+func TestAssembler_SpareAhead(t *testing.T) {
+	feed := func(a *Assembler, whole []byte) Frame {
+		t.Helper()
+		var got Frame
+		for _, c := range splitFrames(t, AppendChunks(nil, whole, 0)) {
+			f, done, err := a.Add(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done {
+				got = f
+			}
+		}
+		if !bytes.Equal(got.Raw, whole) {
+			t.Fatal("frame differs from what was sent")
+		}
+		return got
+	}
+	a := NewAssembler(0)
+	a.Limit(1<<20, 0)
+	w1 := bigFrame(t, 1, 600<<10)
+	if a.Next() != nil || a.spare != nil {
+		t.Fatal("a spare before any stream")
+	}
+	feed(a, w1)
+	a.Next()
+	if cap(a.spare) < len(w1) || cap(a.spare) > 1<<20 {
+		t.Fatalf("spare of %d bytes after a %d-byte frame", cap(a.spare), len(w1))
+	}
+	spare := &a.spare[:1][0]
+	a.Next()
+	if &a.spare[:1][0] != spare {
+		t.Fatal("a second spare for the same frame")
+	}
+	if got := feed(a, bigFrame(t, 2, 600<<10)); &got.Raw[0] != spare {
+		t.Fatal("the next stream did not use the spare")
+	}
+	a.Next()                                                           // one spare per frame carried
+	spare, fits := &a.spare[:1][0], cap(a.spare) >= HeaderSize+900<<10 // a recycled buffer may be bigger
+	if got := feed(a, bigFrame(t, 4, 900<<10)); (&got.Raw[0] == spare) != fits || a.spare != nil {
+		t.Fatalf("a %d-byte spare used %v for a %d-byte frame, or kept", cap(a.spare), fits, len(got.Raw))
+	}
+	// Within the limit: a 900 KiB frame's spare fits the 1 MiB limit only
+	// while no other stream holds its room.
+	open := AppendChunks(nil, bigFrame(t, 5, 300<<10), 0)
+	first := splitFrames(t, open)[0]
+	if _, _, err := a.Add(first); err != nil {
+		t.Fatal(err)
+	}
+	a.Next()
+	if a.spare != nil {
+		t.Fatalf("a %d-byte spare with %d of %d bytes held", cap(a.spare), a.Held(), 1<<20)
+	}
+	a.Reset()
+	feed(a, w1)
+	a.Next()
+	a.Reset()
+	if a.spare != nil || a.nextWant != 0 {
+		t.Fatal("Reset kept a spare")
+	}
+}

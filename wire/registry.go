@@ -24,12 +24,21 @@ const ptrPrefix = "*"
 // Register all types during setup, before the Registry is used. Encode,
 // Decode and Names are safe for concurrent use, also with Register.
 type Registry struct {
-	mu   sync.Mutex // serializes Register
+	mu   sync.Mutex // serializes Register and publish
 	maps atomic.Pointer[registryMaps]
+	// next is the registry as Register leaves it, guarded by mu; stale
+	// says it has changed since it was last published in maps. A burst
+	// of Register calls (a node's setup registers dozens of types)
+	// copies the maps once, at the first lookup after it, instead of
+	// once per type.
+	next   *registryMaps
+	shared bool // next is the published snapshot: copy it before a change
+	stale  atomic.Bool
 }
 
-// registryMaps is an immutable snapshot: Register copies and swaps it, so
-// the hot paths (TypeName, Decode) read it without locking.
+// registryMaps is an immutable snapshot once published: Register changes
+// a copy and lookups publish it (snapshot), so the hot paths (TypeName,
+// Decode) read it without locking.
 type registryMaps struct {
 	byType map[reflect.Type]Encoding // T -> "name", *T -> "*name"
 	byName map[string]registeredType // "name" -> T, "*name" -> *T
@@ -70,8 +79,10 @@ type Encoding struct {
 func (e Encoding) MayGap() bool { return e.gaps }
 
 // plannedEncoder appends msg's payload with its type's struct plan,
-// leaving large []byte fields as gaps of g when g is not nil.
-type plannedEncoder func(dst []byte, msg any, g *Gaps) []byte
+// leaving large []byte fields as gaps of g when g is not nil, or reports
+// false (dst unchanged) when the plan turned out not to agree with msgpack
+// (structPlan.ok).
+type plannedEncoder func(dst []byte, msg any, g *Gaps) ([]byte, bool)
 
 // AppendPlanned appends msg's payload with the encoder of its type's
 // struct plan and reports true, or reports false (dst unchanged) when the
@@ -89,18 +100,35 @@ func (e Encoding) AppendPlannedGaps(dst []byte, msg any, g *Gaps) ([]byte, bool)
 	if e.enc == nil {
 		return dst, false
 	}
-	return e.enc(dst, msg, g), true
+	return e.enc(dst, msg, g)
 }
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
-	r := &Registry{}
-	r.maps.Store(&registryMaps{
+	r := &Registry{shared: true}
+	r.next = &registryMaps{
 		byType: make(map[reflect.Type]Encoding),
 		byName: make(map[string]registeredType),
 		names:  make(map[string]reflect.Type),
-	})
+	}
+	r.maps.Store(r.next)
 	return r
+}
+
+// snapshot returns the registry's current maps, publishing what Register
+// changed since the last lookup. The maps returned are never changed.
+func (r *Registry) snapshot() *registryMaps {
+	if !r.stale.Load() {
+		return r.maps.Load()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stale.Load() {
+		r.maps.Store(r.next)
+		r.shared = true
+		r.stale.Store(false)
+	}
+	return r.maps.Load()
 }
 
 // Register registers T under name. Values of both T and *T can then be
@@ -138,6 +166,9 @@ type typeCodecs struct {
 // decodePlannedAs returns the plannedDecoder of T with plan p.
 func decodePlannedAs[T any](p *structPlan) plannedDecoder {
 	return func(payload []byte, ptr, kept bool) (any, bool) {
+		if !p.ok() {
+			return nil, false
+		}
 		v := new(T)
 		if !p.decode(payload, unsafe.Pointer(v), kept) {
 			return nil, false
@@ -151,15 +182,18 @@ func decodePlannedAs[T any](p *structPlan) plannedDecoder {
 
 // encodePlannedAs returns the plannedEncoder of T and *T with plan p.
 func encodePlannedAs[T any](p *structPlan) plannedEncoder {
-	return func(dst []byte, msg any, g *Gaps) []byte {
+	return func(dst []byte, msg any, g *Gaps) ([]byte, bool) {
+		if !p.ok() {
+			return dst, false
+		}
 		if v, ok := msg.(*T); ok {
 			if v == nil {
-				return append(dst, msgpackNil)
+				return append(dst, msgpackNil), true
 			}
-			return p.encodeGaps(dst, unsafe.Pointer(v), g)
+			return p.encodeGaps(dst, unsafe.Pointer(v), g), true
 		}
 		v := msg.(T) // a copy whose slices are the caller's
-		return p.encodeGaps(dst, unsafe.Pointer(&v), g)
+		return p.encodeGaps(dst, unsafe.Pointer(&v), g), true
 	}
 }
 
@@ -182,7 +216,7 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.maps.Load()
+	m := r.next
 	if old, ok := m.names[name]; ok {
 		if old == t {
 			return nil
@@ -194,10 +228,26 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 		return fmt.Errorf("%w: %v is already registered as %q, cannot register it as %q",
 			ErrDuplicateType, t, old.Name, name)
 	}
+	if r.shared { // published: lookups may be reading it
+		m = m.clone()
+		r.next, r.shared = m, false
+	}
+	m.names[name] = t
+	gaps := gapSafe(t)
+	m.byType[t] = Encoding{Name: name, enc: c.enc, gaps: gaps}
+	m.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc, gaps: gaps}
+	m.byName[name] = newRegisteredType(t, false, c)
+	m.byName[ptrPrefix+name] = newRegisteredType(t, true, c)
+	r.stale.Store(true)
+	return nil
+}
+
+// clone returns a copy of m with room for a few more types.
+func (m *registryMaps) clone() *registryMaps {
 	next := &registryMaps{
-		byType: make(map[reflect.Type]Encoding, len(m.byType)+2),
-		byName: make(map[string]registeredType, len(m.byName)+2),
-		names:  make(map[string]reflect.Type, len(m.names)+1),
+		byType: make(map[reflect.Type]Encoding, len(m.byType)+16),
+		byName: make(map[string]registeredType, len(m.byName)+16),
+		names:  make(map[string]reflect.Type, len(m.names)+8),
 	}
 	for k, v := range m.byType {
 		next.byType[k] = v
@@ -208,14 +258,7 @@ func (r *Registry) register(t reflect.Type, name string, c typeCodecs) error {
 	for k, v := range m.names {
 		next.names[k] = v
 	}
-	next.names[name] = t
-	gaps := gapSafe(t)
-	next.byType[t] = Encoding{Name: name, enc: c.enc, gaps: gaps}
-	next.byType[reflect.PointerTo(t)] = Encoding{Name: ptrPrefix + name, enc: c.enc, gaps: gaps}
-	next.byName[name] = newRegisteredType(t, false, c)
-	next.byName[ptrPrefix+name] = newRegisteredType(t, true, c)
-	r.maps.Store(next)
-	return nil
+	return next
 }
 
 // TypeName returns the wire type name under which msg would be encoded,
@@ -232,7 +275,7 @@ func (r *Registry) TypeName(msg any) (string, error) {
 // a second lookup ([Encoding.AppendPlanned]).
 func (r *Registry) EncodingOf(msg any) (Encoding, error) {
 	t := reflect.TypeOf(msg)
-	e, ok := r.maps.Load().byType[t]
+	e, ok := r.snapshot().byType[t]
 	if !ok {
 		if t == nil {
 			return Encoding{}, fmt.Errorf("%w <nil>", ErrUnregistered)
@@ -298,7 +341,7 @@ func (r *Registry) AppendEncode(dst []byte, msg any) (name string, out []byte, e
 // that already have its name from [Registry.TypeName] (which is what
 // checks that the type is registered).
 func (r *Registry) AppendPayload(dst []byte, msg any) ([]byte, error) {
-	if e, ok := r.maps.Load().byType[reflect.TypeOf(msg)]; ok {
+	if e, ok := r.snapshot().byType[reflect.TypeOf(msg)]; ok {
 		if out, ok := e.AppendPlanned(dst, msg); ok {
 			return out, nil
 		}
@@ -336,7 +379,7 @@ func appendPayload(dst []byte, msg any) (out []byte, err error) {
 // one msgpack document fitting the type gives one wrapping [ErrBadPayload].
 // Decode never panics on hostile payloads.
 func (r *Registry) Decode(name string, payload []byte) (any, error) {
-	rt, ok := r.maps.Load().byName[name]
+	rt, ok := r.snapshot().byName[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
@@ -346,7 +389,7 @@ func (r *Registry) Decode(name string, payload []byte) (any, error) {
 // DecodeName is Decode with the name as bytes (an [EnvelopeView] field); it
 // does not allocate for the name.
 func (r *Registry) DecodeName(name []byte, payload []byte) (any, error) {
-	rt, ok := r.maps.Load().byName[string(name)]
+	rt, ok := r.snapshot().byName[string(name)]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}
@@ -418,7 +461,7 @@ func (r *Registry) decodeReflective(rt registeredType, name string, payload []by
 
 // Names returns the registered names, sorted (without the "*" variants).
 func (r *Registry) Names() []string {
-	m := r.maps.Load()
+	m := r.snapshot()
 	names := make([]string, 0, len(m.names))
 	for n := range m.names {
 		names = append(names, n)
@@ -494,7 +537,7 @@ func (r *Registry) DecodeNameOwned(c *TypeCache, name []byte, payload []byte) (v
 }
 
 func (r *Registry) decodeNameCached(c *TypeCache, name []byte, payload []byte, kept bool) (any, error) {
-	rt, ok := c.lookup(r.maps.Load(), name)
+	rt, ok := c.lookup(r.snapshot(), name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, name)
 	}

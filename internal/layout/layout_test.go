@@ -89,15 +89,19 @@ func TestImportRules(t *testing.T) {
 		func(d string) bool { return !under(d, "actors") || under(d, "actors/internal/link") }, nil)
 	p.rule(t, "actors", "actors imports wire, its internal packages and protoactor, never its feature packages, spawn or supervision",
 		func(d string) bool { return isWire(d) || under(d, "actors/internal") }, nil)
-	p.rule(t, "spawn", "spawn imports actors, actors/calls (the Via service), wire, runner and its internal packages, never another feature package, a method package or supervision",
+	// The compressors are linked by spawn/compress (the method packages
+	// import it), never by what every context links: a program that only
+	// starts local contexts, and each of its children, initialises none.
+	noCompressor := func(d string) bool { return !strings.HasPrefix(d, "github.com/klauspost/compress") }
+	p.rule(t, "spawn", "spawn imports actors, actors/calls (the Via service), wire, runner and its internal packages, never another feature package, a method package, supervision or a compressor",
 		func(d string) bool {
 			_, isMethod := methodPackage(d)
 			return d == "actors" || d == "actors/calls" || under(d, "actors/internal") || isWire(d) ||
-				d == "internal/platform" || d == "internal/progress" || (under(d, "spawn") && !isMethod)
-		}, nil)
+				d == "internal/platform" || d == "internal/progress" || (under(d, "spawn") && !isMethod && d != "spawn/compress" && d != "spawn/internal/codec")
+		}, noCompressor)
 	p.rule(t, "spawn/runner", "spawn/runner imports only the standard library", none, none)
-	p.rule(t, "spawn/internal/boot", "spawn/internal/boot never imports actors",
-		func(d string) bool { return !under(d, "actors") }, nil)
+	p.rule(t, "spawn/internal/boot", "spawn/internal/boot never imports actors or a compressor",
+		func(d string) bool { return !under(d, "actors") && d != "spawn/internal/codec" }, noCompressor)
 	p.rule(t, "supervision/internal/core", "the supervision core imports the standard library only", none, none)
 	p.rule(t, "internal/platform", "platform code imports only the standard library and x/sys", none,
 		func(d string) bool { return strings.HasPrefix(d, "golang.org/x/sys/") })
@@ -116,14 +120,15 @@ func TestImportRules(t *testing.T) {
 }
 
 // methodPackage reports whether pkg is (in) a spawn method package
-// (spawn/ssh, spawn/docker, ...) and which.
+// (spawn/ssh, spawn/docker, ...) and which. spawn/compress, which the
+// method packages import for its codecs, is not one.
 func methodPackage(pkg string) (string, bool) {
 	rest, ok := strings.CutPrefix(pkg, "spawn/")
 	if !ok {
 		return "", false
 	}
 	m := strings.Split(rest, "/")[0]
-	return m, m != "runner" && m != "internal"
+	return m, m != "runner" && m != "internal" && m != "compress"
 }
 
 // TestRouteIsPure: actors/internal/route has no goroutines, no locks and

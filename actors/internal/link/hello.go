@@ -14,38 +14,37 @@ import (
 // peer that neither reads nor writes cannot hold the caller past its
 // deadline. On an error the transport is closed. A peer speaking another
 // protocol version gets a reject frame naming ours, and both sides report a
-// *wire.VersionError.
+// *wire.VersionError. The exchange runs on the caller's goroutine (a
+// handshake is on the path of every spawn: a goroutine for it cost a
+// thread wake-up on each side); ctx closes the transport from its own
+// callback, which unblocks the read or write.
 func ExchangeHello(ctx context.Context, r *wire.Reader, t Transport, out []byte) (wire.Hello, error) {
-	type result struct {
-		h   wire.Hello
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		if out != nil {
-			if _, err := t.W.Write(out); err != nil {
-				ch <- result{err: err}
-				return
-			}
-		}
-		if r == nil {
-			ch <- result{}
-			return
-		}
-		h, err := ReadHello(r, t.W)
-		ch <- result{h, err}
-	}()
-	select {
-	case res := <-ch:
-		if res.err != nil {
-			_ = t.C.Close()
-		}
-		return res.h, res.err
-	case <-ctx.Done():
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
 		_ = t.C.Close()
-		<-ch
+		close(closed)
+	})
+	h, err := exchangeHello(r, t, out)
+	if !stop() { // ctx ended first: the transport is closed
+		<-closed
 		return wire.Hello{}, ctx.Err()
 	}
+	if err != nil {
+		_ = t.C.Close()
+	}
+	return h, err
+}
+
+func exchangeHello(r *wire.Reader, t Transport, out []byte) (wire.Hello, error) {
+	if out != nil {
+		if _, err := t.W.Write(out); err != nil {
+			return wire.Hello{}, err
+		}
+	}
+	if r == nil {
+		return wire.Hello{}, nil
+	}
+	return ReadHello(r, t.W)
 }
 
 // ReadHello reads the first frame of a link, which must be a HELLO, and

@@ -122,6 +122,8 @@ type Link struct {
 	stats counters    // see Stats
 	out   outCounters // see Stats; guarded by mu
 
+	baton batonState // who reads the link (baton.go)
+
 	done chan struct{} // closed when the reader has reported the link down
 	err  error         // final reason, valid after done
 	wg   sync.WaitGroup
@@ -142,6 +144,7 @@ type Input struct {
 	r    *wire.Reader
 	live *liveReader
 	fdr  *fdReader
+	dl   deadliner // the transport's read deadline, for the baton; nil when none
 }
 
 // NewInput returns the read side of a new link over t, accepting frames of
@@ -152,6 +155,9 @@ func NewInput(t Transport, maxFrame int) *Input {
 	if uc := unixConnOf(t); uc != nil {
 		in.fdr = newFDReader(uc)
 		src = in.fdr
+	}
+	if d, ok := t.R.(deadliner); ok {
+		in.dl = d
 	}
 	in.live = newLiveReader(src)
 	in.r = wire.NewReader(in.live, maxFrame)
@@ -212,6 +218,7 @@ func New(t Transport, in *Input, cfg Config, h Handler) *Link {
 	l.tryFn = l.tryOnce
 	l.tryvFn = l.tryvOnce
 	l.wake = sync.NewCond(&l.mu)
+	l.baton.init(in.dl)
 	return l
 }
 
@@ -342,26 +349,39 @@ func (l *Link) readFrames() (err error, still bool) {
 			l.handOffRun() // a run RunWhenDry held for frames that did not come
 			return err, true
 		}
-		l.rx.Add(1)
-		l.countIn(f)
-		if err = l.claimFDs(f, start); err != nil {
-			l.handOffRun()
-			return &ProtocolError{Err: err}, true
-		}
-		err = l.handle(f)
-		if l.inFDs != nil { // no handler took them: the frame was dropped
-			CloseFDs(l.inFDs)
-			l.inFDs = nil
-		}
-		if err != nil {
+		if err = l.frame(f, start); err != nil {
 			l.handOffRun()
 			return err, true
 		}
 		if !l.runAfter() {
 			return nil, false
 		}
-		l.yieldIfAsked()
+		if l.yieldIfAsked() {
+			// The baton is out (baton.go): a requester reads the link
+			// until it gives it back, with what it could not handle.
+			if err = l.awaitBaton(); err != nil {
+				return err, true
+			}
+		}
 	}
+}
+
+// frame does the reader's work for frame f, which starts at stream offset
+// start, on whichever goroutine holds the read side (the reader, or a
+// requester holding the baton): counts, descriptors, then the handler. An
+// error closes the link.
+func (l *Link) frame(f wire.Frame, start int64) error {
+	l.rx.Add(1)
+	l.countIn(f)
+	if err := l.claimFDs(f, start); err != nil {
+		return &ProtocolError{Err: err}
+	}
+	err := l.handle(f)
+	if l.inFDs != nil { // no handler took them: the frame was dropped
+		CloseFDs(l.inFDs)
+		l.inFDs = nil
+	}
+	return err
 }
 
 // handle answers the link-local heartbeat frames and hands the others to

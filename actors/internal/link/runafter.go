@@ -84,15 +84,29 @@ func (l *Link) Holding() bool { return l.hold }
 // run queue. Only HandleFrame may call it.
 func (l *Link) YieldAfter() { l.yield = true }
 
-// yieldIfAsked does what YieldAfter asked for the frame just handled.
-func (l *Link) yieldIfAsked() {
+// YieldKeep is YieldAfter for an answer after which the reader keeps the
+// read side (no baton goes out): the answer came in pieces, which the
+// reader's chunk placement reads best, and the next answer likely will.
+func (l *Link) YieldKeep() { l.yield, l.keep = true, true }
+
+// yieldIfAsked does what YieldAfter asked for the frame just handled. When
+// nothing more is buffered it gives the read side to the requester it
+// answered when no other request waits on the link (the baton, baton.go;
+// it reports true, and the reader must awaitBaton), or else its thread.
+func (l *Link) yieldIfAsked() bool {
 	if !l.yield {
-		return
+		return false
 	}
-	l.yield = false
-	if l.r.Buffered() == 0 {
-		runtime.Gosched()
+	keep := l.keep
+	l.yield, l.keep = false, false
+	if l.r.Buffered() != 0 {
+		return false
 	}
+	if !keep && l.handOut() {
+		return true
+	}
+	runtime.Gosched()
+	return false
 }
 
 // Streaming reports whether more of the stream has arrived behind the frame
@@ -183,8 +197,11 @@ func (l *Link) watchLoop() {
 			case <-t.C:
 			}
 			v := l.run.Load()
+			out := l.lookBaton()
 			if v <= 0 {
-				quiet++
+				if quiet++; out {
+					quiet = 0
+				}
 				continue
 			}
 			quiet = 0
@@ -197,7 +214,7 @@ func (l *Link) watchLoop() {
 		// it looks at watchOn; this side clears watchOn before it looks at
 		// l.run, so one of them sees the other).
 		l.watchOn.Store(false)
-		if l.run.Load() > 0 && l.watchOn.CompareAndSwap(false, true) {
+		if (l.run.Load() > 0 || l.baton.out.Load()) && l.watchOn.CompareAndSwap(false, true) {
 			l.kickSelf()
 		}
 	}
@@ -239,6 +256,7 @@ func (l *Link) Detached() int64 { return l.detachCount.Load() }
 type runState struct {
 	after       func()       // owned by the reader goroutine
 	yield       bool         // owned by the reader goroutine, see YieldAfter
+	keep        bool         // owned by the reader goroutine, see YieldKeep
 	hold        bool         // owned by the reader goroutine: after waits (RunWhenDry)
 	held        int          // owned by the reader goroutine: frames handled since RunWhenDry
 	then        func()       // owned by the reader goroutine: RunAfter's, behind a held run

@@ -88,6 +88,9 @@ func (l *Link) SendContext(ctx context.Context, frame []byte, fds []int, mode Mo
 // send is SendContext for a frame in pieces (pieces.go); a frame with
 // descriptors is in one piece.
 func (l *Link) send(ctx context.Context, p wire.Pieces, fds []int, mode Mode) error {
+	if l.baton.out.Load() { // someone else reads the link, or nobody (baton.go)
+		l.sentWhileOut()
+	}
 	if len(p.Gaps) > 0 && (l.raw == nil || len(fds) > 0) {
 		p = wire.Pieces{Buf: p.AppendTo(nil)} // no writev: one buffer
 	}

@@ -1,10 +1,8 @@
 package boot
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -12,9 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Binary is a program that the bootstrap ships to targets: a Go binary
@@ -109,23 +104,11 @@ func (b *Binary) load() error {
 		return nil
 	}
 	if b.platform == "" {
-		info, err := buildinfo.ReadFile(b.path)
+		p, err := filePlatform(b.path)
 		if err != nil {
-			return fmt.Errorf("spawn: binary %s: no Go build information (%v); give its platform", b.path, err)
+			return fmt.Errorf("spawn: binary %s: no Go build information naming GOOS/GOARCH (%v); give its platform", b.path, err)
 		}
-		var goos, goarch string
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "GOOS":
-				goos = s.Value
-			case "GOARCH":
-				goarch = s.Value
-			}
-		}
-		if goos == "" || goarch == "" {
-			return fmt.Errorf("spawn: binary %s: build information names no GOOS/GOARCH; give its platform", b.path)
-		}
-		b.platform = goos + "/" + goarch
+		b.platform = p
 	}
 	if !ValidPlatform(b.platform) {
 		return fmt.Errorf("spawn: binary %s: platform %q is not GOOS/GOARCH", b.path, b.platform)
@@ -150,18 +133,6 @@ const (
 	codecGzip = "gzip"
 	codecRaw  = "raw"
 )
-
-// PickCodec chooses the best encoding the remote host offers.
-func PickCodec(offered []string) string {
-	for _, c := range []string{codecZstd, codecGzip} {
-		for _, o := range offered {
-			if o == c {
-				return c
-			}
-		}
-	}
-	return codecRaw
-}
 
 // Encoded returns the file encoded with codec, computed once per codec. It
 // fails if the file no longer has the digest it was first read with.
@@ -188,38 +159,14 @@ func (b *Binary) encode(codec string) ([]byte, error) {
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != b.digest {
 		return nil, fmt.Errorf("spawn: binary %s changed since it was first read (rebuilt?)", b.path)
 	}
-	var out bytes.Buffer
-	switch codec {
-	case codecRaw:
+	if codec == codecRaw {
 		return raw, nil
-	case codecZstd:
-		out.Grow(len(raw) / 2)
-		w, err := zstd.NewWriter(&out, zstd.WithEncoderLevel(zstd.SpeedDefault))
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(raw); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-	case codecGzip:
-		out.Grow(len(raw) / 2)
-		w, err := gzip.NewWriterLevel(&out, gzip.BestSpeed)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(raw); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("spawn: unknown codec %q", codec)
 	}
-	return out.Bytes(), nil
+	c, ok := CodecOf(codec)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoCodec, codec)
+	}
+	return c.Encode(raw)
 }
 
 // Expected returns what the remote digest tool prints for this binary:
@@ -246,7 +193,8 @@ func (b *Binary) Expected(tool string) (string, error) {
 // then its length, complemented.
 type posixCksum struct{ crc uint32 }
 
-var cksumTable = func() *[256]uint32 {
+// cksumTable is made on first use: only a target without sha256sum needs it.
+var cksumTable = sync.OnceValue(func() *[256]uint32 {
 	var t [256]uint32
 	for i := range t {
 		c := uint32(i) << 24
@@ -260,12 +208,12 @@ var cksumTable = func() *[256]uint32 {
 		t[i] = c
 	}
 	return &t
-}()
+})
 
 func (p *posixCksum) Write(b []byte) (int, error) {
-	c := p.crc
+	c, tab := p.crc, cksumTable()
 	for _, x := range b {
-		c = c<<8 ^ cksumTable[byte(c>>24)^x]
+		c = c<<8 ^ tab[byte(c>>24)^x]
 	}
 	p.crc = c
 	return len(b), nil
@@ -273,9 +221,9 @@ func (p *posixCksum) Write(b []byte) (int, error) {
 
 // Sum finishes the checksum of n bytes written so far.
 func (p *posixCksum) Sum(n int64) uint32 {
-	c := p.crc
+	c, tab := p.crc, cksumTable()
 	for ; n > 0; n >>= 8 {
-		c = c<<8 ^ cksumTable[byte(c>>24)^byte(n)]
+		c = c<<8 ^ tab[byte(c>>24)^byte(n)]
 	}
 	return ^c
 }

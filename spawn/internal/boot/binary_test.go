@@ -3,6 +3,7 @@ package boot
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -125,5 +126,43 @@ func TestOnePerPlatform_CallersBinaryWins(t *testing.T) {
 	got := OnePerPlatform([]*Binary{mine, arm, self})
 	if len(got) != 2 || got[0] != mine || got[1] != arm {
 		t.Fatalf("onePerPlatform kept %v", got)
+	}
+}
+
+// withoutCodec unlinks the codec name for the rest of the test, as in a
+// program that does not import spawn/compress.
+func withoutCodec(t *testing.T, name string) {
+	t.Helper()
+	c, ok := CodecOf(name)
+	if !ok {
+		t.Fatalf("codec %s is not registered in this test binary", name)
+	}
+	codecs.Lock()
+	delete(codecs.m, name)
+	codecs.Unlock()
+	t.Cleanup(func() { RegisterCodec(name, c) })
+}
+
+// TestPickCodec_OnlyLinked: a codec the target offers but this program
+// does not link is never picked, and asking for its form is ErrNoCodec.
+func TestPickCodec_OnlyLinked(t *testing.T) {
+	withoutCodec(t, codecZstd)
+	if got := PickCodec([]string{"zstd", "gzip", "raw"}); got != codecGzip {
+		t.Fatalf("without zstd linked: PickCodec = %s, want gzip", got)
+	}
+	withoutCodec(t, codecGzip)
+	if got := PickCodec([]string{"zstd", "gzip", "raw"}); got != codecRaw {
+		t.Fatalf("without codecs linked: PickCodec = %s, want raw", got)
+	}
+	path := filepath.Join(t.TempDir(), "prog")
+	if err := os.WriteFile(path, []byte("a program"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBinary(path, "linux/amd64")
+	if _, err := b.Encoded(codecZstd); !errors.Is(err, ErrNoCodec) {
+		t.Fatalf("zstd form without zstd linked: %v, want ErrNoCodec", err)
+	}
+	if raw, err := b.Encoded(codecRaw); err != nil || string(raw) != "a program" {
+		t.Fatalf("raw form: %q, %v", raw, err)
 	}
 }

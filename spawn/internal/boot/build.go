@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -347,7 +346,7 @@ func (b *Builder) compile(ctx context.Context, platform string, p *plan, out str
 		_ = os.Remove(tmp)
 		return berr(fmt.Errorf("go %s: %w", strings.Join(args, " "), err), output)
 	}
-	if err := checkBuilt(tmp, platform); err != nil {
+	if err := builtFor(tmp, platform); err != nil {
 		_ = os.Remove(tmp)
 		return berr(err, "")
 	}
@@ -379,27 +378,6 @@ func (b *Builder) goRun(ctx context.Context, goCmd string, env []string, args ..
 		err = fmt.Errorf("%w (build timeout %v)", ctx.Err(), b.opts.Timeout)
 	}
 	return out.String(), err
-}
-
-// checkBuilt reads the platform back from the file's build information.
-func checkBuilt(path, platform string) error {
-	info, err := buildinfo.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("built %s: %w", path, err)
-	}
-	var goos, goarch string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "GOOS":
-			goos = s.Value
-		case "GOARCH":
-			goarch = s.Value
-		}
-	}
-	if goos+"/"+goarch != platform {
-		return fmt.Errorf("built %s for %s/%s, want %s", path, goos, goarch, platform)
-	}
-	return nil
 }
 
 // withoutCgoFlags drops from a GOFLAGS value the flags that need cgo.

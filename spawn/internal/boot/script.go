@@ -3,6 +3,7 @@ package boot
 import (
 	_ "embed"
 	"strings"
+	"sync"
 )
 
 // The bootstrap script, as written (with comments). See docs/bootstrap.md.
@@ -13,9 +14,10 @@ var scriptSource string
 // Marker is the first word of every line the script prints.
 const Marker = "SPINDLE-BOOT/2"
 
-// Script is the bootstrap joined into one line, computed once (it is a
-// constant of the program).
-var Script = minifyScript(scriptSource)
+// Script returns the bootstrap joined into one line, computed once, on
+// first use (it is a constant of the program; a process that starts no
+// bootstrapped context, every child context for one, never needs it).
+var Script = sync.OnceValue(func() string { return minifyScript(scriptSource) })
 
 // minifyScript drops comment lines and indentation and joins the lines with
 // spaces. The script is written so that this keeps its meaning: every line
@@ -67,7 +69,7 @@ func Argv(shell, level string, table []PlatformDigest, dirs []string, env []stri
 	for _, pd := range table {
 		tab = append(tab, pd.Platform+"="+pd.Digest)
 	}
-	argv := []string{shell, "-c", Script, shell, level, strings.Join(tab, " "), strings.Join(dirs, ":")}
+	argv := []string{shell, "-c", Script(), shell, level, strings.Join(tab, " "), strings.Join(dirs, ":")}
 	return append(argv, env...)
 }
 
