@@ -77,6 +77,14 @@
 // mailbox made busy by a message a Spindle link's reader posts runs on that
 // reader. An actor with a dispatcher of its own keeps it.
 //
+// Importing package actors also makes its mailbox protoactor's default
+// mailbox (the one of every Props without WithMailbox), for the whole
+// process: an unbounded mailbox with protoactor's contract (system messages
+// first, suspension, the dispatcher's throughput, panics escalated to the
+// supervisor) that takes the messages posted since its last look in one
+// lock per run instead of one per message. An actor with a mailbox of its
+// own keeps it.
+//
 // Importing package actors also sets github.com/orcaman/concurrent-map's
 // SHARD_COUNT from its default 32 to 1 when the package is initialised,
 // for the whole process. protoactor's ProcessRegistry builds 1024 such maps

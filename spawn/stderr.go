@@ -22,6 +22,7 @@ const stderrTail = 20
 // stderrTailLine bytes of each line.
 const (
 	stderrMaxLine  = 16 << 10
+	stderrReadBuf  = 1 << 10
 	stderrRate     = 200 // lines logged per second, after a burst of
 	stderrBurst    = 1000
 	stderrTailLine = 1 << 10
@@ -69,25 +70,47 @@ func forwardStderr(r io.ReadCloser, log *slog.Logger, attrs ...any) *stderrForwa
 }
 
 // run reads r to its end, line by line, in pieces of at most stderrMaxLine.
+// Its buffer is small (stderrReadBuf: one per child, held by the parent
+// for the child's life, and most children write nothing); the rare longer
+// line is gathered in long, released when the line ends.
 func (f *stderrForwarder) run(r io.Reader) {
-	br := bufio.NewReaderSize(r, stderrMaxLine)
+	br := bufio.NewReaderSize(r, stderrReadBuf)
+	var long []byte // the part of a longer line not logged yet
 	part := 0
 	for {
 		piece, err := br.ReadSlice('\n')
-		long := errors.Is(err, bufio.ErrBufferFull)
-		if len(piece) > 0 {
-			if long || part > 0 {
-				part++
+		more := errors.Is(err, bufio.ErrBufferFull) // the line goes on
+		if !more && long == nil {
+			f.emit(piece, &part, false)
+		} else {
+			long = append(long, piece...)
+			for len(long) >= stderrMaxLine {
+				f.emit(long[:stderrMaxLine], &part, true)
+				long = long[:copy(long, long[stderrMaxLine:])]
 			}
-			f.line(strings.TrimRight(string(piece), "\r\n"), part)
+			if !more { // the line ended
+				f.emit(long, &part, false)
+				long = nil
+			}
 		}
-		if !long {
-			part = 0
-		}
-		if err != nil && !long {
+		if err != nil && !more {
 			f.flushDropped()
 			return
 		}
+	}
+}
+
+// emit logs piece as a line, or as part of one when cont (a piece of a
+// line that goes on) or when an earlier piece of its line was.
+func (f *stderrForwarder) emit(piece []byte, part *int, cont bool) {
+	if len(piece) > 0 {
+		if cont || *part > 0 {
+			*part++
+		}
+		f.line(strings.TrimRight(string(piece), "\r\n"), *part)
+	}
+	if !cont {
+		*part = 0
 	}
 }
 

@@ -3,7 +3,9 @@ package spawn
 import (
 	"context"
 	"log/slog"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -106,5 +108,60 @@ func TestStderr_Flood(t *testing.T) {
 	lines, _, dropped := recs.lines()
 	if len(lines)+dropped != 5000 || dropped == 0 {
 		t.Fatalf("%d lines logged, %d dropped, want 5000 in all with some dropped", len(lines), dropped)
+	}
+}
+
+// TestStderr_LinesLongerThanTheBuffer: a line longer than the forwarder's
+// small read buffer but within stderrMaxLine is logged whole, as one line;
+// a longer one in pieces of stderrMaxLine, each marked as a part; the
+// lines around them are not disturbed.
+func TestStderr_LinesLongerThanTheBuffer(t *testing.T) {
+	recs, _ := runStderr(t, `echo before >&2; head -c 5000 /dev/zero | tr '\0' a >&2; echo >&2; `+
+		`head -c 20000 /dev/zero | tr '\0' b >&2; echo >&2; echo after >&2`)
+	lines, parts, _ := recs.lines()
+	want := []int{len("before"), 5000, stderrMaxLine, 20000 - stderrMaxLine, len("after")}
+	if len(lines) != len(want) || parts != 2 {
+		t.Fatalf("%d lines (%d parts), want %d with 2 parts", len(lines), parts, len(want))
+	}
+	for i, l := range lines {
+		if len(l) != want[i] {
+			t.Fatalf("line %d: %d bytes, want %d", i, len(l), want[i])
+		}
+	}
+	if lines[0] != "before" || lines[4] != "after" || strings.Trim(lines[1], "a") != "" || strings.Trim(lines[2]+lines[3], "b") != "" {
+		t.Fatalf("lines %.20q", lines)
+	}
+}
+
+// TestStderr_IdleForwarderIsSmall bounds what the parent holds per child
+// for the stderr of a child that writes nothing (most do): its read
+// buffer and logger. A 16 KiB buffer per child was 40% of the root's heap
+// per idle context.
+func TestStderr_IdleForwarderIsSmall(t *testing.T) {
+	const n = 64
+	var ws []*os.File
+	var fs []*stderrForwarder
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+		fs = append(fs, forwardStderr(r, slog.New(&stderrRecs{}), "child", "idle", "pid", 1))
+	}
+	time.Sleep(50 * time.Millisecond) // each forwarder is waiting in its first read
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
+	for i, w := range ws {
+		_ = w.Close()
+		fs[i].wait()
+	}
+	t.Logf("%.0f bytes of heap per idle forwarder", per)
+	if per > 4<<10 {
+		t.Fatalf("an idle forwarder holds %.0f bytes of heap, want under 4 KiB", per)
 	}
 }

@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/spindle-go/spindle/wire"
@@ -112,6 +113,51 @@ func TestLink_RunWhenDryHandedOnAtLinkDown(t *testing.T) {
 				t.Fatalf("the held run ran after %d frames, want 1", at)
 			}
 			recvWithin(t, h.down, waitLong, "LinkDown")
+		})
+	}
+}
+
+// chainHandler holds a run for the frame "h" and asks RunAfter for a run
+// for the frame "r"; both report on order, with the frames handled then.
+type chainHandler struct {
+	*fakeHandler
+	handled int // owned by the reader goroutine
+	order   chan string
+}
+
+func (h *chainHandler) HandleFrame(l *Link, f wire.Frame) error {
+	h.handled++
+	if err := h.fakeHandler.HandleFrame(l, f); err != nil {
+		return err
+	}
+	switch string(f.Body()) {
+	case "h":
+		l.RunWhenDry(func() { h.order <- "held" })
+	case "r":
+		at := h.handled
+		l.RunAfter(func() { h.order <- fmt.Sprint("after ", at) })
+	}
+	return nil
+}
+
+// TestLink_RunAfterBehindAHeldRun: a frame that asks RunAfter for a run
+// while an earlier frame's run is held gets it on the reader, right after
+// the held one (which runs then, its frame's turn being over), not on a
+// goroutine of its own.
+func TestLink_RunAfterBehindAHeldRun(t *testing.T) {
+	for _, ct := range connTypes {
+		t.Run(ct.name, func(t *testing.T) {
+			ta, tb := ct.make(t)
+			h := &chainHandler{fakeHandler: newFakeHandler(), order: make(chan string, 4)}
+			_ = startLink(t, tb, Config{Local: 1, Peer: 2}, h)
+			go writeAll(t, ta, frameOf(testKind, []byte("h")), frameOf(testKind, []byte("x")),
+				frameOf(testKind, []byte("r")), frameOf(testKind, []byte("x")))
+			if got := recvWithin(t, h.order, waitLong, "the first run"); got != "held" {
+				t.Fatalf("first run %q, want the held one", got)
+			}
+			if got := recvWithin(t, h.order, waitLong, "the second run"); got != "after 3" {
+				t.Fatalf("second run %q, want RunAfter's of the third frame", got)
+			}
 		})
 	}
 }

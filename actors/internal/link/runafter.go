@@ -35,15 +35,19 @@ const detached = -1
 // is done, before it reads the next frame, under the watchdog (RunBudget).
 // Only HandleFrame may call it; fn must not touch what belongs to the
 // reader goroutine (it may run on a goroutine that is no longer the
-// reader). A second call for the same frame runs fn on a new goroutine.
+// reader). A second call for the same frame runs fn on a new goroutine;
+// a call while a run given to RunWhenDry waits runs that one, then fn.
 // This is the zero-hop delivery of package actors: an idle actor's mailbox
 // runs where its message was read, with no goroutine hand-off.
 func (l *Link) RunAfter(fn func()) {
-	if l.after != nil {
+	switch {
+	case l.after == nil:
+		l.after = fn
+	case l.hold && l.then == nil:
+		l.hold, l.then = false, fn
+	default:
 		go fn()
-		return
 	}
-	l.after = fn
 }
 
 // MaxHeld is how many frames a run given to RunWhenDry waits behind at
@@ -127,22 +131,31 @@ func (l *Link) runAfter() bool {
 		}
 		l.hold = false
 	}
-	l.after = nil
+	then := l.then
+	l.after, l.then = nil, nil
 	start := int64(time.Since(l.epoch)) + 1 // never 0 or detached
 	l.run.Store(start)
 	if !l.watchOn.Load() && l.watchOn.CompareAndSwap(false, true) {
 		l.kickWatch()
 	}
 	fn()
+	if then != nil {
+		then()
+	}
 	return l.run.CompareAndSwap(start, 0)
 }
 
 // handOffRun gives the run RunAfter or RunWhenDry left, if any, a
 // goroutine of its own: the reader is ending.
 func (l *Link) handOffRun() {
-	if fn := l.after; fn != nil {
-		l.after, l.hold = nil, false
-		go fn()
+	if fn, then := l.after, l.then; fn != nil {
+		l.after, l.then, l.hold = nil, nil, false
+		go func() {
+			fn()
+			if then != nil {
+				then()
+			}
+		}()
 	}
 }
 
@@ -245,7 +258,8 @@ type runState struct {
 	yield       bool         // owned by the reader goroutine, see YieldAfter
 	keep        bool         // owned by the reader goroutine, see YieldKeep
 	hold        bool         // owned by the reader goroutine: after waits (RunWhenDry)
-	held        int          // owned by the reader goroutine: frames handled since
+	held        int          // owned by the reader goroutine: frames handled since RunWhenDry
+	then        func()       // owned by the reader goroutine: RunAfter's, behind a held run
 	run         atomic.Int64 // 1 + start of the run in progress (ns since epoch), 0, or detached
 	watchOn     atomic.Bool  // the watchdog is looking (false: parked or not started)
 	watchOnce   sync.Once
