@@ -24,8 +24,8 @@ import (
 //   - batonIdle: nobody. The reader handed the baton out after it answered
 //     the last request that waited on the link, or a holder's request was
 //     answered and nothing else waited. The next Expect takes it; a Send by
-//     anyone else, the link's close, or the watchdog (after at most two of
-//     its looks, 2 x WatchEvery) gives it back to the reader.
+//     anyone else, the link's close, or the idle timer (within 2 x IdleFor
+//     of the last request) gives it back to the reader.
 //
 // Hand-overs happen between frames only (wire.Reader.ReadBuffered and
 // Fill leave no frame half consumed), under batonState.mu, which orders
@@ -41,6 +41,16 @@ const (
 	batonHeld
 	batonIdle
 )
+
+// IdleFor is how often the idle timer looks at a baton that is out: one
+// that stayed idle from one look to the next (no request took it) goes back
+// to the reader. So a frame that nobody asked for (an actor's message, the
+// end of the stream, hence IS_DEAD) waits less than 2 x IdleFor to be read
+// after the last request on the link. The timer is not reset per round
+// trip (that cost a request loop more than the baton saves): while requests
+// come it fires once per IdleFor, and it stops once the baton is back.
+// Shorter periods measured worse request tails (docs/links.md).
+const IdleFor = 5 * time.Millisecond
 
 // heldMaxFrame is the largest frame a holder reads into the read buffer;
 // a bigger one is the reader's (its frame buffer, the chunk placement).
@@ -59,9 +69,11 @@ type batonState struct {
 	gen     uint64 // counts hand-outs: the ticket of the current holder
 	pending int    // requests counted by Expect and not yet Settled
 	dl      deadliner
-	dlSet   bool  // a deadline is set on the transport to interrupt the holder
-	err     error // what the holder leaves the reader: a handler's error
-	seen    uint64
+	dlSet   bool          // a deadline is set on the transport to interrupt the holder
+	err     error         // what the holder leaves the reader: a handler's error
+	idleT   *time.Timer   // gives an idle baton back to the reader, see IdleFor
+	idleOn  bool          // idleT is pending
+	idleGen uint64        // gen when idleT was armed
 	back    chan struct{} // the reader waits here while the baton is out
 
 	out      atomic.Bool  // owner != batonReader, for Send's look
@@ -206,7 +218,7 @@ func (l *Link) giveUp(toReader bool, err error) {
 		b.owner = batonIdle
 		b.out.Store(true)
 		b.idle.Store(true)
-		l.watchBaton()
+		l.armIdleLocked()
 	}
 	b.mu.Unlock()
 }
@@ -226,7 +238,7 @@ func (l *Link) handOut() bool {
 		b.gen++
 		b.out.Store(true)
 		b.idle.Store(true)
-		l.watchBaton()
+		l.armIdleLocked()
 	}
 	b.mu.Unlock()
 	return out
@@ -317,35 +329,37 @@ func (l *Link) interruptLocked(ticket uint64) {
 	}
 }
 
-// lookBaton is the watchdog's look: an idle baton that was idle with the
-// same holder at the last look goes back to the reader. It reports
-// whether the baton is out (the watchdog keeps looking).
-func (l *Link) lookBaton() bool {
+// armIdleLocked makes sure the idle timer looks at a baton that just went
+// idle: a pending timer will (it looks at gen), else one is started.
+func (l *Link) armIdleLocked() {
 	b := &l.baton
-	if b.dl == nil {
-		return false
+	if b.idleOn {
+		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.owner {
-	case batonIdle:
-		if b.seen == b.gen {
-			l.toReaderLocked()
-			return false
-		}
-		b.seen = b.gen
-		return true
-	case batonHeld:
-		return true
+	b.idleOn, b.idleGen = true, b.gen
+	if b.idleT == nil {
+		b.idleT = time.AfterFunc(IdleFor, l.idleExpired)
+		return
 	}
-	return false
+	b.idleT.Reset(IdleFor)
 }
 
-// watchBaton makes sure the watchdog looks while the baton is out.
-func (l *Link) watchBaton() {
-	if !l.watchOn.Load() && l.watchOn.CompareAndSwap(false, true) {
-		l.kickWatch()
+// idleExpired is the idle timer's look: a baton idle since the last look
+// (gen unchanged: Expect counts every taking) goes back to the reader; one
+// taken since then is looked at again. A holder's baton needs no look: the
+// holder arms the timer when it leaves the baton idle.
+func (l *Link) idleExpired() {
+	b := &l.baton
+	b.mu.Lock()
+	b.idleOn = false
+	if b.owner == batonIdle {
+		if b.gen == b.idleGen {
+			l.toReaderLocked()
+		} else {
+			l.armIdleLocked()
+		}
 	}
+	b.mu.Unlock()
 }
 
 // closing reports whether the link is being closed.

@@ -433,9 +433,10 @@ func TestLink_BatonIdleGoesBackToReader(t *testing.T) {
 	}
 }
 
-// TestLink_BatonIdleWatchdog: with the baton idle and nobody sending, a
-// frame from the peer is handled (the watchdog gives the baton back).
-func TestLink_BatonIdleWatchdog(t *testing.T) {
+// TestLink_BatonIdleTimer: with the baton idle and nobody sending, a frame
+// from the peer is handled (the idle timer gives the baton back to the
+// reader; without it nobody would ever read the frame).
+func TestLink_BatonIdleTimer(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
 			ta, tb := ct.make(t)

@@ -197,11 +197,8 @@ func (l *Link) watchLoop() {
 			case <-t.C:
 			}
 			v := l.run.Load()
-			out := l.lookBaton()
 			if v <= 0 {
-				if quiet++; out {
-					quiet = 0
-				}
+				quiet++
 				continue
 			}
 			quiet = 0
@@ -214,7 +211,7 @@ func (l *Link) watchLoop() {
 		// it looks at watchOn; this side clears watchOn before it looks at
 		// l.run, so one of them sees the other).
 		l.watchOn.Store(false)
-		if (l.run.Load() > 0 || l.baton.out.Load()) && l.watchOn.CompareAndSwap(false, true) {
+		if l.run.Load() > 0 && l.watchOn.CompareAndSwap(false, true) {
 			l.kickSelf()
 		}
 	}
