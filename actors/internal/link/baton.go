@@ -1,6 +1,7 @@
 package link
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -72,6 +73,7 @@ type batonState struct {
 	dlSet   bool          // a deadline is set on the transport to interrupt the holder
 	err     error         // what the holder leaves the reader: a handler's error
 	idleT   *time.Timer   // gives an idle baton back to the reader, see IdleFor
+	idleFor time.Duration // its period: Config.BatonIdle, IdleFor by default
 	idleOn  bool          // idleT is pending
 	idleGen uint64        // gen when idleT was armed
 	back    chan struct{} // the reader waits here while the baton is out
@@ -88,9 +90,11 @@ type batonState struct {
 // read and handled (for tests and metrics).
 func (l *Link) HeldFrames() int64 { return l.baton.frames.Load() }
 
-// init turns the baton on when dl can set read deadlines.
-func (b *batonState) init(dl deadliner) {
+// init turns the baton on when dl can set read deadlines; idleFor is the
+// idle timer's period (0: IdleFor).
+func (b *batonState) init(dl deadliner, idleFor time.Duration) {
 	b.back = make(chan struct{}, 1)
+	b.idleFor = cmp.Or(idleFor, IdleFor)
 	if dl != nil && dl.SetReadDeadline(time.Time{}) == nil {
 		b.dl = dl
 	}
@@ -338,10 +342,10 @@ func (l *Link) armIdleLocked() {
 	}
 	b.idleOn, b.idleGen = true, b.gen
 	if b.idleT == nil {
-		b.idleT = time.AfterFunc(IdleFor, l.idleExpired)
+		b.idleT = time.AfterFunc(b.idleFor, l.idleExpired)
 		return
 	}
-	b.idleT.Reset(IdleFor)
+	b.idleT.Reset(b.idleFor)
 }
 
 // idleExpired is the idle timer's look: a baton idle since the last look

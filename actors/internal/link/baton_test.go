@@ -172,10 +172,15 @@ func batonPairWith(t *testing.T, ct connType, set func(*batonHandler)) (*Link, *
 	ta, tb := ct.make(t)
 	h := newBatonHandler()
 	set(h)
-	a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
+	a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
 	b := startLink(t, tb, Config{Local: 2, Peer: 1}, &peerHandler{fakeHandler: newFakeHandler()})
 	return a, h, b
 }
+
+// stayIdle is the idle timer's period for tests whose steps need an idle
+// baton to stay idle between two requests, however slow the machine (the
+// default, IdleFor, would give it back to the reader after a few ms).
+const stayIdle = time.Hour
 
 // TestLink_BatonConcurrentRequesters: requesters at once on one link, with
 // frames for someone else before every answer: each requester gets its
@@ -284,7 +289,7 @@ func TestLink_BatonPeerDiesMidRequest(t *testing.T) {
 		t.Run(ct.name, func(t *testing.T) {
 			ta, tb := ct.make(t)
 			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
+			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
 			peer := newRawEnd(t, tb)
 			go func() { _, _ = io_Copy(tb) }()
 			// A first answer sends the baton out; the second request holds it.
@@ -328,7 +333,7 @@ func TestLink_BatonHostilePeerFloods(t *testing.T) {
 		t.Run(ct.name, func(t *testing.T) {
 			ta, tb := ct.make(t)
 			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
+			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
 			peer := newRawEnd(t, tb)
 			go func() { _, _ = io_Copy(tb) }()
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
@@ -472,7 +477,7 @@ func TestLink_BatonHolderRefusedFrame(t *testing.T) {
 		t.Run(ct.name, func(t *testing.T) {
 			ta, tb := ct.make(t)
 			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
+			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
 			peer := newRawEnd(t, tb)
 			go func() { _, _ = io_Copy(tb) }()
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
@@ -513,7 +518,7 @@ func TestLink_BatonCloseWhileHeld(t *testing.T) {
 		t.Run(ct.name, func(t *testing.T) {
 			ta, tb := ct.make(t)
 			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
+			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
 			peer := newRawEnd(t, tb)
 			go func() { _, _ = io_Copy(tb) }()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -554,7 +559,7 @@ func TestLink_BatonCtxEndsSilentWait(t *testing.T) {
 			ta, tb := ct.make(t)
 			h := newBatonHandler()
 			h.others = make(chan uint64, 16)
-			a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
+			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
 			peer := newRawEnd(t, tb)
 			go func() { _, _ = io_Copy(tb) }()
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)

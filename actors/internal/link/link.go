@@ -64,6 +64,10 @@ type Config struct {
 	// reason reported to LinkDown and Err (spawn uses it to report the exit
 	// status).
 	Reason func(error) error
+	// BatonIdle is how often the idle timer looks at an idle read baton
+	// (baton.go). Default IdleFor; tests that need the baton to stay idle
+	// between two requests set it long.
+	BatonIdle time.Duration
 }
 
 // A Link is one framed byte stream to a neighbouring context. It owns one
@@ -218,7 +222,7 @@ func New(t Transport, in *Input, cfg Config, h Handler) *Link {
 	l.tryFn = l.tryOnce
 	l.tryvFn = l.tryvOnce
 	l.wake = sync.NewCond(&l.mu)
-	l.baton.init(in.dl)
+	l.baton.init(in.dl, cfg.BatonIdle)
 	return l
 }
 
