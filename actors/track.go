@@ -49,12 +49,18 @@ func (t *tracker) addReply(r *reply, remote bool) error {
 	return nil
 }
 
+// keepEmptySets is how many contexts keep their set of awaited replies
+// while it is empty, so that a loop of requests to one context makes no
+// map per request; beyond that many contexts an emptied set is deleted.
+// A context's set goes when it dies (contextDown).
+const keepEmptySets = 64
+
 func (t *tracker) dropReply(r *reply) {
 	t.mu.Lock()
 	delete(t.replies, r.id)
 	if set := t.byCtx[r.ctx]; set != nil {
 		delete(set, r)
-		if len(set) == 0 {
+		if len(set) == 0 && len(t.byCtx) > keepEmptySets {
 			delete(t.byCtx, r.ctx)
 		}
 	}
@@ -135,11 +141,13 @@ func (t *tracker) awaited() []uint32 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ids := make([]uint32, 0, len(t.byCtx)+len(t.watches))
-	for id := range t.byCtx {
-		ids = append(ids, id)
+	for id, set := range t.byCtx {
+		if len(set) > 0 {
+			ids = append(ids, id)
+		}
 	}
 	for id := range t.watches {
-		if _, dup := t.byCtx[id]; !dup {
+		if len(t.byCtx[id]) == 0 {
 			ids = append(ids, id)
 		}
 	}
