@@ -161,20 +161,40 @@ func (h *peerHandler) HandleFrame(l *Link, f wire.Frame) error {
 }
 
 func batonPairOthers(t *testing.T, ct connType) (*Link, *batonHandler, *Link) {
-	return batonPairWith(t, ct, func(h *batonHandler) { h.others = make(chan uint64, 16) })
+	return batonPairWith(t, ct, withOthers)
 }
 
 func batonPair(t *testing.T, ct connType) (*Link, *batonHandler, *Link) {
-	return batonPairWith(t, ct, func(*batonHandler) {})
+	return batonPairWith(t, ct, nil)
 }
+
+// withOthers makes a batonHandler report every other frame's number.
+func withOthers(h *batonHandler) { h.others = make(chan uint64, 16) }
 
 func batonPairWith(t *testing.T, ct connType, set func(*batonHandler)) (*Link, *batonHandler, *Link) {
 	ta, tb := ct.make(t)
-	h := newBatonHandler()
-	set(h)
-	a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
+	a, h := batonLink(t, ta, stayIdle, set)
 	b := startLink(t, tb, Config{Local: 2, Peer: 1}, &peerHandler{fakeHandler: newFakeHandler()})
 	return a, h, b
+}
+
+// batonRaw is a link with a batonHandler (set, when not nil, adjusts it)
+// and an idle timer of period idle (0: IdleFor) against a raw peer, whose
+// own reading end discards what the link sends.
+func batonRaw(t *testing.T, ct connType, idle time.Duration, set func(*batonHandler)) (*Link, *batonHandler, *rawEnd) {
+	ta, tb := ct.make(t)
+	a, h := batonLink(t, ta, idle, set)
+	peer := newRawEnd(t, tb)
+	go func() { _, _ = io_Copy(tb) }()
+	return a, h, peer
+}
+
+func batonLink(t *testing.T, tr Transport, idle time.Duration, set func(*batonHandler)) (*Link, *batonHandler) {
+	h := newBatonHandler()
+	if set != nil {
+		set(h)
+	}
+	return startLink(t, tr, Config{Local: 1, Peer: 2, BatonIdle: idle}, h), h
 }
 
 // stayIdle is the idle timer's period for tests whose steps need an idle
@@ -287,11 +307,7 @@ func TestLink_BatonCancelRacesAnswer(t *testing.T) {
 func TestLink_BatonPeerDiesMidRequest(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
-			ta, tb := ct.make(t)
-			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
-			peer := newRawEnd(t, tb)
-			go func() { _, _ = io_Copy(tb) }()
+			a, h, peer := batonRaw(t, ct, stayIdle, nil)
 			// A first answer sends the baton out; the second request holds it.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
@@ -307,7 +323,7 @@ func TestLink_BatonPeerDiesMidRequest(t *testing.T) {
 			second := make(chan error, 1)
 			go func() { _, err := h.request(ctx, a, 2, 0); second <- err }()
 			waitFor(t, func() bool { return h.waitingFor(2) })
-			_ = tb.C.Close()
+			_ = peer.tr.C.Close()
 			recvWithin(t, h.down, waitLong, "LinkDown")
 			// The requester returns once the link is gone (here its
 			// answer never comes: package actors fails it in LinkDown).
@@ -331,11 +347,7 @@ func TestLink_BatonPeerDiesMidRequest(t *testing.T) {
 func TestLink_BatonHostilePeerFloods(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
-			ta, tb := ct.make(t)
-			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
-			peer := newRawEnd(t, tb)
-			go func() { _, _ = io_Copy(tb) }()
+			a, h, peer := batonRaw(t, ct, stayIdle, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
 			// Send the baton out first.
@@ -444,12 +456,7 @@ func TestLink_BatonIdleGoesBackToReader(t *testing.T) {
 func TestLink_BatonIdleTimer(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
-			ta, tb := ct.make(t)
-			h := newBatonHandler()
-			h.others = make(chan uint64, 16)
-			a := startLink(t, ta, Config{Local: 1, Peer: 2}, h)
-			peer := newRawEnd(t, tb)
-			go func() { _, _ = io_Copy(tb) }()
+			a, h, peer := batonRaw(t, ct, 0, withOthers)
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
 			for i := range 3 {
@@ -475,11 +482,7 @@ func TestLink_BatonIdleTimer(t *testing.T) {
 func TestLink_BatonHolderRefusedFrame(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
-			ta, tb := ct.make(t)
-			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
-			peer := newRawEnd(t, tb)
-			go func() { _, _ = io_Copy(tb) }()
+			a, h, peer := batonRaw(t, ct, stayIdle, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
 			done := make(chan error, 1)
@@ -516,11 +519,7 @@ func TestLink_BatonHolderRefusedFrame(t *testing.T) {
 func TestLink_BatonCloseWhileHeld(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
-			ta, tb := ct.make(t)
-			h := newBatonHandler()
-			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
-			peer := newRawEnd(t, tb)
-			go func() { _, _ = io_Copy(tb) }()
+			a, h, peer := batonRaw(t, ct, stayIdle, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 			defer cancel()
 			done := make(chan error, 1)
@@ -556,12 +555,7 @@ func be64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 func TestLink_BatonCtxEndsSilentWait(t *testing.T) {
 	for _, ct := range connTypes {
 		t.Run(ct.name, func(t *testing.T) {
-			ta, tb := ct.make(t)
-			h := newBatonHandler()
-			h.others = make(chan uint64, 16)
-			a := startLink(t, ta, Config{Local: 1, Peer: 2, BatonIdle: stayIdle}, h)
-			peer := newRawEnd(t, tb)
-			go func() { _, _ = io_Copy(tb) }()
+			a, h, peer := batonRaw(t, ct, stayIdle, withOthers)
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
 			answer := func(id uint64) {
