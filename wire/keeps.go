@@ -50,15 +50,7 @@ func (w *keepsWalk) value(v reflect.Value) bool {
 		if w.in(v.UnsafePointer(), uintptr(v.Cap())*v.Type().Elem().Size()) {
 			return true
 		}
-		if !hasPointers(v.Type().Elem()) {
-			return false
-		}
-		for i := range v.Len() {
-			if w.value(v.Index(i)) {
-				return true
-			}
-		}
-		return false
+		fallthrough // and what its elements refer to, as an array's
 	case reflect.Array:
 		if !hasPointers(v.Type().Elem()) {
 			return false
