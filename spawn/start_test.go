@@ -2,6 +2,7 @@ package spawn_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -174,7 +175,9 @@ func TestStart_NoCodecLinked(t *testing.T) {
 }
 
 // copiedSelf is a copy of the test binary with trailing bytes: another
-// digest, for this platform, that an intermediate has to fetch.
+// digest, for this platform, that an intermediate has to fetch. The bytes
+// are new in every run, so that no cache a run before left on this machine
+// (the same test binary, after a change elsewhere) already holds it.
 func copiedSelf(t *testing.T) *spawn.Binary {
 	t.Helper()
 	self, err := spawn.Self()
@@ -186,7 +189,7 @@ func copiedSelf(t *testing.T) *spawn.Binary {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "other.test")
-	if err := os.WriteFile(path, append(data, "\nanother build\n"...), 0o700); err != nil {
+	if err := os.WriteFile(path, append(data, "\nanother build "+rand.Text()+"\n"...), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	b := spawn.NewBinary(path, runtime.GOOS+"/"+runtime.GOARCH)
